@@ -1,0 +1,31 @@
+# Two set-up commands: `make demo` and `make test`. Both create .venv when it is missing.
+SHELL := bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vislab-installed
+
+.PHONY: install demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the project's metadata changed; the package itself is editable.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/vislab train digits
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,583 @@
+"""Typed configuration: one dataclass per section, recipes as YAML, ``key=value`` overrides.
+
+A config is resolved in three layers: the defaults below, a recipe (a packaged name or a YAML file,
+holding only what differs from the defaults, optionally ``extends:`` another recipe), then dotted
+``key=value`` overrides whose values are parsed as YAML. Every key is checked against the schema:
+an unknown key names its closest matches, a wrong type names the key, the value and the type expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import functools
+import re
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from .errors import VislabError
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+def opt(default: Any, help: str) -> Any:
+    """A dataclass field with its one-line comment (printed by ``vislab recipes NAME``)."""
+    if isinstance(default, (list, dict)) or is_dataclass(default):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+# ----------------------------------------------------------------------------------------------
+# The schema
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RandomCropConfig:
+    size: Union[int, list[int]] = opt(32, "crop size, an int or [H, W]")
+    padding: Union[int, list[int], None] = opt(None, "pixels padded on each border before cropping")
+    padding_mode: Literal["constant", "edge", "reflect", "symmetric"] = opt("constant", "how padding is filled")
+    pad_if_needed: bool = opt(False, "pad images smaller than the crop (masks padded with the ignore index)")
+
+
+@dataclass
+class ColorJitterConfig:
+    brightness: float = opt(0.4, "brightness jitter factor")
+    contrast: float = opt(0.4, "contrast jitter factor")
+    saturation: float = opt(0.4, "saturation jitter factor (colour images)")
+    hue: float = opt(0.0, "hue jitter, at most 0.5")
+
+
+@dataclass
+class MixConfig:
+    p: float = opt(1.0, "probability that a batch is mixed")
+    alpha: float = opt(1.0, "Beta(alpha, alpha) draws the mixing proportion")
+
+
+@dataclass
+class AugConfig:
+    rotation: Union[float, None] = opt(None, "random rotation within +-degrees (masks nearest, filled with ignore)")
+    random_crop: Union[RandomCropConfig, None] = opt(None, "random crop; null: off")
+    resize: Union[int, list[int], None] = opt(None, "resize to [H, W] (masks nearest)")
+    interpolation: Literal["nearest", "bilinear", "bicubic"] = opt("bilinear", "interpolation for image resizing")
+    random_resize: Union[list[float], None] = opt(None, "random rescale by a factor in [min, max] (segmentation)")
+    center_crop: Union[int, list[int], None] = opt(None, "center crop to [H, W]")
+    hflip: Union[float, None] = opt(None, "probability of a horizontal flip")
+    vflip: Union[float, None] = opt(None, "probability of a vertical flip")
+    color_jitter: Union[ColorJitterConfig, None] = opt(None, "colour jitter on the image only; null: off")
+    invert: Union[float, None] = opt(None, "probability of inverting the image")
+    random_erasing: Union[float, None] = opt(None, "probability of erasing a random rectangle")
+    normalize: bool = opt(True, "normalize with the dataset's mean and std")
+    cutmix: Union[MixConfig, None] = opt(None, "CutMix per batch, loss on soft targets; null: off")
+    mixup: Union[MixConfig, None] = opt(None, "MixUp per batch, loss on soft targets; null: off")
+
+
+@dataclass
+class DataConfig:
+    name: str = opt("digits", "dataset; `vislab datasets` lists them")
+    root: Union[str, None] = opt(None, "where the dataset lives or downloads to; null: $VISLAB_DATA or ~/.cache/vislab/data")
+    download: bool = opt(True, "download when absent and a download exists")
+    val_fraction: float = opt(0.2, "share held out for validation when the dataset has no val split")
+    test_fraction: float = opt(0.0, "share held out for testing when the dataset has no test split")
+    split_seed: int = opt(0, "seed of the train/val/test split, fixed across training seeds")
+    limit: Union[int, None] = opt(None, "keep at most this many samples per split (smoke runs)")
+    in_memory: Union[bool, Literal["auto"]] = opt("auto", "hold small images as one uint8 tensor, augmented per batch")
+    num_workers: Union[int, None] = opt(None, "DataLoader worker processes for per-sample loading; null: automatic")
+    channels: Union[int, None] = opt(None, "convert images to 1 or 3 channels on load; null: as stored")
+    skip_corrupt: bool = opt(False, "skip unreadable images (counted in the log) instead of stopping")
+    image_set: str = opt("train", "voc: train, or train_aug (SBD) when its files are present")
+    image_dir: str = opt("images", "pairs: folder of images")
+    mask_dir: str = opt("masks", "pairs: folder of masks, matched to images by file stem")
+    instance_dir: Union[str, None] = opt(None, "pairs: folder of instance-id masks (panoptic)")
+    num_classes: Union[int, None] = opt(None, "pairs: number of classes; null: from class_names or the masks")
+    class_names: Union[list[str], None] = opt(None, "pairs: class names, in class-id order")
+    ignore_index: int = opt(255, "mask value that is ignored by loss and metrics")
+    mask_values: Union[dict[int, int], None] = opt(None, "pairs: raw mask value -> class id, e.g. {0: 0, 255: 1}")
+    repeat: Union[list[AugConfig], None] = opt(None, "segmentation: one pass over the training set per transform set")
+    protocol: Literal["mixed", "lodo"] = opt("mixed", "domain generalization: mixed domains, or leave-one-domain-out")
+    test_domain: Union[str, None] = opt(None, "lodo: the held-out domain; null: the first")
+    image_size: Union[int, list[int], None] = opt(None, "generated datasets (shapes): image size [H, W]")
+    num_samples: Union[int, None] = opt(None, "generated datasets (shapes): number of training scenes")
+
+
+@dataclass
+class MixStyleConfig:
+    layers: list[str] = opt(["layer1", "layer2"], "stages after which MixStyle is applied")
+    p: float = opt(0.5, "probability of mixing a batch")
+    alpha: float = opt(0.1, "Beta(alpha, alpha) draws the mixing weight")
+    mix: Literal["random", "crossdomain"] = opt("random", "partner choice: random, or from another domain")
+    eps: float = opt(1e-6, "added to the variance before the square root")
+
+
+@dataclass
+class ModelConfig:
+    name: str = opt("cnn-mnist", "model; `vislab recipes` shows what each recipe uses")
+    pretrained: bool = opt(False, "start from ImageNet (or COCO) weights when the model has them")
+    weights: Union[str, None] = opt(None, "path of a weights file to use instead of downloading")
+    num_classes: Union[int, None] = opt(None, "output classes; null: from the dataset")
+    in_channels: Union[int, None] = opt(None, "input channels; null: from the dataset")
+    dropout: Union[float, None] = opt(None, "dropout before the head; null: the model's own default")
+    drop_path: Union[float, None] = opt(None, "stochastic depth rate where the model supports it")
+    freeze: list[str] = opt([], "stages frozen together with their BatchNorm statistics, e.g. [stem, layer1]")
+    depth: int = opt(5, "unet: encoder levels (3 = the 64-128-256 baseline)")
+    widths: Union[list[int], None] = opt(None, "unet: channels per level; null: 32 doubling (64 for depth 3)")
+    batchnorm: bool = opt(True, "unet: BatchNorm after each convolution")
+    residual: Literal["none", "encoder", "decoder", "both"] = opt("none", "unet: residual blocks where")
+    center: Literal["conv", "aspp"] = opt("conv", "unet: bottleneck block")
+    aspp_rates: list[int] = opt([6, 12, 18], "unet/aspp: atrous rates")
+    dilations: Union[list[int], None] = opt(None, "unet: dilation per encoder level, e.g. [1, 1, 1, 2, 2]")
+    mixstyle: Union[MixStyleConfig, None] = opt(None, "MixStyle after chosen stages; null: off")
+    domain_head: bool = opt(False, "a second head that predicts the domain")
+    aux_loss: Union[bool, None] = opt(None, "torchvision segmentation: auxiliary head; null: on with pretrained weights")
+    heads: Literal["semantic", "panoptic"] = opt("semantic", "unet: semantic only, or with center and offset heads")
+
+
+@dataclass
+class OptimConfig:
+    name: Literal["sgd", "adam", "adamw", "rmsprop"] = opt("adam", "optimizer")
+    lr: float = opt(1e-3, "learning rate")
+    weight_decay: float = opt(0.0, "weight decay (decoupled for adamw)")
+    momentum: float = opt(0.9, "sgd and rmsprop momentum")
+    nesterov: bool = opt(False, "sgd: Nesterov momentum")
+    betas: list[float] = opt([0.9, 0.999], "adam and adamw betas")
+    eps: float = opt(1e-8, "adam, adamw and rmsprop epsilon")
+    alpha: float = opt(0.99, "rmsprop smoothing constant")
+
+
+@dataclass
+class SchedConfig:
+    name: Literal["none", "step", "multistep", "cosine", "onecycle"] = opt("none", "learning-rate schedule")
+    step_size: int = opt(10, "step: epochs between decays")
+    gamma: float = opt(0.1, "step and multistep: decay factor")
+    milestones: list[int] = opt([], "multistep: epochs at which to decay")
+    min_lr: float = opt(0.0, "cosine: final learning rate")
+    pct_start: float = opt(0.3, "onecycle: share of training spent increasing the rate")
+    warmup_epochs: float = opt(0.0, "linear warmup length in epochs (fractions allowed)")
+    warmup_start_factor: float = opt(0.1, "warmup starts at this fraction of the rate")
+
+
+@dataclass
+class LossConfig:
+    label_smoothing: float = opt(0.0, "cross-entropy label smoothing")
+    class_weights: Union[list[float], None] = opt(None, "per-class cross-entropy weights")
+    aux_weight: float = opt(0.5, "segmentation: weight of the auxiliary head's loss")
+    topk: Union[float, None] = opt(None, "segmentation: keep only this share of the hardest pixels")
+    domain_weight: float = opt(1.0, "domain generalization: weight of the domain head's loss")
+    center_weight: float = opt(200.0, "panoptic: weight of the center heatmap MSE")
+    offset_weight: float = opt(0.01, "panoptic: weight of the offset L1")
+    center_sigma: float = opt(8.0, "panoptic: Gaussian sigma of the center heatmap in pixels")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = opt(10, "passes over the training set")
+    batch_size: int = opt(64, "samples per step and process")
+    eval_batch_size: Union[int, None] = opt(None, "samples per evaluation step; null: the training batch size")
+    seed: int = opt(0, "seed of model init, data order and augmentation")
+    deterministic: bool = opt(False, "deterministic algorithms only (bit-exact resume on CPU)")
+    accelerator: Literal["auto", "cpu", "cuda", "gpu", "mps"] = opt("auto", "device type")
+    devices: Union[int, str] = opt(1, "devices per node (an int, or 'auto')")
+    num_nodes: int = opt(1, "machines taking part (launch with torchrun)")
+    strategy: str = opt("auto", "auto or ddp (Lightning Fabric strategies)")
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = opt("32-true", "numeric precision")
+    monitor: Union[str, None] = opt(None, "metric that picks best.pt and drives early stopping; null: the task's")
+    mode: Literal["auto", "max", "min"] = opt("auto", "whether the monitored metric should go up or down")
+    patience: Union[int, None] = opt(None, "stop after this many epochs without improvement; null: never")
+    grad_clip: Union[float, None] = opt(None, "clip the gradient norm to this value")
+    checkpoint_every_steps: Union[int, None] = opt(None, "also write last.pt every this many steps (mid-epoch resume)")
+    nan_policy: Literal["stop", "skip_batch"] = opt("stop", "on a NaN or infinite loss: stop, or skip the batch")
+    limit_batches: Union[int, None] = opt(None, "at most this many batches per epoch and split (smoke runs)")
+    compile: bool = opt(False, "torch.compile the model")
+    channels_last: bool = opt(False, "channels-last memory format (faster convolutions on GPUs)")
+    progress: bool = opt(True, "show a progress bar")
+
+
+@dataclass
+class EvalConfig:
+    sliding_window: Union[int, list[int], None] = opt(None, "segmentation: evaluate with [H, W] windows; null: whole images")
+    window_overlap: float = opt(0.5, "segmentation: overlap of sliding windows")
+
+
+@dataclass
+class Config:
+    recipe: str = opt("custom", "recipe name; names the run directory")
+    description: str = opt("", "what this recipe is for")
+    data: DataConfig = opt(DataConfig(), "dataset and splits")
+    aug: AugConfig = opt(AugConfig(), "training augmentation")
+    model: ModelConfig = opt(ModelConfig(), "model")
+    optim: OptimConfig = opt(OptimConfig(), "optimizer")
+    sched: SchedConfig = opt(SchedConfig(), "learning-rate schedule, stepped every batch")
+    loss: LossConfig = opt(LossConfig(), "loss")
+    train: TrainConfig = opt(TrainConfig(), "training loop and hardware")
+    eval: EvalConfig = opt(EvalConfig(), "evaluation")
+
+
+# ----------------------------------------------------------------------------------------------
+# YAML: safe loading, with 1e-3 read as a float (YAML 1.1 would read it as a string)
+# ----------------------------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str) -> Any:
+    """Parse YAML with the safe loader (no object construction), reading ``1e-3`` as a float."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a YAML file; a missing or malformed file is bad input."""
+    try:
+        return yaml_load(Path(path).read_text())
+    except OSError as e:
+        raise VislabError(f"cannot read {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise VislabError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Types: check and coerce a value against an annotation
+# ----------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is type(None):
+        return "null"
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(tp)[0])}"
+    if origin is dict:
+        k, v = typing.get_args(tp)
+        return f"a map of {_describe(k)} to {_describe(v)}"
+    if is_dataclass(tp):
+        return "a mapping of " + ", ".join(f.name for f in fields(tp))
+    return {bool: "a boolean", int: "an int", float: "a float", str: "a string"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Return ``value`` as type ``tp`` or raise: VislabError for unknown keys, _Mismatch for wrong types."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if tp is type(None):
+        if value is None:
+            return None
+        raise _Mismatch
+    if origin in (Union, types.UnionType):
+        # None first, then exact-type members, so 3 stays an int in Union[int, list[int]].
+        for member in sorted(typing.get_args(tp), key=lambda m: m is not type(None)):
+            try:
+                return _coerce(value, member, key)
+            except _Mismatch:
+                continue
+        raise _Mismatch
+    if origin is Literal:
+        for choice in typing.get_args(tp):
+            if value == choice and type(value) is type(choice):
+                return choice
+        raise _Mismatch
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _Mismatch
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise _Mismatch
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise _Mismatch
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _Mismatch
+        k_tp, v_tp = typing.get_args(tp)
+        return {_coerce(k, k_tp, key): _coerce(v, v_tp, f"{key}.{k}") for k, v in value.items()}
+    if is_dataclass(tp):
+        if is_dataclass(value):
+            value = dataclasses.asdict(value)
+        if not isinstance(value, dict):
+            raise _Mismatch
+        return _build(tp, value, key)
+    raise TypeError(f"unsupported annotation {tp!r} for {key}")
+
+
+def _build(cls: type, values: dict, prefix: str) -> Any:
+    """Build dataclass ``cls`` from a (partial) mapping, defaults filling the rest."""
+    hints = _hints(cls)
+    kwargs = {}
+    for k, v in values.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if k not in hints:
+            raise _unknown_key(key)
+        try:
+            kwargs[k] = _coerce(v, hints[k], key)
+        except _Mismatch:
+            raise VislabError(
+                f"config key '{key}': expected {_describe(hints[k])}, got {v!r} ({_type_name(v)})"
+            ) from None
+    return cls(**kwargs)
+
+
+def _type_name(v: Any) -> str:
+    return {bool: "boolean", int: "int", float: "float", str: "string", list: "list", dict: "mapping"}.get(
+        type(v), type(v).__name__
+    )
+
+
+def _dataclass_of(tp: Any) -> type | None:
+    """The dataclass inside ``tp`` (itself, or the member of Optional[...]), else None."""
+    if is_dataclass(tp):
+        return tp
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        for member in typing.get_args(tp):
+            if is_dataclass(member):
+                return member
+    return None
+
+
+def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
+    """Every dotted key of the schema, nested sections included."""
+    keys = []
+    for name, tp in _hints(cls).items():
+        key = f"{prefix}.{name}" if prefix else name
+        keys.append(key)
+        sub = _dataclass_of(tp)
+        if sub is not None:
+            keys.extend(all_keys(sub, key))
+    return keys
+
+
+def _unknown_key(key: str) -> VislabError:
+    close = difflib.get_close_matches(key, all_keys(), n=3, cutoff=0.6)
+    if not close:
+        leaf = key.rsplit(".", 1)[-1]
+        close = [k for k in all_keys() if k.rsplit(".", 1)[-1] == leaf][:3]
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return VislabError(f"unknown config key '{key}'{hint} (`vislab recipes NAME` lists every key)")
+
+
+# ----------------------------------------------------------------------------------------------
+# Layering: defaults <- recipe <- overrides
+# ----------------------------------------------------------------------------------------------
+
+
+def _set(tree: dict, key: str, value: Any) -> None:
+    """Set dotted ``key`` in the nested mapping ``tree``, walking only through dataclass sections."""
+    parts = key.split(".")
+    cls: Any = Config
+    node = tree
+    for i, part in enumerate(parts):
+        hints = _hints(cls)
+        if part not in hints:
+            raise _unknown_key(".".join(parts[: i + 1]) if i < len(parts) - 1 else key)
+        if i == len(parts) - 1:
+            if value is _ENSURE:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+            else:
+                node[part] = copy.deepcopy(value)
+            return
+        sub = _dataclass_of(hints[part])
+        if sub is None:
+            raise VislabError(f"config key '{'.'.join(parts[: i + 1])}' has no sub-keys; set it whole")
+        if not isinstance(node.get(part), dict):
+            node[part] = {}  # a switched-off section (null) comes back with its defaults
+        node, cls = node[part], sub
+
+
+_ENSURE = object()  # marks a section named in a recipe with no keys: switch it on with its defaults
+
+
+def _flatten_recipe(values: Any, prefix: str = "", cls: Any = Config) -> list[tuple[str, Any]]:
+    """A recipe mapping as (dotted key, value) pairs, descending into sections (so they merge)."""
+    if not isinstance(values, dict):
+        raise VislabError(f"recipe section '{prefix or 'top level'}' must be a mapping, got {values!r}")
+    hints = _hints(cls)
+    pairs: list[tuple[str, Any]] = []
+    for k, v in values.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if k not in hints:
+            raise _unknown_key(key)
+        sub = _dataclass_of(hints[k])
+        if sub is not None and isinstance(v, dict):
+            pairs.extend(_flatten_recipe(v, key, sub) if v else [(key, _ENSURE)])
+        else:
+            pairs.append((key, v))
+    return pairs
+
+
+def _is_section(key: str) -> bool:
+    cls: Any = Config
+    for part in key.split("."):
+        cls = _dataclass_of(_hints(cls).get(part))
+        if cls is None:
+            return False
+    return True
+
+
+def recipe_names() -> list[str]:
+    """Names of the packaged recipes."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def load_recipe(recipe: str | Path, _seen: tuple = ()) -> dict:
+    """The recipe's mapping with ``extends`` resolved (base first), and ``recipe`` set to its name."""
+    path = Path(recipe).expanduser()
+    if str(recipe).endswith((".yaml", ".yml")) or path.is_file():
+        if not path.is_file():
+            raise VislabError(f"recipe file {path} does not exist")
+        values = read_yaml(path) or {}
+        default_name = path.stem
+    else:
+        path = RECIPES_DIR / f"{recipe}.yaml"
+        if not path.is_file():
+            close = difflib.get_close_matches(str(recipe), recipe_names(), n=3, cutoff=0.5)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise VislabError(
+                f"unknown recipe '{recipe}': {hint}recipes are {', '.join(recipe_names())}, or a path to a YAML file"
+            )
+        values = read_yaml(path) or {}
+        default_name = str(recipe)
+    if not isinstance(values, dict):
+        raise VislabError(f"recipe {path} must be a mapping of sections, got {type(values).__name__}")
+    values = dict(values)
+    base = values.pop("extends", None)
+    if base is not None:
+        if base in _seen:
+            raise VislabError(f"recipe {path}: 'extends' loops through {base}")
+        merged = load_recipe(base, _seen + (base,))
+        merged.pop("description", None)
+        for key, value in _flatten_recipe(values):
+            _set(merged, key, value)
+        values = merged
+    values.setdefault("recipe", default_name)
+    return values
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``'optim.lr=1e-3'`` -> ``('optim.lr', 0.001)``; the value is parsed as YAML."""
+    if "=" not in text:
+        raise VislabError(f"override '{text}' is not key=value (e.g. optim.lr=1e-3)")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = yaml_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise VislabError(f"override '{text}': the value is not valid YAML (quote it)") from None
+    return key, value
+
+
+def resolve(recipe: str | Path | dict, overrides: dict[str, Any] | None = None) -> Config:
+    """The full config: defaults, then the recipe, then dotted overrides (already-parsed values)."""
+    tree = dataclasses.asdict(Config())
+    values = recipe if isinstance(recipe, dict) else load_recipe(recipe)
+    for key, value in _flatten_recipe(values):
+        _set(tree, key, value)
+    for key, value in (overrides or {}).items():
+        _set(tree, key, value)
+    return _build(Config, tree, "")
+
+
+def to_dict(cfg: Any) -> dict:
+    """The config as plain nested mappings (what config.yaml holds)."""
+    return dataclasses.asdict(cfg)
+
+
+def flatten(cfg: Any) -> dict[str, Any]:
+    """The config as {dotted key: value}, sections descended (for grouping and comparing runs)."""
+    out: dict[str, Any] = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for k, v in node.items():
+            key = f"{prefix}.{k}" if prefix else k
+            if isinstance(v, dict) and _is_section(key):
+                walk(v, key)
+            else:
+                out[key] = v
+
+    walk(to_dict(cfg) if is_dataclass(cfg) else cfg, "")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Printing: the resolved config with a comment on every key
+# ----------------------------------------------------------------------------------------------
+
+
+def _inline(value: Any) -> str:
+    if is_dataclass(value):
+        value = dataclasses.asdict(value)
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return text[: -len("\n...")].strip() if text.endswith("...") else text
+
+
+def dump_commented(cfg: Any) -> str:
+    """YAML text of ``cfg`` with each key's help as a trailing comment; loadable as a recipe."""
+    lines: list[str] = []
+
+    def walk(obj: Any, indent: int) -> None:
+        pad = "  " * indent
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            help_ = f.metadata.get("help", "")
+            if is_dataclass(value):
+                lines.append(f"{pad}{f.name}:  # {help_}")
+                walk(value, indent + 1)
+            else:
+                lines.append(f"{pad}{f.name}: {_inline(value)}  # {help_}")
+
+    walk(cfg, 0)
+    return "\n".join(lines) + "\n"
+
+
+def save(cfg: Config, path: Path) -> None:
+    """Write the resolved config as commented YAML that `vislab train PATH` repeats."""
+    Path(path).write_text(dump_commented(cfg))

@@ -1,0 +1,52 @@
+"""Datasets by name: ``build(cfg.data, cfg.aug) -> DataBundle``; ``status`` says what each needs on disk."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..config import AugConfig, DataConfig
+from ..errors import VislabError
+from . import digits
+from .batch_augment import augment_for_memory
+from .bundle import DataBundle, DataInfo
+from .datasets import MemoryDataset, SampleDataset
+from .loading import Loader
+from .splits import data_root
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to build a dataset, and how to tell whether its files are on disk under a root."""
+
+    build: Callable[[DataConfig, AugConfig], DataBundle]
+    status: Callable[[Path], tuple[str, bool]]
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "digits": DatasetSpec(digits.build, digits.status),
+}
+
+
+def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
+    """The named dataset's splits and info; unknown names list the close matches."""
+    spec = DATASETS.get(cfg.name)
+    if spec is None:
+        close = difflib.get_close_matches(cfg.name, DATASETS, n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise VislabError(f"unknown dataset data.name='{cfg.name}': {hint}datasets are {', '.join(sorted(DATASETS))}")
+    return spec.build(cfg, aug)
+
+
+def status(root: str | None = None) -> list[tuple[str, str, bool]]:
+    """(name, what it needs, whether it is there) for every dataset, under ``root`` or the default root."""
+    base = data_root(root)
+    return [(name, *DATASETS[name].status(base)) for name in sorted(DATASETS)]
+
+
+__all__ = [
+    "DATASETS", "DataBundle", "DataInfo", "DatasetSpec", "Loader", "MemoryDataset", "SampleDataset",
+    "augment_for_memory", "build", "data_root", "status",
+]

@@ -1,0 +1,47 @@
+"""What a dataset hands downstream: the splits, and `DataInfo`, everything else needs to know about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from torch.utils.data import Dataset
+
+
+@dataclass
+class DataInfo:
+    """Facts about the data that models, tasks and the loop depend on, and nothing else.
+
+    task: "classification", "segmentation", "domain_generalization" or "panoptic".
+    image_size: (H, W) of training images after their transforms, or None where sizes vary.
+    """
+
+    task: str
+    num_classes: int
+    class_names: list[str]
+    channels: int
+    mean: list[float]
+    std: list[float]
+    ignore_index: int = 255
+    domains: Optional[list[str]] = None
+    image_size: Optional[tuple[int, int]] = None
+    thing_classes: Optional[list[int]] = None
+
+
+@dataclass
+class DataBundle:
+    """The splits of one dataset.
+
+    Each split is a map-style dataset whose items are dicts: ``image`` (uint8 [C,H,W], or float in [0, 1]),
+    ``target`` (int64 [] or [H,W]), and task-specific keys; keys are ``index`` or ``(index, sample_seed)``.
+    ``batch_transform(batch, generator) -> batch`` runs per training batch on the device after
+    normalization (CutMix, MixUp). ``files`` lists each split's files, saved in the run directory.
+    """
+
+    train: Dataset
+    val: Dataset
+    test: Optional[Dataset]
+    info: DataInfo
+    batch_transform: Optional[Callable[[dict, Any], dict]] = None
+    files: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)

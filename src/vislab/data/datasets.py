@@ -1,0 +1,87 @@
+"""The two kinds of split a dataset module returns: per-sample (decoded and augmented one by one in
+DataLoader workers) and in-memory (one uint8 tensor, batches cut by indexing and augmented per batch)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import torch
+from torch.utils.data import Dataset
+
+
+class SampleDataset(Dataset):
+    """A split read one sample at a time.
+
+    Subclasses implement ``__len__`` and ``load(index) -> dict`` (``image`` as a uint8 tensor or
+    ``tv_tensors.Image``, ``target``, ...). ``transform`` (a torchvision.transforms.v2 callable on that
+    dict) runs under a torch RNG seeded with the sample seed, so augmentation is reproducible whatever
+    the worker that runs it.
+    """
+
+    transform: Optional[Callable[[dict], dict]] = None
+
+    def load(self, index: int) -> dict:
+        raise NotImplementedError
+
+    def __getitem__(self, key: Any) -> dict:
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        sample = self.load(index)
+        if self.transform is not None:
+            if seed is None:
+                sample = self.transform(sample)
+            else:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    sample = self.transform(sample)
+        sample = {k: v.as_subclass(torch.Tensor) if isinstance(v, torch.Tensor) else v for k, v in sample.items()}
+        sample["index"] = index
+        return sample
+
+
+class MemoryDataset(Dataset):
+    """A split held as tensors: ``images`` uint8 [N,C,H,W], ``targets`` [N] or [N,H,W], ``extras`` [N,...].
+
+    ``augment(batch, generator) -> batch`` is applied per training batch on the device (``image`` float
+    in [0, 1], before normalization) with a generator seeded from (seed, epoch, step).
+    Indexing one item returns the same dict a SampleDataset does, un-augmented.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        targets: torch.Tensor,
+        extras: Optional[dict[str, torch.Tensor]] = None,
+        augment: Optional[Callable] = None,
+    ) -> None:
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"images must be uint8 [N,C,H,W], got {images.dtype} {tuple(images.shape)}")
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} targets")
+        self.images = images
+        self.targets = targets
+        self.extras = extras or {}
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, key: Any) -> dict:
+        index = key[0] if isinstance(key, tuple) else key
+        sample = {"image": self.images[index], "target": self.targets[index], "index": index}
+        sample.update({k: v[index] for k, v in self.extras.items()})
+        return sample
+
+    def to(self, device: torch.device) -> "MemoryDataset":
+        """The same split with its tensors on ``device`` (kept there for the whole run)."""
+        return MemoryDataset(
+            self.images.to(device),
+            self.targets.to(device),
+            {k: v.to(device) for k, v in self.extras.items()},
+            self.augment,
+        )
+
+    def subset(self, indices: torch.Tensor | list[int]) -> "MemoryDataset":
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return MemoryDataset(
+            self.images[idx], self.targets[idx], {k: v[idx] for k, v in self.extras.items()}, self.augment
+        )

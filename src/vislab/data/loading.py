@@ -1,0 +1,115 @@
+"""Batches for the loop: either split kind in, dicts of device tensors out, images normalized."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from .datasets import MemoryDataset
+from .sampling import EpochBatchSampler
+from .seeding import mix_seed
+
+
+def default_num_workers() -> int:
+    """Worker processes for per-sample loading: the cores this process may use, less one, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(0, min(8, cores - 1))
+
+
+class Loader:
+    """Iterates one split, one epoch at a time, yielding batches on ``device``.
+
+    Images arrive as uint8 (or float in [0, 1]) and leave as float, normalized with ``mean``/``std``
+    when given. In-memory splits are cut by indexing and augmented per batch on the device;
+    per-sample splits go through a DataLoader with ``num_workers`` processes. ``batch_transform``
+    (training only) runs last, with a generator seeded from (seed, epoch, step).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        *,
+        device: torch.device,
+        train: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        num_workers: Optional[int] = None,
+        mean: Optional[list[float]] = None,
+        std: Optional[list[float]] = None,
+        batch_transform: Optional[Callable[[dict, torch.Generator], dict]] = None,
+        limit_batches: Optional[int] = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.train = train
+        self.seed = seed
+        self.limit_batches = limit_batches
+        self.batch_transform = batch_transform if train else None
+        self.sampler = EpochBatchSampler(
+            len(dataset), batch_size, shuffle=train, seed=seed, rank=rank, world_size=world_size, drop_last=train
+        )
+        self.rank = rank
+        self.memory = isinstance(dataset, MemoryDataset)
+        self.dataset = dataset.to(self.device) if self.memory else dataset
+        self.mean = self.std = None
+        if mean is not None and std is not None:
+            self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
+            self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
+        if not self.memory:
+            workers = default_num_workers() if num_workers is None else num_workers
+            self.dataloader = DataLoader(
+                dataset,
+                batch_sampler=self.sampler,
+                num_workers=workers,
+                collate_fn=default_collate,
+                pin_memory=self.device.type == "cuda",
+                persistent_workers=workers > 0,
+            )
+
+    def __len__(self) -> int:
+        """Batches per epoch on this process."""
+        n = len(self.sampler)
+        return min(n, self.limit_batches) if self.limit_batches else n
+
+    def epoch(self, epoch: int, start_step: int = 0) -> Iterator[dict[str, Any]]:
+        """Batches of ``epoch`` from ``start_step`` on."""
+        self.sampler.set_epoch(epoch, start_step)
+        batches = self._memory_batches() if self.memory else iter(self.dataloader)
+        for step in range(start_step, len(self)):
+            batch = next(batches, None)
+            if batch is None:
+                return
+            yield self._finish(batch, epoch, step)
+
+    def _memory_batches(self) -> Iterator[dict[str, Any]]:
+        ds = self.dataset
+        for keys in self.sampler:
+            idx = torch.tensor([k[0] for k in keys], device=self.device)
+            batch = {"image": ds.images[idx], "target": ds.targets[idx], "index": idx}
+            batch.update({k: v[idx] for k, v in ds.extras.items()})
+            yield batch
+
+    def _generator(self, epoch: int, step: int) -> torch.Generator:
+        g = torch.Generator(device=self.device)
+        g.manual_seed(mix_seed(self.seed, epoch, step, self.rank))
+        return g
+
+    def _finish(self, batch: dict[str, Any], epoch: int, step: int) -> dict[str, Any]:
+        batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        image = batch["image"]
+        batch["image"] = image.float().div_(255) if image.dtype == torch.uint8 else image.float()
+        augment = getattr(self.dataset, "augment", None) if self.train and self.memory else None
+        if augment is not None:
+            batch = augment(batch, self._generator(epoch, step))
+        if self.mean is not None:
+            batch["image"] = (batch["image"] - self.mean) / self.std
+        if self.batch_transform is not None:
+            batch = self.batch_transform(batch, self._generator(epoch, step + (1 << 32)))
+        return batch

@@ -1,0 +1,55 @@
+"""Lightning Fabric from ``train.*``: accelerator, devices, nodes, strategy, precision, determinism."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from ..config import TrainConfig
+from ..errors import VislabError
+
+
+def make_fabric(cfg: TrainConfig) -> Any:
+    """A Fabric for the config, or bad input naming the setting that cannot be honoured here."""
+    from lightning.fabric import Fabric
+
+    if cfg.accelerator in ("cuda", "gpu") and not torch.cuda.is_available():
+        raise VislabError(f"train.accelerator={cfg.accelerator} but no CUDA device is visible; use train.accelerator=cpu")
+    if cfg.precision == "16-mixed" and (cfg.accelerator == "cpu" or not torch.cuda.is_available()):
+        raise VislabError("train.precision=16-mixed needs a CUDA device; on CPU use bf16-mixed or 32-true")
+    try:
+        return Fabric(
+            accelerator=cfg.accelerator,
+            devices=cfg.devices,
+            num_nodes=cfg.num_nodes,
+            strategy=cfg.strategy,
+            precision=cfg.precision,
+        )
+    except (ValueError, RuntimeError, TypeError) as e:
+        first = str(e).strip().splitlines()[0]
+        raise VislabError(f"train.devices/strategy/precision cannot be used here: {first}") from None
+
+
+def configure_backends(cfg: TrainConfig, fabric: Any) -> None:
+    """Determinism or speed, and CPU threads split between the processes of this machine."""
+    if cfg.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.backends.cudnn.benchmark = True
+        if fabric.device.type == "cuda":
+            torch.set_float32_matmul_precision("high")
+    if fabric.device.type == "cpu":
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", 0)) or max(1, fabric.world_size // max(1, cfg.num_nodes))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+
+
+def describe_device(fabric: Any) -> str:
+    """'cpu', or 'cuda (NVIDIA H100 80GB HBM3)', with the process count when there are several."""
+    dev = fabric.device
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else None
+    text = f"{dev.type} ({name})" if name else dev.type
+    return f"{text} x{fabric.world_size}" if fabric.world_size > 1 else text

@@ -1,0 +1,405 @@
+"""The training loop on Lightning Fabric: ``fit`` -> ``train_one_epoch`` and ``evaluate``.
+
+``fit`` is the only writer of the run directory during training. It knows nothing about the kind of
+work beyond the task's interface: forward, loss, metrics, finalize.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+
+import torch
+from torch import nn
+
+from ..config import Config, to_dict
+from ..data.bundle import DataBundle
+from ..data.loading import Loader
+from ..errors import VislabError
+from ..meta import git_commit, versions
+from ..runs import Run
+from ..tasks.base import Task
+from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
+from .hardware import describe_device
+from .optim import build_optimizer, build_scheduler
+from .progress import EpochProgress
+from .recorder import Recorder
+
+
+class TrainingDiverged(VislabError):
+    """The loss became NaN or infinite (bad hyperparameters, usually: exit code 2)."""
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved whole in every checkpoint."""
+
+    epoch: int = 0  # the epoch in progress (0-based); equals the epochs completed between epochs
+    step: int = 0  # batches finished within `epoch`
+    global_step: int = 0
+    best_value: Optional[float] = None
+    best_epoch: Optional[int] = None  # 1-based, as in metrics.csv
+    bad_epochs: int = 0
+    skipped_batches: int = 0
+    train_seconds: float = 0.0
+    train_images: int = 0
+    wall_seconds: float = 0.0
+    history: list = field(default_factory=list)
+    partial: Optional[dict] = None  # accumulators of the epoch in progress, for mid-epoch resume
+
+
+@dataclass
+class Session:
+    """Everything one training run's functions share, instead of threading a dozen arguments."""
+
+    cfg: Config
+    fabric: Any
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    task: Task
+    run: Run
+    state: TrainState
+    recorder: Recorder
+    progress: EpochProgress
+    monitor: str
+    mode: str
+    epoch_metrics: Any = None  # the training metrics of the epoch in progress
+
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The user's module inside Fabric's and torch.compile's wrappers."""
+    inner = getattr(model, "module", model) if type(model).__name__ == "_FabricModule" else model
+    return getattr(inner, "_orig_mod", inner)
+
+
+def monitor_of(cfg: Config, task: Task) -> tuple[str, str]:
+    """The metric that picks best.pt, and whether it should go up (max) or down (min)."""
+    monitor = cfg.train.monitor or f"val_{task.monitor}"
+    if cfg.train.mode != "auto":
+        return monitor, cfg.train.mode
+    if monitor == f"val_{task.monitor}":
+        return monitor, task.mode
+    return monitor, "min" if monitor.endswith("loss") else "max"
+
+
+def make_loader(cfg: Config, dataset: Any, fabric: Any, bundle: DataBundle, *, train: bool, sharded: bool = True) -> Loader:
+    """A Loader for one split on this process."""
+    info = bundle.info
+    return Loader(
+        dataset,
+        cfg.train.batch_size if train else (cfg.train.eval_batch_size or cfg.train.batch_size),
+        device=fabric.device,
+        train=train,
+        seed=cfg.train.seed,
+        rank=fabric.global_rank if sharded else 0,
+        world_size=fabric.world_size if sharded else 1,
+        num_workers=cfg.data.num_workers,
+        mean=info.mean if cfg.aug.normalize else None,
+        std=info.std if cfg.aug.normalize else None,
+        batch_transform=bundle.batch_transform if train else None,
+        limit_batches=cfg.train.limit_batches,
+    )
+
+
+def load_weights(model: nn.Module, weights: dict, source: str) -> None:
+    """Load a state dict, naming what does not match (another architecture, other class count)."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if "size mismatch" in ln), None) or " ".join(lines[1:3]) or lines[0]
+        raise VislabError(f"{source} does not fit this model: {detail[:300]}") from None
+
+
+# ------------------------------------------------------------------------------------------------
+# fit
+# ------------------------------------------------------------------------------------------------
+
+
+def fit(
+    cfg: Config,
+    bundle: DataBundle,
+    model: nn.Module,
+    task: Task,
+    run: Run,
+    fabric: Any,
+    resume: Optional[dict] = None,
+) -> dict[str, Any]:
+    """Train, keep last.pt and best.pt, evaluate the best weights on the test split, write artifacts.
+
+    ``resume`` is a checkpoint dict; training continues from its epoch and step. Returns summary.json.
+    """
+    state = TrainState(**resume["state"]) if resume else TrainState()
+    if resume:
+        load_weights(model, resume["model"], "the checkpoint")
+    if cfg.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if cfg.train.compile:
+        model = torch.compile(model)
+    optimizer = build_optimizer(cfg.optim, model)
+    model, optimizer = fabric.setup(model, optimizer)
+    train_loader = make_loader(cfg, bundle.train, fabric, bundle, train=True)
+    val_loader = make_loader(cfg, bundle.val, fabric, bundle, train=False)
+    if len(train_loader) == 0:
+        raise VislabError(f"dataset {cfg.data.name}: the training split is empty")
+    scheduler = build_scheduler(cfg.sched, optimizer, len(train_loader), cfg.train.epochs)
+    if resume:
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        scaler = getattr(fabric.strategy.precision, "scaler", None)
+        if scaler is not None and resume.get("scaler"):
+            scaler.load_state_dict(resume["scaler"])
+    monitor, mode = monitor_of(cfg, task)
+    s = Session(
+        cfg, fabric, model, optimizer, scheduler, task, run, state,
+        Recorder(run, fabric.is_global_zero, purge_step=state.global_step if resume else None),
+        EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs),
+        monitor, mode,
+    )
+    s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
+    if resume:
+        set_rng_state(resume["rng"])  # last, so nothing above draws from the restored generators
+    try:
+        while state.epoch < cfg.train.epochs and not early_stopped(s):
+            run_epoch(s, train_loader, val_loader)
+        summary = finish(s, bundle)
+    except KeyboardInterrupt:
+        save(s, "last")
+        s.recorder.summary(status="interrupted", **progress_fields(s))
+        raise
+    except BaseException as e:
+        s.recorder.summary(status="failed", error=f"{type(e).__name__}: {e}".splitlines()[0], **progress_fields(s))
+        raise
+    finally:
+        s.progress.close()
+        s.recorder.close()
+    return summary
+
+
+def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
+    """One epoch: train, validate, record a metrics.csv row, checkpoint."""
+    started = time.perf_counter()
+    lr = s.optimizer.param_groups[0]["lr"]
+    train = train_one_epoch(s, train_loader, lr)
+    lr = train["lr"]
+    val = evaluate(s.model, val_loader, s.task, s.fabric, s.cfg)
+    st = s.state
+    st.wall_seconds += time.perf_counter() - started
+    row = {"epoch": st.epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in train["metrics"].items()}}
+    row.update({f"val_{k}": v for k, v in val.items()})
+    row["seconds"] = train["seconds"] + (time.perf_counter() - started - train["wall"])
+    row["images_per_s"] = train["images"] / max(train["seconds"], 1e-9)
+    if s.monitor not in row:
+        names = ", ".join(k for k in row if k not in ("epoch", "lr", "seconds", "images_per_s"))
+        raise VislabError(f"train.monitor='{s.monitor}' is not a metric of this run; choose one of {names}")
+    value = row[s.monitor]
+    improved = st.best_value is None or (value > st.best_value if s.mode == "max" else value < st.best_value)
+    if improved:
+        st.best_value, st.best_epoch, st.bad_epochs = float(value), st.epoch + 1, 0
+    else:
+        st.bad_epochs += 1
+    st.history.append(row)
+    st.epoch, st.step, st.partial = st.epoch + 1, 0, None
+    save(s, "last", also_best=improved)
+    s.recorder.log_epoch(st.history)
+    s.recorder.summary(status="running", **progress_fields(s))
+    s.progress.end(row)
+
+
+def early_stopped(s: Session) -> bool:
+    patience = s.cfg.train.patience
+    return patience is not None and s.state.bad_epochs >= patience
+
+
+def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
+    """Train over the epoch's remaining batches; returns loss and metrics reduced over processes.
+
+    The epoch's accumulators live in ``s.state.partial`` so that a checkpoint taken at any step
+    (every ``train.checkpoint_every_steps``, or on Ctrl-C) resumes the epoch exactly.
+    """
+    cfg, fabric, model, task, st = s.cfg, s.fabric, s.model, s.task, s.state
+    model.train()
+    s.epoch_metrics = metrics = task.metrics(train=True)
+    partial = st.partial or {}
+    if "metrics" in partial and hasattr(metrics, "load_state_dict"):
+        metrics.load_state_dict(partial["metrics"])
+    st.partial = partial = {
+        "loss_sum": partial.get("loss_sum", torch.zeros((), dtype=torch.float64)).to(fabric.device),
+        "count": int(partial.get("count", 0)),
+        "seconds": float(partial.get("seconds", 0.0)),
+        "lr": partial.get("lr", lr),
+    }
+    seconds_before = partial["seconds"]
+    check_every = 1 if fabric.device.type == "cpu" or cfg.train.nan_policy == "skip_batch" else 25
+    every = cfg.train.checkpoint_every_steps
+    s.progress.start(st.epoch, len(loader), st.step)
+    started = time.perf_counter()
+    for step, batch in enumerate(loader.epoch(st.epoch, st.step), start=st.step):
+        if cfg.train.channels_last:
+            batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+        outputs = task.forward(model, batch)
+        loss = task.loss(outputs, batch)
+        checked = (step + 1) % check_every == 0 or step + 1 == len(loader)
+        if checked and not math.isfinite(loss_value := float(loss.detach())):
+            if cfg.train.nan_policy == "stop":
+                raise TrainingDiverged(
+                    f"the loss became {loss_value} at epoch {st.epoch + 1}, step {step + 1}; "
+                    f"lower optim.lr or set train.grad_clip (last good checkpoint: {s.run.checkpoint_path('last')})"
+                )
+            st.skipped_batches += 1
+            s.optimizer.zero_grad(set_to_none=True)
+        else:
+            s.optimizer.zero_grad(set_to_none=True)
+            fabric.backward(loss)
+            if cfg.train.grad_clip:
+                fabric.clip_gradients(model, s.optimizer, max_norm=cfg.train.grad_clip)
+            s.optimizer.step()
+            n = batch["image"].shape[0]
+            partial["loss_sum"] += loss.detach().double() * n
+            partial["count"] += n
+            metrics.update(outputs, batch)
+        s.scheduler.step()
+        st.step, st.global_step = step + 1, st.global_step + 1
+        partial["seconds"] = seconds_before + time.perf_counter() - started
+        if checked:
+            s.progress.update(st.step, {"loss": loss_value, "img/s": partial["count"] * fabric.world_size / max(partial["seconds"], 1e-9)})
+        if every and st.global_step % every == 0 and st.step < len(loader):
+            save(s, "last")
+    wall = time.perf_counter() - started
+    seconds = seconds_before + wall
+    count = torch.tensor(float(partial["count"]), dtype=torch.float64, device=fabric.device)
+    totals = fabric.all_reduce(torch.stack([partial["loss_sum"], count]), reduce_op="sum")
+    images = int(totals[1])
+    st.train_seconds += seconds
+    st.train_images += images
+    result = {"loss": float(totals[0] / max(images, 1)), **(metrics.compute() if images else {})}
+    return {"metrics": result, "seconds": seconds, "wall": wall, "images": images, "lr": partial["lr"]}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Optional[Config] = None) -> dict[str, float]:
+    """Loss and metrics over a split, reduced over processes (names without the split prefix)."""
+    was_training = model.training
+    model.eval()
+    metrics = task.metrics()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=fabric.device)
+    count = 0
+    with fabric.autocast():
+        for batch in loader.epoch(0):
+            if cfg is not None and cfg.train.channels_last:
+                batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+            outputs = task.predict(model, batch)
+            n = batch["image"].shape[0]
+            loss_sum += task.loss(outputs, batch).detach().double() * n
+            count += n
+            metrics.update(outputs, batch)
+    totals = fabric.all_reduce(torch.stack([loss_sum, torch.tensor(float(count), dtype=torch.float64, device=loss_sum.device)]), reduce_op="sum")
+    model.train(was_training)
+    return {"loss": float(totals[0] / max(float(totals[1]), 1.0)), **metrics.compute()}
+
+
+def predictions(model: nn.Module, loader: Loader, task: Task, fabric: Any) -> Iterator[tuple[Any, dict]]:
+    """(outputs, batch) over a split in evaluation mode, for a task's artifacts."""
+    model.eval()
+    with torch.no_grad(), fabric.autocast():
+        for batch in loader.epoch(0):
+            yield task.predict(model, batch), batch
+
+
+# ------------------------------------------------------------------------------------------------
+# checkpoints and summary
+# ------------------------------------------------------------------------------------------------
+
+
+def checkpoint_state(s: Session) -> dict[str, Any]:
+    scaler = getattr(s.fabric.strategy.precision, "scaler", None)
+    state = dataclasses.asdict(s.state)
+    if state["partial"] is not None:
+        state["partial"]["loss_sum"] = state["partial"]["loss_sum"].cpu()
+        if hasattr(s.epoch_metrics, "state_dict"):
+            state["partial"]["metrics"] = {k: v.cpu() for k, v in s.epoch_metrics.state_dict().items()}
+    return {
+        "model": unwrap(s.model).state_dict(),
+        "optimizer": s.optimizer.state_dict(),
+        "scheduler": s.scheduler.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "state": state,
+        "rng": rng_state(),
+        "config": to_dict(s.cfg),
+    }
+
+
+def save(s: Session, which: str, also_best: bool = False) -> None:
+    """Write checkpoints/<which>.pt on rank 0 (atomically); copy it to best.pt when it improved."""
+    if not s.fabric.is_global_zero:
+        return
+    path = s.run.checkpoint_path(which)
+    save_checkpoint(path, checkpoint_state(s))
+    if also_best:
+        atomic_copy(path, s.run.checkpoint_path("best"))
+
+
+def start_summary(s: Session, bundle: DataBundle, resumed: bool) -> dict[str, Any]:
+    fields = {
+        "status": "running",
+        "recipe": s.cfg.recipe,
+        "task": bundle.info.task,
+        "best_metric": s.monitor,
+        "mode": s.mode,
+        "seed": s.cfg.train.seed,
+        "device": describe_device(s.fabric),
+        "world_size": s.fabric.world_size,
+        "precision": s.cfg.train.precision,
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "train_size": len(bundle.train),
+        "val_size": len(bundle.val),
+        "test_size": len(bundle.test) if bundle.test is not None else 0,
+    }
+    if resumed:
+        fields["resumed_from_epoch"] = s.state.epoch + 1
+        fields["error"] = None
+    return fields
+
+
+def progress_fields(s: Session) -> dict[str, Any]:
+    st = s.state
+    last = st.history[-1] if st.history else {}
+    return {
+        "epochs_completed": len(st.history),
+        "best_value": st.best_value,
+        "best_epoch": st.best_epoch,
+        "metrics": {k: v for k, v in last.items() if k not in ("epoch", "lr", "seconds", "images_per_s")},
+        "wall_s": round(st.wall_seconds, 3),
+        "train_images_per_s": round(st.train_images / st.train_seconds, 1) if st.train_seconds else None,
+        "skipped_batches": st.skipped_batches,
+    }
+
+
+def finish(s: Session, bundle: DataBundle) -> dict[str, Any]:
+    """Best weights back in, test metrics, artifacts on rank 0, summary status completed."""
+    cfg, fabric = s.cfg, s.fabric
+    best = s.run.checkpoint_path("best")
+    fabric.barrier()
+    if best.is_file():
+        from .checkpoint import load_checkpoint
+
+        unwrap(s.model).load_state_dict(load_checkpoint(best)["model"])
+    fields = progress_fields(s)
+    if bundle.test is not None and len(bundle.test):
+        test_loader = make_loader(cfg, bundle.test, fabric, bundle, train=False)
+        test = evaluate(s.model, test_loader, s.task, fabric, cfg)
+        fields["metrics"].update({f"test_{k}": v for k, v in test.items()})
+        fields["test_checkpoint"] = "best"
+    if fabric.is_global_zero:
+        val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
+        extra = s.task.finalize(s.run.artifacts, predictions(unwrap(s.model), val_all, s.task, fabric), bundle)
+        fields.update(extra or {})
+    s.recorder.summary(status="completed", **fields)
+    fabric.barrier()
+    return s.run.summary

@@ -1,0 +1,55 @@
+"""The training-time writer of the run directory (rank 0 only): metrics.csv, TensorBoard, summary.json."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..runs import Run
+
+
+class Recorder:
+    """Writes what the loop measures. On ranks other than 0 every method does nothing."""
+
+    def __init__(self, run: Run, enabled: bool, purge_step: Optional[int] = None) -> None:
+        self.run = run
+        self.enabled = enabled
+        self.writer = None
+        if enabled:
+            from torch.utils.tensorboard import SummaryWriter
+
+            # purge_step drops events logged after the checkpoint a resumed run restarts from.
+            self.writer = SummaryWriter(log_dir=str(run.dir), purge_step=purge_step)
+
+    def log_step(self, global_step: int, values: dict[str, float]) -> None:
+        if self.writer is not None:
+            for k, v in values.items():
+                self.writer.add_scalar(f"step/{k}", v, global_step)
+
+    def log_epoch(self, history: list[dict[str, Any]]) -> None:
+        """Rewrite metrics.csv from the whole history and add the last row to TensorBoard."""
+        if not self.enabled:
+            return
+        self.run.write_history(history)
+        row = history[-1]
+        if self.writer is not None:
+            for k, v in row.items():
+                if k != "epoch" and isinstance(v, (int, float)) and v is not None:
+                    self.writer.add_scalar(_tb_name(k), v, row["epoch"])
+            self.writer.flush()
+
+    def summary(self, **fields: Any) -> None:
+        if self.enabled:
+            self.run.update_summary(**fields)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def _tb_name(key: str) -> str:
+    """val_acc -> acc/val, so TensorBoard overlays train and val of one metric."""
+    for split in ("train", "val", "test"):
+        if key.startswith(split + "_"):
+            return f"{key[len(split) + 1:]}/{split}"
+    return key

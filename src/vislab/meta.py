@@ -1,0 +1,40 @@
+"""What produced a run: library versions and the git commit of vislab's source, when known."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+
+def versions() -> dict[str, str]:
+    import lightning
+    import torch
+    import torchvision
+
+    from . import __version__
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "lightning": lightning.__version__,
+        "vislab": __version__,
+    }
+
+
+def git_commit() -> Optional[str]:
+    """The commit of the checkout vislab runs from (with ``-dirty`` for local changes), or None."""
+    src = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{out}-dirty" if dirty else out or None

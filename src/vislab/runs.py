@@ -1,0 +1,176 @@
+"""The run directory: created once (never overwritten), then read by eval, predict, compare and export.
+
+    RUNS/<recipe>/<YYYYmmdd-HHMMSS>[-<name>]/
+      config.yaml  metrics.csv  summary.json  checkpoints/{last,best}.pt  events.out.tfevents.*  artifacts/
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from . import config as config_mod
+from .atomic import atomic_write, atomic_write_text
+from .errors import VislabError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+-]*$")
+
+
+def default_runs_dir() -> Path:
+    """``$VISLAB_RUNS``, else ./runs."""
+    return Path(os.environ.get("VISLAB_RUNS") or "runs")
+
+
+def ensure_dir(path: Path, what: str = "runs directory") -> Path:
+    """Create ``path`` (and parents) or say why it cannot be, as bad input."""
+    path = Path(path).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".vislab-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise VislabError(f"cannot use {what} {path}: {reason}; choose another with --runs-dir") from None
+    return path
+
+
+class Run:
+    """One training run on disk."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.dir = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Run('{self.dir}')"
+
+    # -- creating and finding --------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, runs_dir: Path | str, recipe: str, name: Optional[str] = None) -> "Run":
+        """A new, empty run directory; an existing one is never reused (a suffix is added instead)."""
+        if name is not None and not _NAME.match(name):
+            raise VislabError(f"--name '{name}' may use letters, digits and . _ - = , + only, and no slashes")
+        parent = ensure_dir(Path(runs_dir).expanduser() / recipe)
+        stem = time.strftime("%Y%m%d-%H%M%S") + (f"-{name}" if name else "")
+        for attempt in range(1000):
+            path = parent / (stem if attempt == 0 else f"{stem}-{attempt + 1}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise VislabError(f"cannot create run directory {path}: {e.strerror}; choose another with --runs-dir") from None
+            (path / "checkpoints").mkdir()
+            (path / "artifacts").mkdir()
+            return cls(path)
+        raise VislabError(f"cannot create a run directory under {parent}: too many runs named {stem}")
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Run":
+        """An existing run directory; anything else is bad input."""
+        p = Path(path).expanduser()
+        if not p.is_dir():
+            raise VislabError(f"run directory {p} does not exist")
+        if not (p / "config.yaml").is_file():
+            raise VislabError(f"{p} is not a run directory (it has no config.yaml)")
+        return cls(p)
+
+    # -- contents ---------------------------------------------------------------------------------
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / "config.yaml"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.dir / "artifacts"
+
+    def checkpoint_path(self, which: str = "last") -> Path:
+        """``checkpoints/<which>.pt`` (which: last or best)."""
+        return self.dir / "checkpoints" / f"{which}.pt"
+
+    @property
+    def config(self) -> "config_mod.Config":
+        """The resolved config the run was trained with."""
+        return config_mod.resolve(self.config_path)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """summary.json; empty before training wrote it."""
+        path = self.dir / "summary.json"
+        if not path.is_file():
+            return {}
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise VislabError(f"{path} is not valid JSON; the run directory is damaged") from None
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """metrics.csv as one dict per epoch (numbers as float, epoch as int)."""
+        path = self.dir / "metrics.csv"
+        if not path.is_file():
+            return []
+        with open(path, newline="") as f:
+            return [{k: _number(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_text(self.dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+
+    def update_summary(self, **fields: Any) -> dict[str, Any]:
+        summary = {**self.summary, **fields}
+        self.write_summary(summary)
+        return summary
+
+    def write_history(self, rows: list[dict[str, Any]]) -> None:
+        """Rewrite metrics.csv from ``rows`` (columns: union of the rows' keys, in first-seen order)."""
+        columns: list[str] = []
+        for row in rows:
+            columns.extend(k for k in row if k not in columns)
+
+        def write(f: Any) -> None:
+            import io
+
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+            w.writeheader()
+            for row in rows:
+                w.writerow({k: _fmt(v) for k, v in row.items()})
+            f.write(buf.getvalue().encode())
+
+        atomic_write(self.dir / "metrics.csv", write)
+
+
+def _number(key: str, value: str) -> Any:
+    if value in ("", None):
+        return None
+    try:
+        return int(value) if key == "epoch" else float(value)
+    except ValueError:
+        return value
+
+
+def _fmt(v: Any) -> Any:
+    return repr(v) if isinstance(v, float) else v  # shortest text that reads back to the same float
+
+
+def find_runs(root: Path | str) -> Iterator[Run]:
+    """Every run directory at or below ``root``, in path order."""
+    root = Path(root).expanduser()
+    if (root / "config.yaml").is_file():
+        yield Run(root)
+        return
+    for cfg in sorted(root.rglob("config.yaml")):
+        if (cfg.parent / "checkpoints").is_dir() or (cfg.parent / "summary.json").is_file():
+            yield Run(cfg.parent)
+
+
+def load_run(path: Path | str) -> Run:
+    """``vislab.load_run(path)``: an existing run directory."""
+    return Run.load(path)

@@ -1,0 +1,51 @@
+"""What one kind of work computes. The engine knows nothing of classification or segmentation beyond this."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+import torch
+from torch import nn
+
+from ..data.bundle import DataBundle
+
+
+class Metrics(Protocol):
+    """An accumulator over batches; torchmetrics-backed ones reduce across processes in ``compute``."""
+
+    def update(self, outputs: Any, batch: dict) -> None: ...
+
+    def compute(self) -> dict[str, float]: ...
+
+    def reset(self) -> None: ...
+
+
+class Task:
+    """Loss, metrics and end-of-run artifacts for one kind of work.
+
+    ``monitor``/``mode``: the default metric (without split prefix) that picks the best checkpoint.
+    Metric names carry no split prefix; the engine adds ``train_``, ``val_`` and ``test_``.
+    """
+
+    monitor: str = "loss"
+    mode: str = "min"
+
+    def forward(self, model: nn.Module, batch: dict) -> Any:
+        """Model outputs for a training batch."""
+        return model(batch["image"])
+
+    def predict(self, model: nn.Module, batch: dict) -> Any:
+        """Model outputs for an evaluation batch (whole images, sliding windows, ...)."""
+        return self.forward(model, batch)
+
+    def loss(self, outputs: Any, batch: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+    def metrics(self, train: bool = False) -> Metrics:
+        """A fresh accumulator; ``train=True`` asks for the cheap ones shown while training."""
+        raise NotImplementedError
+
+    def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
+        """Write artifacts from (outputs, batch) pairs over the validation split; return summary additions."""
+        return {}

@@ -1,0 +1,77 @@
+"""Pictures: image grids and confusion matrices as PNG, with matplotlib's Agg canvas (no display needed)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+
+def to_display(image: torch.Tensor) -> np.ndarray:
+    """uint8 [C,H,W] or float [C,H,W] in [0, 1] -> uint8 [H,W,3] for showing."""
+    x = image.detach().cpu()
+    if x.dtype != torch.uint8:
+        x = (x.float().clamp(0, 1) * 255).round().to(torch.uint8)
+    if x.shape[0] == 1:
+        x = x.expand(3, *x.shape[1:])
+    return x[:3].permute(1, 2, 0).numpy()
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_grid(
+    path: Path,
+    images: Sequence[np.ndarray],
+    titles: Optional[Sequence[str]] = None,
+    ncols: int = 8,
+    cell: float = 1.6,
+) -> Path:
+    """A grid of uint8 [H,W,3] images with optional titles, saved as PNG."""
+    n = max(1, len(images))
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig = _figure(cell * ncols, cell * nrows + 0.2)
+    for i, img in enumerate(images):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        ax.imshow(img, interpolation="nearest")
+        ax.set_axis_off()
+        if titles:
+            ax.set_title(titles[i], fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return Path(path)
+
+
+def save_confusion(path: Path, matrix: np.ndarray, class_names: Sequence[str]) -> Path:
+    """Row-normalized confusion matrix (rows: truth, columns: prediction) as PNG."""
+    k = len(class_names)
+    size = min(20.0, max(4.0, 0.35 * k + 2))
+    fig = _figure(size, size)
+    ax = fig.add_subplot(1, 1, 1)
+    rows = matrix.sum(1, keepdims=True).clip(min=1)
+    im = ax.imshow(matrix / rows, cmap="Blues", vmin=0, vmax=1)
+    if k <= 40:
+        ax.set_xticks(range(k), class_names, rotation=90, fontsize=7)
+        ax.set_yticks(range(k), class_names, fontsize=7)
+        if k <= 15:
+            for i in range(k):
+                for j in range(k):
+                    if matrix[i, j]:
+                        ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
+                                color="white" if matrix[i, j] / rows[i, 0] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return Path(path)

@@ -1,0 +1,62 @@
+"""Shared fixtures: runs and data go to a temporary folder; the CLI runs in-process or as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Settings that make a training run take seconds on 2 CPU cores.
+TINY = {"train.epochs": 1, "train.progress": False}
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs go under the test's tmp_path; no test reads or writes ~/.cache or ./runs."""
+    monkeypatch.setenv("VISLAB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("VISLAB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def main(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, str]]:
+    """``main("train", "digits", ...) -> (exit code, stdout, stderr)``: the real CLI function, in-process."""
+
+    def call(*args: object) -> tuple[int, str, str]:
+        from vislab.cli import main as cli_main
+
+        code = cli_main([str(a) for a in args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call
+
+
+def run_cli(*args: object, env: dict | None = None, timeout: float = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m vislab ARGS`` in a real subprocess, on this checkout's sources."""
+    full_env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "vislab", *map(str, args)],
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd,
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess]:
+    return run_cli
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data when this checkout has it; tests that need it skip cleanly otherwise."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent (it is not part of a fresh clone)")
+    return SHARED_DATA
