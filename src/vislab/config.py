@@ -396,12 +396,37 @@ def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
 
 
 def _unknown_key(key: str) -> VislabError:
-    close = difflib.get_close_matches(key, all_keys(), n=3, cutoff=0.6)
+    leaves = [k for k in all_keys() if not _is_section(k)]
+    scored = sorted(((difflib.SequenceMatcher(None, key, k).ratio(), k) for k in leaves), reverse=True)
+    close = [k for r, k in scored[:3] if r >= max(0.6, scored[0][0] - 0.08)]
     if not close:
         leaf = key.rsplit(".", 1)[-1]
-        close = [k for k in all_keys() if k.rsplit(".", 1)[-1] == leaf][:3]
+        close = [k for k in leaves if k.rsplit(".", 1)[-1] == leaf][:3]
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return VislabError(f"unknown config key '{key}'{hint} (`vislab recipes NAME` lists every key)")
+
+
+_POSITIVE = ("train.epochs", "train.batch_size", "train.eval_batch_size", "train.devices", "train.num_nodes",
+             "train.limit_batches", "train.checkpoint_every_steps", "data.limit", "model.depth")
+_NON_NEGATIVE = ("optim.lr", "optim.weight_decay", "optim.momentum", "loss.label_smoothing", "sched.warmup_epochs",
+                 "train.patience", "train.grad_clip", "data.num_workers", "model.dropout", "model.drop_path")
+
+
+def check_values(cfg: "Config") -> None:
+    """Range checks that types cannot express; each failure names the key and the value."""
+    flat = flatten(cfg)
+    for key in _POSITIVE:
+        v = flat.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and v < 1:
+            raise VislabError(f"config key '{key}' must be at least 1, got {v}")
+    for key in _NON_NEGATIVE:
+        v = flat.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
+            raise VislabError(f"config key '{key}' must not be negative, got {v}")
+    for key in ("model.dropout", "model.drop_path", "loss.label_smoothing", "data.val_fraction", "data.test_fraction"):
+        v = flat.get(key)
+        if isinstance(v, float) and not 0 <= v < 1:
+            raise VislabError(f"config key '{key}' must be in [0, 1), got {v}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -495,6 +520,7 @@ def load_recipe(recipe: str | Path, _seen: tuple = ()) -> dict:
             raise VislabError(f"recipe {path}: 'extends' loops through {base}")
         merged = load_recipe(base, _seen + (base,))
         merged.pop("description", None)
+        merged.pop("recipe", None)
         for key, value in _flatten_recipe(values):
             _set(merged, key, value)
         values = merged
@@ -523,7 +549,9 @@ def resolve(recipe: str | Path | dict, overrides: dict[str, Any] | None = None) 
         _set(tree, key, value)
     for key, value in (overrides or {}).items():
         _set(tree, key, value)
-    return _build(Config, tree, "")
+    cfg = _build(Config, tree, "")
+    check_values(cfg)
+    return cfg
 
 
 def to_dict(cfg: Any) -> dict:
