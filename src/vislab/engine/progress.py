@@ -17,6 +17,11 @@ class EpochProgress:
         self.bar: Optional[Progress] = None
         self.task: Any = None
 
+    @property
+    def active(self) -> bool:
+        """Whether a bar is showing (a terminal, rank 0, train.progress on)."""
+        return self.bar is not None
+
     def start(self, epoch: int, total: int, done: int) -> None:
         if not self.enabled or not self.console.is_terminal:
             return

@@ -40,6 +40,19 @@ class TorchMetrics:
     def compute(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.collection.compute().items()}
 
+    def peek(self) -> dict[str, float]:
+        """This process's running values, without synchronizing processes (for the progress bar)."""
+        values = {}
+        for name, metric in self.collection.items(keep_base=True):
+            # torchmetrics syncs inside compute() when _to_sync is set; switch it off for this look only
+            # and drop the cached result, so the epoch's compute() still reduces over processes.
+            to_sync, metric._to_sync = metric._to_sync, False
+            try:
+                values[name] = float(metric.compute())
+            finally:
+                metric._to_sync, metric._computed = to_sync, None
+        return values
+
     def reset(self) -> None:
         self.collection.reset()
 
