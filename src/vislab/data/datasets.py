@@ -41,8 +41,9 @@ class SampleDataset(Dataset):
 class MemoryDataset(Dataset):
     """A split held as tensors: ``images`` uint8 [N,C,H,W], ``targets`` [N] or [N,H,W], ``extras`` [N,...].
 
-    ``augment(batch, generator) -> batch`` is applied per training batch on the device (``image`` float
-    in [0, 1], before normalization) with a generator seeded from (seed, epoch, step).
+    ``augment(batch, generator) -> batch`` is applied per batch on the device (``image`` float in [0, 1],
+    before normalization) with a generator seeded from (seed, epoch, step): a training split's augments,
+    an evaluation split's only resizes or crops to the size the model expects.
     Indexing one item returns the same dict a SampleDataset does, un-augmented.
     """
 
