@@ -222,7 +222,7 @@ def ensemble(
 ) -> dict[str, Any]:
     """Accuracy of each run and of their vote (soft: mean probabilities; hard: majority of predictions)
     on a split all of them share; runs whose splits differ are bad input."""
-    from .ensemble import member_outputs, vote_accuracy
+    from .voting import member_outputs, vote_accuracy
 
     if vote not in ("soft", "hard"):
         raise VislabError(f"--vote must be soft or hard, not '{vote}'")
