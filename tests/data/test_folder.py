@@ -39,6 +39,9 @@ def test_training_saves_the_stratified_split_and_counts_skipped_files(main, tmp_
     again = folder_bundle(root, **{"data.skip_corrupt": True})
     assert again.files == splits  # same files and seed: the same split, in the same order
     assert isinstance(again.train, MemoryDataset) and again.info.class_names == ["cat", "dog", "eel"]
+    write_folder(root, {"eel": 6}, seed=9)  # one more eel: resuming would see another split
+    code, _, err = main("train", "--resume", run, "train.epochs=2")
+    assert code == 2 and "the data changed since" in err and "splits/train.txt" in err
 
 
 def test_train_val_test_folders_are_used_as_they_are(tmp_path):

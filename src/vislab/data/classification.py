@@ -16,6 +16,7 @@ from .batch_augment import augment_for_memory, memory_unsupported
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
 from .digits import channel_stats
+from .images import image_mode
 from .mixing import mix_transform
 from .splits import limited, stratified_split
 from .transforms import build_transform
@@ -41,10 +42,8 @@ class ArrayDataset(SampleDataset):
 
 def convert_channels(images: torch.Tensor, channels: Optional[int]) -> torch.Tensor:
     """uint8 [N, C, H, W] as ``channels`` channels: gray repeated to RGB, RGB to luminance (ITU-R 601)."""
-    if channels is None or channels == images.shape[1]:
+    if image_mode(channels) is None or channels == images.shape[1]:  # image_mode checks the setting
         return images
-    if channels not in (1, 3):
-        raise VislabError(f"data.channels={channels}: images convert to 1 (grayscale) or 3 (RGB) channels")
     if channels == 3:
         return images.expand(-1, 3, -1, -1).contiguous()
     weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)

@@ -28,10 +28,14 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
         x = chunk.double().div_(255).transpose(0, 1).reshape(images.shape[1], -1)
         total += x.sum(1)
         squares += x.square().sum(1)
-    n = max(1, images.numel() // images.shape[1])
-    mean = total / n
-    var = (squares - n * mean.square()) / max(1, n - 1)
-    return mean.tolist(), var.clamp_min(0).sqrt().clamp_min(1e-6).tolist()
+    return stats_from_moments(total, squares, images.numel() // max(1, images.shape[1]))
+
+
+def stats_from_moments(total: torch.Tensor, squares: torch.Tensor, count: int) -> tuple[list[float], list[float]]:
+    """Mean and std per channel from the sums [C] and sums of squares [C] of ``count`` values each."""
+    mean = total / max(count, 1)
+    var = (squares / max(count, 1) - mean.square()).clamp_min(0)
+    return mean.tolist(), var.sqrt().clamp_min(1e-6).tolist()
 
 
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:

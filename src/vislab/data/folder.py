@@ -24,6 +24,7 @@ from .batch_augment import augment_for_memory
 from .bundle import DataBundle
 from .classification import MEMORY_SHARE, available_memory, classification_bundle, use_memory
 from .datasets import MemoryDataset, SampleDataset
+from .digits import stats_from_moments
 from .images import IMAGE_EXTENSIONS, image_mode, is_hidden, is_image_file, read_image, unreadable_errors
 from .splits import stratified_split
 from .transforms import build_transform
@@ -237,9 +238,7 @@ def stats_from_sums(sums: list[tuple[torch.Tensor, torch.Tensor, int]], channels
         total += s  # a gray image's one channel counts for each of R, G and B (it is repeated)
         squares += sq
         count += n
-    mean = total / max(count, 1)
-    std = (squares / max(count, 1) - mean.square()).clamp_min(0).sqrt().clamp_min(1e-6)
-    return mean.tolist(), std.tolist()
+    return stats_from_moments(total, squares, count)
 
 
 def status(root: Path) -> tuple[str, bool]:

@@ -56,8 +56,10 @@ def stem_of(model: nn.Module) -> list[str]:
 
 
 def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    import timm
-
+    try:
+        import timm
+    except ImportError:
+        raise VislabError(f"model.name={cfg.name} needs timm: pip install 'vislab[timm]' (or pip install timm)") from None
     name = cfg.name[len(PREFIX):]
     if not timm.is_model(name.split(".")[0]):
         raise unknown(name)
