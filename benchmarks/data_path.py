@@ -186,6 +186,7 @@ def main() -> None:
             train["vislab"].append(vislab_training(root, Path(scratch) / "runs", device, args.train_batches))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} img/s" for k, v in {**data, **train}.items()))
         best = {k: max(v) for k, v in {**data, **train}.items()}
+        print(f"best of {args.rounds} rounds (the machine may be shared: compare within one run only)")
         print(f"data path, {cfg.aug.rotation:g} deg rotation: per-sample (2 workers) {best['per-sample']:,.0f} img/s, "
               f"in-memory {best['in-memory']:,.0f} img/s")
         print(f"training mnist-cnn: plain PyTorch + per-sample DataLoader {best['plain']:,.0f} img/s, "

@@ -16,7 +16,7 @@ GRAY10 = DataInfo("classification", 10, [str(i) for i in range(10)], 1, [0.5], [
 
 
 def test_frozen_stages_keep_weights_and_statistics_through_the_loop(main):
-    overrides = ["model.freeze=[stem, features.2]", "train.epochs=1", "train.limit_batches=3", "train.progress=false"]
+    overrides = ["model.freeze=[stem, features.2]", "train.epochs=1", "train.limit_batches=2", "train.progress=false"]
     code, out, err = main("train", "digits", *overrides)
     assert code == 0, err
     trained = torch.load(Path(out.split("run directory: ")[1].split()[0]) / "checkpoints" / "last.pt", weights_only=True)["model"]

@@ -164,7 +164,9 @@ class Resize:
         if list(x.shape[-2:]) == self.size:
             return batch
         smooth = self.mode != "nearest"
-        x = F.interpolate(x, size=self.size, mode=self.mode, antialias=smooth, **({"align_corners": False} if smooth else {}))
+        shrinks = self.size[0] < x.shape[-2] or self.size[1] < x.shape[-1]  # antialiasing only matters then
+        options = {"align_corners": False, "antialias": shrinks} if smooth else {}
+        x = F.interpolate(x, size=self.size, mode=self.mode, **options)
         batch["image"] = x.clamp_(0, 1) if self.mode == "bicubic" else x
         if "mask" in batch:
             batch["mask"] = F.interpolate(batch["mask"][:, None].float(), size=self.size, mode="nearest")[:, 0].long()

@@ -97,11 +97,14 @@ class ClassificationTask(Task):
         (file, class_1, prob_1, ..., class_k, prob_k). Images go through the run's evaluation pipeline."""
         if topk < 1:
             raise VislabError(f"--topk must be at least 1, not {topk}")
+        from ..data.transforms import build_transform
+
         k = min(topk, self.num_classes)
+        transform = build_transform(cfg.aug, train=False)
         rows: list[dict[str, Any]] = []
         for start in range(0, len(files), 64):
             chunk = files[start : start + 64]
-            x = torch.stack([prepare_image(f, cfg, info) for f in chunk]).to(device).float().div_(255)
+            x = torch.stack([prepare_image(f, transform, info) for f in chunk]).to(device).float().div_(255)
             if cfg.aug.normalize:
                 x = (x - torch.tensor(info.mean, device=device).view(1, -1, 1, 1)) / torch.tensor(info.std, device=device).view(1, -1, 1, 1)
             probs, classes = model(x).float().softmax(1).topk(k, 1)
@@ -129,20 +132,18 @@ class ClassificationTask(Task):
         return write_classification_report(artifacts_dir, t, c, p, idx, self.class_names, bundle.val)
 
 
-def prepare_image(path: Path, cfg: Config, info: DataInfo) -> torch.Tensor:
+def prepare_image(path: Path, transform: Any, info: DataInfo) -> torch.Tensor:
     """An image file as the run's model takes it: uint8 [C, H, W] in the data's channels, through the
-    evaluation pipeline, then resized to the training size where the model needs one size."""
+    evaluation ``transform`` (or None), then resized to the training size where the data had one size."""
     from torchvision import tv_tensors
     from torchvision.transforms.v2 import functional as TF
 
     from ..data.images import image_mode, read_image, unreadable_errors
-    from ..data.transforms import build_transform
 
     try:
         image = tv_tensors.Image(read_image(path, image_mode(info.channels)))
     except unreadable_errors() as e:
         raise VislabError(f"cannot read image {path}: {e}") from None
-    transform = build_transform(cfg.aug, train=False)
     if transform is not None:
         image = transform(image)
     if info.image_size is not None and tuple(image.shape[-2:]) != tuple(info.image_size):
