@@ -39,7 +39,9 @@ def test_every_recipe_has_a_smoke_run_here():
     assert set(recipe_names()) >= set(PREPARE)
 
 
-@pytest.mark.parametrize("recipe", sorted(PREPARE))
+@pytest.mark.parametrize(
+    "recipe", [pytest.param(r, marks=pytest.mark.slow) if r == "cifar100-effnetv2" else r for r in sorted(PREPARE)]
+)
 def test_recipe_trains_a_few_batches(main, tmp_path, monkeypatch, recipe):
     overrides = PREPARE[recipe](tmp_path / "data", monkeypatch)
     code, out, err = main("train", recipe, *overrides, *TINY)

@@ -20,10 +20,9 @@ import torch
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from .batch_augment import augment_for_memory
 from .bundle import DataBundle
-from .classification import MEMORY_SHARE, available_memory, classification_bundle, use_memory
-from .datasets import MemoryDataset, SampleDataset
+from .classification import MEMORY_SHARE, array_split, available_memory, classification_bundle, use_memory
+from .datasets import SampleDataset
 from .digits import stats_from_moments
 from .images import IMAGE_EXTENSIONS, image_mode, is_hidden, is_image_file, read_image, unreadable_errors
 from .splits import stratified_split
@@ -208,7 +207,7 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         if memory:
             images = torch.stack([as_channels(found.tensors[name], channels) for name, _ in items])
             targets = torch.tensor([label for _, label in items], dtype=torch.int64)
-            splits[split] = MemoryDataset(images, targets, augment=augment_for_memory(aug, train=train))
+            splits[split] = array_split(images, targets, aug, memory=True, train=train)
         else:
             splits[split] = FolderDataset(root, items, image_mode(channels), build_transform(aug, train=train))
     mean, std = stats_from_sums([found.sums[name] for name, _ in listing.splits["train"]], channels)
