@@ -7,8 +7,10 @@
 
 __version__ = "0.1.0"
 
-from .api import evaluate, train  # noqa: E402
+from .api import augment_preview, ensemble, evaluate, predict, train  # noqa: E402
 from .errors import VislabError  # noqa: E402
 from .runs import Run, load_run  # noqa: E402
 
-__all__ = ["Run", "VislabError", "__version__", "evaluate", "load_run", "train"]
+__all__ = [
+    "Run", "VislabError", "__version__", "augment_preview", "ensemble", "evaluate", "load_run", "predict", "train",
+]

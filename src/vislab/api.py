@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -68,12 +69,19 @@ def _run_training(
     bundle = data.build(cfg.data, cfg.aug)
     model = models.build(cfg.model, bundle.info)
     task = tasks.build(cfg, bundle.info)
+    if run is not None:
+        check_split_files(run, bundle.files)
     fabric.launch()  # with several devices this starts the other processes, which re-run up to here
     configure_backends(cfg.train, fabric)
     if fabric.is_global_zero:
         run = run or Run.create(runs_dir, cfg.recipe, name)
         config_mod.save(cfg, run.config_path)
         write_split_files(run, bundle.files)
+        write_data_info(run, bundle.info)
+        for note in bundle.notes:
+            print(f"vislab: {note}", file=sys.stderr)
+        if bundle.notes:
+            run.update_summary(data_notes=bundle.notes)
     run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
     fit(cfg, bundle, model, task, run, fabric, resume=checkpoint)
     return run
@@ -88,37 +96,153 @@ def write_split_files(run: Run, files: dict[str, list[str]]) -> None:
         (run.dir / "splits" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
 
 
+def check_split_files(run: Run, files: dict[str, list[str]]) -> None:
+    """A resumed run must see the split it started with (splits/<split>.txt); a changed folder is bad input."""
+    for split, names in files.items():
+        saved = run.dir / "splits" / f"{split}.txt"
+        if saved.is_file() and saved.read_text().splitlines() != names:
+            raise VislabError(
+                f"the data changed since {run.dir} started: {saved} lists other files than the {split} split has now; "
+                "restore the files, or start a new run"
+            )
+
+
+def write_data_info(run: Run, info: Any) -> None:
+    """data_info.json: what predict needs to know about the data (classes, channels, statistics) without it."""
+    import json
+
+    from .atomic import atomic_write_text
+
+    atomic_write_text(run.dir / "data_info.json", json.dumps(dataclasses.asdict(info), indent=2) + "\n")
+
+
+def read_data_info(run: Run) -> Any:
+    """The DataInfo saved by ``write_data_info``, or None for a run that has none."""
+    import json
+
+    from .data.bundle import DataInfo
+
+    path = run.dir / "data_info.json"
+    if not path.is_file():
+        return None
+    values = json.loads(path.read_text())
+    if values.get("image_size") is not None:
+        values["image_size"] = tuple(values["image_size"])
+    return DataInfo(**values)
+
+
+@dataclasses.dataclass
+class Restored:
+    """A finished run brought back for inference: its config, data (when built), and model in eval mode."""
+
+    run: Run
+    cfg: Config
+    info: Any
+    bundle: Any
+    model: Any
+    fabric: Any
+
+
+def restore(
+    run: str | Path | Run, checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None, with_data: bool = True
+) -> Restored:
+    """A run's model with its ``checkpoint`` (best or last) loaded, on one device. ``with_data=False``
+    builds the data only when the run saved no data_info.json."""
+    from . import data, models
+    from .engine import load_checkpoint, load_weights
+
+    run = run if isinstance(run, Run) else Run.load(run)
+    if checkpoint not in ("best", "last"):
+        raise VislabError(f"--checkpoint must be best or last, not '{checkpoint}'")
+    state = load_checkpoint(run.checkpoint_path(checkpoint))
+    cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, "model.weights": None, **(overrides or {})})
+    fabric = single_device_fabric(cfg)
+    info = None if with_data else read_data_info(run)
+    bundle = data.build(cfg.data, cfg.aug) if info is None else None
+    info = info or bundle.info
+    model = models.build(cfg.model, info)
+    load_weights(model, state["model"], f"checkpoint {run.checkpoint_path(checkpoint)}")
+    return Restored(run, cfg, info, bundle, model.to(fabric.device).eval(), fabric)
+
+
 def evaluate(
     run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None
 ) -> dict[str, float]:
     """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json."""
     import json
 
-    from . import data, models, tasks
+    from . import tasks
     from .atomic import atomic_write_text
     from .engine import evaluate as evaluate_split
-    from .engine import load_checkpoint, load_weights, make_loader
+    from .engine import make_loader
 
-    run = run if isinstance(run, Run) else Run.load(run)
     if split not in ("train", "val", "test"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
-    if checkpoint not in ("best", "last"):
-        raise VislabError(f"--checkpoint must be best or last, not '{checkpoint}'")
-    state = load_checkpoint(run.checkpoint_path(checkpoint))
-    cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, **(overrides or {})})
-    fabric = single_device_fabric(cfg)
-    bundle = data.build(cfg.data, cfg.aug)
-    dataset = getattr(bundle, split)
+    r = restore(run, checkpoint, overrides)
+    dataset = getattr(r.bundle, split)
     if dataset is None:
-        raise VislabError(f"dataset {cfg.data.name} has no {split} split in this run's configuration")
-    model = models.build(cfg.model, bundle.info)
-    load_weights(model, state["model"], f"checkpoint {run.checkpoint_path(checkpoint)}")
-    model = model.to(fabric.device)
-    task = tasks.build(cfg, bundle.info)
-    loader = make_loader(cfg, dataset, fabric, bundle, train=False)
-    metrics = {f"{split}_{k}": v for k, v in evaluate_split(model, loader, task, fabric, cfg).items()}
-    atomic_write_text(run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(metrics, indent=2) + "\n")
+        raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
+    task = tasks.build(r.cfg, r.info)
+    loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
+    metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, task, r.fabric, r.cfg).items()}
+    atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def predict(
+    run: str | Path | Run, inputs: list[str | Path], out: Optional[str | Path] = None, checkpoint: str = "best",
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """Predictions of a run's checkpoint for image files (folders are searched), by the run's task.
+
+    The task's ``predict_files(model, files, *, cfg, info, device, out, **options)`` does the work and
+    returns one dict per image with at least ``file`` and ``summary`` (a line to print); ``out`` is
+    where it writes its results (a CSV for classification). Options the task does not take are bad input.
+    """
+    import inspect
+
+    from . import tasks
+    from .data.images import image_files
+
+    r = restore(run, checkpoint, with_data=False)
+    task = tasks.build(r.cfg, r.info)
+    method = getattr(task, "predict_files", None)
+    if method is None:
+        raise VislabError(f"{r.info.task} runs cannot predict from image files")
+    accepted = inspect.signature(method).parameters
+    for key in options:
+        if key not in accepted:
+            raise VislabError(f"--{key} does not apply to {r.info.task} runs")
+    files = image_files(inputs)
+    return method(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=Path(out) if out else None, **options)
+
+
+def ensemble(
+    runs: list[str | Path | Run], vote: str = "soft", split: str = "val", checkpoint: str = "best"
+) -> dict[str, Any]:
+    """Accuracy of each run and of their vote (soft: mean probabilities; hard: majority of predictions)
+    on a split all of them share; runs whose splits differ are bad input."""
+    from .voting import member_outputs, vote_accuracy
+
+    if vote not in ("soft", "hard"):
+        raise VislabError(f"--vote must be soft or hard, not '{vote}'")
+    if split not in ("val", "test"):
+        raise VislabError(f"--split must be val or test, not '{split}'")
+    if len(runs) < 2:
+        raise VislabError("an ensemble needs at least two run directories")
+    members = [member_outputs(restore(r, checkpoint), split) for r in runs]
+    return vote_accuracy(members, vote, split)
+
+
+def augment_preview(
+    recipe: str | Path, out: str | Path = "augment.png", overrides: Optional[dict[str, Any]] = None, count: int = 16
+) -> Path:
+    """A PNG of ``count`` training samples as the training pipeline makes them, each beside its original."""
+    from . import data
+    from .data.preview import save_augment_grid
+
+    cfg = config_mod.resolve(recipe, overrides)
+    return save_augment_grid(cfg, data.build(cfg.data, cfg.aug), Path(out), count)
 
 
 def single_device_fabric(cfg: Config) -> Any:

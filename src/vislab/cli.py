@@ -102,6 +102,38 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_augment(args: argparse.Namespace) -> int:
+    from .api import augment_preview
+
+    recipe, overrides = split_items(args.items)
+    if recipe is None:
+        raise VislabError("name a recipe (vislab augment RECIPE [key=value ...] --out grid.png)")
+    print(f"wrote {augment_preview(recipe, args.out, overrides, count=args.count)}")
+    return 0
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from .api import ensemble
+
+    result = ensemble(args.run_dirs, vote=args.vote, split=args.split, checkpoint=args.checkpoint)
+    print(f"{result['split']} split, {result['size']} images")
+    for member in result["members"]:
+        print(f"  acc {member['acc']:.4f}  {member['run']}")
+    print(f"  acc {result['ensemble']['acc']:.4f}  ensemble ({result['ensemble']['vote']} vote, {len(result['members'])} runs)")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .api import predict
+
+    options = {"topk": args.topk} if args.topk is not None else {}
+    for row in predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, **options):
+        print(f"{row['file']}: {row['summary']}")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------
 # parser
 # ------------------------------------------------------------------------------------------------
@@ -137,7 +169,36 @@ def add_datasets(sub: Any) -> None:
     p.set_defaults(func=cmd_datasets)
 
 
-VERBS: list[Callable[[Any], None]] = [add_train, add_eval, add_recipes, add_datasets]
+def add_augment(sub: Any) -> None:
+    p = sub.add_parser("augment", help="save a grid of augmented training samples beside the originals")
+    p.add_argument("items", nargs="+", metavar="RECIPE key=value", help="recipe name or YAML path, then overrides")
+    p.add_argument("--out", default="augment.png", help="PNG to write (default augment.png)")
+    p.add_argument("--count", type=int, default=16, help="samples shown (default 16)")
+    p.set_defaults(func=cmd_augment)
+
+
+def add_ensemble(sub: Any) -> None:
+    p = sub.add_parser("ensemble", help="evaluate runs and their vote on a split they share")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--vote", default="soft", choices=["soft", "hard"], help="soft: mean probabilities; hard: majority")
+    p.add_argument("--split", default="val", choices=["val", "test"])
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.set_defaults(func=cmd_ensemble)
+
+
+def add_predict(sub: Any) -> None:
+    p = sub.add_parser("predict", help="predict image files (or folders of them) with a run's checkpoint")
+    p.add_argument("run_dir")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("--out", default=None, help="where to write the predictions (classification: a CSV file)")
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--topk", type=int, default=None, help="classification: classes listed per image (default 5)")
+    p.set_defaults(func=cmd_predict)
+
+
+VERBS: list[Callable[[Any], None]] = [
+    add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

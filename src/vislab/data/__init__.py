@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from . import digits
+from . import cifar100, digits, folder, mnist
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
@@ -27,6 +27,9 @@ class DatasetSpec:
 
 DATASETS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec(digits.build, digits.status),
+    "mnist": DatasetSpec(mnist.build, mnist.status),
+    "cifar100": DatasetSpec(cifar100.build, cifar100.status),
+    "folder": DatasetSpec(folder.build, folder.status),
 }
 
 

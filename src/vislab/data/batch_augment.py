@@ -1,19 +1,371 @@
-"""Augmentation of in-memory splits, per batch on the device (the fast path)."""
+"""Augmentation of in-memory splits, per batch on the device (the fast path).
+
+The same ``aug.*`` keys as data/transforms.py, in the same order (resize, rotation, random crop, flips,
+center crop, then colour jitter, invert, random erasing), applied to a whole batch at once: every sample
+draws its own parameters from the batch's generator. Crops and padding are index gathers, rotation an
+affine grid. For tasks other than classification the target is a mask [B, H, W] that follows the
+geometry with nearest neighbours, filled with the ignore index. Images are float [B, C, H, W] in [0, 1].
+Colour jitter applies brightness, contrast, saturation and hue in that fixed order (torchvision draws an
+order per sample).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
-from ..config import AugConfig
+import torch
+import torch.nn.functional as F
+
+from ..config import AugConfig, RandomCropConfig
 from ..errors import VislabError
+from .transforms import size_hw
 
-_PER_SAMPLE_ONLY = ("rotation", "random_crop", "resize", "random_resize", "center_crop", "hflip", "vflip",
-                    "color_jitter", "invert", "random_erasing")
+BatchOp = Callable[[dict, torch.Generator], dict]
 
 
-def augment_for_memory(aug: AugConfig, task: str) -> Optional[Callable]:
-    """``augment(batch, generator) -> batch`` for an in-memory training split, or None when nothing is on."""
-    on = [k for k in _PER_SAMPLE_ONLY if getattr(aug, k) is not None]
-    if on:
-        raise VislabError(f"aug.{on[0]} is not available for in-memory datasets yet; set aug.{on[0]}=null")
+def memory_unsupported(aug: AugConfig) -> Optional[str]:
+    """Why ``aug`` needs per-sample loading (a reason naming the key), or None when batches can do it all."""
+    if aug.random_resize is not None:
+        return "apply aug.random_resize (it gives every sample its own size)"
     return None
+
+
+def augment_for_memory(
+    aug: AugConfig, task: str = "classification", *, train: bool = True, ignore_index: int = 255
+) -> Optional[Callable[[dict, torch.Generator], dict]]:
+    """``augment(batch, generator) -> batch`` for an in-memory split, or None when nothing is on.
+
+    Training gets every switched-on key; evaluation only the deterministic resize and center crop.
+    """
+    ops: list[BatchOp] = []
+    if aug.resize is not None:
+        ops.append(Resize(size_hw(aug.resize), aug.interpolation))
+    if train:
+        if aug.rotation:
+            ops.append(Rotate(aug.rotation, ignore_index))
+        if aug.random_crop is not None:
+            ops.append(RandomCrop(aug.random_crop, ignore_index))
+        if aug.hflip:
+            ops.append(Flip(aug.hflip, dim=-1))
+        if aug.vflip:
+            ops.append(Flip(aug.vflip, dim=-2))
+    if aug.center_crop is not None:
+        ops.append(CenterCrop(size_hw(aug.center_crop), ignore_index))
+    if train:
+        if aug.color_jitter is not None:
+            cj = aug.color_jitter
+            ops.append(ColorJitter(cj.brightness, cj.contrast, cj.saturation, cj.hue))
+        if aug.invert:
+            ops.append(Invert(aug.invert))
+        if aug.random_erasing:
+            ops.append(RandomErasing(aug.random_erasing))
+    if not ops:
+        return None
+    return BatchAugment(ops, masks=task != "classification")
+
+
+class BatchAugment:
+    """The ops in order; while they run, ``batch["mask"]`` holds the target when it is a mask."""
+
+    def __init__(self, ops: list[BatchOp], masks: bool) -> None:
+        self.ops = ops
+        self.masks = masks
+
+    def __call__(self, batch: dict, generator: torch.Generator) -> dict:
+        batch = dict(batch)
+        if self.masks:
+            batch["mask"] = batch.pop("target")
+        for op in self.ops:
+            batch = op(batch, generator)
+        if self.masks:
+            batch["target"] = batch.pop("mask")
+        return batch
+
+    def __repr__(self) -> str:
+        return f"BatchAugment({', '.join(type(op).__name__ for op in self.ops)})"
+
+
+# ------------------------------------------------------------------------------------------------
+# random numbers, one per sample
+# ------------------------------------------------------------------------------------------------
+
+
+def uniform(g: torch.Generator, n: int, low: float, high: float) -> torch.Tensor:
+    """[n] floats uniform in [low, high) from ``g``, on its device."""
+    return low + (high - low) * torch.rand(n, generator=g, device=g.device)
+
+
+def coin(g: torch.Generator, n: int, p: float) -> torch.Tensor:
+    """[n] booleans, each True with probability p."""
+    return torch.rand(n, generator=g, device=g.device) < p
+
+
+def integers(g: torch.Generator, n: int, high: torch.Tensor | int) -> torch.Tensor:
+    """[n] int64 uniform in [0, high) (``high`` per sample or shared)."""
+    return (torch.rand(n, generator=g, device=g.device) * high).floor().long()
+
+
+# ------------------------------------------------------------------------------------------------
+# geometry
+# ------------------------------------------------------------------------------------------------
+
+
+def source_index(i: torch.Tensor, size: int, mode: str) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Map coordinates ``i`` (possibly outside [0, size)) into the image by padding ``mode``.
+
+    Returns (indices within [0, size), validity mask for constant padding or None).
+    """
+    if mode == "constant":
+        valid = (i >= 0) & (i < size)
+        return i.clamp(0, size - 1), valid
+    if mode == "edge" or size == 1:
+        return i.clamp(0, size - 1), None
+    if mode == "reflect":  # ... 2 1 | 0 1 2 ... the edge is not repeated
+        period = 2 * (size - 1)
+        i = torch.remainder(i, period)
+        return torch.where(i >= size, period - i, i), None
+    period = 2 * size  # symmetric: ... 1 0 | 0 1 ... the edge is repeated
+    i = torch.remainder(i, period)
+    return torch.where(i >= size, period - 1 - i, i), None
+
+
+def crop(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, h: int, w: int, mode: str, fill: float) -> torch.Tensor:
+    """Per-sample windows [B, C, h, w] of ``x`` [B, C, H, W] at (top, left), which may lie outside the
+    image: outside pixels come from ``mode`` padding (constant: ``fill``)."""
+    B, _, H, W = x.shape
+    rows = top[:, None] + torch.arange(h, device=x.device)
+    cols = left[:, None] + torch.arange(w, device=x.device)
+    rows, row_ok = source_index(rows, H, mode)
+    cols, col_ok = source_index(cols, W, mode)
+    b = torch.arange(B, device=x.device)[:, None, None]
+    out = x[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # advanced dims come first
+    if row_ok is not None:
+        inside = (row_ok[:, :, None] & col_ok[:, None, :])[:, None]
+        out = torch.where(inside, out, torch.full((), fill, dtype=out.dtype, device=out.device))
+    return out
+
+
+def crop_batch(batch: dict, top: torch.Tensor, left: torch.Tensor, h: int, w: int, mode: str, ignore_index: int) -> dict:
+    """``crop`` on the image (padded with 0) and the mask (padded with the ignore index)."""
+    batch["image"] = crop(batch["image"], top, left, h, w, mode, 0.0)
+    if "mask" in batch:
+        batch["mask"] = crop(batch["mask"][:, None], top, left, h, w, mode, ignore_index)[:, 0]
+    return batch
+
+
+class Resize:
+    def __init__(self, size: list[int], interpolation: str) -> None:
+        self.size = size
+        self.mode = interpolation
+
+    def __call__(self, batch: dict, g: torch.Generator) -> dict:
+        x = batch["image"]
+        if list(x.shape[-2:]) == self.size:
+            return batch
+        smooth = self.mode != "nearest"
+        shrinks = self.size[0] < x.shape[-2] or self.size[1] < x.shape[-1]  # antialiasing only matters then
+        options = {"align_corners": False, "antialias": shrinks} if smooth else {}
+        x = F.interpolate(x, size=self.size, mode=self.mode, **options)
+        batch["image"] = x.clamp_(0, 1) if self.mode == "bicubic" else x
+        if "mask" in batch:
+            batch["mask"] = F.interpolate(batch["mask"][:, None].float(), size=self.size, mode="nearest")[:, 0].long()
+        return batch
+
+
+class Rotate:
+    """Rotation by an angle uniform in [-degrees, degrees] about the centre; corners filled with 0."""
+
+    def __init__(self, degrees: float, ignore_index: int) -> None:
+        self.degrees = abs(float(degrees))
+        self.ignore_index = ignore_index
+
+    def __call__(self, batch: dict, g: torch.Generator) -> dict:
+        x = batch["image"]
+        B, _, H, W = x.shape
+        angle = uniform(g, B, -self.degrees, self.degrees) * (math.pi / 180)
+        cos, sin = angle.cos(), angle.sin()
+        # A rotation in pixel units, expressed in affine_grid's [-1, 1] coordinates (aspect-corrected).
+        theta = torch.stack(
+            [torch.stack([cos, -sin * H / W, torch.zeros_like(cos)], 1), torch.stack([sin * W / H, cos, torch.zeros_like(cos)], 1)],
+            1,
+        )
+        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        batch["image"] = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        if "mask" in batch:
+            shifted = batch["mask"][:, None].float() + 1  # 0 marks outside, then becomes the ignore index
+            m = F.grid_sample(shifted, grid, mode="nearest", padding_mode="zeros", align_corners=False)[:, 0].long()
+            batch["mask"] = torch.where(m == 0, self.ignore_index, m - 1)
+        return batch
+
+
+def padding_ltrb(padding: int | list[int] | None) -> tuple[int, int, int, int]:
+    """torchvision's padding forms (int, [left/right, top/bottom], [left, top, right, bottom]) as 4 ints."""
+    if padding is None:
+        return 0, 0, 0, 0
+    if isinstance(padding, int):
+        return padding, padding, padding, padding
+    if len(padding) == 1:
+        return (padding[0],) * 4  # type: ignore[return-value]
+    if len(padding) == 2:
+        return padding[0], padding[1], padding[0], padding[1]
+    return tuple(padding[:4])  # type: ignore[return-value]
+
+
+class RandomCrop:
+    """torchvision's RandomCrop: pad (constant, edge, reflect or symmetric), then a random window."""
+
+    def __init__(self, cfg: RandomCropConfig, ignore_index: int) -> None:
+        self.h, self.w = size_hw(cfg.size)
+        self.ignore_index = ignore_index
+        self.pad = padding_ltrb(cfg.padding)
+        self.mode = cfg.padding_mode
+        self.pad_if_needed = cfg.pad_if_needed
+
+    def __call__(self, batch: dict, g: torch.Generator) -> dict:
+        B, _, H, W = batch["image"].shape
+        left, top, right, bottom = self.pad
+        if self.pad_if_needed:  # as torchvision: the shortfall is added on both sides
+            dh, dw = max(0, self.h - (H + top + bottom)), max(0, self.w - (W + left + right))
+            top, bottom, left, right = top + dh, bottom + dh, left + dw, right + dw
+        span_h, span_w = H + top + bottom - self.h + 1, W + left + right - self.w + 1
+        if span_h < 1 or span_w < 1:
+            raise VislabError(
+                f"aug.random_crop size {self.h}x{self.w} is larger than the padded {H + top + bottom}x{W + left + right} "
+                "images; lower it, add aug.random_crop.padding, or set aug.random_crop.pad_if_needed=true"
+            )
+        top_left = integers(g, B, span_h) - top, integers(g, B, span_w) - left
+        return crop_batch(batch, *top_left, self.h, self.w, self.mode, self.ignore_index)
+
+
+class CenterCrop:
+    """torchvision's CenterCrop: the central window, padded with 0 where the image is smaller."""
+
+    def __init__(self, size: list[int], ignore_index: int) -> None:
+        self.h, self.w = size
+        self.ignore_index = ignore_index
+
+    def __call__(self, batch: dict, g: torch.Generator) -> dict:
+        B, _, H, W = batch["image"].shape
+        if (H, W) == (self.h, self.w):
+            return batch
+        device = batch["image"].device
+        top = torch.full((B,), int(round((H - self.h) / 2.0)), device=device)
+        left = torch.full((B,), int(round((W - self.w) / 2.0)), device=device)
+        return crop_batch(batch, top, left, self.h, self.w, "constant", self.ignore_index)
+
+
+class Flip:
+    def __init__(self, p: float, dim: int) -> None:
+        self.p = p
+        self.dim = dim
+
+    def __call__(self, batch: dict, g: torch.Generator) -> dict:
+        x = batch["image"]
+        flip = coin(g, x.shape[0], self.p)
+        batch["image"] = torch.where(flip[:, None, None, None], x.flip(self.dim), x)
+        if "mask" in batch:
+            batch["mask"] = torch.where(flip[:, None, None], batch["mask"].flip(self.dim), batch["mask"])
+        return batch
+
+
+# ------------------------------------------------------------------------------------------------
+# colour (images only)
+# ------------------------------------------------------------------------------------------------
+
+
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """[B, 1, H, W] luminance of [B, C, H, W] (ITU-R 601 weights for colour, the image itself for gray)."""
+    if x.shape[1] == 1:
+        return x
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return 0.2989 * r + 0.587 * g + 0.114 * b
+
+
+def blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """factor * x + (1 - factor) * other, clamped to [0, 1] (factor per sample [B])."""
+    f = factor.view(-1, 1, 1, 1)
+    return (f * x + (1 - f) * other).clamp_(0, 1)
+
+
+def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+    """[B, 3, H, W] RGB in [0, 1] -> HSV, hue in [0, 1)."""
+    r, g, b = x.unbind(1)
+    maxc, minc = x.amax(1), x.amin(1)
+    delta = maxc - minc
+    s = torch.where(maxc > 0, delta / maxc.clamp_min(1e-12), torch.zeros_like(maxc))
+    d = delta.clamp_min(1e-12)
+    h = torch.where(maxc == r, (g - b) / d, torch.where(maxc == g, 2 + (b - r) / d, 4 + (r - g) / d))
+    h = torch.where(delta > 0, torch.remainder(h / 6, 1.0), torch.zeros_like(h))
+    return torch.stack([h, s, maxc], 1)
+
+
+def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``rgb_to_hsv``."""
+    h, s, v = x.unbind(1)
+    h6 = h * 6
+    sector = torch.remainder(h6.floor(), 6).long()
+    f = h6 - h6.floor()
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    # (r, g, b) for each of the six hue sectors
+    table = torch.stack([torch.stack(c, 0) for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))], 0)
+    return table.gather(0, sector[None, None].expand(1, 3, *sector.shape))[0].permute(1, 0, 2, 3)
+
+
+class ColorJitter:
+    def __init__(self, brightness: float, contrast: float, saturation: float, hue: float) -> None:
+        self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
+
+    def __call__(self, batch: dict, g: torch.Generator) -> dict:
+        x = batch["image"]
+        B = x.shape[0]
+        if self.brightness:
+            x = blend(x, torch.zeros_like(x), uniform(g, B, max(0.0, 1 - self.brightness), 1 + self.brightness))
+        if self.contrast:
+            mean = grayscale(x).mean((1, 2, 3), keepdim=True)
+            x = blend(x, mean.expand_as(x), uniform(g, B, max(0.0, 1 - self.contrast), 1 + self.contrast))
+        if x.shape[1] == 3 and self.saturation:
+            x = blend(x, grayscale(x).expand_as(x), uniform(g, B, max(0.0, 1 - self.saturation), 1 + self.saturation))
+        if x.shape[1] == 3 and self.hue:
+            hsv = rgb_to_hsv(x)
+            shift = uniform(g, B, -self.hue, self.hue).view(-1, 1, 1)
+            hsv = torch.stack([torch.remainder(hsv[:, 0] + shift, 1.0), hsv[:, 1], hsv[:, 2]], 1)
+            x = hsv_to_rgb(hsv)
+        batch["image"] = x
+        return batch
+
+
+class Invert:
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def __call__(self, batch: dict, g: torch.Generator) -> dict:
+        x = batch["image"]
+        batch["image"] = torch.where(coin(g, x.shape[0], self.p)[:, None, None, None], 1 - x, x)
+        return batch
+
+
+class RandomErasing:
+    """torchvision's RandomErasing defaults: area 2-33% of the image, aspect 0.3-3.3, erased to 0."""
+
+    scale = (0.02, 0.33)
+    log_ratio = (math.log(0.3), math.log(3.3))
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def __call__(self, batch: dict, g: torch.Generator) -> dict:
+        x = batch["image"]
+        B, _, H, W = x.shape
+        area = uniform(g, B, *self.scale) * (H * W)
+        ratio = uniform(g, B, *self.log_ratio).exp()
+        eh = (area * ratio).sqrt().round().clamp(1, H).long()
+        ew = (area / ratio).sqrt().round().clamp(1, W).long()
+        top, left = integers(g, B, H - eh + 1), integers(g, B, W - ew + 1)
+        rows = torch.arange(H, device=x.device)[None]
+        cols = torch.arange(W, device=x.device)[None]
+        in_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])
+        in_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])
+        erase = (in_rows[:, :, None] & in_cols[:, None, :]) & coin(g, B, self.p)[:, None, None]
+        batch["image"] = x.masked_fill(erase[:, None], 0.0)
+        return batch

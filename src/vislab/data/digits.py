@@ -8,9 +8,7 @@ import numpy as np
 import torch
 
 from ..config import AugConfig, DataConfig
-from .bundle import DataBundle, DataInfo
-from .datasets import MemoryDataset
-from .splits import limited, stratified_split
+from .bundle import DataBundle
 
 
 def load_arrays() -> tuple[torch.Tensor, torch.Tensor]:
@@ -24,36 +22,28 @@ def load_arrays() -> tuple[torch.Tensor, torch.Tensor]:
 
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of uint8 images [N,C,H,W], in [0, 1] units."""
-    x = images.float().div(255).transpose(0, 1).reshape(images.shape[1], -1)
-    return x.mean(1).tolist(), x.std(1).clamp_min(1e-6).tolist()
+    total = torch.zeros(images.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for chunk in images.split(4096):  # float copies of a chunk only: CIFAR-size sets stay small in memory
+        x = chunk.double().div_(255).transpose(0, 1).reshape(images.shape[1], -1)
+        total += x.sum(1)
+        squares += x.square().sum(1)
+    return stats_from_moments(total, squares, images.numel() // max(1, images.shape[1]))
+
+
+def stats_from_moments(total: torch.Tensor, squares: torch.Tensor, count: int) -> tuple[list[float], list[float]]:
+    """Mean and std per channel from the sums [C] and sums of squares [C] of ``count`` values each."""
+    mean = total / max(count, 1)
+    var = (squares / max(count, 1) - mean.square()).clamp_min(0)
+    return mean.tolist(), var.sqrt().clamp_min(1e-6).tolist()
 
 
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     """Train/val/test split of the digits, stratified and seeded by ``data.split_seed``."""
-    from . import augment_for_memory
+    from .classification import holdout_bundle
 
     images, targets = load_arrays()
-    parts = stratified_split(targets.tolist(), cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
-    train_idx, val_idx, test_idx = (limited(p, cfg.limit) for p in parts)
-    full = MemoryDataset(images, targets)
-    train = full.subset(train_idx)
-    train.augment = augment_for_memory(aug, task="classification")
-    mean, std = channel_stats(train.images)
-    info = DataInfo(
-        task="classification",
-        num_classes=10,
-        class_names=[str(i) for i in range(10)],
-        channels=1,
-        mean=mean,
-        std=std,
-        image_size=(8, 8),
-    )
-    return DataBundle(
-        train=train,
-        val=full.subset(val_idx),
-        test=full.subset(test_idx) if len(test_idx) else None,
-        info=info,
-    )
+    return holdout_bundle(cfg, aug, (images, targets), None, [str(i) for i in range(10)])
 
 
 def status(root: Path) -> tuple[str, bool]:

@@ -66,7 +66,34 @@ def fetch(remote: RemoteFile, folder: Path, download: bool, where_to_get: str) -
         raise VislabError(f"{path} is damaged ({problem}); delete it and run again to download it anew")
     if not download:
         raise VislabError(f"{path} is missing and data.download=false; get it from {where_to_get} and put it there")
-    part = folder / (remote.name + ".part")
+    error = _download(remote, path)
+    if error is not None:
+        raise VislabError(
+            f"{path} is missing and could not be downloaded ({error}); get it from {where_to_get} and put it at {path}"
+        )
+    return path
+
+
+def fetch_all(remotes: Sequence[RemoteFile], folder: Path, download: bool, where_to_get: str) -> list[Path]:
+    """Every file of a dataset, as ``fetch`` gets one; when files are missing and cannot be had, one
+    error naming all of them, where to get them and the folder to put them in."""
+    missing = [r for r in remotes if not (folder / r.name).is_file()]
+    error = "data.download=false" if missing and not download else None
+    for remote in missing if error is None else ():
+        failure = _download(remote, folder / remote.name)
+        error = f"the download failed: {failure}" if failure else None
+        if error:
+            break
+    if error:
+        names = ", ".join(r.name for r in remotes if not (folder / r.name).is_file())
+        raise VislabError(f"{names} missing from {folder} ({error}); get them from {where_to_get} and put them in {folder}")
+    return [fetch(r, folder, download, where_to_get) for r in remotes]
+
+
+def _download(remote: RemoteFile, path: Path) -> Optional[str]:
+    """Download ``remote`` to ``path`` via ``path.part``, trying each URL; None on success, else the last error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(remote.name + ".part")
     errors = []
     for url in remote.urls:
         part.unlink(missing_ok=True)
@@ -81,12 +108,9 @@ def fetch(remote: RemoteFile, folder: Path, download: bool, where_to_get: str) -
             errors.append(f"{url}: {problem}")
             continue
         os.replace(part, path)
-        return path
+        return None
     part.unlink(missing_ok=True)
-    raise VislabError(
-        f"{path} is missing and could not be downloaded ({errors[-1] if errors}); "
-        f"get it from {where_to_get} and put it at {path}"
-    )
+    return errors[-1] if errors else "no URL to download from"
 
 
 def _within(target: Path, path: Path) -> bool:

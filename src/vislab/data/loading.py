@@ -26,7 +26,8 @@ class Loader:
     """Iterates one split, one epoch at a time, yielding batches on ``device``.
 
     Images arrive as uint8 (or float in [0, 1]) and leave as float, normalized with ``mean``/``std``
-    when given. In-memory splits are cut by indexing and augmented per batch on the device;
+    when given. In-memory splits are cut by indexing and augmented per batch on the device (each split
+    carries its own ``augment``: random for training, the deterministic resize/crop for evaluation);
     per-sample splits go through a DataLoader with ``num_workers`` processes. ``batch_transform``
     (training only) runs last, with a generator seeded from (seed, epoch, step).
     """
@@ -105,7 +106,7 @@ class Loader:
         batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
         image = batch["image"]
         batch["image"] = image.float().div_(255) if image.dtype == torch.uint8 else image.float()
-        augment = getattr(self.dataset, "augment", None) if self.train and self.memory else None
+        augment = getattr(self.dataset, "augment", None) if self.memory else None  # evaluation: resize/crop only
         if augment is not None:
             batch = augment(batch, self._generator(epoch, step))
         if self.mean is not None:

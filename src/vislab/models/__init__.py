@@ -1,4 +1,8 @@
-"""Models by name: ``build(cfg.model, info) -> nn.Module``. Input channels and classes follow the data."""
+"""Models by name: ``build(cfg.model, info) -> nn.Module``. Input channels and classes follow the data.
+
+Names in MODELS first; then ``timm/<name>`` through timm, and torchvision's classification models by
+their own names.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
-from . import cnn
+from . import cnn, timm_models, torchvision_models
 
 Builder = Callable[[ModelConfig, DataInfo], nn.Module]
 
@@ -20,15 +24,26 @@ MODELS: dict[str, Builder] = {
 
 
 def known_names() -> list[str]:
-    """Every model name accepted by ``model.name``."""
-    return sorted(MODELS)
+    """Every model name accepted by ``model.name`` (and any ``timm/<name>``)."""
+    return sorted({*MODELS, *torchvision_models.names()})
+
+
+def builder_for(name: str) -> Builder | None:
+    """The builder for ``name``: the MODELS entry, timm's for ``timm/...``, torchvision's for its names."""
+    if name in MODELS:
+        return MODELS[name]
+    if name.startswith(timm_models.PREFIX):
+        return timm_models.build
+    if name in torchvision_models.names():
+        return torchvision_models.build
+    return None
 
 
 def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """The model named by ``cfg.name``, sized for ``info``; unknown names list the close ones."""
-    builder = MODELS.get(cfg.name)
+    builder = builder_for(cfg.name)
     if builder is None:
         close = difflib.get_close_matches(cfg.name, known_names(), n=5, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else f"models are {', '.join(known_names())}"
+        hint = f"did you mean {', '.join(close)}?" if close else f"models are {', '.join(sorted(MODELS))}, torchvision's and timm/<name>"
         raise VislabError(f"unknown model model.name='{cfg.name}': {hint}")
     return builder(cfg, info)

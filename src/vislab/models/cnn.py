@@ -9,6 +9,8 @@ from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .common import model_channels, model_classes
+from .freeze import default_stem, freeze
+from .weights import load_pretrained_file
 
 
 class MnistCNN(nn.Module):
@@ -31,7 +33,9 @@ class MnistCNN(nn.Module):
             nn.MaxPool2d(2),
         )
         with torch.no_grad():
+            self.features.eval()  # the size probe must not count as a batch in the BatchNorm statistics
             flat = self.features(torch.zeros(1, in_channels, *image_size)).numel()
+            self.features.train()
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(flat, 128), nn.ReLU(), nn.Dropout(dropout))
         self.classifier = nn.Linear(128, num_classes)
 
@@ -48,5 +52,11 @@ class MnistCNN(nn.Module):
 def cnn_mnist(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     if info.image_size is None:
         raise VislabError("model cnn-mnist needs images of one size: set aug.resize (e.g. aug.resize=[28,28])")
+    if cfg.pretrained:
+        raise VislabError("cnn-mnist has no pretrained weights; set model.pretrained=false or pass model.weights=FILE")
     dropout = 0.5 if cfg.dropout is None else cfg.dropout
-    return MnistCNN(model_channels(cfg, info), model_classes(cfg, info), info.image_size, dropout)
+    model = MnistCNN(model_channels(cfg, info), model_classes(cfg, info), info.image_size, dropout)
+    if cfg.weights is not None:
+        load_pretrained_file(model, cfg.weights, head="classifier", stem="features.0.weight")
+    freeze(model, cfg.freeze, default_stem(model))
+    return model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import numpy as np
 import torch
@@ -14,6 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from ..config import Config
 from ..data.bundle import DataBundle, DataInfo
+from ..errors import VislabError
 from ..viz import save_confusion, save_grid, to_display
 from .base import Task
 
@@ -100,6 +101,34 @@ class ClassificationTask(Task):
     def metrics(self, train: bool = False) -> TorchMetrics:
         return TorchMetrics(classification_metrics(self.num_classes, train))
 
+    @torch.no_grad()
+    def predict_files(
+        self, model: torch.nn.Module, files: list[Path], *, cfg: Config, info: DataInfo, device: torch.device,
+        out: Optional[Path] = None, topk: int = 5,
+    ) -> list[dict[str, Any]]:
+        """The ``topk`` most probable classes of each image file; ``out`` gets them as CSV
+        (file, class_1, prob_1, ..., class_k, prob_k). Images go through the run's evaluation pipeline."""
+        if topk < 1:
+            raise VislabError(f"--topk must be at least 1, not {topk}")
+        from ..data.transforms import build_transform
+
+        k = min(topk, self.num_classes)
+        transform = build_transform(cfg.aug, train=False)
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(files), 64):
+            chunk = files[start : start + 64]
+            x = torch.stack([prepare_image(f, transform, info) for f in chunk]).to(device).float().div_(255)
+            if cfg.aug.normalize:
+                x = (x - torch.tensor(info.mean, device=device).view(1, -1, 1, 1)) / torch.tensor(info.std, device=device).view(1, -1, 1, 1)
+            probs, classes = model(x).float().softmax(1).topk(k, 1)
+            for f, p, c in zip(chunk, probs.tolist(), classes.tolist()):
+                names = [self.class_names[i] for i in c]
+                rows.append({"file": str(f), "classes": names, "probabilities": p,
+                             "summary": ", ".join(f"{n} {q:.3f}" for n, q in zip(names, p))})
+        if out is not None:
+            write_predictions_csv(out, rows, k)
+        return rows
+
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
         """Confusion matrix (PNG, CSV), per-class accuracy (CSV), gallery of misclassified validation images."""
         truth, pred, conf, index = [], [], [], []
@@ -114,6 +143,34 @@ class ClassificationTask(Task):
             return {}
         t, c, p, idx = (torch.cat(x) for x in (truth, pred, conf, index))
         return write_classification_report(artifacts_dir, t, c, p, idx, self.class_names, bundle.val)
+
+
+def prepare_image(path: Path, transform: Any, info: DataInfo) -> torch.Tensor:
+    """An image file as the run's model takes it: uint8 [C, H, W] in the data's channels, through the
+    evaluation ``transform`` (or None), then resized to the training size where the data had one size."""
+    from torchvision import tv_tensors
+    from torchvision.transforms.v2 import functional as TF
+
+    from ..data.images import image_mode, read_image, unreadable_errors
+
+    try:
+        image = tv_tensors.Image(read_image(path, image_mode(info.channels)))
+    except unreadable_errors() as e:
+        raise VislabError(f"cannot read image {path}: {e}") from None
+    if transform is not None:
+        image = transform(image)
+    if info.image_size is not None and tuple(image.shape[-2:]) != tuple(info.image_size):
+        image = TF.resize(image, list(info.image_size), antialias=True)
+    return image.as_subclass(torch.Tensor)
+
+
+def write_predictions_csv(out: Path, rows: list[dict[str, Any]], k: int) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file", *(f"{x}_{i}" for i in range(1, k + 1) for x in ("class", "prob"))])
+        for row in rows:
+            w.writerow([row["file"], *(v for n, p in zip(row["classes"], row["probabilities"]) for v in (n, f"{p:.6f}"))])
 
 
 def write_classification_report(

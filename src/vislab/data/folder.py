@@ -1,0 +1,244 @@
+"""Your own images in ImageFolder layout: ``root/<class>/*`` or ``root/{train,val[,test]}/<class>/*``.
+
+Without a val folder, validation (and test, without a test folder) is a stratified split seeded by
+``data.split_seed``; each split's file list is saved in the run directory (splits/<split>.txt). Every
+image is decoded once before training, so a damaged file stops the run before it starts (or, with
+``data.skip_corrupt``, is left out and counted); the same pass gives the channel statistics and, for
+small images of one size, the in-memory tensors.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from ..config import AugConfig, DataConfig
+from ..errors import VislabError
+from .bundle import DataBundle
+from .classification import MEMORY_SHARE, array_split, available_memory, classification_bundle, use_memory
+from .datasets import SampleDataset
+from .digits import stats_from_moments
+from .images import IMAGE_EXTENSIONS, image_mode, is_hidden, is_image_file, read_image, unreadable_errors
+from .splits import stratified_split
+from .transforms import build_transform
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Listing:
+    """The files of each split (paths relative to the root) with their class ids, before any is opened."""
+
+    class_names: list[str]
+    splits: dict[str, list[tuple[str, int]]]
+    skipped: list[str] = field(default_factory=list)
+
+
+class FolderDataset(SampleDataset):
+    """Images decoded from disk one at a time, converted to ``mode``, augmented by a v2 pipeline."""
+
+    def __init__(self, root: Path, items: list[tuple[str, int]], mode: str, transform) -> None:
+        self.root = root
+        self.items = items
+        self.mode = mode
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def load(self, index: int) -> dict:
+        from torchvision import tv_tensors
+
+        name, label = self.items[index]
+        return {"image": tv_tensors.Image(read_image(self.root / name, self.mode)), "target": label}
+
+
+def folder_root(cfg: DataConfig) -> Path:
+    if cfg.root is None:
+        raise VislabError("data.name=folder needs data.root=PATH, a folder of class folders (root/<class>/<image>)")
+    root = Path(cfg.root).expanduser()
+    if not root.is_dir():
+        raise VislabError(f"data.root={root} is not a folder")
+    return root
+
+
+def class_folders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not is_hidden(p))
+
+
+def split_layout(root: Path) -> bool:
+    """root/train/<class>/... rather than root/<class>/... (a class named 'train' holds images, not folders)."""
+    train = root / "train"
+    return train.is_dir() and bool(class_folders(train))
+
+
+def list_class(folder: Path, root: Path, skip_unknown: bool, skipped: list[str]) -> list[str]:
+    """Image files under one class folder, relative to ``root``; another kind of file is bad input
+    (or skipped with ``data.skip_corrupt``); hidden files are ignored."""
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if is_image_file(path):
+            files.append(rel)
+        elif skip_unknown:
+            skipped.append(rel)
+        else:
+            raise VislabError(
+                f"{path} is not an image ({', '.join(IMAGE_EXTENSIONS)}); move it out of {root}, "
+                "or set data.skip_corrupt=true to skip such files"
+            )
+    if not files:
+        raise VislabError(f"class folder {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)}); add some or remove it")
+    return files
+
+
+def list_folder(cfg: DataConfig, root: Path) -> Listing:
+    """Classes, and the files of each split: from train/val/test folders, or a seeded stratified split."""
+    skipped: list[str] = []
+    bases = {s: root / s for s in SPLITS if (root / s).is_dir()} if split_layout(root) else {"train": root}
+    classes = class_folders(bases["train"])
+    if not classes:
+        raise VislabError(f"{root} holds no class folders; expected {root}/<class>/<image> or {root}/train/<class>/<image>")
+    names = [c.name for c in classes]
+    found: dict[str, list[tuple[str, int]]] = {}
+    for split, base in bases.items():
+        found[split] = []
+        for folder in class_folders(base):
+            if folder.name not in names:
+                raise VislabError(f"{folder} is a class the training folder {bases['train']} does not have")
+            label = names.index(folder.name)
+            found[split].extend((f, label) for f in list_class(folder, root, cfg.skip_corrupt, skipped))
+    held_out = [s for s in ("val", "test") if s not in found]
+    rng = np.random.default_rng(cfg.split_seed)
+    found = {s: [items[i] for i in rng.permutation(len(items))] for s, items in found.items()}  # limit: a random subset
+    if held_out:
+        fractions = {"val": cfg.val_fraction, "test": cfg.test_fraction}
+        val_f, test_f = (fractions[s] if s in held_out else 0.0 for s in ("val", "test"))
+        items = found["train"]
+        parts = stratified_split([label for _, label in items], val_f, test_f, cfg.split_seed)
+        for split, idx in zip(SPLITS, parts):
+            if split == "train" or split in held_out:
+                found[split] = [items[i] for i in idx]
+    splits = {s: found[s][: cfg.limit] for s in SPLITS if found.get(s)}
+    return Listing(names, splits, skipped)
+
+
+@dataclass
+class Scan:
+    """What decoding every listed image found."""
+
+    sizes: set
+    colour: bool
+    unreadable: list[tuple[str, str]]
+    sums: dict[str, tuple[torch.Tensor, torch.Tensor, int]]  # per image: channel sums, sums of squares, pixels
+    tensors: Optional[dict[str, torch.Tensor]]  # rel path -> uint8 [C, H, W], while they fit the budget
+
+
+def scan(root: Path, names: list[str], mode: Optional[str], keep_budget: int) -> Scan:
+    """Decode every image (in threads: PIL releases the GIL while decoding) to find the unreadable ones,
+    their sizes, whether any is in colour, and their channel sums; keep the decoded tensors while they
+    fit ``keep_budget`` bytes."""
+    bad = unreadable_errors()
+
+    def decode(name: str) -> tuple[Optional[torch.Tensor], Optional[str]]:
+        try:
+            return read_image(root / name, mode), None
+        except bad as e:
+            return None, f"{type(e).__name__}: {e}"
+
+    out = Scan(set(), False, [], {}, {})
+    used = 0
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for name, (tensor, error) in zip(names, pool.map(decode, names)):
+            if tensor is None:
+                out.unreadable.append((name, str(error)))
+                continue
+            out.sizes.add(tuple(tensor.shape[-2:]))
+            out.colour |= tensor.shape[0] == 3
+            x = tensor.double().div_(255).flatten(1)
+            out.sums[name] = (x.sum(1), x.square().sum(1), x.shape[1])
+            used += tensor.numel()
+            if out.tensors is not None and used <= keep_budget:
+                out.tensors[name] = tensor
+            else:
+                out.tensors = None
+    return out
+
+
+def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
+    root = folder_root(cfg)
+    listing = list_folder(cfg, root)
+    everything = [name for items in listing.splits.values() for name, _ in items]
+    found = scan(root, everything, image_mode(cfg.channels), available_memory() // MEMORY_SHARE)
+    notes = []
+    if found.unreadable:
+        first, error = found.unreadable[0]
+        if not cfg.skip_corrupt:
+            more = f" (and {len(found.unreadable) - 1} more)" if len(found.unreadable) > 1 else ""
+            raise VislabError(
+                f"cannot read image {root / first}{more}: {error}; fix or remove it, or set data.skip_corrupt=true"
+            )
+        bad = {name for name, _ in found.unreadable}
+        listing.splits = {s: [it for it in items if it[0] not in bad] for s, items in listing.splits.items()}
+    if found.unreadable or listing.skipped:
+        notes.append(f"skipped {len(found.unreadable)} unreadable images and {len(listing.skipped)} other files in {root}")
+    check_classes(listing, root)
+    channels = cfg.channels or (3 if found.colour else 1)
+    if len(found.sizes) > 1 and aug.resize is None and aug.center_crop is None:
+        shown = ", ".join(f"{h}x{w}" for h, w in sorted(found.sizes)[:3])
+        raise VislabError(f"the images in {root} have different sizes ({shown}, ...); set aug.resize=[H, W]")
+    nbytes = len(everything) * channels * max(h * w for h, w in found.sizes)
+    memory = use_memory(cfg.in_memory, aug, nbytes=nbytes, sizes=found.sizes)
+    if memory and found.tensors is None:
+        if cfg.in_memory is True:
+            raise VislabError(f"data.in_memory=true: the images in {root} do not fit in memory; set data.in_memory=false")
+        memory = False
+    splits: dict[str, Any] = {}
+    for split, items in listing.splits.items():
+        train = split == "train"
+        if memory:
+            images = torch.stack([as_channels(found.tensors[name], channels) for name, _ in items])
+            targets = torch.tensor([label for _, label in items], dtype=torch.int64)
+            splits[split] = array_split(images, targets, aug, memory=True, train=train)
+        else:
+            splits[split] = FolderDataset(root, items, image_mode(channels), build_transform(aug, train=train))
+    mean, std = stats_from_sums([found.sums[name] for name, _ in listing.splits["train"]], channels)
+    files = {s: [name for name, _ in items] for s, items in listing.splits.items()}
+    return classification_bundle(splits, listing.class_names, channels, mean, std, aug, files=files, notes=notes)
+
+
+def check_classes(listing: Listing, root: Path) -> None:
+    """Every class keeps training images once unreadable files are left out."""
+    present = {label for _, label in listing.splits.get("train", [])}
+    empty = [n for i, n in enumerate(listing.class_names) if i not in present]
+    if empty:
+        raise VislabError(f"class {empty[0]} in {root} has no readable training images; add some or remove the folder")
+
+
+def as_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
+    """A gray uint8 [1, H, W] image repeated to RGB where the folder mixes gray and colour images."""
+    return image.expand(channels, -1, -1) if image.shape[0] != channels else image
+
+
+def stats_from_sums(sums: list[tuple[torch.Tensor, torch.Tensor, int]], channels: int) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std in [0, 1] units from per-image (sums, sums of squares, pixels)."""
+    total = torch.zeros(channels, dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    count = 0
+    for s, sq, n in sums:
+        total += s  # a gray image's one channel counts for each of R, G and B (it is repeated)
+        squares += sq
+        count += n
+    return stats_from_moments(total, squares, count)
+
+
+def status(root: Path) -> tuple[str, bool]:
+    return "your own images: data.root=PATH holding <class>/<image> or train/<class>/<image> (val/, test/ optional)", True

@@ -1,0 +1,67 @@
+"""Image files: which files count as images, reading one as a uint8 tensor, and what makes one unreadable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from ..errors import VislabError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+MODES = {1: "L", 3: "RGB"}  # channels -> PIL mode
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def image_mode(channels: int | None) -> str | None:
+    """PIL mode for ``data.channels`` (None: keep what is stored)."""
+    if channels is None:
+        return None
+    if channels not in MODES:
+        raise VislabError(f"data.channels={channels}: images convert to 1 (grayscale) or 3 (RGB) channels")
+    return MODES[channels]
+
+
+def unreadable_errors() -> tuple[type[BaseException], ...]:
+    """What PIL raises for a file that is not an image, or a damaged or truncated one."""
+    from PIL import Image
+
+    return (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def read_image(path: Path, mode: str | None) -> torch.Tensor:
+    """The image at ``path`` fully decoded in PIL ``mode``: uint8 [C, H, W]. Mode "L" or "RGB"; None keeps
+    gray images gray and makes every other kind RGB. Raises what ``unreadable_errors`` lists for a bad file."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img.load()  # decode now, so a truncated file fails here
+        arr = np.asarray(img.convert(mode or ("L" if img.mode in GRAY_MODES else "RGB")))
+    return torch.from_numpy(arr.copy()).reshape(arr.shape[0], arr.shape[1], -1).permute(2, 0, 1).contiguous()
+
+
+def image_files(inputs: Iterable[str | Path]) -> list[Path]:
+    """Image files named by ``inputs``: files as given, folders searched recursively (sorted, hidden skipped)."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p) and not is_hidden(p))
+            if not found:
+                raise VislabError(f"folder {path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise VislabError(f"{path} does not exist; give image files or folders of images")
+    return files

@@ -1,0 +1,51 @@
+"""``vislab augment``: what the training pipeline does to images, shown before any training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..config import Config
+from ..errors import VislabError
+from .bundle import DataBundle
+from .datasets import SampleDataset
+from .loading import Loader
+
+
+def original(dataset: object, index: int) -> dict:
+    """A training sample as stored, before any augmentation."""
+    return dataset.load(index) if isinstance(dataset, SampleDataset) else dataset[index]  # type: ignore[index]
+
+
+def describe_target(target: torch.Tensor, class_names: list[str]) -> str:
+    """'cat' for a class id; 'cat .62 / dog .38' for a CutMix/MixUp soft target [C]."""
+    if target.ndim == 0:
+        return class_names[int(target)]
+    weights, classes = target.float().topk(min(2, target.numel()))
+    return " / ".join(f"{class_names[int(c)]} {float(w):.2f}" for w, c in zip(weights, classes) if w > 0)
+
+
+def save_augment_grid(cfg: Config, bundle: DataBundle, out: Path, count: int = 16) -> Path:
+    """A PNG pairing ``count`` originals with the same samples after the training pipeline (the first
+    batch of epoch 0 under ``train.seed``, not normalized, CutMix/MixUp included)."""
+    from ..viz import save_grid, to_display
+
+    if count < 1:
+        raise VislabError(f"--count must be at least 1, not {count}")
+    if out.parent and not out.parent.is_dir():
+        raise VislabError(f"cannot write {out}: folder {out.parent} does not exist")
+    train = bundle.train
+    loader = Loader(
+        train, min(count, len(train)), device=torch.device("cpu"), train=True, seed=cfg.train.seed, num_workers=0,
+        batch_transform=bundle.batch_transform,
+    )
+    batch = next(loader.epoch(0))
+    names = bundle.info.class_names
+    images, titles = [], []
+    for i, index in enumerate(torch.as_tensor(batch["index"]).tolist()):
+        sample = original(train, index)
+        images += [to_display(torch.as_tensor(sample["image"])), to_display(batch["image"][i])]
+        titles += [f"original {describe_target(torch.as_tensor(sample['target']), names)}",
+                   describe_target(batch["target"][i], names)]
+    return save_grid(out, images, titles, ncols=8)

@@ -1,0 +1,98 @@
+"""Tiny datasets written in the real on-disk formats, for tests that load them through the real readers."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import io
+import pickle
+import struct
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def write_idx_gz(path: Path, array: np.ndarray) -> None:
+    """IDX: 0, 0, type 0x08 (uint8), ndim, big-endian uint32 sizes, then the bytes; gzipped."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as f:
+        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def write_mnist(root: Path, n_train: int = 200, n_test: int = 50, seed: int = 0) -> dict[str, np.ndarray]:
+    """root/mnist/*-ubyte.gz holding random 28x28 digits with labels cycling 0..9; returns the arrays."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte.gz": (np.arange(n_train) % 10).astype(np.uint8),
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte.gz": (np.arange(n_test) % 10).astype(np.uint8),
+    }
+    for name, array in arrays.items():
+        write_idx_gz(root / "mnist" / name, array)
+    return arrays
+
+
+def accept_mnist(monkeypatch, root: Path) -> None:
+    """Make vislab's MNIST checksums those of the tiny files under root (the check itself still runs)."""
+    from vislab.data import mnist
+
+    files = tuple(dataclasses.replace(f, md5=md5(root / "mnist" / f.name)) for f in mnist.FILES)
+    monkeypatch.setattr(mnist, "FILES", files)
+
+
+def cifar_pickle(obj: dict) -> bytes:
+    """A batch as the real files are: a protocol-2 pickle of a dict with bytes keys (made by python 2)."""
+    return pickle.dumps({k.encode(): v for k, v in obj.items()}, protocol=2)
+
+
+def write_cifar100(root: Path, n_train: int = 500, n_test: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
+    """root/cifar100/cifar-100-python.tar.gz with train, test and meta batches of random images; returns
+    the rows of data [N, 3072] (R plane, G plane, B plane) and labels."""
+    rng = np.random.default_rng(seed)
+    names = [f"class{i:02d}".encode() for i in range(100)]
+    out = {}
+    members = {"meta": cifar_pickle({"fine_label_names": names, "coarse_label_names": names[:20]})}
+    for split, n in (("train", n_train), ("test", n_test)):
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        labels = [i % 100 for i in range(n)]
+        out[split], out[split + "_labels"] = data, np.array(labels)
+        members[split] = cifar_pickle({
+            "data": data, "fine_labels": labels, "coarse_labels": [x // 5 for x in labels],
+            "filenames": [f"img{i}.png".encode() for i in range(n)], "batch_label": split.encode(),
+        })
+    archive = root / "cifar100" / "cifar-100-python.tar.gz"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(f"cifar-100-python/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return out
+
+
+def accept_cifar100(monkeypatch, root: Path) -> None:
+    from vislab.data import cifar100
+
+    archive = root / "cifar100" / cifar100.ARCHIVE.name
+    monkeypatch.setattr(cifar100, "ARCHIVE", dataclasses.replace(cifar100.ARCHIVE, md5=md5(archive)))
+
+
+def write_folder(root: Path, classes: dict[str, int], size=(12, 10), mode: str = "RGB", ext: str = ".png", seed: int = 0) -> None:
+    """root/<class>/<i><ext>: ``classes[name]`` random images each."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    channels = {"RGB": 3, "L": 1}[mode]
+    for name, count in classes.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, (size[0], size[1], channels), dtype=np.uint8)
+            Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode).save(root / name / f"{i}{ext}")

@@ -1,0 +1,87 @@
+"""After training: predict on image files, ensembles of runs, and the augmentation preview."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import vislab
+from vislab.data.digits import load_arrays
+
+QUICK = {"train.epochs": 1, "train.progress": False}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> list[vislab.Run]:
+    """Two digits runs that differ only in their training seed."""
+    where = tmp_path_factory.mktemp("runs")
+    return [vislab.train("digits", runs_dir=where, **QUICK, **{"train.seed": seed}) for seed in (0, 1)]
+
+
+def digit_pngs(folder: Path, count: int = 20) -> list[int]:
+    """The first digits as 8x8 gray PNGs (the size and kind the runs trained on); returns their labels."""
+    images, labels = load_arrays()
+    folder.mkdir()
+    for i in range(count):
+        Image.fromarray(images[i, 0].numpy(), "L").save(folder / f"{i}.png")
+    return labels[:count].tolist()
+
+
+def test_predict_writes_classes_and_probabilities(main, runs, tmp_path):
+    labels = digit_pngs(tmp_path / "digits")
+    Image.new("RGB", (40, 30), "white").save(tmp_path / "photo.jpg")  # another size and colour: converted
+    code, out, err = main("predict", runs[0].dir, tmp_path / "digits", tmp_path / "photo.jpg", "--topk", 3,
+                          "--out", tmp_path / "preds.csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(open(tmp_path / "preds.csv")))
+    assert [Path(r["file"]).name for r in rows] == sorted(f"{i}.png" for i in range(20)) + ["photo.jpg"]
+    assert list(rows[0]) == ["file", "class_1", "prob_1", "class_2", "prob_2", "class_3", "prob_3"]
+    probs = np.array([[float(r[f"prob_{k}"]) for k in (1, 2, 3)] for r in rows])
+    assert (np.diff(probs, axis=1) <= 0).all() and (probs.sum(1) <= 1 + 1e-6).all()
+    truth = {f"{i}.png": y for i, y in enumerate(labels)}
+    assert sum(int(r["class_1"]) == truth.get(Path(r["file"]).name) for r in rows) >= 14  # most are right
+    assert f"0.png: {rows[0]['class_1']} " in out
+
+
+def test_predict_refuses_what_it_cannot_use(main, runs, tmp_path):
+    (tmp_path / "bad.png").write_text("not an image")
+    code, _, err = main("predict", runs[0].dir, tmp_path / "bad.png")
+    assert code == 2 and "cannot read image" in err and "bad.png" in err
+    code, _, err = main("predict", runs[0].dir, tmp_path / "missing.png")
+    assert code == 2 and "does not exist" in err
+
+
+def test_ensemble_reports_members_and_their_vote(main, runs):
+    code, out, err = main("ensemble", runs[0].dir, runs[1].dir, "--split", "test")
+    assert code == 0, err
+    reported = [float(line.split()[1]) for line in out.splitlines() if line.strip().startswith("acc")]
+    expected = [json.loads((r.dir / "summary.json").read_text())["metrics"]["test_acc"] for r in runs]
+    assert reported[:2] == pytest.approx(expected, abs=5e-5)  # each member as its own run measured it
+    assert "ensemble (soft vote, 2 runs)" in out and 0.7 < reported[2] <= 1.0
+    same = vislab.ensemble([runs[0].dir, runs[0].dir], vote="hard")
+    assert same["ensemble"]["acc"] == same["members"][0]["acc"]  # a run voting with itself changes nothing
+
+
+def test_runs_on_other_splits_cannot_vote_together(main, runs, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(runs[1].dir, other)  # the same run, as if it had been trained on another split
+    config = (other / "config.yaml").read_text()
+    (other / "config.yaml").write_text(config.replace("split_seed: 0", "split_seed: 7"))
+    code, _, err = main("ensemble", runs[0].dir, other)
+    assert code == 2 and "do not share the val split" in err
+
+
+def test_augment_saves_originals_beside_augmented_samples(main, tmp_path):
+    code, out, err = main("augment", "digits", "aug.rotation=30", "aug.cutmix={p: 1.0}", "--count", 4,
+                          "--out", tmp_path / "grid.png")
+    assert code == 0, err
+    with Image.open(tmp_path / "grid.png") as img:
+        assert img.format == "PNG" and img.size[0] > img.size[1] > 100  # 4 pairs side by side in one row
+    code, _, err = main("augment", "digits", "aug.rotation=fast")
+    assert code == 2 and "aug.rotation" in err

@@ -1,0 +1,69 @@
+"""Every packaged recipe trains a few batches on CPU, on tiny data in its dataset's real format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from formats import accept_cifar100, accept_mnist, write_cifar100, write_mnist
+from vislab.config import recipe_names, resolve
+
+TINY = ["train.epochs=1", "train.limit_batches=2", "train.progress=false"]
+
+
+def prepare_mnist(data: Path, monkeypatch) -> list[str]:
+    write_mnist(data, n_train=100, n_test=20)
+    accept_mnist(monkeypatch, data)
+    return ["data.limit=40"]
+
+
+def prepare_cifar100(data: Path, monkeypatch) -> list[str]:
+    write_cifar100(data, n_train=500, n_test=10)
+    accept_cifar100(monkeypatch, data)
+    hub = data.parent / "torch"
+    monkeypatch.setenv("TORCH_HOME", str(hub))  # the ImageNet weights, as the first download leaves them
+    (hub / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(torchvision.models.efficientnet_v2_s().state_dict(), hub / "hub" / "checkpoints" / "efficientnet_v2_s-dd5fe13b.pth")
+    # 32x32 instead of 224x224 and 2 images per batch: the recipe's pipeline, at a size a CPU test affords
+    return ["data.limit=2", "train.batch_size=2", "aug.resize=[32,32]", "aug.random_crop.size=32", "aug.random_crop.padding=4"]
+
+
+PREPARE = {"digits": lambda data, mp: [], "mnist-cnn": prepare_mnist, "cifar100-effnetv2": prepare_cifar100}
+
+
+def test_every_recipe_has_a_smoke_run_here():
+    assert set(recipe_names()) >= set(PREPARE)
+
+
+@pytest.mark.parametrize(
+    "recipe", [pytest.param(r, marks=pytest.mark.slow) if r == "cifar100-effnetv2" else r for r in sorted(PREPARE)]
+)
+def test_recipe_trains_a_few_batches(main, tmp_path, monkeypatch, recipe):
+    overrides = PREPARE[recipe](tmp_path / "data", monkeypatch)
+    code, out, err = main("train", recipe, *overrides, *TINY)
+    assert code == 0, err
+    run = Path(out.split("run directory: ")[1].split()[0])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 1
+    assert 0.0 <= summary["metrics"]["val_acc"] <= 1.0 and (run / "checkpoints" / "best.pt").is_file()
+    info = json.loads((run / "data_info.json").read_text())
+    assert info["num_classes"] == {"cifar100-effnetv2": 100}.get(recipe, 10)
+
+
+def test_the_course_recipes_say_what_the_course_did():
+    mnist = resolve("mnist-cnn")
+    assert (mnist.data.name, mnist.model.name, mnist.train.batch_size, mnist.train.epochs) == ("mnist", "cnn-mnist", 100, 25)
+    assert (mnist.optim.name, mnist.optim.lr, mnist.sched.name, mnist.sched.step_size, mnist.sched.gamma) == (
+        "adam", 1.08e-3, "step", 4, 0.5)
+    assert mnist.aug.rotation == 13
+    cifar = resolve("cifar100-effnetv2")
+    assert (cifar.model.name, cifar.model.pretrained, cifar.aug.resize, cifar.aug.interpolation) == (
+        "efficientnet_v2_s", True, [224, 224], "bilinear")
+    assert cifar.aug.random_crop.padding_mode == "reflect" and cifar.aug.hflip and cifar.aug.rotation
+    assert (cifar.aug.cutmix.p, cifar.optim.name, cifar.optim.lr, cifar.optim.weight_decay) == (0.5, "adamw", 4e-4, 1e-3)
+    assert (cifar.sched.name, cifar.sched.step_size, cifar.sched.gamma, cifar.train.epochs, cifar.train.batch_size) == (
+        "step", 10, 0.9, 25, 128)
