@@ -215,7 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # key=value overrides may come after options (`vislab train digits --name x optim.lr=1e-3`), which
+    # argparse's positional list does not take; give such leftovers to the verb's item list.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if hasattr(args, "items") and not any(e.startswith("-") for e in extra):
+            args.items = [*args.items, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args) or 0
     except VislabError as e:
