@@ -167,7 +167,7 @@ def test_a_runs_directory_without_permission(main, tmp_path: Path):
 def test_a_full_disk_is_bad_input_and_leaves_no_run_behind(tmp_path: Path):
     """The kernel refuses writes past 200 kB (RLIMIT_FSIZE): the first checkpoint cannot be written."""
     runs = tmp_path / "runs"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     limit = 200_000
     proc = subprocess.run(
         [sys.executable, "-m", "vislab", "train", "--runs-dir", str(runs), "digits",

@@ -50,7 +50,10 @@ def _resume(path: str | Path | Run, overrides: dict[str, Any]) -> Run:
     run = path if isinstance(path, Run) else Run.load(path)
     last = run.checkpoint_path("last")
     if not last.is_file():
-        raise VislabError(f"{run.dir} holds no checkpoint to resume (checkpoints/last.pt is missing)")
+        raise VislabError(
+            f"{run.dir} holds no checkpoint to resume (checkpoints/last.pt is missing); "
+            f"start it again with: vislab train {run.config_path}"
+        )
     checkpoint = load_checkpoint(last)
     lacking = [k for k in ("model", "optimizer", "scheduler", "state", "rng") if k not in checkpoint]
     if lacking:

@@ -33,7 +33,8 @@ TIMING = {"seconds", "images_per_s"}  # wall-clock columns, the only ones allowe
 
 def start(*args: object, script: Optional[Path] = None) -> subprocess.Popen:
     """``vislab ARGS`` (or ``python SCRIPT ARGS``) as a real process on this checkout's sources."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
+    # One thread: the reference runs beside the test's process, and two threads each would fight over 2 cores.
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     head = [sys.executable, str(script)] if script else [sys.executable, "-m", "vislab"]
     return subprocess.Popen([*head, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
