@@ -7,11 +7,15 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
+import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from . import config as config_mod
+from .atomic import atomic_write_text
 from .config import Config
 from .errors import VislabError
 from .runs import Run, default_runs_dir, ensure_dir
@@ -47,11 +51,17 @@ def _resume(path: str | Path | Run, overrides: dict[str, Any]) -> Run:
     run = path if isinstance(path, Run) else Run.load(path)
     last = run.checkpoint_path("last")
     if not last.is_file():
-        raise VislabError(f"{run.dir} holds no checkpoint to resume (checkpoints/last.pt is missing)")
+        raise VislabError(
+            f"{run.dir} holds no checkpoint to resume (checkpoints/last.pt is missing); "
+            f"start it again with: vislab train {run.config_path}"
+        )
     checkpoint = load_checkpoint(last)
+    lacking = [k for k in ("model", "optimizer", "scheduler", "state", "rng") if k not in checkpoint]
+    if lacking:
+        raise VislabError(f"checkpoint {last} cannot be resumed: it holds no {', '.join(lacking)}")
     cfg = config_mod.resolve(run.config_path, overrides)
     done = checkpoint["state"]["epoch"]
-    if done >= cfg.train.epochs:
+    if done >= cfg.train.epochs and run.summary.get("status") == "completed":
         raise VislabError(
             f"{run.dir} already finished {done} of train.epochs={cfg.train.epochs}; pass train.epochs=N to train longer"
         )
@@ -62,29 +72,68 @@ def _run_training(
     cfg: Config, runs_dir: Path, name: Optional[str], run: Optional[Run] = None, checkpoint: Optional[dict] = None
 ) -> Run:
     from . import data, models, tasks
-    from .engine import configure_backends, fit, make_fabric, seed_all
+    from .engine import configure_backends, fit, load_weights, make_fabric, seed_all
 
     fabric = make_fabric(cfg.train)
     seed_all(cfg.train.seed)
     bundle = data.build(cfg.data, cfg.aug)
     model = models.build(cfg.model, bundle.info)
+    if run is not None and checkpoint is not None:  # checked before anything in the run directory changes
+        load_weights(model, checkpoint["model"], describe_checkpoint(run.checkpoint_path("last"), checkpoint))
     task = tasks.build(cfg, bundle.info)
     if run is not None:
         check_split_files(run, bundle.files)
     fabric.launch()  # with several devices this starts the other processes, which re-run up to here
     configure_backends(cfg.train, fabric)
+    created = run is None and fabric.is_global_zero
     if fabric.is_global_zero:
         run = run or Run.create(runs_dir, cfg.recipe, name)
-        config_mod.save(cfg, run.config_path)
-        write_split_files(run, bundle.files)
-        write_data_info(run, bundle.info)
-        for note in bundle.notes:
-            print(f"vislab: {note}", file=sys.stderr)
-        if bundle.notes:
-            run.update_summary(data_notes=bundle.notes)
-    run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
-    fit(cfg, bundle, model, task, run, fabric, resume=checkpoint)
+    with removed_unless_checkpointed(run if created else None):
+        if fabric.is_global_zero:
+            config_mod.save(cfg, run.config_path)
+            write_split_files(run, bundle.files)
+            write_data_info(run, bundle.info)
+            for note in bundle.notes:
+                print(f"vislab: {note}", file=sys.stderr)
+            if bundle.notes:
+                run.update_summary(data_notes=bundle.notes)
+        run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
+        fit(cfg, bundle, model, task, run, fabric, resume=checkpoint)
     return run
+
+
+def describe_checkpoint(path: Path, checkpoint: dict) -> str:
+    """'checkpoint PATH (a resnet18)': the model it was trained as, for messages about a mismatch."""
+    trained_as = (checkpoint.get("config") or {}).get("model", {}).get("name", "model of unknown name")
+    return f"checkpoint {path} (a {trained_as})"
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@contextmanager
+def removed_unless_checkpointed(created: Optional[Run]) -> Iterator[None]:
+    """Bad input, a full disk or Ctrl-C before the first checkpoint leave no run directory behind.
+
+    ``created`` is the run directory this call made (None on resume: an existing run is never
+    removed). A full disk (or quota, or file-size limit) becomes bad input naming the file.
+    """
+    try:
+        yield
+    except (VislabError, KeyboardInterrupt, OSError) as e:
+        full = isinstance(e, OSError) and e.errno in _DISK_FULL
+        if isinstance(e, OSError) and not full:
+            raise
+        if created is not None and not created.checkpoint_path("last").is_file():
+            shutil.rmtree(created.dir, ignore_errors=True)
+            try:
+                created.dir.parent.rmdir()  # the recipe's folder, when this run was its only one
+            except OSError:
+                pass
+        if full:
+            where = e.filename or (created.dir if created is not None else "the run directory")
+            raise VislabError(f"cannot write {where}: {e.strerror}; free space or choose another --runs-dir") from None
+        raise
 
 
 def write_split_files(run: Run, files: dict[str, list[str]]) -> None:
@@ -93,7 +142,7 @@ def write_split_files(run: Run, files: dict[str, list[str]]) -> None:
         return
     (run.dir / "splits").mkdir(exist_ok=True)
     for split, names in files.items():
-        (run.dir / "splits" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
+        atomic_write_text(run.dir / "splits" / f"{split}.txt", "".join(f"{n}\n" for n in names))
 
 
 def check_split_files(run: Run, files: dict[str, list[str]]) -> None:
@@ -111,7 +160,6 @@ def write_data_info(run: Run, info: Any) -> None:
     """data_info.json: what predict needs to know about the data (classes, channels, statistics) without it."""
     import json
 
-    from .atomic import atomic_write_text
 
     atomic_write_text(run.dir / "data_info.json", json.dumps(dataclasses.asdict(info), indent=2) + "\n")
 
@@ -161,7 +209,7 @@ def restore(
     bundle = data.build(cfg.data, cfg.aug) if info is None else None
     info = info or bundle.info
     model = models.build(cfg.model, info)
-    load_weights(model, state["model"], f"checkpoint {run.checkpoint_path(checkpoint)}")
+    load_weights(model, state["model"], describe_checkpoint(run.checkpoint_path(checkpoint), state))
     return Restored(run, cfg, info, bundle, model.to(fabric.device).eval(), fabric)
 
 
@@ -172,7 +220,6 @@ def evaluate(
     import json
 
     from . import tasks
-    from .atomic import atomic_write_text
     from .engine import evaluate as evaluate_split
     from .engine import make_loader
 

@@ -229,6 +229,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     except VislabError as e:
         print(f"vislab: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("vislab: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"vislab: interrupted{f'; {e}' if str(e) else ''}", file=sys.stderr)
         return 130

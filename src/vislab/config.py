@@ -21,6 +21,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from .atomic import atomic_write_text
 from .errors import VislabError
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
@@ -608,4 +609,4 @@ def dump_commented(cfg: Any) -> str:
 
 def save(cfg: Config, path: Path) -> None:
     """Write the resolved config as commented YAML that `vislab train PATH` repeats."""
-    Path(path).write_text(dump_commented(cfg))
+    atomic_write_text(Path(path), dump_commented(cfg))  # a kill mid-write must not cost a run its config

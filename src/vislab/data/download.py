@@ -6,7 +6,9 @@ get it and where to put it.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -22,18 +24,23 @@ from ..errors import VislabError
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a dataset: where it comes from and what it must hash to."""
+    """One file of a dataset: where it comes from and what it must hash to.
+
+    ``content_sha256`` is the checksum of the gzip-decompressed content, for files that mirrors
+    re-compress (the bytes differ between mirrors, the content does not).
+    """
 
     name: str
     urls: Sequence[str]
     md5: Optional[str] = None
     sha256: Optional[str] = None
     size: Optional[int] = None
+    content_sha256: Optional[str] = None
 
 
-def file_digest(path: Path, algorithm: str) -> str:
+def file_digest(path: Path, algorithm: str, gunzip: bool = False) -> str:
     h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
+    with (gzip.open if gunzip else open)(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -48,7 +55,24 @@ def verify(path: Path, remote: RemoteFile) -> Optional[str]:
         expected = getattr(remote, algorithm)
         if expected and file_digest(path, algorithm) != expected:
             return f"{algorithm} differs from the published {expected}"
+    if remote.content_sha256:
+        try:
+            digest = file_digest(path, "sha256", gunzip=True)
+        except (OSError, EOFError, gzip.BadGzipFile):
+            return "it is not a whole gzip file"
+        if digest != remote.content_sha256:
+            return f"sha256 of the decompressed content differs from the published {remote.content_sha256}"
     return None
+
+
+def stream_to(url: str, out: Path) -> None:
+    """Stream ``url`` into ``out``; a body shorter than the announced length is an error, not a file."""
+    with urllib.request.urlopen(url, timeout=60) as response, open(out, "wb") as f:
+        shutil.copyfileobj(response, f, length=1 << 20)
+        announced = response.headers.get("Content-Length")
+        received = f.tell()
+    if announced is not None and announced.isdigit() and received != int(announced):
+        raise OSError(f"the connection closed after {received} of {announced} bytes")
 
 
 def fetch(remote: RemoteFile, folder: Path, download: bool, where_to_get: str) -> Path:
@@ -98,9 +122,8 @@ def _download(remote: RemoteFile, path: Path) -> Optional[str]:
     for url in remote.urls:
         part.unlink(missing_ok=True)
         try:
-            with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
-                shutil.copyfileobj(response, out, length=1 << 20)
-        except (urllib.error.URLError, OSError, TimeoutError) as e:
+            stream_to(url, part)
+        except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError, ValueError) as e:
             errors.append(f"{url}: {getattr(e, 'reason', e)}")
             continue
         problem = verify(part, remote)
@@ -110,7 +133,7 @@ def _download(remote: RemoteFile, path: Path) -> Optional[str]:
         os.replace(part, path)
         return None
     part.unlink(missing_ok=True)
-    return errors[-1] if errors else "no URL to download from"
+    return errors[-1] if errors else "no address is known"
 
 
 def _within(target: Path, path: Path) -> bool:

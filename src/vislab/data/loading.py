@@ -72,6 +72,9 @@ class Loader:
                 collate_fn=default_collate,
                 pin_memory=self.device.type == "cuda",
                 persistent_workers=workers > 0,
+                # Starting an epoch draws a worker base seed; from the global generator that draw
+                # would shift dropout after a mid-epoch resume. Samples are seeded by the sampler anyway.
+                generator=torch.Generator().manual_seed(seed),
             )
 
     def __len__(self) -> int:

@@ -51,9 +51,38 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class _WriteErrors:
+    """A file that remembers its write error: torch.save reports one as a bare RuntimeError, and a
+    full disk must reach the user as the OSError it is."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.f, name)
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write ``state`` (plain containers and tensors) atomically."""
-    atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+
+    def write(f: Any) -> None:
+        checked = _WriteErrors(f)
+        try:
+            torch.save({"format": FORMAT, **state}, checked)
+        except RuntimeError:
+            if checked.error is not None:
+                raise checked.error from None
+            raise
+
+    atomic_write(path, write)
 
 
 def load_checkpoint(path: Path) -> dict:

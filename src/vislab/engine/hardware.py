@@ -42,7 +42,7 @@ def configure_backends(cfg: TrainConfig, fabric: Any) -> None:
         torch.backends.cudnn.benchmark = True
         if fabric.device.type == "cuda":
             torch.set_float32_matmul_precision("high")
-    if fabric.device.type == "cpu":
+    if fabric.device.type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):  # the user's own choice wins
         local = int(os.environ.get("LOCAL_WORLD_SIZE", 0)) or max(1, fabric.world_size // max(1, cfg.num_nodes))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 import torch
 from torch import nn
 
+from ..atomic import remove_leftovers
 from ..config import Config, to_dict
 from ..data.bundle import DataBundle
 from ..data.loading import Loader
@@ -24,6 +26,7 @@ from ..runs import Run
 from ..tasks.base import Task
 from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
 from .hardware import describe_device
+from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
 from .recorder import Recorder
@@ -106,14 +109,32 @@ def make_loader(cfg: Config, dataset: Any, fabric: Any, bundle: DataBundle, *, t
     )
 
 
-def load_weights(model: nn.Module, weights: dict, source: str) -> None:
+def load_weights(model: nn.Module, weights: Any, source: str) -> None:
     """Load a state dict, naming what does not match (another architecture, other class count)."""
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as e:
-        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-        detail = next((ln for ln in lines if "size mismatch" in ln), None) or " ".join(lines[1:3]) or lines[0]
-        raise VislabError(f"{source} does not fit this model: {detail[:300]}") from None
+    problem = weights_mismatch(model.state_dict(), weights)
+    if problem:
+        raise VislabError(f"{source} does not fit this model: {problem}")
+    model.load_state_dict(weights)
+
+
+def weights_mismatch(expected: dict[str, torch.Tensor], weights: Any) -> Optional[str]:
+    """None when ``weights`` has exactly ``expected``'s keys and shapes, else the first differences."""
+    if not isinstance(weights, dict) or not all(torch.is_tensor(v) for v in weights.values()):
+        return "it holds no state dict of tensors"
+
+    def first(names: list[str], n: int = 3) -> str:
+        return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+    shapes = [
+        f"{k} is {list(weights[k].shape)} there, {list(v.shape)} here"
+        for k, v in expected.items() if k in weights and weights[k].shape != v.shape
+    ]
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    parts = [first(shapes, 2)] if shapes else []
+    parts += [f"missing {first(missing)}"] if missing else []
+    parts += [f"unexpected {first(unexpected)}"] if unexpected else []
+    return "; ".join(parts) or None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -149,43 +170,85 @@ def fit(
         raise VislabError(f"dataset {cfg.data.name}: the training split is empty")
     scheduler = build_scheduler(cfg.sched, optimizer, len(train_loader), cfg.train.epochs)
     if resume:
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        scaler = getattr(fabric.strategy.precision, "scaler", None)
-        if scaler is not None and resume.get("scaler"):
-            scaler.load_state_dict(resume["scaler"])
+        load_training_state(fabric, optimizer, scheduler, resume)
     monitor, mode = monitor_of(cfg, task)
     s = Session(
         cfg, fabric, model, optimizer, scheduler, task, run, state,
-        Recorder(run, fabric.is_global_zero, purge_step=state.global_step if resume else None),
+        # TensorBoard steps are epochs: drop what a killed run logged after its checkpoint.
+        Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs),
         monitor, mode,
     )
     s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
+    if resume and fabric.is_global_zero:
+        for folder in (run.dir, run.checkpoint_path().parent):
+            remove_leftovers(folder)  # what the kill that this resume follows cut short
+    if resume and state.history:
+        s.recorder.log_epoch(state.history)  # metrics.csv and TensorBoard exactly as of the checkpoint
     if resume:
         set_rng_state(resume["rng"])  # last, so nothing above draws from the restored generators
-    try:
-        while state.epoch < cfg.train.epochs and not early_stopped(s):
-            run_epoch(s, train_loader, val_loader)
-        summary = finish(s, bundle)
-    except KeyboardInterrupt:
-        save(s, "last")
-        s.recorder.summary(status="interrupted", **progress_fields(s))
-        raise
-    except BaseException as e:
-        s.recorder.summary(status="failed", error=f"{type(e).__name__}: {e}".splitlines()[0], **progress_fields(s))
-        raise
-    finally:
-        s.progress.close()
-        s.recorder.close()
+    finishing = False
+    with deferred_interrupts(fabric.world_size == 1):
+        try:
+            while state.epoch < cfg.train.epochs and not early_stopped(s):
+                run_epoch(s, train_loader, val_loader)
+            finishing = True  # last.pt is complete, and finish() puts best.pt's weights in the model
+            summary = finish(s, bundle)
+        except KeyboardInterrupt as e:
+            if isinstance(e, Interrupted) and not finishing:
+                save(s, "last")  # taken at a step boundary, so the resume is exact
+            s.recorder.summary(status="interrupted", **progress_fields(s), best_effort=True)
+            raise Interrupted(resume_hint(s)) from None
+        except BaseException as e:
+            error = f"{type(e).__name__}: {e}".splitlines()[0]
+            s.recorder.summary(status="failed", error=error, **progress_fields(s), best_effort=True)
+            raise
+        finally:
+            s.progress.close()
+            s.recorder.close()
     return summary
+
+
+def load_training_state(fabric: Any, optimizer: Any, scheduler: Any, checkpoint: dict) -> None:
+    """Optimizer, scheduler and grad-scaler state from a checkpoint; a mismatch is bad input."""
+    try:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise VislabError(
+            f"the checkpoint's optimizer state does not fit optim.*/sched.* of this run ({str(e).splitlines()[0]}); "
+            "resume with the settings it was trained with"
+        ) from None
+    scaler = getattr(fabric.strategy.precision, "scaler", None)
+    if scaler is not None and checkpoint.get("scaler"):
+        scaler.load_state_dict(checkpoint["scaler"])
+
+
+def resume_hint(s: Session) -> str:
+    """What the user can do after an interruption."""
+    if s.run.checkpoint_path("last").is_file():
+        return f"resume with: vislab train --resume {s.run.dir}"
+    return "no checkpoint was written yet"
+
+
+@contextmanager
+def out_of_memory_hint(key: str, batch_size: int) -> Iterator[None]:
+    """Turn CUDA's out-of-memory error into bad input that names a batch size to try."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError:
+        raise VislabError(
+            f"out of GPU memory with {key}={batch_size}; try {key}={max(1, batch_size // 2)} "
+            "(or train.precision=bf16-mixed)"
+        ) from None
 
 
 def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
     """One epoch: train, validate, record a metrics.csv row, checkpoint."""
     started = time.perf_counter()
     lr = s.optimizer.param_groups[0]["lr"]
-    train = train_one_epoch(s, train_loader, lr)
+    with out_of_memory_hint("train.batch_size", s.cfg.train.batch_size):
+        train = train_one_epoch(s, train_loader, lr)
     lr = train["lr"]
     val = evaluate(s.model, val_loader, s.task, s.fabric, s.cfg)
     st = s.state
@@ -247,10 +310,7 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
         checked = (step + 1) % check_every == 0 or step + 1 == len(loader)
         if checked and not math.isfinite(loss_value := float(loss.detach())):
             if cfg.train.nan_policy == "stop":
-                raise TrainingDiverged(
-                    f"the loss became {loss_value} at epoch {st.epoch + 1}, step {step + 1}; "
-                    f"lower optim.lr or set train.grad_clip (last good checkpoint: {s.run.checkpoint_path('last')})"
-                )
+                raise diverged(s, f"the loss became {loss_value} at epoch {st.epoch + 1}, step {step + 1}")
             st.skipped_batches += 1
             s.optimizer.zero_grad(set_to_none=True)
         else:
@@ -271,6 +331,7 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
             s.progress.update(st.step, {"loss": loss_value, **running, "img/s": partial["count"] * fabric.world_size / max(partial["seconds"], 1e-9)})
         if every and st.global_step % every == 0 and st.step < len(loader):
             save(s, "last")
+        interruption_point()
     wall = time.perf_counter() - started
     seconds = seconds_before + wall
     count = torch.tensor(float(partial["count"]), dtype=torch.float64, device=fabric.device)
@@ -290,8 +351,9 @@ def evaluate(model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Opt
     metrics = task.metrics()
     loss_sum = torch.zeros((), dtype=torch.float64, device=fabric.device)
     count = 0
-    with fabric.autocast():
+    with fabric.autocast(), out_of_memory_hint("train.eval_batch_size", loader.sampler.batch_size):
         for batch in loader.epoch(0):
+            interruption_point()
             if cfg is not None and cfg.train.channels_last:
                 batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
             outputs = task.predict(model, batch)
@@ -309,6 +371,7 @@ def predictions(model: nn.Module, loader: Loader, task: Task, fabric: Any) -> It
     model.eval()
     with torch.no_grad(), fabric.autocast():
         for batch in loader.epoch(0):
+            interruption_point()
             yield task.predict(model, batch), batch
 
 
@@ -336,13 +399,28 @@ def checkpoint_state(s: Session) -> dict[str, Any]:
 
 
 def save(s: Session, which: str, also_best: bool = False) -> None:
-    """Write checkpoints/<which>.pt on rank 0 (atomically); copy it to best.pt when it improved."""
+    """Write checkpoints/<which>.pt on rank 0 (atomically), best.pt first when the epoch improved.
+
+    Weights that are no longer finite are never saved, so the checkpoint on disk stays the last good one.
+    Best before last: a kill between the two leaves last.pt behind best.pt, and the resumed run
+    recomputes the same epoch and writes the same best.pt again.
+    """
+    weights = [v for v in unwrap(s.model).state_dict().values() if v.is_floating_point()]
+    if not bool(torch.stack([torch.isfinite(v).all() for v in weights]).all()):
+        raise diverged(s, f"the weights became NaN or infinite after {s.state.global_step} steps")
     if not s.fabric.is_global_zero:
         return
-    path = s.run.checkpoint_path(which)
-    save_checkpoint(path, checkpoint_state(s))
+    first = s.run.checkpoint_path("best" if also_best else which)
+    save_checkpoint(first, checkpoint_state(s))
     if also_best:
-        atomic_copy(path, s.run.checkpoint_path("best"))
+        atomic_copy(first, s.run.checkpoint_path(which))
+
+
+def diverged(s: Session, what: str) -> TrainingDiverged:
+    """The error that stops a run whose loss or weights stopped being finite, naming what is kept."""
+    last = s.run.checkpoint_path("last")
+    kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written"
+    return TrainingDiverged(f"{what}; lower optim.lr or set train.grad_clip ({kept})")
 
 
 def start_summary(s: Session, bundle: DataBundle, resumed: bool) -> dict[str, Any]:

@@ -17,7 +17,7 @@ class Recorder:
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
-            # purge_step drops events logged after the checkpoint a resumed run restarts from.
+            # Steps are epochs; purge_step drops the epochs a resumed run is about to log again.
             self.writer = SummaryWriter(log_dir=str(run.dir), purge_step=purge_step)
 
     def log_step(self, global_step: int, values: dict[str, float]) -> None:
@@ -37,9 +37,15 @@ class Recorder:
                     self.writer.add_scalar(_tb_name(k), v, row["epoch"])
             self.writer.flush()
 
-    def summary(self, **fields: Any) -> None:
-        if self.enabled:
+    def summary(self, best_effort: bool = False, **fields: Any) -> None:
+        """Update summary.json; ``best_effort`` (on the way out of a failed run) tolerates a full disk."""
+        if not self.enabled:
+            return
+        try:
             self.run.update_summary(**fields)
+        except OSError:
+            if not best_effort:
+                raise
 
     def close(self) -> None:
         if self.writer is not None:

@@ -1,0 +1,200 @@
+"""The bad-input catalogue: each item exits with code 2 and one short line on stderr, without a traceback,
+overwrites nothing and leaves no run directory behind.
+
+Dataset-specific items (empty folder, class folder without images, corrupt or non-image files, mask values,
+image/mask mismatches, missing dataset root, pretrained weights offline) live with the datasets' own tests.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import vislab
+from vislab.engine.checkpoint import load_checkpoint, save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"train.epochs": 1, "train.progress": False, "data.limit": 64, "train.batch_size": 16}
+
+
+def assert_bad_input(code: int, out: str, err: str, *phrases: str) -> str:
+    """Exit code 2, nothing on stdout, one short line on stderr holding every phrase."""
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert out == "" and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("vislab: error: ") and len(lines[0]) < 400, lines[0]
+    for phrase in phrases:
+        assert phrase in lines[0]
+    return lines[0]
+
+
+def run_dirs(runs: Path) -> list[Path]:
+    return [p for p in runs.glob("*/*") if p.is_dir()] if runs.is_dir() else []
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> vislab.Run:
+    return vislab.train("digits", runs_dir=tmp_path_factory.mktemp("runs"), **TINY)
+
+
+@pytest.fixture
+def run_copy(finished_run: vislab.Run, tmp_path: Path) -> vislab.Run:
+    """A private copy of a finished one-epoch run, to damage."""
+    dest = tmp_path / "copy" / "digits" / finished_run.dir.name
+    shutil.copytree(finished_run.dir, dest)
+    return vislab.Run(dest)
+
+
+# ------------------------------------------------------------------------------------------------
+# config, recipe, model
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, phrases", [
+    (["optim.lrr=0.1"], ["unknown config key 'optim.lrr'", "'optim.lr'"]),
+    (["optim.lr=fast"], ["config key 'optim.lr'", "expected a float", "'fast'"]),
+    (["train.epochs=[1, 2]"], ["config key 'train.epochs'", "expected an int", "[1, 2]"]),
+    (["model.name=cnn-mnst"], ["unknown model model.name='cnn-mnst'", "cnn-mnist"]),
+    (["data.name=digitz"], ["unknown dataset data.name='digitz'", "digits"]),
+])
+def test_config_mistakes(main, tmp_path: Path, args: list[str], phrases: list[str]):
+    code, out, err = main("train", "digits", *args)
+    assert_bad_input(code, out, err, *phrases)
+    assert run_dirs(tmp_path / "runs") == []
+
+
+def test_unknown_recipe_lists_the_recipes(main, tmp_path: Path):
+    code, out, err = main("train", "digitz")
+    assert_bad_input(code, out, err, "unknown recipe 'digitz'", "did you mean digits", "recipes are digits")
+    assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# resuming
+# ------------------------------------------------------------------------------------------------
+
+
+def test_resuming_a_directory_that_does_not_exist(main, tmp_path: Path):
+    code, out, err = main("train", "--resume", tmp_path / "nowhere")
+    assert_bad_input(code, out, err, f"run directory {tmp_path / 'nowhere'} does not exist")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_resuming_a_directory_that_is_not_a_run(main, tmp_path: Path):
+    (tmp_path / "photos").mkdir()
+    code, out, err = main("train", "--resume", tmp_path / "photos")
+    assert_bad_input(code, out, err, f"{tmp_path / 'photos'} is not a run directory (it has no config.yaml)")
+    assert list((tmp_path / "photos").iterdir()) == []
+
+
+def test_resuming_a_run_without_checkpoint(main, run_copy: vislab.Run):
+    for p in run_copy.dir.glob("checkpoints/*.pt"):
+        p.unlink()
+    before = snapshot(run_copy.dir)
+    code, out, err = main("train", "--resume", run_copy.dir, "train.epochs=2")
+    assert_bad_input(code, out, err, f"{run_copy.dir} holds no checkpoint to resume (checkpoints/last.pt is missing)")
+    assert snapshot(run_copy.dir) == before
+
+
+def foreign_checkpoint(run: vislab.Run, model: torch.nn.Module, name: str) -> None:
+    """Replace the run's checkpoints with one holding ``model``'s weights, as another run would have left it."""
+    state = load_checkpoint(run.checkpoint_path("last"))
+    state.pop("format")
+    state["model"] = model.state_dict()
+    state["config"]["model"]["name"] = name
+    for which in ("last", "best"):
+        save_checkpoint(run.checkpoint_path(which), state)
+
+
+@pytest.mark.parametrize("verb", ["resume", "eval"])
+def test_a_checkpoint_of_another_class_count_names_the_mismatch(main, run_copy: vislab.Run, verb: str):
+    from vislab.models.cnn import MnistCNN
+
+    foreign_checkpoint(run_copy, MnistCNN(1, 12, (8, 8)), "cnn-mnist")
+    before = snapshot(run_copy.dir)
+    args = ("train", "--resume", run_copy.dir, "train.epochs=2") if verb == "resume" else ("eval", run_copy.dir)
+    code, out, err = main(*args)
+    assert_bad_input(code, out, err, "does not fit this model: classifier.weight is [12, 128] there, [10, 128] here")
+    assert snapshot(run_copy.dir) == before
+
+
+def test_a_checkpoint_of_another_architecture_names_the_mismatch(main, run_copy: vislab.Run):
+    import torchvision
+
+    foreign_checkpoint(run_copy, torchvision.models.resnet18(num_classes=10), "resnet18")
+    before = snapshot(run_copy.dir)
+    code, out, err = main("train", "--resume", run_copy.dir, "train.epochs=2")
+    assert_bad_input(
+        code, out, err, f"checkpoint {run_copy.checkpoint_path('last')} (a resnet18) does not fit this model",
+        "missing features.0.weight, features.0.bias, features.2.weight and ", "unexpected conv1.weight, bn1.weight",
+    )
+    assert snapshot(run_copy.dir) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# the runs directory
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_runs_directory_under_a_file(main, tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    code, out, err = main("train", "--runs-dir", tmp_path / "notes.txt" / "runs", "digits")
+    assert_bad_input(code, out, err, f"cannot use runs directory {tmp_path / 'notes.txt' / 'runs'}: Not a directory")
+    assert (tmp_path / "notes.txt").read_text() == "not a folder"
+
+
+def test_a_runs_directory_without_permission(main, tmp_path: Path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):
+        pytest.skip("running as root: permissions do not stop writes here")
+    code, out, err = main("train", "--runs-dir", locked / "runs", "digits")
+    assert_bad_input(code, out, err, f"cannot use runs directory {locked / 'runs'}: Permission denied")
+    assert list(locked.iterdir()) == []
+
+
+def test_a_full_disk_is_bad_input_and_leaves_no_run_behind(tmp_path: Path):
+    """The kernel refuses writes past 200 kB (RLIMIT_FSIZE): the first checkpoint cannot be written."""
+    runs = tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    limit = 200_000
+    proc = subprocess.run(
+        [sys.executable, "-m", "vislab", "train", "--runs-dir", str(runs), "digits",
+         *(f"{k}={v}" for k, v in TINY.items())],
+        capture_output=True, text=True, env=env, timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )
+    line = assert_bad_input(proc.returncode, proc.stdout, proc.stderr, "File too large",
+                            "free space or choose another --runs-dir")
+    assert f"cannot write {runs / 'digits'}" in line and "checkpoints" in line
+    assert run_dirs(runs) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_out_of_gpu_memory_names_a_batch_size_to_try(tmp_path: Path):
+    """The allocator is capped at 16 MB: model and data fit, a batch of 1024 digits' activations do not."""
+    code = (
+        "import sys, torch\n"
+        "torch.cuda.set_per_process_memory_fraction(16e6 / torch.cuda.get_device_properties(0).total_memory)\n"
+        "from vislab.cli import main\n"
+        "raise SystemExit(main(sys.argv[1:]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "train", "--runs-dir", str(tmp_path / "runs"), "digits",
+         "train.accelerator=cuda", "train.batch_size=1024", "train.epochs=1", "train.progress=false"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=300,
+    )
+    assert_bad_input(proc.returncode, proc.stdout, proc.stderr,
+                     "out of GPU memory with train.batch_size=1024; try train.batch_size=512")
+    assert run_dirs(tmp_path / "runs") == []
