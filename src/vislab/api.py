@@ -160,7 +160,6 @@ def write_data_info(run: Run, info: Any) -> None:
     """data_info.json: what predict needs to know about the data (classes, channels, statistics) without it."""
     import json
 
-
     atomic_write_text(run.dir / "data_info.json", json.dumps(dataclasses.asdict(info), indent=2) + "\n")
 
 
