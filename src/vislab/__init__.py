@@ -11,4 +11,16 @@ from .api import evaluate, train  # noqa: E402
 from .errors import VislabError  # noqa: E402
 from .runs import Run, load_run  # noqa: E402
 
-__all__ = ["Run", "VislabError", "__version__", "evaluate", "load_run", "train"]
+_LAZY = {"sweep": "vislab.experiments.sweep", "compare": "vislab.experiments.compare"}
+
+
+def __getattr__(name: str):
+    """``vislab.sweep`` and ``vislab.compare``, imported on first use (they pull in optuna and scipy)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vislab' has no attribute '{name}'")
+
+
+__all__ = ["Run", "VislabError", "__version__", "compare", "evaluate", "load_run", "sweep", "train"]
