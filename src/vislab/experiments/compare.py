@@ -20,7 +20,9 @@ from ..runs import Run, find_runs
 from . import stats
 from .space import SEED, describe
 
-IGNORED = {SEED, "train.progress", "description"}  # keys that do not make runs different experiments
+# Keys that do not make runs different experiments: the seed, and where or how visibly a run was done.
+IGNORED = {SEED, "description", "data.root", "data.download", "data.num_workers", "train.progress",
+           "train.checkpoint_every_steps"}
 NAN = float("nan")
 
 
@@ -220,7 +222,7 @@ def _pairs(group: Group, metric: str) -> list[tuple[Any, float]]:
 
 
 def compare(
-    dirs: list[str | Path],
+    dirs: str | Path | list[str | Path],
     baseline: Optional[list[str]] = None,
     metrics: Optional[list[str]] = None,
     out: Optional[str | Path] = None,
@@ -233,6 +235,8 @@ def compare(
     """
     from .report import write_report
 
+    if isinstance(dirs, (str, Path)):
+        dirs = [dirs]
     if band not in ("std", "minmax"):
         raise VislabError(f"--band must be std or minmax, not '{band}'")
     runs, skipped = load_runs(dirs)

@@ -47,6 +47,10 @@ class Display:
             trial = next(t for t in self.sweep.trials() if t.number == number)
             self.console.print(f"{trial_line(self.sweep, trial)}  [{self.counts()}]")
 
+    def note(self, text: str) -> None:
+        if self.show:
+            self.console.print(text)
+
     def counts(self) -> str:
         c = self.sweep.tally()
         text = f"{c['done'] + c['pruned']}/{self.sweep.spec.trials} done, {c['running']} running, {c['failed']} failed"

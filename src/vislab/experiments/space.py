@@ -13,9 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Union
 
-import yaml
-
-from ..config import parse_override, yaml_load
+from ..config import parse_override, yaml_dump, yaml_load
 from ..errors import VislabError
 
 RANGE = re.compile(r"^\s*(loguniform|uniform|int|choice)\s*\((.*)\)\s*$", re.S)
@@ -123,9 +121,8 @@ def encode(value: Any) -> Any:
     """A config value as an Optuna choice: scalars as they are, anything else as its YAML text."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
-    if isinstance(value, str) and yaml_load(value) == value:
-        return value
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+    text = yaml_dump(value)
+    return value if text == value else text  # a string that reads back as itself stays plain
 
 
 def decode(value: Any) -> Any:

@@ -1,9 +1,9 @@
 """`vislab sweep`: an Optuna study over a grid (or a TPE search), each trial an ordinary run directory.
 
     RUNS/sweeps/<name>/
-      study.db                  the Optuna study (SQLite) unless --storage names another database
+      study.db                      the Optuna study (SQLite), or storage.txt naming the --storage database
       <recipe>/<time>-trial-0003/   one run directory per trial, read by compare, eval and predict
-      logs/trial-0003.log       what a trial printed (worker processes) and the traceback of a failure
+      logs/trial-0003.log           what a worker process printed, and why a trial failed
 
 Grid points go into the study's trial queue when the study is created; search trials are sampled by
 TPE with median pruning on the validation curve. A trial is claimed by moving it from the queue to
@@ -31,14 +31,21 @@ import yaml
 
 from .. import config as config_mod
 from ..errors import VislabError
-from ..runs import _NAME, Run, default_runs_dir, ensure_dir, find_runs
+from ..runs import _NAME, default_runs_dir, ensure_dir
 from .space import SEED, Choice, Param, Space, describe
 
 HOST = socket.gethostname()
 
-# Heartbeats are experimental in Optuna and, it says, meant for Study.optimize; we record them ourselves.
-warnings.filterwarnings("ignore", message=".*(heartbeat|fail_stale_trials).*experimental", category=Warning)
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+
+@contextmanager
+def quiet_heartbeats() -> Iterator[None]:
+    """Optuna warns that heartbeats are experimental and meant for Study.optimize; we record them ourselves."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+        yield
 HEARTBEAT_S = 20  # a RUNNING trial whose heartbeat is older than GRACE_S is failed by the next --resume
 GRACE_S = 90
 
@@ -107,11 +114,11 @@ def build_spec(
         raise VislabError(f"--search must be grid or tpe, not '{search}'")
     space = Space(params)
     cfg = config_mod.resolve(recipe, overrides)
-    if cfg.train.devices not in (1, "1") or cfg.train.num_nodes != 1:
-        raise VislabError("a sweep trial trains on one device; spread trials over GPUs with --workers N --gpus-per-trial 1")
     base = config_mod.to_dict(cfg)
     for example in space.examples():
-        config_mod.resolve(base, example)
+        trial_cfg = config_mod.resolve(base, example)
+        if trial_cfg.train.devices not in (1, "1") or trial_cfg.train.num_nodes != 1:
+            raise VislabError("a sweep trial trains on one device; spread trials over GPUs with --workers N --gpus-per-trial 1")
     monitor, mode = objective(cfg)
     return SweepSpec(
         recipe=cfg.recipe,
@@ -157,9 +164,6 @@ class Sweep:
     def trials(self) -> list[Any]:
         return self.study.get_trials(deepcopy=False)
 
-    def runs(self) -> list[Run]:
-        return list(find_runs(self.dir))
-
     def log_path(self, number: int) -> Path:
         return self.dir / "logs" / f"trial-{number:04d}.log"
 
@@ -186,6 +190,25 @@ def default_storage(sweep_dir: Path) -> str:
     return f"sqlite:///{sweep_dir.resolve() / 'study.db'}"
 
 
+def storage_url(sweep_dir: Path, given: Optional[str]) -> str:
+    """The study's database: ``given``, or study.db in the sweep directory. A sweep opened with --storage
+    leaves a note (storage.txt, password hidden) so that forgetting the flag later is not a fresh start."""
+    note = sweep_dir / "storage.txt"
+    if given is None and note.is_file():
+        raise VislabError(f"sweep {sweep_dir.name} keeps its study in {note.read_text().strip()}; pass that --storage URL")
+    return given or default_storage(sweep_dir)
+
+
+def masked(url: str) -> str:
+    """A database URL with its password hidden, for messages and notes."""
+    import sqlalchemy
+
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return url
+
+
 def open_storage(url: str) -> Any:
     """An RDBStorage with heartbeats (SQLite waits up to a minute for a lock held by another process)."""
     import optuna
@@ -193,13 +216,13 @@ def open_storage(url: str) -> Any:
 
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
-        )
+        with quiet_heartbeats():
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+            )
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as e:
-        shown = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise VislabError(f"cannot open --storage {shown}: {first}") from None
+        raise VislabError(f"cannot open --storage {masked(url)}: {first}") from None
 
 
 def open_sweep(name: str, sweep_dir: Path, storage_url: str, spec: Optional[SweepSpec] = None, resume: bool = True) -> Sweep:
@@ -314,9 +337,10 @@ def prepare(sweep: Sweep) -> None:
     import optuna
 
     with locked(sweep):
-        optuna.storages.fail_stale_trials(sweep.study)  # other machines: heartbeat older than GRACE_S
+        with quiet_heartbeats():
+            optuna.storages.fail_stale_trials(sweep.study)  # other machines: heartbeat older than GRACE_S
         for t in sweep.trials():
-            if t.state.name == "RUNNING" and t.user_attrs.get("host") == HOST and not _alive(t.user_attrs.get("pid")):
+            if t.state.name == "RUNNING" and _lost(t):
                 fail(sweep, t._trial_id, "lost: its process ended without reporting (killed?)")
         tried = attempts(sweep)
         if sweep.spec.search == "grid":
@@ -343,7 +367,8 @@ def claim(sweep: Sweep) -> Optional[Any]:
             sampled = sum(1 for t in trials if point_of(sweep, t) is not None and "retry_of" not in t.user_attrs)
             if not queued and (sweep.spec.search == "grid" or sampled >= sweep.spec.trials):
                 return None
-            trial = sweep.study.ask()
+            with quiet_heartbeats():
+                trial = sweep.study.ask()
             trial.set_user_attr("host", HOST)
             trial.set_user_attr("pid", os.getpid())
             sweep.space.suggest(trial)
@@ -378,6 +403,13 @@ def fail(sweep: Sweep, trial_id: int, error: str) -> None:
     except optuna.exceptions.UpdateFinishedTrialError:
         return
     sweep.study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+
+
+def _lost(trial: Any) -> bool:
+    """A running trial nobody runs: its process on this machine is gone, or it was killed while being claimed."""
+    if "host" not in trial.user_attrs:  # claiming sets it a moment after the trial starts
+        return trial.datetime_start is None or time.time() - trial.datetime_start.timestamp() > GRACE_S
+    return trial.user_attrs["host"] == HOST and not _alive(trial.user_attrs.get("pid"))
 
 
 def _alive(pid: Any) -> bool:
@@ -425,7 +457,7 @@ def sweep(
     """
     from .display import Display
     from .space import parse_range
-    from .workers import make_pool, plan_slots
+    from .workers import make_pool, plan_slots, stop_on_signals
 
     slots = plan_slots(workers, gpus_per_trial)
     spec = None
@@ -440,10 +472,12 @@ def sweep(
     if not _NAME.match(name):
         raise VislabError(f"--name '{name}' may use letters, digits and . _ - = , + only, and no slashes")
     sweep_dir = ensure_dir(root / name, "sweep directory")
-    opened = open_sweep(name, sweep_dir, storage or default_storage(sweep_dir), spec, resume)
+    opened = open_sweep(name, sweep_dir, storage_url(sweep_dir, storage), spec, resume)
+    if opened.storage_url != default_storage(sweep_dir):
+        (sweep_dir / "storage.txt").write_text(masked(opened.storage_url) + "\n")
     pool = make_pool(opened, slots, in_process=workers == 1 and gpus_per_trial is None)
     prepare(opened)
-    with Display(opened, show) as display:
+    with Display(opened, show) as display, stop_on_signals():
         drive(opened, pool, display)
     return opened
 
@@ -467,6 +501,7 @@ def drive(sweep: Sweep, pool: Any, display: Any) -> None:
     except KeyboardInterrupt:
         for number in pool.stop():
             display.finished(number)
+        display.note(f"stopped; continue with: {resume_command(sweep)}")
         raise
 
 
@@ -499,5 +534,13 @@ def summary_lines(sweep: Sweep) -> list[str]:
         lines.append(f"best {sweep.spec.monitor} {best.value:.4f}: trial {best.number} ({describe(sweep.space.values(best.params))})")
     lines.append(f"runs: {sweep.dir}")
     if counts["failed"] or counts["pending"]:
-        lines.append(f"continue with: vislab sweep --resume --name {sweep.name}" + (f" --runs-dir {sweep.dir.parent.parent}"))
+        lines.append(f"continue with: {resume_command(sweep)}")
     return lines
+
+
+def resume_command(sweep: Sweep) -> str:
+    """The command that continues this sweep (its storage URL shown without a password)."""
+    text = f"vislab sweep --resume --name {sweep.name} --runs-dir {sweep.dir.parent.parent}"
+    if sweep.storage_url != default_storage(sweep.dir):
+        text += f" --storage {masked(sweep.storage_url)}"
+    return text

@@ -54,7 +54,7 @@ def run_trial(sweep: Sweep, trial: Any) -> None:
             fail(sweep, trial._trial_id, "interrupted")
             raise
         except Exception as e:
-            _log_traceback(sweep, trial.number)
+            _log_failure(sweep, trial.number, e)
             fail(sweep, trial._trial_id, f"{type(e).__name__}: {e}".splitlines()[0])
             return
     trial.set_user_attr("run_dir", str(run.dir))
@@ -143,11 +143,15 @@ def heartbeat(sweep: Sweep, trial_id: int) -> Iterator[None]:
         thread.join()
 
 
-def _log_traceback(sweep: Sweep, number: int) -> None:
+def _log_failure(sweep: Sweep, number: int, error: Exception) -> None:
+    """logs/trial-N.log: the message of bad input, the whole traceback of anything else (a bug)."""
     path = sweep.log_path(number)
     path.parent.mkdir(exist_ok=True)
     with open(path, "a") as f:
-        traceback.print_exc(file=f)
+        if isinstance(error, VislabError):
+            print(f"vislab: error: {error}", file=f)
+        else:
+            traceback.print_exc(file=f)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -292,6 +296,25 @@ class ProcessPool:
         return self.collect(0)
 
 
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (even where a shell started us ignoring SIGINT), so the
+    trial in progress checkpoints, is recorded as interrupted, and --resume continues it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 # ----------------------------------------------------------------------------------------------
 # The worker process
 # ----------------------------------------------------------------------------------------------
@@ -305,9 +328,10 @@ def main(argv: list[str]) -> int:
     cpus = os.environ.get(CPUS_ENV)
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
-    sweep = open_sweep(name, Path(sweep_dir), os.environ[STORAGE_ENV])
     try:
-        run_trial(sweep, optuna.Trial(sweep.study, int(trial_id)))
+        with stop_on_signals():
+            sweep = open_sweep(name, Path(sweep_dir), os.environ[STORAGE_ENV])
+            run_trial(sweep, optuna.Trial(sweep.study, int(trial_id)))
     except KeyboardInterrupt:
         return 130
     return 0
