@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-import yaml
-
 from .. import config as config_mod
 from ..errors import VislabError
 from ..runs import _NAME, default_runs_dir, ensure_dir
 from .space import SEED, Choice, Param, Space, describe
 
 HOST = socket.gethostname()
+HEARTBEAT_S = 20  # a RUNNING trial whose heartbeat is older than GRACE_S is failed by the next --resume
+GRACE_S = 90
 
 
 @contextmanager
@@ -46,8 +46,6 @@ def quiet_heartbeats() -> Iterator[None]:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         yield
-HEARTBEAT_S = 20  # a RUNNING trial whose heartbeat is older than GRACE_S is failed by the next --resume
-GRACE_S = 90
 
 
 @dataclass
@@ -55,7 +53,7 @@ class SweepSpec:
     """What a sweep runs, stored with the study so that another machine can join it by name alone."""
 
     recipe: str  # the recipe's name, for display and the default sweep name
-    base: str  # the resolved recipe with the fixed overrides, as YAML
+    base: str  # the resolved recipe with the fixed overrides, as YAML (so joining needs no recipe file)
     search: str  # "grid" or "tpe"
     params: dict  # Space.to_spec()
     trials: int  # grid: its size; search: how many trials
@@ -122,7 +120,7 @@ def build_spec(
     monitor, mode = objective(cfg)
     return SweepSpec(
         recipe=cfg.recipe,
-        base=yaml.safe_dump(base, sort_keys=False),
+        base=config_mod.yaml_dump(base),
         search=search,
         params=space.to_spec(),
         trials=len(space.grid_points()) if search == "grid" else int(trials),

@@ -112,12 +112,14 @@ def resumable_attempt(sweep: Sweep, trial: Any) -> Optional[Run]:
     path = attempt_dir(sweep, previous)
     if path is None or not (path / "checkpoints" / "last.pt").is_file():
         return None
+    from ..engine import load_checkpoint
+
     run = Run(path)
-    try:
-        epochs = run.config.train.epochs
+    try:  # the checkpoint, not summary.json, which a kill can leave an epoch behind
+        done = load_checkpoint(run.checkpoint_path("last"))["state"]["epoch"]
+        return run if done < run.config.train.epochs else None
     except VislabError:
         return None
-    return run if run.summary.get("epochs_completed", 0) < epochs else None
 
 
 @contextmanager
