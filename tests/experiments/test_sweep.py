@@ -62,7 +62,8 @@ def test_a_failing_trial_is_recorded_and_resume_reruns_only_it(main, tmp_path):
         (0, "COMPLETE", 0.01), (1, "FAIL", 1e6), (2, "FAIL", 1e6),
     ]
     assert trials[2].user_attrs["retry_of"] == 1
-    assert len(list(find_runs(sweep_dir))) == 3  # the completed point was not trained again
+    completed = [r for r in find_runs(sweep_dir) if r.summary.get("status") == "completed"]
+    assert len(completed) == 1  # the completed point was not trained again
 
     code, out, err = main(*args)
     assert code == 2 and "sweep f exists" in err and "--resume" in err
@@ -73,21 +74,20 @@ def test_a_failing_trial_is_recorded_and_resume_reruns_only_it(main, tmp_path):
 def test_a_killed_sweep_resumes_its_trial_from_the_last_checkpoint(main, tmp_path):
     runs_dir = tmp_path / "runs"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    args = ["sweep", "digits", "optim.lr=0.003", "--seeds", "2", "train.epochs=3", "data.limit=120", "--name", "k"]
+    args = ["sweep", "digits", "optim.lr=0.003", "--seeds", "2", "train.epochs=3", "data.limit=120"]
     process = subprocess.Popen([sys.executable, "-m", "vislab", *args, "--runs-dir", str(runs_dir)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first_epoch = runs_dir / "sweeps" / "k" / "digits"
     deadline = time.monotonic() + 120
-    while not list(first_epoch.glob("*/metrics.csv")) and time.monotonic() < deadline and process.poll() is None:
+    while not list(runs_dir.glob("sweeps/*/digits/*/metrics.csv")) and time.monotonic() < deadline:
         time.sleep(0.02)
     process.kill()  # SIGKILL: no chance to record anything
     process.wait()
-    killed = Run(next(first_epoch.glob("*/metrics.csv")).parent)
+    killed = Run(next(runs_dir.glob("sweeps/*/digits/*/metrics.csv")).parent)
     assert killed.summary["status"] == "running"
 
-    code, out, err = main(*args, "--resume")
+    code, out, err = main(*args, "--resume")  # the same command: the newest sweep with these settings
     assert code == 0, err
-    trials = study_of(runs_dir / "sweeps" / "k").trials
+    trials = study_of(killed.dir.parent.parent).trials
     assert trials[0].state.name == "FAIL" and "lost" in trials[0].user_attrs["error"]
     done = [t for t in trials if t.state.name == "COMPLETE"]
     assert sorted(t.params["train.seed"] for t in done) == [0, 1]  # each point exactly once
@@ -165,9 +165,10 @@ def test_bad_sweeps_exit_2_before_creating_anything(main, tmp_path, monkeypatch,
     assert not (tmp_path / "runs" / "sweeps").exists()
 
 
-def test_resume_needs_a_known_sweep(main):
+def test_resume_needs_a_known_sweep(main, tmp_path):
     code, _, err = main("sweep", "--resume", "--name", "nothing-here")
     assert code == 2 and "no sweep named nothing-here" in err
+    assert not (tmp_path / "runs" / "sweeps" / "nothing-here").exists()
 
 
 def test_workers_get_their_own_cores_threads_and_gpus(monkeypatch):

@@ -229,17 +229,18 @@ def open_sweep(name: str, sweep_dir: Path, storage_url: str, spec: Optional[Swee
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(storage_url)
-    exists = name in optuna.study.get_all_study_names(storage)
-    if exists and not resume:
-        raise VislabError(f"sweep {name} exists ({sweep_dir}); add --resume to continue it, or choose another --name")
-    if not exists:
-        if spec is None:
-            raise VislabError(f"no sweep named {name} in {storage_url}; give the recipe and its values to start it")
-        try:
-            study = optuna.create_study(study_name=name, storage=storage, direction=_direction(spec.mode))
-            study.set_user_attr("vislab", dataclasses.asdict(spec))
-        except optuna.exceptions.DuplicatedStudyError:  # another machine created it a moment ago
-            pass
+    with locked(sweep_dir):
+        exists = name in optuna.study.get_all_study_names(storage)
+        if exists and not resume:
+            raise VislabError(f"sweep {name} exists ({sweep_dir}); add --resume to continue it, or choose another --name")
+        if not exists:
+            if spec is None:
+                raise VislabError(f"no sweep named {name} in {masked(storage_url)}; give the recipe and its values to start it")
+            try:
+                study = optuna.create_study(study_name=name, storage=storage, direction=_direction(spec.mode))
+                study.set_user_attr("vislab", dataclasses.asdict(spec))
+            except optuna.exceptions.DuplicatedStudyError:  # another machine created it a moment ago
+                pass
     study = optuna.load_study(study_name=name, storage=storage)
     stored = study.user_attrs.get("vislab")
     if stored is None:
@@ -320,9 +321,10 @@ def point_states(sweep: Sweep) -> dict[Any, str]:
 
 
 @contextmanager
-def locked(sweep: Sweep) -> Iterator[None]:
-    """Serialize queue changes and claims among the processes of this machine (SQLite has no row locks)."""
-    with open(sweep.dir / ".lock", "a") as f:
+def locked(sweep_dir: Path) -> Iterator[None]:
+    """Serialize study creation, queue changes and claims among the processes of this machine (SQLite has
+    no row locks; a server database's row locks do the same between machines)."""
+    with open(sweep_dir / ".lock", "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -334,7 +336,7 @@ def prepare(sweep: Sweep) -> None:
     """Fail trials whose process is gone, then queue every missing point and every point whose attempts all failed."""
     import optuna
 
-    with locked(sweep):
+    with locked(sweep.dir):
         with quiet_heartbeats():
             optuna.storages.fail_stale_trials(sweep.study)  # other machines: heartbeat older than GRACE_S
         for t in sweep.trials():
@@ -358,7 +360,7 @@ def claim(sweep: Sweep) -> Optional[Any]:
     """The next trial for this process (RUNNING, its values chosen), or None when nothing is left to start."""
     import optuna
 
-    with locked(sweep):
+    with locked(sweep.dir):
         while True:
             trials = sweep.trials()
             queued = any(t.state.name == "WAITING" for t in trials)
@@ -469,7 +471,10 @@ def sweep(
         name = _latest_match(root, spec) if resume else f"{spec.recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not _NAME.match(name):
         raise VislabError(f"--name '{name}' may use letters, digits and . _ - = , + only, and no slashes")
-    sweep_dir = ensure_dir(root / name, "sweep directory")
+    sweep_dir = root / name
+    if spec is None and storage is None and not (sweep_dir / "study.db").is_file() and not (sweep_dir / "storage.txt").is_file():
+        raise VislabError(f"no sweep named {name} under {root}; give the recipe and its values to start it")
+    sweep_dir = ensure_dir(sweep_dir, "sweep directory")
     opened = open_sweep(name, sweep_dir, storage_url(sweep_dir, storage), spec, resume)
     if opened.storage_url != default_storage(sweep_dir):
         (sweep_dir / "storage.txt").write_text(masked(opened.storage_url) + "\n")
