@@ -3,11 +3,11 @@ worker processes, and pruning."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import optuna
 import pytest
 
 from vislab.errors import VislabError
+from vislab.experiments.space import parse_items, parse_range
 from vislab.experiments.sweep import build_spec, default_storage, open_sweep
 from vislab.experiments.workers import plan_slots
 from vislab.runs import Run, find_runs
@@ -27,21 +28,29 @@ def study_of(sweep_dir: Path) -> optuna.Study:
     return optuna.load_study(study_name=sweep_dir.name, storage=default_storage(sweep_dir))
 
 
-def test_the_issue_example_makes_six_runs_in_one_study(example_sweep):
-    sweep_dir, code, out = example_sweep
+def test_the_issue_example_is_a_grid_of_six_points():
+    fixed, grid, ranges = parse_items(["optim.name=adam,sgd", "train.epochs=2"])
+    spec = build_spec("digits", fixed, grid, ranges, seeds=3, search="grid", trials=None, prune=True)
+    assert spec.trials == 6 and (spec.monitor, spec.mode) == ("val_acc", "max")
+    assert [(p["optim.name"], p["train.seed"]) for p in spec.space.grid_points()] == [
+        ("adam", 0), ("sgd", 0), ("adam", 1), ("sgd", 1), ("adam", 2), ("sgd", 2),
+    ]
+
+
+def test_a_grid_sweep_makes_one_ordinary_run_per_point(small_sweep):
+    sweep_dir, code, out = small_sweep
     assert code == 0, out
     runs = list(find_runs(sweep_dir))
-    assert len(runs) == 6
     settings = sorted((r.config.optim.name, r.config.train.seed) for r in runs)
-    assert settings == [("adam", 0), ("adam", 1), ("adam", 2), ("sgd", 0), ("sgd", 1), ("sgd", 2)]
+    assert settings == [("adam", 0), ("adam", 1), ("sgd", 0), ("sgd", 1)]
     assert all(r.summary["status"] == "completed" and r.config.train.epochs == 2 for r in runs)
     trials = study_of(sweep_dir).trials
-    assert [t.state.name for t in trials] == ["COMPLETE"] * 6
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
     for t in trials:  # each trial's value is its run's best val_acc, and its curve was reported per epoch
         run = Run(t.user_attrs["run_dir"])
         assert t.value == run.summary["best_value"]
         assert t.intermediate_values == {row["epoch"]: row["val_acc"] for row in run.history}
-    assert "6 of 6 done" in out and "best val_acc" in out
+    assert "4 of 4 done" in out and "best val_acc" in out
 
 
 def test_a_failing_trial_is_recorded_and_resume_reruns_only_it(main, tmp_path):
@@ -99,19 +108,21 @@ def test_a_killed_sweep_resumes_its_trial_from_the_last_checkpoint(main, tmp_pat
 
 
 def test_ctrl_c_stops_the_workers_and_resume_finishes_without_repeating(main, tmp_path):
-    runs_dir = tmp_path / "runs"
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    args = ["sweep", "digits", "optim.name=adam,sgd", "train.epochs=2", "data.limit=120", "--name", "c",
-            "--runs-dir", str(runs_dir)]
-    process = subprocess.Popen([sys.executable, "-m", "vislab", *args, "--workers", "2"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sweep_dir = runs_dir / "sweeps" / "c"
-    deadline = time.monotonic() + 120
-    while not list(sweep_dir.glob("digits/*/metrics.csv")) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    sweep_dir = tmp_path / "runs" / "sweeps" / "c"
+    args = ["sweep", "digits", "optim.name=adam,sgd", "train.epochs=3", "data.limit=120", "--name", "c"]
+    before = signal.getsignal(signal.SIGINT)
+
+    def press_ctrl_c() -> None:  # once a trial finished an epoch, and while the sweep's own handler is in place
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if list(sweep_dir.glob("digits/*/metrics.csv")) and signal.getsignal(signal.SIGINT) is not before:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    code, out, err = main(*args, "--workers", "2")
+    assert code == 130 and "vislab: interrupted" in err
     assert "continue with: vislab sweep --resume --name c" in out
     trials = study_of(sweep_dir).trials
     assert all(t.state.name in ("COMPLETE", "FAIL") for t in trials)  # no trial left running
@@ -124,15 +135,16 @@ def test_ctrl_c_stops_the_workers_and_resume_finishes_without_repeating(main, tm
     trials = study_of(sweep_dir).trials
     done = [t for t in trials if t.state.name == "COMPLETE"]
     assert sorted(t.params["optim.name"] for t in done) == ["adam", "sgd"]
-    assert len(list(find_runs(sweep_dir))) == 2  # the interrupted runs were continued, not duplicated
-    assert all(json.loads((r.dir / "summary.json").read_text())["epochs_completed"] == 2 for r in find_runs(sweep_dir))
+    runs = list(find_runs(sweep_dir))
+    assert len(runs) == 2  # the interrupted runs were continued, not started again
+    assert all(r.summary["epochs_completed"] == 3 and r.summary["status"] == "completed" for r in runs)
 
 
 def test_a_search_prunes_a_trial_below_the_median_curve(tmp_path):
     import vislab
 
     spec = build_spec("digits", {"train.epochs": 2, "data.limit": 120, "train.batch_size": 32}, {},
-                      {"optim.lr": vislab.experiments.space.parse_range("optim.lr", "loguniform(1e-4,1e-2)")},
+                      {"optim.lr": parse_range("optim.lr", "loguniform(1e-4,1e-2)")},
                       seeds=None, search="tpe", trials=6, prune=True)
     sweep_dir = tmp_path / "runs" / "sweeps" / "p"
     sweep_dir.mkdir(parents=True)

@@ -280,7 +280,8 @@ class ProcessPool:
         numbers = []
         for slot in done:
             process, trial = self.running.pop(slot)
-            fail(self.sweep, trial._trial_id, f"worker exited with code {process.returncode}; see {self.sweep.log_path(trial.number)}")
+            code = process.returncode
+            fail(self.sweep, trial._trial_id, "interrupted" if code == 130 else f"worker exited with code {code}; see {self.sweep.log_path(trial.number)}")
             numbers.append(trial.number)
         return numbers
 
