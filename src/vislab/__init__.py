@@ -11,6 +11,19 @@ from .api import augment_preview, ensemble, evaluate, predict, train  # noqa: E4
 from .errors import VislabError  # noqa: E402
 from .runs import Run, load_run  # noqa: E402
 
+_LAZY = {"sweep": "vislab.experiments.sweep", "compare": "vislab.experiments.compare"}
+
+
+def __getattr__(name: str):
+    """``vislab.sweep`` and ``vislab.compare``, imported on first use (they pull in optuna and scipy)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vislab' has no attribute '{name}'")
+
+
 __all__ = [
-    "Run", "VislabError", "__version__", "augment_preview", "ensemble", "evaluate", "load_run", "predict", "train",
+    "Run", "VislabError", "__version__", "augment_preview", "compare", "ensemble", "evaluate", "load_run", "predict",
+    "sweep", "train",
 ]

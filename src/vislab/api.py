@@ -12,7 +12,7 @@ import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from . import config as config_mod
 from .atomic import atomic_write_text
@@ -22,30 +22,32 @@ from .runs import Run, default_runs_dir, ensure_dir
 
 
 def train(
-    recipe: Optional[str | Path] = None,
+    recipe: Optional[str | Path | dict] = None,
     *,
     resume: Optional[str | Path | Run] = None,
     runs_dir: Optional[str | Path] = None,
     name: Optional[str] = None,
     overrides: Optional[dict[str, Any]] = None,
+    on_epoch: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
     **kwargs: Any,
 ) -> Run:
-    """Train a recipe (a packaged name or a YAML path) with dotted overrides; returns the Run.
+    """Train a recipe (a packaged name, a YAML path or a recipe mapping) with dotted overrides; returns the Run.
 
     ``vislab.train("digits", **{"optim.lr": 3e-3})``; ``vislab.train(resume="runs/digits/...")``
     continues an interrupted run from its last.pt. Bad input raises VislabError before any run
-    directory is created.
+    directory is created. ``on_epoch(row)`` sees each metrics.csv row and may stop training by
+    returning a final status (see ``engine.fit``).
     """
     values = {**(overrides or {}), **kwargs}
     if resume is not None:
-        return _resume(resume, values)
+        return _resume(resume, values, on_epoch)
     if recipe is None:
         raise VislabError("name a recipe to train (`vislab recipes` lists them), or --resume RUN_DIR")
     cfg = config_mod.resolve(recipe, values)
-    return _run_training(cfg, ensure_dir(Path(runs_dir) if runs_dir else default_runs_dir()), name)
+    return _run_training(cfg, ensure_dir(Path(runs_dir) if runs_dir else default_runs_dir()), name, on_epoch=on_epoch)
 
 
-def _resume(path: str | Path | Run, overrides: dict[str, Any]) -> Run:
+def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optional[Callable] = None) -> Run:
     from .engine import load_checkpoint
 
     run = path if isinstance(path, Run) else Run.load(path)
@@ -65,11 +67,16 @@ def _resume(path: str | Path | Run, overrides: dict[str, Any]) -> Run:
         raise VislabError(
             f"{run.dir} already finished {done} of train.epochs={cfg.train.epochs}; pass train.epochs=N to train longer"
         )
-    return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint)
+    return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint, on_epoch=on_epoch)
 
 
 def _run_training(
-    cfg: Config, runs_dir: Path, name: Optional[str], run: Optional[Run] = None, checkpoint: Optional[dict] = None
+    cfg: Config,
+    runs_dir: Path,
+    name: Optional[str],
+    run: Optional[Run] = None,
+    checkpoint: Optional[dict] = None,
+    on_epoch: Optional[Callable] = None,
 ) -> Run:
     from . import data, models, tasks
     from .engine import configure_backends, fit, load_weights, make_fabric, seed_all
@@ -98,7 +105,7 @@ def _run_training(
             if bundle.notes:
                 run.update_summary(data_notes=bundle.notes)
         run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
-        fit(cfg, bundle, model, task, run, fabric, resume=checkpoint)
+        fit(cfg, bundle, model, task, run, fabric, resume=checkpoint, on_epoch=on_epoch)
     return run
 
 

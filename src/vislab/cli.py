@@ -131,6 +131,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"{row['file']}: {row['summary']}")
     if args.out:
         print(f"wrote {args.out}")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiments.space import parse_items
+    from .experiments.sweep import summary_lines, sweep
+
+    recipe = args.items[0] if args.items and "=" not in args.items[0] else None
+    overrides, grid, ranges = parse_items(args.items[1:] if recipe else args.items)
+    if recipe is None and (overrides or grid or ranges or args.seeds):
+        raise VislabError("the recipe comes first: vislab sweep RECIPE key=v1,v2 ... (or only --resume --name NAME)")
+    result = sweep(
+        recipe, overrides, grid, ranges, seeds=args.seeds, search=args.search, trials=args.trials,
+        workers=args.workers, gpus_per_trial=args.gpus_per_trial, storage=args.storage, name=args.name,
+        resume=args.resume, runs_dir=args.runs_dir, prune=not args.no_prune,
+    )
+    print("\n".join(summary_lines(result)))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .experiments.compare import compare
+    from .experiments.report import render
+
+    result = compare(args.dirs, baseline=args.baseline, metrics=args.metric, out=args.out, band=args.band)
+    print(render(result, args.format), end="")
+    where = sys.stdout if args.format == "md" else sys.stderr  # keep csv and json output clean for pipes
+    print(f"report: {result.out / 'report.md'}, {result.out / 'report.html'}", file=where)
     return 0
 
 
@@ -196,8 +223,39 @@ def add_predict(sub: Any) -> None:
     p.set_defaults(func=cmd_predict)
 
 
+def add_sweep(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep", help="train a grid (or a search) of settings over seeds, as an Optuna study of runs",
+        description="vislab sweep RECIPE key=v1,v2,... [key=value ...]; ranges such as "
+        "optim.lr=loguniform(1e-4,1e-2), uniform(a,b), int(a,b), choice(a,b) need --search tpe",
+    )
+    p.add_argument("items", nargs="*", metavar="RECIPE key=values", help="recipe, then key=v1,v2 (grid), key=value (fixed) or key=range(...)")
+    p.add_argument("--seeds", type=int, default=None, metavar="N", help="repeat every grid point with train.seed=0..N-1")
+    p.add_argument("--search", default="grid", choices=["grid", "tpe"], help="grid: every combination; tpe: Optuna's TPE sampler")
+    p.add_argument("--trials", type=int, default=None, metavar="N", help="--search tpe: how many settings to try")
+    p.add_argument("--no-prune", action="store_true", help="--search tpe: train every trial to the end (no median pruning)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="trials at once, each in its own process (CPU cores split)")
+    p.add_argument("--gpus-per-trial", type=int, default=None, metavar="G", help="give each worker G GPUs of its own (CUDA_VISIBLE_DEVICES)")
+    p.add_argument("--storage", default=None, metavar="URL", help="SQLAlchemy URL of the study (default: study.db in the sweep directory)")
+    p.add_argument("--name", default=None, help="sweep name (default RECIPE-YYYYmmdd-HHMMSS); RUNS/sweeps/NAME/")
+    p.add_argument("--resume", action="store_true", help="continue (or join) the sweep: run only what is missing or failed")
+    p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
+    p.set_defaults(func=cmd_sweep)
+
+
+def add_compare(sub: Any) -> None:
+    p = sub.add_parser("compare", help="group runs by their differing settings; tables, tests, curves and a report")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, sweep directories, or folders of runs")
+    p.add_argument("--baseline", action="append", default=None, metavar="KEY=VALUE", help="the group the others are compared with (repeat to narrow)")
+    p.add_argument("--metric", action="append", default=None, metavar="NAME", help="metric to tabulate, e.g. val_acc or test_f1 (repeatable; default: the monitored one and its test_ twin)")
+    p.add_argument("--out", default=None, metavar="DIR", help="report directory (default DIR/report for one DIR, else ./report)")
+    p.add_argument("--format", default="md", choices=["md", "csv", "json"], help="how the tables are printed")
+    p.add_argument("--band", default="std", choices=["std", "minmax"], help="curve band: ±1 std or min to max over seeds")
+    p.set_defaults(func=cmd_compare)
+
+
 VERBS: list[Callable[[Any], None]] = [
-    add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict,
+    add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict, add_sweep, add_compare,
 ]
 
 

@@ -247,6 +247,16 @@ def yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)
 
 
+class _Dumper(yaml.SafeDumper):
+    yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers  # so it quotes the string '1e-3'
+
+
+def yaml_dump(value: Any) -> str:
+    """One value as flow-style YAML text that ``yaml_load`` reads back as the same value."""
+    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return text[: -len("...")].strip() if text.endswith("...") else text
+
+
 def read_yaml(path: Path) -> Any:
     """Read a YAML file; a missing or malformed file is bad input."""
     try:

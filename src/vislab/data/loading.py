@@ -13,13 +13,17 @@ from .sampling import EpochBatchSampler
 from .seeding import mix_seed
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def default_num_workers() -> int:
     """Worker processes for per-sample loading: the cores this process may use, less one, at most 8."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(0, min(8, cores - 1))
+    return max(0, min(8, usable_cores() - 1))
 
 
 class Loader:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from ..config import TrainConfig
+from ..data.loading import usable_cores
 from ..errors import VislabError
 
 
@@ -44,7 +45,8 @@ def configure_backends(cfg: TrainConfig, fabric: Any) -> None:
             torch.set_float32_matmul_precision("high")
     if fabric.device.type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):  # the user's own choice wins
         local = int(os.environ.get("LOCAL_WORLD_SIZE", 0)) or max(1, fabric.world_size // max(1, cfg.num_nodes))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+        # usable, not all, cores: a sweep worker is pinned to its share of the machine
+        torch.set_num_threads(max(1, usable_cores() // local))
 
 
 def describe_device(fabric: Any) -> str:

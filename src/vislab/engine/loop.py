@@ -11,7 +11,7 @@ import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 from torch import nn
@@ -150,10 +150,13 @@ def fit(
     run: Run,
     fabric: Any,
     resume: Optional[dict] = None,
+    on_epoch: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
 ) -> dict[str, Any]:
     """Train, keep last.pt and best.pt, evaluate the best weights on the test split, write artifacts.
 
-    ``resume`` is a checkpoint dict; training continues from its epoch and step. Returns summary.json.
+    ``resume`` is a checkpoint dict; training continues from its epoch and step. ``on_epoch`` (called on
+    every process with each new metrics.csv row) may end training early by returning a status, such as
+    a sweep's "pruned", which summary.json then carries instead of "completed". Returns summary.json.
     """
     state = TrainState(**resume["state"]) if resume else TrainState()
     if resume:
@@ -190,10 +193,12 @@ def fit(
     finishing = False
     with deferred_interrupts(fabric.world_size == 1):
         try:
-            while state.epoch < cfg.train.epochs and not early_stopped(s):
+            stopped = None
+            while stopped is None and state.epoch < cfg.train.epochs and not early_stopped(s):
                 run_epoch(s, train_loader, val_loader)
+                stopped = on_epoch(state.history[-1]) if on_epoch is not None else None
             finishing = True  # last.pt is complete, and finish() puts best.pt's weights in the model
-            summary = finish(s, bundle)
+            summary = finish(s, bundle, stopped or "completed")
         except KeyboardInterrupt as e:
             if isinstance(e, Interrupted) and not finishing:
                 save(s, "last")  # taken at a step boundary, so the resume is exact
@@ -460,8 +465,8 @@ def progress_fields(s: Session) -> dict[str, Any]:
     }
 
 
-def finish(s: Session, bundle: DataBundle) -> dict[str, Any]:
-    """Best weights back in, test metrics, artifacts on rank 0, summary status completed."""
+def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[str, Any]:
+    """Best weights back in, test metrics, artifacts on rank 0, summary status ``status``."""
     cfg, fabric = s.cfg, s.fabric
     best = s.run.checkpoint_path("best")
     fabric.barrier()
@@ -479,6 +484,6 @@ def finish(s: Session, bundle: DataBundle) -> dict[str, Any]:
         val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
         extra = s.task.finalize(s.run.artifacts, predictions(unwrap(s.model), val_all, s.task, fabric), bundle)
         fields.update(extra or {})
-    s.recorder.summary(status="completed", **fields)
+    s.recorder.summary(status=status, **fields)
     fabric.barrier()
     return s.run.summary

@@ -1,0 +1,256 @@
+"""`vislab compare`: group run directories by the settings that differ, and say whether a change helped.
+
+Each run contributes the metrics of its best checkpoint: validation metrics at its best epoch (chosen on
+that same split, so optimistic) and test metrics of best.pt (not optimistic). Runs that differ only in
+``train.seed`` form a group; each group is compared with the baseline group (see ``stats``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from ..config import flatten, parse_override
+from ..errors import VislabError
+from ..runs import Run, find_runs
+from . import stats
+from .space import SEED, describe
+
+# Keys that do not make runs different experiments: the seed, and where or how visibly a run was done.
+IGNORED = {SEED, "description", "data.root", "data.download", "data.num_workers", "train.progress",
+           "train.checkpoint_every_steps"}
+NAN = float("nan")
+
+
+@dataclass
+class Group:
+    """Runs with the same settings apart from the seed."""
+
+    label: str
+    settings: dict[str, Any]
+    runs: list[Run]
+
+
+@dataclass
+class Row:
+    """One group's line in a metric's table (NaN where a number does not exist)."""
+
+    group: str
+    n: int
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+    best_epoch: float
+    wall_s: float
+    diff: float = NAN
+    diff_low: float = NAN
+    diff_high: float = NAN
+    p: float = NAN
+    p_holm: float = NAN
+    test: str = ""
+    verdict: str = ""
+
+
+@dataclass
+class Comparison:
+    groups: list[Group]
+    baseline: Group
+    keys: list[str]  # the settings that differ between groups
+    metrics: list[str]
+    modes: dict[str, str]  # metric -> "max" or "min"
+    tables: dict[str, list[Row]]
+    skipped: list[tuple[Path, str]]  # runs left out, with their status
+    sources: list[Path]
+    out: Optional[Path] = None
+    files: list[Path] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------------------------
+# Runs and groups
+# ----------------------------------------------------------------------------------------------
+
+
+def load_runs(dirs: list[str | Path]) -> tuple[list[Run], list[tuple[Path, str]]]:
+    """Completed runs at or below each directory, and the others with their status."""
+    if not dirs:
+        raise VislabError("name at least one run or sweep directory to compare")
+    runs, skipped = [], []
+    for d in dirs:
+        path = Path(d).expanduser()
+        if not path.is_dir():
+            raise VislabError(f"{path} does not exist; give run or sweep directories")
+        found = list(find_runs(path))
+        if not found:
+            raise VislabError(f"{path} holds no run directories (no config.yaml with a summary.json)")
+        for run in found:
+            status = run.summary.get("status", "no summary")
+            if status == "completed":
+                runs.append(run)
+            else:
+                skipped.append((run.dir, status))
+    if not runs:
+        raise VislabError(f"none of the {len(skipped)} runs found completed; nothing to compare")
+    return runs, skipped
+
+
+def group_runs(runs: list[Run]) -> tuple[list[Group], list[str]]:
+    """Groups in order of first appearance, by every config key whose value differs (apart from the seed)."""
+    flats = [flatten(run.config) for run in runs]
+    keys = sorted({k for f in flats for k in f} - IGNORED)
+    differing = [k for k in keys if len({_canon(f.get(k)) for f in flats}) > 1]
+    groups: dict[str, Group] = {}
+    for run, flat in zip(runs, flats):
+        settings = {k: flat.get(k) for k in differing}
+        key = _canon(settings)
+        if key not in groups:
+            groups[key] = Group(describe(settings) or "all runs", settings, [])
+        groups[key].runs.append(run)
+    return list(groups.values()), differing
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def pick_baseline(groups: list[Group], baseline: Optional[list[str]]) -> Group:
+    """The group matching every ``key=value`` given (the first group when none is given)."""
+    if not baseline:
+        return groups[0]
+    wanted = dict(parse_override(item) for item in baseline)
+    matches = [g for g in groups if all(_matches(g, k, v) for k, v in wanted.items())]
+    labels = "; ".join(g.label for g in groups)
+    if not matches:
+        raise VislabError(f"no group has {' '.join(baseline)}; the groups are: {labels}")
+    if len(matches) > 1:
+        raise VislabError(f"{' '.join(baseline)} matches {len(matches)} groups; add another --baseline key=value (groups: {labels})")
+    return matches[0]
+
+
+def _matches(group: Group, key: str, value: Any) -> bool:
+    return _canon(flatten(group.runs[0].config).get(key, object())) == _canon(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics
+# ----------------------------------------------------------------------------------------------
+
+
+def run_value(run: Run, metric: str) -> Optional[float]:
+    """The metric of the run's best checkpoint: test_* from summary.json, others at the best epoch."""
+    summary = run.summary
+    if metric.startswith("test_"):
+        return _float(summary.get("metrics", {}).get(metric))
+    row = next((r for r in run.history if r.get("epoch") == summary.get("best_epoch")), None)
+    return _float(row.get(metric)) if row else None
+
+
+def _float(v: Any) -> Optional[float]:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def default_metrics(runs: list[Run]) -> list[str]:
+    """The monitored metric and its test counterpart when the runs have one: e.g. val_acc, test_acc."""
+    monitor = runs[0].summary.get("best_metric") or "val_loss"
+    test = "test_" + monitor.split("_", 1)[-1]
+    return [monitor] + ([test] if any(run_value(r, test) is not None for r in runs) else [])
+
+
+def metric_mode(metric: str, runs: list[Run]) -> str:
+    """'max' or 'min': the monitored metric's own mode (for any split), else min for losses, max otherwise."""
+    summary = runs[0].summary
+    monitor, mode = summary.get("best_metric"), summary.get("mode")
+    if monitor and mode in ("max", "min") and _bare(metric) == _bare(monitor):
+        return mode
+    return "min" if _bare(metric).endswith("loss") else "max"
+
+
+def _bare(metric: str) -> str:
+    for split in ("train_", "val_", "test_"):
+        if metric.startswith(split):
+            return metric[len(split):]
+    return metric
+
+
+def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str) -> list[Row]:
+    """Rows for every group with the metric, the baseline first; differences Holm-corrected together."""
+    ordered = [baseline] + [g for g in groups if g is not baseline]
+    rows, diffs = [], []
+    base_pairs = _pairs(baseline, metric)
+    for group in ordered:
+        pairs = _pairs(group, metric)
+        if not pairs:
+            continue
+        est = stats.estimate([v for _, v in pairs])
+        row = Row(
+            group.label, est.n, est.mean, est.std, est.low, est.high,
+            float(np.mean([r.summary.get("best_epoch") or NAN for r in group.runs])),
+            float(np.mean([r.summary.get("wall_s") or NAN for r in group.runs])),
+        )
+        if group is baseline:
+            row.verdict = "baseline"
+        elif base_pairs:
+            d = stats.difference(pairs, base_pairs)
+            row.diff, row.diff_low, row.diff_high, row.p, row.test = d.diff, d.low, d.high, d.p, d.test
+            diffs.append(row)
+        rows.append(row)
+    for row, p_adj in zip(diffs, stats.holm([r.p for r in diffs])):
+        row.p_holm = p_adj
+        if row.test == "none":
+            row.verdict = "no p-value: one run"
+        else:
+            row.verdict = stats.verdict(row.diff, p_adj, mode)
+    return rows
+
+
+def _pairs(group: Group, metric: str) -> list[tuple[Any, float]]:
+    out = []
+    for run in group.runs:
+        value = run_value(run, metric)
+        if value is not None:
+            out.append((run.summary.get("seed", run.config.train.seed), value))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The API
+# ----------------------------------------------------------------------------------------------
+
+
+def compare(
+    dirs: str | Path | list[str | Path],
+    baseline: Optional[list[str]] = None,
+    metrics: Optional[list[str]] = None,
+    out: Optional[str | Path] = None,
+    band: str = "std",
+) -> Comparison:
+    """Compare the runs under ``dirs`` and write report.md, report.html and curve PNGs to ``out``.
+
+    ``vislab.compare(["runs/sweeps/digits-..."], baseline=["optim.name=adam"])``; ``out`` defaults to
+    ``<dir>/report`` for one directory and ./report for several. Returns the tables.
+    """
+    from .report import write_report
+
+    if isinstance(dirs, (str, Path)):
+        dirs = [dirs]
+    if band not in ("std", "minmax"):
+        raise VislabError(f"--band must be std or minmax, not '{band}'")
+    runs, skipped = load_runs(dirs)
+    groups, keys = group_runs(runs)
+    base = pick_baseline(groups, baseline)
+    metrics = metrics or default_metrics(runs)
+    known = sorted({k for r in runs for k in [*r.summary.get("metrics", {}), *(r.history[0] if r.history else {})]})
+    for metric in metrics:
+        if all(run_value(r, metric) is None for r in runs):
+            raise VislabError(f"no run has metric '{metric}'; the runs have {', '.join(k for k in known if k != 'epoch')}")
+    modes = {m: metric_mode(m, runs) for m in metrics}
+    tables = {m: metric_table(groups, base, m, modes[m]) for m in metrics}
+    sources = [Path(d).expanduser() for d in dirs]
+    result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources)
+    result.out = Path(out).expanduser() if out else (sources[0] / "report" if len(sources) == 1 else Path("report"))
+    result.files = write_report(result, band)
+    return result

@@ -1,0 +1,263 @@
+"""The comparison as text: report.md, a self-contained report.html (images inline), CSV and JSON, and
+the curve PNGs (mean per group with a ±std or min-max band over seeds)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import dataclasses
+import html
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from ..atomic import atomic_write, atomic_write_text
+from ..errors import VislabError
+from ..viz import _figure
+from .compare import Comparison, Group, Row, run_value
+
+METHOD = (
+    "Each run counts with its best checkpoint: validation metrics at its best epoch (chosen on the same split, "
+    "so slightly optimistic), test metrics of best.pt. 95% CI: Student t over the group's runs. "
+    "Δ: group mean minus baseline mean, with a paired t-test over seeds when both groups ran exactly the same "
+    "seeds, Welch's t-test otherwise; p-values are Holm-corrected across the groups of each table, and the "
+    "verdict is taken at 0.05. A group of one run has no spread, so it gets no interval and no p-value."
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Curves
+# ----------------------------------------------------------------------------------------------
+
+
+def curve_metrics(cmp: Comparison) -> list[str]:
+    """The validation metrics of the tables, then val_loss."""
+    names = [m for m in cmp.metrics if m.startswith("val_")]
+    return names + ([] if "val_loss" in names else ["val_loss"])
+
+
+def save_curves(cmp: Comparison, metric: str, path: Path, band: str) -> Path:
+    """One line per group (its mean over runs at each epoch) with a shaded ±std or min-max band."""
+    fig = _figure(7, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    colors = [f"C{i % 10}" for i in range(len(cmp.groups))]
+    for group, color in zip(_ordered(cmp), colors):
+        epochs, curves = _curves(group, metric)
+        if not epochs:
+            continue
+        mean = np.nanmean(curves, axis=0)
+        if band == "minmax":
+            low, high = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
+        else:
+            counts = np.sum(~np.isnan(curves), axis=0)
+            std = np.where(counts > 1, np.nanstd(curves, axis=0, ddof=min(1, len(curves) - 1)), 0.0)
+            low, high = mean - std, mean + std
+        ax.plot(epochs, mean, color=color, label=f"{group.label} (n={len(curves)})", marker="o" if len(epochs) < 20 else None)
+        ax.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric}: mean over seeds, band {'±1 std' if band == 'std' else 'min to max'}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    return path
+
+
+def _curves(group: Group, metric: str) -> tuple[list[int], np.ndarray]:
+    """Epochs 1..E and a [runs, E] array of the metric (NaN where a run has no such epoch)."""
+    histories = [[r for r in run.history if isinstance(r.get(metric), float)] for run in group.runs]
+    histories = [h for h in histories if h]
+    if not histories:
+        return [], np.empty((0, 0))
+    last = max(row["epoch"] for h in histories for row in h)
+    curves = np.full((len(histories), last), np.nan)
+    for i, h in enumerate(histories):
+        for row in h:
+            curves[i, row["epoch"] - 1] = row[metric]
+    return list(range(1, last + 1)), curves
+
+
+def _ordered(cmp: Comparison) -> list[Group]:
+    return [cmp.baseline] + [g for g in cmp.groups if g is not cmp.baseline]
+
+
+# ----------------------------------------------------------------------------------------------
+# Document: blocks rendered as Markdown or HTML
+# ----------------------------------------------------------------------------------------------
+
+TABLE_HEADER = ["group", "n", "mean ± std", "95% CI", "best epoch", "wall s", "Δ vs baseline [95% CI]", "p (Holm)", "test", "verdict"]
+
+
+def table_cells(row: Row) -> list[str]:
+    """A Row as the report prints it."""
+    spread = f"{row.mean:.4f} ± {row.std:.4f}" if row.n > 1 else f"{row.mean:.4f}"
+    ci = f"[{row.ci_low:.4f}, {row.ci_high:.4f}]" if row.n > 1 else "—"
+    if row.verdict == "baseline":
+        delta, p, test = "—", "—", "—"
+    elif math.isnan(row.diff):
+        delta, p, test = "—", "—", "—"
+    else:
+        delta = f"{row.diff:+.4f}" + (f" [{row.diff_low:+.4f}, {row.diff_high:+.4f}]" if row.test != "none" else "")
+        p = f"{row.p:.3g} ({row.p_holm:.3g})" if row.test != "none" else "—"
+        test = {"paired": f"paired t, {row.n} seeds", "welch": "Welch t", "none": "—"}[row.test]
+    return [row.group, str(row.n), spread, ci, _num(row.best_epoch, 1), _num(row.wall_s, 1), delta, p, test, row.verdict]
+
+
+def _num(x: float, digits: int) -> str:
+    return "—" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _or_nan(x: Any) -> float:
+    return math.nan if x is None else x
+
+
+def table_blocks(cmp: Comparison) -> list[tuple]:
+    """A heading and a table per metric."""
+    out: list[tuple] = []
+    for metric in cmp.metrics:
+        better = "higher" if cmp.modes[metric] == "max" else "lower"
+        out.append(("h2", f"{metric} ({better} is better)"))
+        out.append(("table", TABLE_HEADER, [table_cells(r) for r in cmp.tables[metric]]))
+    return out
+
+
+def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
+    """The report as ("h1"|"h2"|"p", text), ("table", header, rows) and ("img", path) blocks."""
+    n_runs = sum(len(g.runs) for g in cmp.groups)
+    out: list[tuple] = [
+        ("h1", f"Comparison of {n_runs} runs in {len(cmp.groups)} groups"),
+        ("p", "Read from " + ", ".join(str(s) for s in cmp.sources) + "."),
+        ("p", f"Groups differ in {', '.join(cmp.keys)}. Baseline: {cmp.baseline.label}." if cmp.keys else "All runs share their settings apart from the seed."),
+    ]
+    if cmp.skipped:
+        listed = "; ".join(f"{p.name} ({status})" for p, status in cmp.skipped)
+        out.append(("p", f"Left out {len(cmp.skipped)} runs that did not complete: {listed}."))
+    out += table_blocks(cmp)
+    out.append(("p", METHOD))
+    if images:
+        out.append(("h2", "Curves"))
+        out.extend(("img", path) for path in images)
+    out.append(("h2", "Runs"))
+    rows = [
+        [g.label, str(run.summary.get("seed")), *(_num(_or_nan(run_value(run, m)), 4) for m in cmp.metrics), os.path.relpath(run.dir, cmp.out)]
+        for g in _ordered(cmp) for run in g.runs
+    ]
+    out.append(("table", ["group", "seed", *cmp.metrics, "run"], rows))
+    return out
+
+
+def render_markdown(items: list[tuple]) -> str:
+    lines: list[str] = []
+    for kind, *rest in items:
+        if kind == "h1":
+            lines += [f"# {rest[0]}", ""]
+        elif kind == "h2":
+            lines += [f"## {rest[0]}", ""]
+        elif kind == "p":
+            lines += [rest[0], ""]
+        elif kind == "img":
+            lines += [f"![{rest[0].stem}]({rest[0].name})", ""]
+        else:
+            header, rows = rest
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("|" + "|".join("---" for _ in header) + "|")
+            lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
+    "th,td{border:1px solid #ccc;padding:0.3em 0.6em;text-align:left}th{background:#f3f3f3}"
+    "img{max-width:100%;display:block;margin:1em 0}"
+)
+
+
+def render_html(items: list[tuple]) -> str:
+    """One file with everything inline (CSS, PNGs as base64): it opens offline and can be mailed."""
+    body: list[str] = []
+    for kind, *rest in items:
+        if kind in ("h1", "h2", "p"):
+            body.append(f"<{kind}>{html.escape(rest[0])}</{kind}>")
+        elif kind == "img":
+            data = base64.b64encode(rest[0].read_bytes()).decode()
+            body.append(f'<img alt="{html.escape(rest[0].stem)}" src="data:image/png;base64,{data}">')
+        else:
+            header, rows = rest
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
+    title = next((rest[0] for kind, *rest in items if kind == "h1"), "vislab comparison")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Machine-readable tables
+# ----------------------------------------------------------------------------------------------
+
+
+def records(cmp: Comparison) -> list[dict[str, Any]]:
+    """One dict per (metric, group), numbers as numbers (None where there is none)."""
+    out = []
+    for metric in cmp.metrics:
+        for row in cmp.tables[metric]:
+            values = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in dataclasses.asdict(row).items()}
+            out.append({"metric": metric, "mode": cmp.modes[metric], **values})
+    return out
+
+
+def render_csv(cmp: Comparison) -> str:
+    rows = records(cmp)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["metric"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def render_json(cmp: Comparison) -> str:
+    doc = {
+        "baseline": cmp.baseline.label,
+        "keys": cmp.keys,
+        "groups": [{"label": g.label, "settings": g.settings, "runs": [str(r.dir) for r in g.runs]} for g in cmp.groups],
+        "rows": records(cmp),
+        "skipped": [{"run": str(p), "status": s} for p, s in cmp.skipped],
+    }
+    return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def render(cmp: Comparison, fmt: str) -> str:
+    """The tables for stdout: md (the report's tables), csv or json."""
+    if fmt == "csv":
+        return render_csv(cmp)
+    if fmt == "json":
+        return render_json(cmp)
+    if fmt == "md":
+        return render_markdown(table_blocks(cmp))
+    raise VislabError(f"--format must be md, csv or json, not '{fmt}'")
+
+
+def write_report(cmp: Comparison, band: str) -> list[Path]:
+    """Curve PNGs, report.md and report.html in ``cmp.out``; returns the files written."""
+    out = cmp.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise VislabError(f"cannot write the report to {out}: {e.strerror}; choose another --out") from None
+    images = [save_curves(cmp, m, out / f"curve_{m}.png", band) for m in curve_metrics(cmp)]
+    items = blocks(cmp, images)
+    atomic_write_text(out / "report.md", render_markdown(items))
+    atomic_write_text(out / "report.html", render_html(items))
+    return [*images, out / "report.md", out / "report.html"]

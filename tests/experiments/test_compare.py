@@ -1,0 +1,152 @@
+"""`vislab compare`: grouping, the tables' numbers (against scipy), baselines, formats and the report.
+
+Most tests write run directories with known numbers through the real writers (config.yaml, metrics.csv,
+summary.json); the report test reads a small sweep trained for real.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from scipy import stats as sp
+
+from vislab import config
+from vislab.runs import Run
+
+# val_acc at the best epoch, by group and seed
+ADAM = {0: 0.90, 1: 0.92, 2: 0.94}
+SGD = {0: 0.85, 1: 0.87, 2: 0.88}  # same seeds: paired
+RMSPROP = {5: 0.91, 6: 0.96}  # other seeds: Welch
+ADAMW = {0: 0.97}  # a single run
+
+
+def write_run(root: Path, optimizer: str, seed: int, best: float, status: str = "completed") -> Run:
+    """A two-epoch run whose val_acc peaks at ``best`` in epoch 2, with val_loss = 1 - val_acc."""
+    cfg = config.resolve("digits", {"optim.name": optimizer, "train.seed": seed, "train.epochs": 2})
+    run = Run.create(root, cfg.recipe, f"{optimizer}-{seed}")
+    config.save(cfg, run.config_path)
+    rows = [
+        {"epoch": 1, "lr": 0.003, "train_loss": 1.0, "val_loss": 1 - (best - 0.1), "val_acc": best - 0.1, "seconds": 1.0},
+        {"epoch": 2, "lr": 0.003, "train_loss": 0.5, "val_loss": 1 - best, "val_acc": best, "seconds": 1.0},
+    ]
+    run.write_history(rows)
+    run.write_summary({
+        "status": status, "best_metric": "val_acc", "mode": "max", "best_value": best, "best_epoch": 2,
+        "seed": seed, "wall_s": 2.0, "metrics": {"val_acc": best, "test_acc": best - 0.01},
+    })
+    return run
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    root = tmp_path / "ablation"
+    for name, values in [("adam", ADAM), ("sgd", SGD), ("rmsprop", RMSPROP), ("adamw", ADAMW)]:
+        for seed, value in values.items():
+            write_run(root, name, seed, value)
+    write_run(root, "sgd", 9, 0.10, status="failed")
+    return root
+
+
+def rows_by_group(text: str, metric: str) -> dict[str, dict]:
+    return {r["group"]: r for r in json.loads(text)["rows"] if r["metric"] == metric}
+
+
+def test_tables_hold_the_t_statistics_of_each_group(main, runs, tmp_path):
+    code, out, err = main("compare", runs, "--baseline", "optim.name=adam", "--format", "json", "--out", tmp_path / "r")
+    assert code == 0, err
+    rows = rows_by_group(out, "val_acc")
+    assert list(rows)[0] == "optim.name=adam"  # the baseline leads
+    assert set(rows) == {"optim.name=adam", "optim.name=sgd", "optim.name=rmsprop", "optim.name=adamw"}
+
+    adam = rows["optim.name=adam"]
+    low, high = sp.t.interval(0.95, 2, loc=0.92, scale=sp.sem(list(ADAM.values())))
+    assert (adam["n"], adam["mean"], adam["std"]) == (3, pytest.approx(0.92), pytest.approx(0.02))
+    assert (adam["ci_low"], adam["ci_high"]) == pytest.approx((low, high))
+    assert adam["verdict"] == "baseline" and adam["best_epoch"] == 2 and adam["wall_s"] == 2
+
+    paired = sp.ttest_rel([SGD[s] for s in (0, 1, 2)], [ADAM[s] for s in (0, 1, 2)])
+    welch = sp.ttest_ind(list(RMSPROP.values()), list(ADAM.values()), equal_var=False)
+    sgd, rmsprop = rows["optim.name=sgd"], rows["optim.name=rmsprop"]
+    assert sgd["test"] == "paired" and sgd["p"] == pytest.approx(paired.pvalue)
+    assert (sgd["diff_low"], sgd["diff_high"]) == pytest.approx(tuple(paired.confidence_interval()))
+    assert rmsprop["test"] == "welch" and rmsprop["p"] == pytest.approx(welch.pvalue)
+    # Holm over the two p-values: the smaller times 2, the larger at least that
+    smaller, larger = sorted([paired.pvalue, welch.pvalue])
+    assert sorted([sgd["p_holm"], rmsprop["p_holm"]]) == pytest.approx([2 * smaller, max(2 * smaller, larger)])
+    assert sgd["verdict"] == "worse" and sgd["p_holm"] < 0.05
+    assert rmsprop["verdict"] == "no detectable difference"
+
+    adamw = rows["optim.name=adamw"]
+    assert adamw["n"] == 1 and adamw["p"] is None and adamw["ci_low"] is None
+    assert adamw["diff"] == pytest.approx(0.97 - 0.92) and adamw["verdict"] == "no p-value: one run"
+
+
+def test_a_loss_that_goes_down_is_better(main, runs, tmp_path):
+    code, out, _ = main("compare", runs, "--baseline", "optim.name=sgd", "--metric", "val_loss", "--format", "json",
+                        "--out", tmp_path / "r")
+    rows = rows_by_group(out, "val_loss")
+    assert code == 0 and rows["optim.name=adam"]["mode"] == "min"
+    assert rows["optim.name=adam"]["diff"] < 0 and rows["optim.name=adam"]["verdict"] == "better"
+
+
+def test_markdown_and_csv_tables(main, runs, tmp_path):
+    code, out, _ = main("compare", runs, "--baseline", "optim.name=adam", "--out", tmp_path / "r")
+    assert code == 0
+    assert "## val_acc (higher is better)" in out and "## test_acc (higher is better)" in out
+    sgd_line = next(line for line in out.splitlines() if line.startswith("| optim.name=sgd"))
+    assert "0.8667 ± 0.0153" in sgd_line and "paired t, 3 seeds" in sgd_line and "| worse |" in sgd_line
+    adamw_line = next(line for line in out.splitlines() if line.startswith("| optim.name=adamw"))
+    assert "+0.0500" in adamw_line and "no p-value: one run" in adamw_line
+
+    code, out, err = main("compare", runs, "--baseline", "optim.name=adam", "--format", "csv", "--out", tmp_path / "r")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(table) == 8 and {r["metric"] for r in table} == {"val_acc", "test_acc"}
+    assert "report:" in err  # the path goes to stderr so that stdout stays a clean CSV
+
+
+def test_report_lists_runs_left_out(main, runs, tmp_path):
+    code, _, _ = main("compare", runs, "--baseline", "optim.name=adam", "--out", tmp_path / "r")
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert code == 0 and "Left out 1 runs that did not complete" in report and "(failed)" in report
+
+
+@pytest.mark.parametrize("baseline, message", [
+    ("optim.name=lion", "no group has optim.name=lion"),
+    ("train.epochs=2", "matches 4 groups"),
+])
+def test_a_baseline_must_pick_one_group(main, runs, baseline, message):
+    code, _, err = main("compare", runs, "--baseline", baseline)
+    assert code == 2 and message in err and "optim.name=sgd" in err
+
+
+def test_unknown_metric_and_missing_directory_are_bad_input(main, runs, tmp_path):
+    code, _, err = main("compare", runs, "--metric", "val_miou")
+    assert code == 2 and "no run has metric 'val_miou'" in err and "val_acc" in err
+    code, _, err = main("compare", tmp_path / "nowhere")
+    assert code == 2 and "does not exist" in err
+
+
+def test_report_of_a_real_sweep(main, small_sweep):
+    sweep_dir, code, _ = small_sweep
+    assert code == 0
+    code, out, err = main("compare", sweep_dir, "--baseline", "optim.name=adam")
+    assert code == 0, err
+    report = sweep_dir / "report"
+    assert {p.name for p in report.iterdir()} == {"report.md", "report.html", "curve_val_acc.png", "curve_val_loss.png"}
+    md = (report / "report.md").read_text()
+    assert "Comparison of 4 runs in 2 groups" in md and "Groups differ in optim.name" in md
+    assert "![curve_val_acc](curve_val_acc.png)" in md
+    sgd = next(line for line in md.splitlines() if line.startswith("| optim.name=sgd | 2 |"))
+    assert "paired t, 2 seeds" in sgd
+
+    page = (report / "report.html").read_text()
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 2 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert not re.search(r'(src|href)="(?!data:)', page)  # nothing to fetch: it opens offline
+    assert "<td>optim.name=sgd</td>" in page
