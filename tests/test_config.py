@@ -115,3 +115,12 @@ def test_commented_dump_has_every_key_and_reads_back(tmp_path: Path):
     path = tmp_path / "config.yaml"
     config.save(cfg, path)
     assert config.resolve(path) == cfg
+
+
+def test_strings_that_look_like_numbers_survive_config_yaml(tmp_path: Path):
+    cfg = config.resolve("digits", {"data.test_domain": "1e-3", "data.class_names": ["007", "yes", "null"]})
+    path = tmp_path / "config.yaml"
+    config.save(cfg, path)
+    again = config.resolve(path)
+    assert again.data.test_domain == "1e-3"
+    assert again.data.class_names == ["007", "yes", "null"]

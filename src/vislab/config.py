@@ -592,10 +592,7 @@ def flatten(cfg: Any) -> dict[str, Any]:
 
 
 def _inline(value: Any) -> str:
-    if is_dataclass(value):
-        value = dataclasses.asdict(value)
-    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
-    return text[: -len("\n...")].strip() if text.endswith("...") else text
+    return yaml_dump(dataclasses.asdict(value) if is_dataclass(value) else value)
 
 
 def dump_commented(cfg: Any) -> str:
