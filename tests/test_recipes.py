@@ -41,8 +41,8 @@ def prepare_officehome(data: Path, monkeypatch) -> list[str]:
     torch.save(torchvision.models.resnet18().state_dict(), weights)  # as the first download leaves it
     # resnet18 (resnet50's stage names, a third of its layers), 32x32 crops, 4 images per batch: the recipe's
     # pipeline, freeze, MixStyle and heads at a size a shared CPU affords
-    return ["model.name=resnet18", "train.batch_size=4", "aug.resize=[36,36]", "aug.random_crop.size=32",
-            "aug.center_crop=32"]
+    return ["model.name=resnet18", "train.batch_size=4", "train.eval_batch_size=8", "aug.resize=[36,36]",
+            "aug.random_crop.size=32", "aug.center_crop=32"]
 
 
 PREPARE = {

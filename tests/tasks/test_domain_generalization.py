@@ -76,7 +76,7 @@ def test_the_loss_adds_the_weighted_domain_cross_entropy_on_soft_targets():
 
 # Cross-domain mixing, no schedule (a cosine one would follow train.epochs, which the resume test changes).
 SETTINGS = {"model.mixstyle.mix": "crossdomain", "model.mixstyle.p": 0.8, "train.deterministic": True,
-            "sched.name": "none", "train.batch_size": 16, "train.limit_batches": 4, "train.progress": False}
+            "sched.name": "none", "train.batch_size": 16, "train.limit_batches": 2, "train.progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_a_lodo_run_reports_every_metric_by_its_contract_name_and_predicts(strai
     with open(straight.dir / "artifacts" / "per_domain.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["domain"] for r in rows] == ["original", "inverted", "tinted", "thick_rotated"]
-    assert rows[0]["support"] == "0" and sum(int(r["support"]) for r in rows) == 64  # 4 batches of 16
+    assert rows[0]["support"] == "0" and sum(int(r["support"]) for r in rows) == 32  # 2 batches of 16
     assert (straight.dir / "artifacts" / "confusion_matrix.png").is_file()
     image = tmp_path / "grey.png"
     Image.fromarray(np.full((32, 32, 3), 200, dtype=np.uint8)).save(image)
@@ -114,3 +114,10 @@ def test_resuming_a_crossdomain_mixstyle_run_gives_the_same_weights_and_metrics(
         return [{k: v for k, v in r.items() if k not in ("seconds", "images_per_s")} for r in run.history]
 
     assert rows(straight) == rows(resumed) and len(rows(resumed)) == 2
+
+
+def test_crossdomain_mixing_of_single_samples_is_bad_input_before_any_run_directory(main, tmp_path):
+    code, out, err = main("train", "digits-dg-mixstyle", "model.mixstyle.mix=crossdomain", "train.batch_size=1",
+                          "--runs-dir", tmp_path / "runs")
+    assert code == 2 and "train.batch_size must be at least 2" in err and "Traceback" not in err
+    assert not list((tmp_path / "runs").iterdir())

@@ -121,8 +121,8 @@ def per_domain_inputs(outputs: dict, batch: dict) -> tuple:
 
 
 class DomainGeneralizationTask(ClassificationTask):
-    monitor = "acc"
-    mode = "max"
+    """Classification with domain labels: the model answers with a dict (models.domain_generalization);
+    the best checkpoint is picked by val_acc, as for classification."""
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         super().__init__(cfg, info)
