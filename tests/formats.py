@@ -96,3 +96,17 @@ def write_folder(root: Path, classes: dict[str, int], size=(12, 10), mode: str =
         for i in range(count):
             pixels = rng.integers(0, 256, (size[0], size[1], channels), dtype=np.uint8)
             Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode).save(root / name / f"{i}{ext}")
+
+
+OFFICEHOME_DOMAINS = ("Art", "Clipart", "Product", "Real_World")
+
+
+def write_officehome(data_root: Path, classes: dict[str, int], real_world: str = "Real_World") -> Path:
+    """data_root/OfficeHome/<domain>/<class>/<i>.jpg as the real dataset lays it out: ``classes[name]``
+    small JPEGs per class and domain, each domain with its own image size; ``real_world`` names the last
+    domain's folder ("Real World" as in the official archive). Returns the OfficeHome folder."""
+    root = data_root / "OfficeHome"
+    for d, domain in enumerate(OFFICEHOME_DOMAINS):
+        folder = root / (real_world if domain == "Real_World" else domain)
+        write_folder(folder, classes, size=(12 + 2 * d, 10 + d), ext=".jpg", seed=d)
+    return root

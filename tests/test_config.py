@@ -81,7 +81,7 @@ def test_out_of_range_values_are_refused():
 def test_unknown_recipe_lists_the_recipes():
     with pytest.raises(VislabError) as e:
         config.resolve("digitz")
-    assert "did you mean digits?" in str(e.value)
+    assert "did you mean digits" in str(e.value)
     assert "recipes are" in str(e.value) and "digits" in str(e.value)
 
 

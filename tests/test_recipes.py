@@ -9,7 +9,7 @@ import pytest
 import torch
 import torchvision
 
-from formats import accept_cifar100, accept_mnist, write_cifar100, write_mnist
+from formats import accept_cifar100, accept_mnist, write_cifar100, write_mnist, write_officehome
 from vislab.config import recipe_names, resolve
 
 TINY = ["train.epochs=1", "train.limit_batches=2", "train.progress=false"]
@@ -32,7 +32,25 @@ def prepare_cifar100(data: Path, monkeypatch) -> list[str]:
     return ["data.limit=2", "train.batch_size=2", "aug.resize=[32,32]", "aug.random_crop.size=32", "aug.random_crop.padding=4"]
 
 
-PREPARE = {"digits": lambda data, mp: [], "mnist-cnn": prepare_mnist, "cifar100-effnetv2": prepare_cifar100}
+def prepare_officehome(data: Path, monkeypatch) -> list[str]:
+    write_officehome(data, {"Bike": 3, "Mug": 3})
+    hub = data.parent / "torch"
+    monkeypatch.setenv("TORCH_HOME", str(hub))
+    weights = hub / "hub" / "checkpoints" / Path(torchvision.models.get_model_weights("resnet18").DEFAULT.url).name
+    weights.parent.mkdir(parents=True)
+    torch.save(torchvision.models.resnet18().state_dict(), weights)  # as the first download leaves it
+    # resnet18 (resnet50's stage names, a third of its layers), 32x32 crops, 4 images per batch: the recipe's
+    # pipeline, freeze, MixStyle and heads at a size a shared CPU affords
+    return ["model.name=resnet18", "train.batch_size=4", "train.eval_batch_size=8", "aug.resize=[36,36]",
+            "aug.random_crop.size=32", "aug.center_crop=32"]
+
+
+PREPARE = {
+    "digits": lambda data, mp: [], "mnist-cnn": prepare_mnist, "cifar100-effnetv2": prepare_cifar100,
+    "digits-dg": lambda data, mp: [], "digits-dg-mixstyle": lambda data, mp: [],
+    "officehome-mixstyle": prepare_officehome, "officehome-erm": prepare_officehome,
+}
+CLASSES = {"cifar100-effnetv2": 100, "officehome-mixstyle": 2, "officehome-erm": 2}
 
 
 def test_every_recipe_has_a_smoke_run_here():
@@ -51,7 +69,19 @@ def test_recipe_trains_a_few_batches(main, tmp_path, monkeypatch, recipe):
     assert summary["status"] == "completed" and summary["epochs_completed"] == 1
     assert 0.0 <= summary["metrics"]["val_acc"] <= 1.0 and (run / "checkpoints" / "best.pt").is_file()
     info = json.loads((run / "data_info.json").read_text())
-    assert info["num_classes"] == {"cifar100-effnetv2": 100}.get(recipe, 10)
+    assert info["num_classes"] == CLASSES.get(recipe, 10)
+
+
+def test_the_domain_generalization_recipes_say_what_the_course_did():
+    mix = resolve("officehome-mixstyle")
+    assert (mix.data.name, mix.data.protocol, mix.model.name, mix.model.pretrained) == ("officehome", "mixed", "resnet50", True)
+    assert (mix.model.mixstyle.p, mix.model.mixstyle.alpha, mix.model.freeze, mix.model.dropout) == (0.5, 0.1, ["stem", "layer1"], 0.5)
+    assert mix.model.domain_head and mix.loss.domain_weight == 1.0
+    assert (mix.optim.name, mix.optim.lr, mix.sched.name, mix.sched.step_size, mix.sched.gamma) == ("adamw", 4e-4, "step", 7, 0.3)
+    assert (mix.train.epochs, mix.train.batch_size) == (20, 64)
+    erm = resolve("officehome-erm")
+    assert erm.model.mixstyle is None and not erm.model.domain_head
+    assert resolve("digits-dg").model.mixstyle is None and resolve("digits-dg-mixstyle").model.mixstyle is not None
 
 
 def test_the_course_recipes_say_what_the_course_did():

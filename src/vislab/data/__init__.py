@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from . import cifar100, digits, folder, mnist
+from . import cifar100, digits, digits_dg, folder, mnist, officehome
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
@@ -30,6 +30,8 @@ DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(mnist.build, mnist.status),
     "cifar100": DatasetSpec(cifar100.build, cifar100.status),
     "folder": DatasetSpec(folder.build, folder.status),
+    "officehome": DatasetSpec(officehome.build, officehome.status),
+    "digits-dg": DatasetSpec(digits_dg.build, digits_dg.status),
 }
 
 

@@ -14,7 +14,7 @@ from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from .batch_augment import augment_for_memory, memory_unsupported
 from .bundle import DataBundle, DataInfo
-from .datasets import MemoryDataset, SampleDataset
+from .datasets import MemoryDataset, SampleDataset, extra_labels
 from .digits import channel_stats
 from .images import image_mode
 from .mixing import mix_transform
@@ -26,18 +26,23 @@ MEMORY_SHARE = 4  # ... when they take at most 1/MEMORY_SHARE of the memory avai
 
 
 class ArrayDataset(SampleDataset):
-    """A split held as uint8 tensors [N, C, H, W] but augmented one sample at a time (v2 pipeline)."""
+    """A split held as uint8 tensors [N, C, H, W] but augmented one sample at a time (v2 pipeline);
+    ``extras`` holds further per-sample labels [N] (e.g. ``domain``), passed through untouched."""
 
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor, transform: Any) -> None:
+    def __init__(
+        self, images: torch.Tensor, targets: torch.Tensor, transform: Any, extras: Optional[dict[str, torch.Tensor]] = None
+    ) -> None:
         self.images = images
         self.targets = targets
         self.transform = transform
+        self.extras = extras or {}
 
     def __len__(self) -> int:
         return len(self.images)
 
     def load(self, index: int) -> dict:
-        return {"image": tv_tensors.Image(self.images[index]), "target": int(self.targets[index])}
+        sample = {"image": tv_tensors.Image(self.images[index]), "target": int(self.targets[index])}
+        return {**sample, **extra_labels(self.extras, index)}
 
 
 def convert_channels(images: torch.Tensor, channels: Optional[int]) -> torch.Tensor:
@@ -76,11 +81,15 @@ def use_memory(setting: bool | str, aug: AugConfig, *, nbytes: int, sizes: set[t
     return reason is None and small and nbytes * MEMORY_SHARE <= available_memory()
 
 
-def array_split(images: torch.Tensor, targets: torch.Tensor, aug: AugConfig, *, memory: bool, train: bool) -> Dataset:
-    """One split of uint8 images [N, C, H, W] and class ids [N], on the in-memory or the per-sample path."""
+def array_split(
+    images: torch.Tensor, targets: torch.Tensor, aug: AugConfig, *, memory: bool, train: bool,
+    extras: Optional[dict[str, torch.Tensor]] = None,
+) -> Dataset:
+    """One split of uint8 images [N, C, H, W], class ids [N] and ``extras`` (more labels [N]), on the
+    in-memory or the per-sample path."""
     if memory:
-        return MemoryDataset(images, targets, augment=augment_for_memory(aug, train=train))
-    return ArrayDataset(images, targets, build_transform(aug, train=train))
+        return MemoryDataset(images, targets, extras, augment=augment_for_memory(aug, train=train))
+    return ArrayDataset(images, targets, build_transform(aug, train=train), extras)
 
 
 def holdout_bundle(
@@ -105,15 +114,22 @@ def holdout_bundle(
 
 
 def tensor_bundle(
-    cfg: DataConfig, aug: AugConfig, splits: dict[str, tuple[torch.Tensor, torch.Tensor]], class_names: list[str]
+    cfg: DataConfig,
+    aug: AugConfig,
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    class_names: list[str],
+    extras: Optional[dict[str, dict[str, torch.Tensor]]] = None,
 ) -> DataBundle:
-    """The bundle of splits given as (uint8 images [N, C, H, W], class ids [N]), channels converted per
-    ``data.channels``, statistics from the training split."""
+    """The bundle of splits given as (uint8 images [N, C, H, W], class ids [N]), with ``extras[split]``
+    (more labels [N] by name), channels converted per ``data.channels``, statistics from the training split."""
     splits = {k: (convert_channels(x, cfg.channels), y) for k, (x, y) in splits.items()}
     train_images = splits["train"][0]
     nbytes = sum(x.numel() for x, _ in splits.values())
     memory = use_memory(cfg.in_memory, aug, nbytes=nbytes, sizes={tuple(train_images.shape[-2:])})
-    datasets = {k: array_split(x, y, aug, memory=memory, train=k == "train") for k, (x, y) in splits.items()}
+    datasets = {
+        k: array_split(x, y, aug, memory=memory, train=k == "train", extras=(extras or {}).get(k))
+        for k, (x, y) in splits.items()
+    }
     mean, std = channel_stats(train_images)
     return classification_bundle(datasets, class_names, train_images.shape[1], mean, std, aug)
 

@@ -44,6 +44,12 @@ class SampleDataset(Dataset):
         return sample
 
 
+def extra_labels(extras: dict[str, torch.Tensor], index: int) -> dict[str, int]:
+    """One sample's further labels (``domain``, ...) from per-split tensors [N], as plain ints: v2
+    transforms pass ints through, and collation stacks them into int64 [B]."""
+    return {k: int(v[index]) for k, v in extras.items()}
+
+
 class MemoryDataset(Dataset):
     """A split held as tensors: ``images`` uint8 [N,C,H,W], ``targets`` [N] or [N,H,W], ``extras`` [N,...].
 

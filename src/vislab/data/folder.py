@@ -22,7 +22,7 @@ from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from .bundle import DataBundle
 from .classification import MEMORY_SHARE, array_split, available_memory, classification_bundle, use_memory
-from .datasets import SampleDataset
+from .datasets import SampleDataset, extra_labels
 from .digits import stats_from_moments
 from .images import IMAGE_EXTENSIONS, image_mode, is_hidden, is_image_file, read_image, unreadable_errors
 from .splits import stratified_split
@@ -33,21 +33,32 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class Listing:
-    """The files of each split (paths relative to the root) with their class ids, before any is opened."""
+    """The files of each split before any is opened: (path relative to the root, class id, then one
+    value per name in ``extra_keys``, such as a domain id)."""
 
     class_names: list[str]
-    splits: dict[str, list[tuple[str, int]]]
+    splits: dict[str, list[tuple]]
     skipped: list[str] = field(default_factory=list)
+    extra_keys: tuple[str, ...] = ()
+
+    def extras(self, split: str) -> dict[str, torch.Tensor]:
+        """The split's further labels by name, int64 [N]."""
+        return {k: torch.tensor([it[2 + j] for it in self.splits[split]], dtype=torch.int64)
+                for j, k in enumerate(self.extra_keys)}
 
 
 class FolderDataset(SampleDataset):
-    """Images decoded from disk one at a time, converted to ``mode``, augmented by a v2 pipeline."""
+    """Images decoded from disk one at a time, converted to ``mode``, augmented by a v2 pipeline;
+    ``extras`` holds further per-sample labels [N] by name."""
 
-    def __init__(self, root: Path, items: list[tuple[str, int]], mode: str, transform) -> None:
+    def __init__(
+        self, root: Path, items: list[tuple], mode: str, transform, extras: Optional[dict[str, torch.Tensor]] = None
+    ) -> None:
         self.root = root
-        self.items = items
+        self.items = [(it[0], it[1]) for it in items]
         self.mode = mode
         self.transform = transform
+        self.extras = extras or {}
 
     def __len__(self) -> int:
         return len(self.items)
@@ -56,7 +67,8 @@ class FolderDataset(SampleDataset):
         from torchvision import tv_tensors
 
         name, label = self.items[index]
-        return {"image": tv_tensors.Image(read_image(self.root / name, self.mode)), "target": label}
+        sample = {"image": tv_tensors.Image(read_image(self.root / name, self.mode)), "target": label}
+        return {**sample, **extra_labels(self.extras, index)}
 
 
 def folder_root(cfg: DataConfig) -> Path:
@@ -175,8 +187,13 @@ def scan(root: Path, names: list[str], mode: Optional[str], keep_budget: int) ->
 
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     root = folder_root(cfg)
-    listing = list_folder(cfg, root)
-    everything = [name for items in listing.splits.values() for name, _ in items]
+    return listing_bundle(cfg, aug, root, list_folder(cfg, root))
+
+
+def listing_bundle(cfg: DataConfig, aug: AugConfig, root: Path, listing: Listing) -> DataBundle:
+    """The bundle of the listed files under ``root``: every image decoded once (unreadable ones stop the
+    run or are skipped), channel statistics of the training split, in memory when small enough."""
+    everything = [it[0] for items in listing.splits.values() for it in items]
     found = scan(root, everything, image_mode(cfg.channels), available_memory() // MEMORY_SHARE)
     notes = []
     if found.unreadable:
@@ -203,21 +220,21 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         memory = False
     splits: dict[str, Any] = {}
     for split, items in listing.splits.items():
-        train = split == "train"
+        train, extras = split == "train", listing.extras(split)
         if memory:
-            images = torch.stack([as_channels(found.tensors[name], channels) for name, _ in items])
-            targets = torch.tensor([label for _, label in items], dtype=torch.int64)
-            splits[split] = array_split(images, targets, aug, memory=True, train=train)
+            images = torch.stack([as_channels(found.tensors[it[0]], channels) for it in items])
+            targets = torch.tensor([it[1] for it in items], dtype=torch.int64)
+            splits[split] = array_split(images, targets, aug, memory=True, train=train, extras=extras)
         else:
-            splits[split] = FolderDataset(root, items, image_mode(channels), build_transform(aug, train=train))
-    mean, std = stats_from_sums([found.sums[name] for name, _ in listing.splits["train"]], channels)
-    files = {s: [name for name, _ in items] for s, items in listing.splits.items()}
+            splits[split] = FolderDataset(root, items, image_mode(channels), build_transform(aug, train=train), extras)
+    mean, std = stats_from_sums([found.sums[it[0]] for it in listing.splits["train"]], channels)
+    files = {s: [it[0] for it in items] for s, items in listing.splits.items()}
     return classification_bundle(splits, listing.class_names, channels, mean, std, aug, files=files, notes=notes)
 
 
 def check_classes(listing: Listing, root: Path) -> None:
     """Every class keeps training images once unreadable files are left out."""
-    present = {label for _, label in listing.splits.get("train", [])}
+    present = {it[1] for it in listing.splits.get("train", [])}
     empty = [n for i, n in enumerate(listing.class_names) if i not in present]
     if empty:
         raise VislabError(f"class {empty[0]} in {root} has no readable training images; add some or remove the folder")

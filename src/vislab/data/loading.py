@@ -33,7 +33,8 @@ class Loader:
     when given. In-memory splits are cut by indexing and augmented per batch on the device (each split
     carries its own ``augment``: random for training, the deterministic resize/crop for evaluation);
     per-sample splits go through a DataLoader with ``num_workers`` processes. ``batch_transform``
-    (training only) runs last, with a generator seeded from (seed, epoch, step).
+    (training only) runs last, with a generator seeded from (seed, epoch, step). ``sampler`` replaces
+    EpochBatchSampler (called with the same arguments) where a task needs batches arranged otherwise.
     """
 
     def __init__(
@@ -51,13 +52,14 @@ class Loader:
         std: Optional[list[float]] = None,
         batch_transform: Optional[Callable[[dict, torch.Generator], dict]] = None,
         limit_batches: Optional[int] = None,
+        sampler: Optional[Callable[..., EpochBatchSampler]] = None,
     ) -> None:
         self.device = torch.device(device)
         self.train = train
         self.seed = seed
         self.limit_batches = limit_batches
         self.batch_transform = batch_transform if train else None
-        self.sampler = EpochBatchSampler(
+        self.sampler = (sampler or EpochBatchSampler)(
             len(dataset), batch_size, shuffle=train, seed=seed, rank=rank, world_size=world_size, drop_last=train
         )
         self.rank = rank

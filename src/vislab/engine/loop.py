@@ -90,8 +90,11 @@ def monitor_of(cfg: Config, task: Task) -> tuple[str, str]:
     return monitor, "min" if monitor.endswith("loss") else "max"
 
 
-def make_loader(cfg: Config, dataset: Any, fabric: Any, bundle: DataBundle, *, train: bool, sharded: bool = True) -> Loader:
-    """A Loader for one split on this process."""
+def make_loader(
+    cfg: Config, dataset: Any, fabric: Any, bundle: DataBundle, *, train: bool, sharded: bool = True,
+    sampler: Optional[Callable[..., Any]] = None,
+) -> Loader:
+    """A Loader for one split on this process (``sampler``: see Loader)."""
     info = bundle.info
     return Loader(
         dataset,
@@ -106,6 +109,7 @@ def make_loader(cfg: Config, dataset: Any, fabric: Any, bundle: DataBundle, *, t
         std=info.std if cfg.aug.normalize else None,
         batch_transform=bundle.batch_transform if train else None,
         limit_batches=cfg.train.limit_batches,
+        sampler=sampler,
     )
 
 
@@ -167,7 +171,7 @@ def fit(
         model = torch.compile(model)
     optimizer = build_optimizer(cfg.optim, model)
     model, optimizer = fabric.setup(model, optimizer)
-    train_loader = make_loader(cfg, bundle.train, fabric, bundle, train=True)
+    train_loader = make_loader(cfg, bundle.train, fabric, bundle, train=True, sampler=task.train_sampler(bundle))
     val_loader = make_loader(cfg, bundle.val, fabric, bundle, train=False)
     if len(train_loader) == 0:
         raise VislabError(f"dataset {cfg.data.name}: the training split is empty")

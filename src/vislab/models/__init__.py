@@ -15,11 +15,13 @@ from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
 from . import cnn, timm_models, torchvision_models
+from .domain_generalization import with_domains
 
 Builder = Callable[[ModelConfig, DataInfo], nn.Module]
 
 MODELS: dict[str, Builder] = {
     "cnn-mnist": cnn.cnn_mnist,
+    "cnn-dg": cnn.cnn_dg,
 }
 
 
@@ -40,10 +42,11 @@ def builder_for(name: str) -> Builder | None:
 
 
 def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    """The model named by ``cfg.name``, sized for ``info``; unknown names list the close ones."""
+    """The model named by ``cfg.name``, sized for ``info``; unknown names list the close ones. For
+    domain-generalization data it answers with a dict (see models.domain_generalization)."""
     builder = builder_for(cfg.name)
     if builder is None:
         close = difflib.get_close_matches(cfg.name, known_names(), n=5, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"models are {', '.join(sorted(MODELS))}, torchvision's and timm/<name>"
         raise VislabError(f"unknown model model.name='{cfg.name}': {hint}")
-    return builder(cfg, info)
+    return with_domains(builder(cfg, info), cfg, info)

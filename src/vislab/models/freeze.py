@@ -45,6 +45,14 @@ def stage_names(model: nn.Module) -> list[str]:
     return names
 
 
+def unknown_stage(model: nn.Module, stage: str, key: str, with_stem: bool = True) -> VislabError:
+    """Bad input: ``key`` names a stage the model does not have; lists the close names and all of them."""
+    names = ["stem", *stage_names(model)] if with_stem else stage_names(model)
+    close = difflib.get_close_matches(stage, names, n=4, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    return VislabError(f"{key}: this model has no stage '{stage}'; {hint}stages are {', '.join(names)}")
+
+
 def freeze(model: nn.Module, stages: list[str], stem: list[str]) -> None:
     """Freeze ``stages`` of ``model`` (``stem`` says which modules the name "stem" stands for)."""
     modules = dict(model.named_modules())
@@ -52,11 +60,7 @@ def freeze(model: nn.Module, stages: list[str], stem: list[str]) -> None:
         names = stem if stage == "stem" else [stage]
         for name in names:
             if name not in modules or name == "":
-                close = difflib.get_close_matches(stage, ["stem", *stage_names(model)], n=4, cutoff=0.5)
-                hint = f"did you mean {', '.join(close)}? " if close else ""
-                raise VislabError(
-                    f"model.freeze: this model has no stage '{stage}'; {hint}stages are stem, {', '.join(stage_names(model))}"
-                )
+                raise unknown_stage(model, stage, "model.freeze")
             module = modules[name]
             for p in module.parameters():
                 p.requires_grad_(False)

@@ -9,9 +9,11 @@ from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .base import Metrics, Task
 from .classification import ClassificationTask
+from .domain_generalization import DomainGeneralizationTask
 
 TASKS: dict[str, Callable[[Config, DataInfo], Task]] = {
     "classification": ClassificationTask,
+    "domain_generalization": DomainGeneralizationTask,
 }
 
 

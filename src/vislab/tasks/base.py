@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 import torch
 from torch import nn
@@ -45,6 +45,11 @@ class Task:
     def metrics(self, train: bool = False) -> Metrics:
         """A fresh accumulator; ``train=True`` asks for the cheap ones shown while training."""
         raise NotImplementedError
+
+    def train_sampler(self, bundle: DataBundle) -> Optional[Callable[..., Any]]:
+        """The training batch sampler, called like data.sampling.EpochBatchSampler, for tasks whose
+        batches must be arranged; None: the seeded shuffle."""
+        return None
 
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
         """Write artifacts from (outputs, batch) pairs over the validation split; return summary additions."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 import torch
@@ -25,18 +25,23 @@ def hard_labels(target: torch.Tensor) -> torch.Tensor:
 
 
 class TorchMetrics:
-    """A torchmetrics collection fed with logits and the batch's hard labels."""
+    """A torchmetrics collection fed with logits and the batch's hard labels, or with what
+    ``inputs(outputs, batch) -> tuple of tensors`` picks (the first one decides the device)."""
 
-    def __init__(self, metrics: dict, target_key: str = "target") -> None:
+    def __init__(
+        self, metrics: dict, target_key: str = "target", inputs: Optional[Callable[[Any, dict], tuple]] = None
+    ) -> None:
         self.collection = MetricCollection(metrics, compute_groups=False)  # groups can merge acc and top5 states wrongly
         self.target_key = target_key
+        self.inputs = inputs
         self.device: torch.device | None = None
 
-    def update(self, outputs: torch.Tensor, batch: dict) -> None:
-        if self.device != outputs.device:
-            self.device = outputs.device
-            self.collection.to(outputs.device)
-        self.collection.update(outputs.detach(), hard_labels(batch[self.target_key]))
+    def update(self, outputs: Any, batch: dict) -> None:
+        args = self.inputs(outputs, batch) if self.inputs else (outputs, hard_labels(batch[self.target_key]))
+        if self.device != args[0].device:
+            self.device = args[0].device
+            self.collection.to(self.device)
+        self.collection.update(*(a.detach() for a in args))
 
     def compute(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.collection.compute().items()}

@@ -1,0 +1,120 @@
+"""Domain generalization around any classifier: a domain head beside the class head, MixStyle after
+chosen stages, and outputs that tell the loss how styles were mixed.
+
+The classifier is built as for classification (``model.name``, pretrained weights, ``model.freeze``,
+``model.dropout`` before the head). With ``model.domain_head`` its final linear layer is replaced by
+one that also predicts the domain from the same (dropped-out) features; the class weights keep their
+names, so classification weights still load.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from ..data.bundle import DataInfo
+from ..errors import VislabError
+from .common import model_channels, model_classes
+from .freeze import stage_names, unknown_stage
+from .mixstyle import MixStyle
+
+
+class ClassAndDomainHead(nn.Linear):
+    """The class head it replaces (same weights, same dropout on its input) plus a linear domain head
+    on the same features: [B, F] -> (class logits [B, K], domain logits [B, D])."""
+
+    def __init__(self, head: nn.Linear, num_domains: int) -> None:
+        super().__init__(head.in_features, head.out_features)
+        self.load_state_dict(head.state_dict())
+        self.dropout = float(getattr(head, "dropout", 0.0))
+        self.domain = nn.Linear(head.in_features, num_domains)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        x = F.dropout(x, self.dropout, self.training)
+        return F.linear(x, self.weight, self.bias), self.domain(x)
+
+
+class DomainGeneralizationNet(nn.Module):
+    """``forward(x float [B, C, H, W], domains int64 [B] or None)`` -> a dict: ``logits`` [B, K],
+    ``domain_logits`` [B, D] (with a domain head), and ``mixes``, the MixStyle mixings of this forward
+    in the order applied, each (lam [B], partner [B]) (an empty list in evaluation or without MixStyle)."""
+
+    def __init__(self, net: nn.Module, mixstyle: Optional[MixStyle]) -> None:
+        super().__init__()
+        self.net = net
+        self.mixstyle = mixstyle
+
+    def forward(self, x: torch.Tensor, domains: Optional[torch.Tensor] = None) -> dict:
+        if self.mixstyle is not None:
+            self.mixstyle.start(domains)
+        out = self.net(x)
+        mixes = self.mixstyle.finish() if self.mixstyle is not None else []
+        logits, domain_logits = out if isinstance(out, tuple) else (out, None)
+        result = {"logits": logits, "mixes": mixes}
+        if domain_logits is not None:
+            result["domain_logits"] = domain_logits
+        return result
+
+
+def class_head(net: nn.Module, classes: int) -> str:
+    """Name of the classifier: the last linear layer with one output per class."""
+    heads = [n for n, m in net.named_modules() if isinstance(m, nn.Linear) and m.out_features == classes]
+    if not heads:
+        raise VislabError(f"model.domain_head: {type(net).__name__} has no linear class head to put a domain head beside")
+    return heads[-1]
+
+
+def add_domain_head(net: nn.Module, classes: int, num_domains: int) -> None:
+    name = class_head(net, classes)
+    parent, _, child = name.rpartition(".")
+    setattr(net.get_submodule(parent) if parent else net, child, ClassAndDomainHead(net.get_submodule(name), num_domains))
+
+
+def attach_mixstyle(net: nn.Module, mixstyle: MixStyle, stages: list[str], info: DataInfo, channels: int) -> None:
+    """Hook MixStyle after each stage, checking on a probe image that each gives feature maps [B, C, H, W]."""
+    modules = dict(net.named_modules())
+    shapes: dict[str, tuple] = {}
+    probes = []
+    for stage in stages:
+        if stage not in modules or stage == "":
+            raise unknown_stage(net, stage, "model.mixstyle.layers", with_stem=False)
+        probes.append(modules[stage].register_forward_hook(
+            lambda m, i, out, stage=stage: shapes.__setitem__(stage, tuple(out.shape) if torch.is_tensor(out) else ())))
+    was_training = net.training
+    net.eval()  # the probe must not count as a batch in BatchNorm statistics
+    try:
+        with torch.no_grad():
+            net(torch.zeros(2, channels, *(info.image_size or (64, 64))))
+    finally:
+        net.train(was_training)
+        for handle in probes:
+            handle.remove()
+    for stage in stages:
+        if len(shapes.get(stage, ())) != 4:
+            raise VislabError(
+                f"model.mixstyle.layers: stage '{stage}' gives {list(shapes.get(stage, ())) or 'no tensor'}, not feature maps "
+                f"[B, C, H, W]; choose among {', '.join(stage_names(net))}"
+            )
+        modules[stage].register_forward_hook(mixstyle.hook)
+
+
+def with_domains(net: nn.Module, cfg: ModelConfig, info: DataInfo) -> nn.Module:
+    """For domain-generalization data, the classifier ``net`` wrapped in a DomainGeneralizationNet with the
+    domain head and MixStyle ``cfg`` asks for; other data keeps ``net`` (and may not ask for either)."""
+    if info.task != "domain_generalization":
+        if cfg.mixstyle is not None or cfg.domain_head:
+            raise VislabError(
+                f"model.mixstyle and model.domain_head need a domain-generalization dataset (officehome, digits-dg), "
+                f"not {info.task} data; set model.mixstyle=null model.domain_head=false"
+            )
+        return net
+    if cfg.domain_head:
+        add_domain_head(net, model_classes(cfg, info), len(info.domains or []))
+    mixstyle = MixStyle(cfg.mixstyle) if cfg.mixstyle is not None else None
+    if mixstyle is not None:
+        attach_mixstyle(net, mixstyle, cfg.mixstyle.layers, info, model_channels(cfg, info))
+    return DomainGeneralizationNet(net, mixstyle)
