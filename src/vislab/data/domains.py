@@ -41,10 +41,6 @@ def protocol_split(cfg: DataConfig, classes: Sequence[int], domains: Sequence[in
     ``data.split_seed`` and cut to ``data.limit``. ``classes`` and ``domains`` are per-sample ids."""
     classes, domains = np.asarray(classes, dtype=np.int64), np.asarray(domains, dtype=np.int64)
     if cfg.protocol == "mixed":
-        if cfg.test_domain is not None:
-            raise VislabError(
-                f"data.test_domain={cfg.test_domain} holds a domain out only under data.protocol=lodo; add data.protocol=lodo"
-            )
         strata = list(zip(domains.tolist(), classes.tolist()))
         train, val, test = stratified_split(strata, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
     else:
