@@ -36,19 +36,36 @@ def save_grid(
     ncols: int = 8,
     cell: float = 1.6,
 ) -> Path:
-    """A grid of uint8 [H,W,3] images with optional titles, saved as PNG."""
+    """A grid of uint8 [H,W,3] images with optional titles above them, saved as PNG.
+
+    ``cell`` is each image's box in hundreds of pixels (1.6: 160 px); small images are enlarged with
+    nearest neighbours so their pixels stay visible. Composed with PIL: a grid of 32 takes milliseconds,
+    where matplotlib subplots took about a second, half of a small run's time.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
     n = max(1, len(images))
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig = _figure(cell * ncols, cell * nrows + 0.2)
-    for i, img in enumerate(images):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        ax.imshow(img, interpolation="nearest")
-        ax.set_axis_off()
+    box, pad = max(16, round(cell * 100)), 6
+    font = ImageFont.load_default()
+    title_h = pad + 12 if titles else 0
+    canvas = Image.new("RGB", (ncols * (box + pad) + pad, nrows * (box + title_h + pad) + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, array in enumerate(images):
+        row, col = divmod(i, ncols)
+        x, y = pad + col * (box + pad), pad + row * (box + title_h + pad)
+        img = Image.fromarray(np.ascontiguousarray(array))
+        scale = box / max(img.size)
+        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        img = img.resize(size, Image.NEAREST if scale >= 1 else Image.BILINEAR)
         if titles:
-            ax.set_title(titles[i], fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+            text = titles[i]
+            while len(text) > 4 and draw.textlength(text, font=font) > box:
+                text = text.rstrip("…")[:-1] + "…"
+            draw.text((x, y), text, fill="black", font=font)
+        canvas.paste(img, (x + (box - img.width) // 2, y + title_h + (box - img.height) // 2))
+    canvas.save(path)
     return Path(path)
 
 
