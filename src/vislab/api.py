@@ -74,6 +74,7 @@ def _run_training(
         run = run or Run.create(runs_dir, cfg.recipe, name)
         config_mod.save(cfg, run.config_path)
         write_split_files(run, bundle.files)
+        write_data_info(run, bundle.info)
     run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
     fit(cfg, bundle, model, task, run, fabric, resume=checkpoint)
     return run
@@ -86,6 +87,78 @@ def write_split_files(run: Run, files: dict[str, list[str]]) -> None:
     (run.dir / "splits").mkdir(exist_ok=True)
     for split, names in files.items():
         (run.dir / "splits" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
+
+
+def write_data_info(run: Run, info: Any) -> None:
+    """data_info.json: what predicting needs to know of the data (classes, channels, mean/std), so a run
+    predicts on new images without its dataset on disk."""
+    import json
+
+    from .atomic import atomic_write_text
+
+    atomic_write_text(run.dir / "data_info.json", json.dumps(dataclasses.asdict(info), indent=2) + "\n")
+
+
+def read_data_info(run: Run, cfg: Config) -> Any:
+    """The run's DataInfo from data_info.json, or from its dataset when the run predates that file."""
+    import json
+
+    from . import data
+
+    path = run.dir / "data_info.json"
+    if not path.is_file():
+        return data.build(cfg.data, cfg.aug).info
+    values = json.loads(path.read_text())
+    values["image_size"] = tuple(values["image_size"]) if values.get("image_size") else None
+    return data.DataInfo(**values)
+
+
+def image_files(inputs: list[str | Path]) -> list[Path]:
+    """Image files named, or found directly inside named folders (sorted); a missing path is bad input."""
+    from .data.segmentation import IMAGE_EXTENSIONS
+
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise VislabError(f"{item} is neither an image file nor a folder")
+    if not files:
+        raise VislabError(f"no images in {', '.join(map(str, inputs))} (extensions {', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def predict(
+    run: str | Path | Run,
+    inputs: list[str | Path],
+    out: Optional[str | Path] = None,
+    checkpoint: str = "best",
+    overrides: Optional[dict[str, Any]] = None,
+) -> list[dict[str, str]]:
+    """Predict on image files or folders with a run's checkpoint; writes under ``out`` (default
+    RUN_DIR/predictions) what the task makes of each image and returns one row of paths per image."""
+    from . import models, tasks
+    from .engine import load_checkpoint, load_weights
+
+    run = run if isinstance(run, Run) else Run.load(run)
+    files = image_files(inputs)
+    state = load_checkpoint(run.checkpoint_path(checkpoint))
+    cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, **(overrides or {})})
+    info = read_data_info(run, cfg)
+    task = tasks.build(cfg, info)
+    if not hasattr(task, "predict_files"):
+        raise VislabError(f"vislab predict does not handle {info.task} runs yet")
+    model = models.build(cfg.model, info)
+    load_weights(model, state["model"], f"checkpoint {run.checkpoint_path(checkpoint)}")
+    device = single_device_fabric(cfg).device
+    out_dir = Path(out).expanduser() if out else run.dir / "predictions"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise VislabError(f"cannot create output folder {out_dir}: {e.strerror}; choose another with --out") from None
+    return task.predict_files(model.to(device), files, out_dir, device)
 
 
 def evaluate(

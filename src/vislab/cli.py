@@ -78,6 +78,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .api import predict
+
+    _, overrides = split_items(args.items, recipe_expected=False)
+    rows = predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides)
+    for row in rows:
+        print(f"{row['image']} -> " + ", ".join(v for k, v in row.items() if k != "image"))
+    return 0
+
+
 def cmd_recipes(args: argparse.Namespace) -> int:
     from .config import dump_commented, load_recipe, recipe_names, resolve
 
@@ -125,6 +135,18 @@ def add_eval(sub: Any) -> None:
     p.set_defaults(func=cmd_eval)
 
 
+def add_predict(sub: Any) -> None:
+    p = sub.add_parser("predict", help="predict on images with a run's checkpoint",
+                       description="vislab predict RUN_DIR IMAGE_OR_DIR... [--out DIR]")
+    p.add_argument("run_dir")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("--out", default=None, help="output folder (default RUN_DIR/predictions)")
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--set", dest="items", action="append", default=[], metavar="key=value",
+                   help="config override, e.g. --set eval.sliding_window=[256,256] (repeatable)")
+    p.set_defaults(func=cmd_predict)
+
+
 def add_recipes(sub: Any) -> None:
     p = sub.add_parser("recipes", help="list recipes, or print one fully resolved with every key commented")
     p.add_argument("name", nargs="?")
@@ -137,7 +159,7 @@ def add_datasets(sub: Any) -> None:
     p.set_defaults(func=cmd_datasets)
 
 
-VERBS: list[Callable[[Any], None]] = [add_train, add_eval, add_recipes, add_datasets]
+VERBS: list[Callable[[Any], None]] = [add_train, add_eval, add_predict, add_recipes, add_datasets]
 
 
 def build_parser() -> argparse.ArgumentParser:

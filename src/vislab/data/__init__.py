@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from . import digits
+from . import digits, pairs, shapes, voc
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
@@ -27,6 +27,9 @@ class DatasetSpec:
 
 DATASETS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec(digits.build, digits.status),
+    "pairs": DatasetSpec(pairs.build, pairs.status),
+    "shapes": DatasetSpec(shapes.build, shapes.status),
+    "voc": DatasetSpec(voc.build, voc.status),
 }
 
 

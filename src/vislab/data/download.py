@@ -84,7 +84,7 @@ def fetch(remote: RemoteFile, folder: Path, download: bool, where_to_get: str) -
         return path
     part.unlink(missing_ok=True)
     raise VislabError(
-        f"{path} is missing and could not be downloaded ({errors[-1] if errors}); "
+        f"{path} is missing and could not be downloaded ({errors[-1] if errors else 'no URL to try'}); "
         f"get it from {where_to_get} and put it at {path}"
     )
 

@@ -9,9 +9,11 @@ from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .base import Metrics, Task
 from .classification import ClassificationTask
+from .segmentation import SegmentationTask
 
 TASKS: dict[str, Callable[[Config, DataInfo], Task]] = {
     "classification": ClassificationTask,
+    "segmentation": SegmentationTask,
 }
 
 
