@@ -39,8 +39,8 @@ def _texture(rng: np.random.Generator, h: int, w: int, color: np.ndarray, yy: np
     """float [3, H, W]: ``color`` with smooth blotches and stripes of random frequency and direction."""
     angle, period = rng.uniform(0, math.pi), rng.uniform(4, 16)
     stripes = np.sin(2 * math.pi * (xx * math.cos(angle) + yy * math.sin(angle)) / period + rng.uniform(0, 2 * math.pi))
-    return (color[:, None, None] + rng.uniform(10, 35) * _smooth_noise(rng, h, w, int(rng.integers(2, 6)))
-            + rng.uniform(0, 20) * stripes[None])
+    return (color[:, None, None] + rng.uniform(8, 25) * _smooth_noise(rng, h, w, int(rng.integers(2, 6)))
+            + rng.uniform(0, 15) * stripes[None])
 
 
 def _shape_mask(kind: int, rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray, scale: float) -> np.ndarray:
@@ -61,7 +61,7 @@ def _shape_mask(kind: int, rng: np.random.Generator, yy: np.ndarray, xx: np.ndar
     return ((sides[0] >= 0) & (sides[1] >= 0) & (sides[2] >= 0)) | ((sides[0] <= 0) & (sides[1] <= 0) & (sides[2] <= 0))
 
 
-def render(seed: int, size: tuple[int, int], max_shapes: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def render(seed: int, size: tuple[int, int], max_shapes: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One scene: image uint8 [3, H, W], classes uint8 [H, W], instance ids uint8 [H, W]."""
     rng = np.random.default_rng(seed)
     h, w = size
@@ -72,13 +72,13 @@ def render(seed: int, size: tuple[int, int], max_shapes: int = 5) -> tuple[np.nd
     instances = np.zeros((h, w), np.uint8)
     for instance in range(1, int(rng.integers(1, max_shapes + 1)) + 1):
         kind = int(rng.integers(1, len(CLASSES)))
-        mask = _shape_mask(kind, rng, yy, xx, rng.uniform(0.09, 0.24) * min(h, w))
+        mask = _shape_mask(kind, rng, yy, xx, rng.uniform(0.12, 0.28) * min(h, w))
         color = rng.uniform(0, 255, 3)
         while np.linalg.norm(color - background) < 90:  # keep shapes visible against the background
             color = rng.uniform(0, 255, 3)
         image = np.where(mask[None], _texture(rng, h, w, color, yy, xx), image)
         classes[mask], instances[mask] = kind, instance
-    image = image + rng.normal(0, rng.uniform(4, 14), image.shape)
+    image = image + rng.normal(0, rng.uniform(3, 10), image.shape)
     return np.clip(image, 0, 255).round().astype(np.uint8), classes, instances
 
 
