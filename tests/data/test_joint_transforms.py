@@ -26,11 +26,17 @@ def apply(seed, **aug):
     return ds[(0, seed)]
 
 
-def test_crop_flip_and_nearest_resize_move_image_and_mask_together():
+def test_crop_flip_and_resizes_move_image_and_mask_together():
     for seed in range(5):
         s = apply(seed, random_crop={"size": [20, 24]}, hflip=0.5, vflip=0.5, resize=[45, 60], interpolation="nearest")
         assert s["image"].shape == (3, 20, 24) and s["target"].shape == (20, 24)
         assert torch.equal(s["image"][0], s["target"])
+    sizes = set()
+    for seed in range(4):
+        s = apply(seed, random_resize=[0.5, 1.5], interpolation="nearest")
+        assert torch.equal(s["image"][0], s["target"])
+        sizes.add(tuple(s["target"].shape))
+    assert len(sizes) > 1
 
 
 def test_padding_and_rotation_fill_the_mask_with_the_ignore_index_and_never_invent_classes():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from seg_files import write_voc
@@ -42,10 +43,11 @@ def test_repeat_makes_one_pass_per_transform_set_over_the_training_split_only(tm
     assert bundle.train[(0, 1)]["index"] == 0 and bundle.train[(9, 1)]["index"] == 9
 
 
-def test_absent_voc_offline_names_the_archive_and_where_to_get_it(tmp_path, main):
-    code, _, err = main("train", "voc-unet", f"data.root={tmp_path / 'voc'}", "data.download=false")
-    assert code == 2
-    assert "VOCtrainval_11-May-2012.tar" in err and "host.robots.ox.ac.uk" in err and "Traceback" not in err
+@pytest.mark.parametrize("download", ["false", "true"])
+def test_absent_voc_offline_names_the_archive_and_where_to_get_it(download, offline, tmp_path, main):
+    code, _, err = main("train", "voc-unet", f"data.root={tmp_path / 'voc'}", f"data.download={download}")
+    assert code == 2 and "Traceback" not in err
+    assert f"{tmp_path / 'voc' / 'VOCtrainval_11-May-2012.tar'} is missing" in err and "host.robots.ox.ac.uk" in err
     assert not (tmp_path / "runs" / "voc-unet").exists()
 
 

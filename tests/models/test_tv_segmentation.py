@@ -17,14 +17,6 @@ def build(name, **keys):
     return models.build(cfg.model, INFO)
 
 
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """Downloads fail fast wherever this runs: every request goes to a closed local port."""
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(var, "http://127.0.0.1:9")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-
-
 def test_lraspp_follows_the_data_channels_and_classes_and_pads_to_its_stride():
     model = build("lraspp_mobilenet_v3_large").eval()
     out = model(torch.randn(1, 1, 48, 64))
