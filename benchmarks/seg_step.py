@@ -1,7 +1,7 @@
 """Training throughput of voc-unet (the 5-level residual UNet) at 256x256, batch 8: vislab's loop against a
 plain PyTorch loop on the same model, optimizer and in-memory data, alternated in one process.
 
-    python benchmarks/seg_step.py [--batches N] [--rounds R]
+    python benchmarks/seg_step.py [--batches N] [--rounds R] [--size PIXELS]
 
 Data: 256x256 synthetic scenes (``shapes``) held in memory, so neither side waits on decoding; VOC itself
 is not needed. Last line: ``ratio vislab/plain: R`` (target R >= 0.95).
@@ -24,25 +24,25 @@ import torch.nn.functional as F  # noqa: E402
 import vislab  # noqa: E402
 from vislab import config, data, models  # noqa: E402
 
-BATCH, SIZE = 8, 256
+BATCH = 8
 
 
-def overrides(batches: int) -> dict:
+def overrides(batches: int, size: int) -> dict:
     return {
-        "data.name": "shapes", "data.image_size": [SIZE, SIZE], "data.num_samples": batches * BATCH,
+        "data.name": "shapes", "data.image_size": [size, size], "data.num_samples": batches * BATCH,
         "data.val_fraction": 1 / batches, "data.repeat": None, "aug.random_crop": None, "aug.hflip": None,
         "train.batch_size": BATCH, "train.epochs": 1, "train.progress": False,
     }
 
 
-def vislab_images_per_s(batches: int, runs: str) -> float:
-    run = vislab.train("voc-unet", runs_dir=runs, **overrides(batches))
-    return float(run.summary["train_images_per_s"])
+def vislab_images_per_s(batches: int, size: int, runs: str) -> float:
+    run = vislab.train("voc-unet", runs_dir=runs, **overrides(batches, size))
+    return float(run.history[-1]["images_per_s"])  # metrics.csv keeps full precision; summary.json rounds
 
 
-def plain_images_per_s(batches: int) -> float:
+def plain_images_per_s(batches: int, size: int) -> float:
     """The same model, optimizer and batches in a loop written out by hand."""
-    cfg = config.resolve("voc-unet", overrides(batches))
+    cfg = config.resolve("voc-unet", overrides(batches, size))
     bundle = data.build(cfg.data, cfg.aug)
     torch.manual_seed(cfg.train.seed)
     model = models.build(cfg.model, bundle.info).train()
@@ -66,18 +66,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=4, help="training batches per measurement")
     parser.add_argument("--rounds", type=int, default=2, help="alternations of the two loops")
+    parser.add_argument("--size", type=int, default=256, help="image side in pixels")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    plain_images_per_s(1)  # warm-up: first-call allocations and kernel choices
+    plain_images_per_s(1, args.size)  # warm-up: first-call allocations and kernel choices
     best = {"vislab": 0.0, "plain": 0.0}
     with tempfile.TemporaryDirectory() as runs:
         for r in range(args.rounds):
-            for name, measure in (("vislab", lambda: vislab_images_per_s(args.batches, runs)),
-                                  ("plain", lambda: plain_images_per_s(args.batches))):
+            for name, measure in (("vislab", lambda: vislab_images_per_s(args.batches, args.size, runs)),
+                                  ("plain", lambda: plain_images_per_s(args.batches, args.size))):
                 value = measure()
                 best[name] = max(best[name], value)
                 print(f"round {r + 1}  {name:<6} {value:7.2f} images/s", flush=True)
-    print(f"voc-unet {SIZE}x{SIZE}, batch {BATCH}, {args.batches} batches x {args.rounds} rounds, "
+    print(f"voc-unet {args.size}x{args.size}, batch {BATCH}, {args.batches} batches x {args.rounds} rounds, "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(f"best vislab {best['vislab']:.2f} images/s, plain {best['plain']:.2f} images/s")
     print(f"ratio vislab/plain: {best['vislab'] / best['plain']:.3f}")

@@ -34,11 +34,17 @@ def as_outputs(raw: Any) -> dict[str, torch.Tensor]:
     return dict(raw) if isinstance(raw, dict) else {"out": raw}
 
 
+def labels(logits: torch.Tensor) -> torch.Tensor:
+    """Class ids [B, H, W] from logits [B, K, H, W]. ``max(1)`` rather than ``argmax(1)``: on CPU it is
+    several times faster over the channel dimension, and picks the same (first) maximum."""
+    return logits.detach().max(1).indices
+
+
 def confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
     """int64 [K, K] counts of (true class, predicted class) over pixels whose target is not ignored."""
-    keep = target != ignore_index
-    pairs = target[keep] * num_classes + pred[keep]
-    return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
+    k2 = num_classes**2
+    codes = torch.where(target != ignore_index, target * num_classes + pred, k2)  # ignored pixels count in bin k2
+    return torch.bincount(codes.flatten(), minlength=k2 + 1)[:k2].reshape(num_classes, num_classes)
 
 
 def scores(matrix: torch.Tensor) -> dict[str, Any]:
@@ -92,7 +98,7 @@ class SegmentationMetrics(TorchMetrics):
         if self.device != logits.device:
             self.device = logits.device
             self.collection.to(logits.device)
-        self.collection.update(logits.detach().argmax(1), batch["target"])
+        self.collection.update(labels(logits), batch["target"])
 
     def compute(self) -> dict[str, float]:
         s = scores(self.collection.compute()["confusion"])
@@ -207,7 +213,7 @@ class SegmentationTask(Task):
         matrix = torch.zeros(k, k, dtype=torch.long)
         worst: list[tuple[float, int, np.ndarray, np.ndarray]] = []  # a max-heap on IoU, by negation
         for outputs, batch in predictions:
-            preds, targets = outputs["out"].argmax(1).cpu(), batch["target"].cpu()
+            preds, targets = labels(outputs["out"]).cpu(), batch["target"].cpu()
             sizes = batch.get("size", torch.tensor([list(targets.shape[-2:])] * len(targets))).tolist()
             for i, (h, w) in enumerate(sizes):
                 pred, target = preds[i, :h, :w], targets[i, :h, :w]
@@ -246,7 +252,7 @@ class SegmentationTask(Task):
             logits = self.infer(model, x).float()
             if logits.shape[-2:] != size:
                 logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-            pred = logits.argmax(1)[0].cpu().numpy().astype(np.uint8)
+            pred = labels(logits)[0].cpu().numpy().astype(np.uint8)
             stem = _unique_stem(Path(path).stem, used)
             mask_path, overlay_path = out / f"{stem}_mask.png", out / f"{stem}_overlay.png"
             save_mask_png(mask_path, pred)
