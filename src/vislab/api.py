@@ -244,20 +244,22 @@ def evaluate(
 
 def predict(
     run: str | Path | Run, inputs: list[str | Path], out: Optional[str | Path] = None, checkpoint: str = "best",
-    **options: Any,
+    overrides: Optional[dict[str, Any]] = None, **options: Any,
 ) -> list[dict[str, Any]]:
     """Predictions of a run's checkpoint for image files (folders are searched), by the run's task.
 
     The task's ``predict_files(model, files, *, cfg, info, device, out, **options)`` does the work and
     returns one dict per image with at least ``file`` and ``summary`` (a line to print); ``out`` is
-    where it writes its results (a CSV for classification). Options the task does not take are bad input.
+    where it writes its results (a CSV for classification; a folder of PNGs for tasks whose
+    ``predicts_to_folder`` is set, by default RUN_DIR/predictions). ``overrides`` change the run's config
+    for inference (``eval.sliding_window=[256,256]``). Options the task does not take are bad input.
     """
     import inspect
 
     from . import tasks
     from .data.images import image_files
 
-    r = restore(run, checkpoint, with_data=False)
+    r = restore(run, checkpoint, overrides, with_data=False)
     task = tasks.build(r.cfg, r.info)
     method = getattr(task, "predict_files", None)
     if method is None:
@@ -267,7 +269,14 @@ def predict(
         if key not in accepted:
             raise VislabError(f"--{key} does not apply to {r.info.task} runs")
     files = image_files(inputs)
-    return method(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=Path(out) if out else None, **options)
+    target = Path(out).expanduser() if out else None
+    if getattr(task, "predicts_to_folder", False):
+        target = target or r.run.dir / "predictions"
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise VislabError(f"cannot create output folder {target}: {e.strerror}; choose another with --out") from None
+    return method(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
 
 
 def ensemble(

@@ -126,11 +126,14 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .api import predict
 
+    _, overrides = split_items(args.items, recipe_expected=False)
     options = {"topk": args.topk} if args.topk is not None else {}
-    for row in predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, **options):
+    rows = predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides, **options)
+    for row in rows:
         print(f"{row['file']}: {row['summary']}")
     if args.out:
         print(f"wrote {args.out}")
+    return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -217,9 +220,12 @@ def add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="predict image files (or folders of them) with a run's checkpoint")
     p.add_argument("run_dir")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
-    p.add_argument("--out", default=None, help="where to write the predictions (classification: a CSV file)")
+    p.add_argument("--out", default=None, help="where to write the predictions (classification: a CSV file; "
+                   "segmentation: a folder of mask and overlay PNGs, default RUN_DIR/predictions)")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("--topk", type=int, default=None, help="classification: classes listed per image (default 5)")
+    p.add_argument("--set", dest="items", action="append", default=[], metavar="key=value",
+                   help="config override for inference, e.g. --set eval.sliding_window=[256,256] (repeatable)")
     p.set_defaults(func=cmd_predict)
 
 

@@ -531,7 +531,7 @@ def load_recipe(recipe: str | Path, _seen: tuple = ()) -> dict:
             raise VislabError(f"recipe {path}: 'extends' loops through {base}")
         merged = load_recipe(base, _seen + (base,))
         merged.pop("description", None)
-        merged.pop("recipe", None)
+        merged.pop("recipe", None)  # the run directory is named after this recipe, not its base
         for key, value in _flatten_recipe(values):
             _set(merged, key, value)
         values = merged
@@ -596,7 +596,11 @@ def flatten(cfg: Any) -> dict[str, Any]:
 
 
 def _inline(value: Any) -> str:
-    return yaml_dump(dataclasses.asdict(value) if is_dataclass(value) else value)
+    if is_dataclass(value):
+        value = dataclasses.asdict(value)
+    elif isinstance(value, list):
+        value = [dataclasses.asdict(v) if is_dataclass(v) else v for v in value]  # data.repeat: a list of sections
+    return yaml_dump(value)
 
 
 def dump_commented(cfg: Any) -> str:

@@ -92,3 +92,48 @@ def save_confusion(path: Path, matrix: np.ndarray, class_names: Sequence[str]) -
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return Path(path)
+
+
+def voc_palette() -> np.ndarray:
+    """PASCAL VOC's colour map, uint8 [256, 3]: class 0 black, 255 (ignore) cream, the rest distinct."""
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    for index in range(256):
+        c, r, g, b = index, 0, 0, 0
+        for shift in range(7, -1, -1):
+            r |= ((c >> 0) & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        palette[index] = (r, g, b)
+    return palette
+
+
+def colorize(mask: np.ndarray) -> np.ndarray:
+    """Class ids [H,W] -> uint8 [H,W,3] in the VOC palette."""
+    return voc_palette()[np.asarray(mask, dtype=np.int64) % 256]
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """uint8 [H,W,3] image with the non-background classes of ``mask`` [H,W] blended in (VOC palette)."""
+    colors = colorize(mask).astype(np.float32)
+    shown = (np.asarray(mask) != 0)[..., None]
+    blended = np.where(shown, (1 - alpha) * image.astype(np.float32) + alpha * colors, image.astype(np.float32))
+    return blended.round().astype(np.uint8)
+
+
+def save_mask_png(path: Path, mask: np.ndarray) -> Path:
+    """Class ids [H,W] as a palette PNG: shown in VOC colours, read back as the ids."""
+    from PIL import Image
+
+    im = Image.fromarray(np.asarray(mask, dtype=np.uint8))
+    im.putpalette(voc_palette().flatten().tolist())  # turns the grayscale image into a palette one
+    im.save(path)
+    return Path(path)
+
+
+def save_png(path: Path, image: np.ndarray) -> Path:
+    """uint8 [H,W,3] as PNG."""
+    from PIL import Image
+
+    Image.fromarray(image).save(path)
+    return Path(path)

@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from . import cifar100, digits, digits_dg, folder, mnist, officehome
+from . import cifar100, digits, digits_dg, folder, mnist, officehome, pairs, shapes, voc
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
@@ -32,6 +32,9 @@ DATASETS: dict[str, DatasetSpec] = {
     "folder": DatasetSpec(folder.build, folder.status),
     "officehome": DatasetSpec(officehome.build, officehome.status),
     "digits-dg": DatasetSpec(digits_dg.build, digits_dg.status),
+    "pairs": DatasetSpec(pairs.build, pairs.status),
+    "shapes": DatasetSpec(shapes.build, shapes.status),
+    "voc": DatasetSpec(voc.build, voc.status),
 }
 
 

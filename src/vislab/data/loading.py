@@ -75,7 +75,7 @@ class Loader:
                 dataset,
                 batch_sampler=self.sampler,
                 num_workers=workers,
-                collate_fn=default_collate,
+                collate_fn=getattr(dataset, "collate", default_collate),  # segmentation pads sizes
                 pin_memory=self.device.type == "cuda",
                 persistent_workers=workers > 0,
                 # Starting an epoch draws a worker base seed; from the global generator that draw

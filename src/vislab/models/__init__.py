@@ -1,7 +1,8 @@
 """Models by name: ``build(cfg.model, info) -> nn.Module``. Input channels and classes follow the data.
 
-Names in MODELS first; then ``timm/<name>`` through timm, and torchvision's classification models by
-their own names.
+Names in MODELS first (including torchvision's segmentation models); then the prefixed families
+(``timm/<name>`` through timm, ``smp/<arch>/<encoder>`` through segmentation_models_pytorch), and
+torchvision's classification models by their own names.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
-from . import cnn, timm_models, torchvision_models
+from . import cnn, smp, timm_models, torchvision_models, tv_segmentation, unet
 from .domain_generalization import with_domains
 
 Builder = Callable[[ModelConfig, DataInfo], nn.Module]
@@ -22,20 +23,29 @@ Builder = Callable[[ModelConfig, DataInfo], nn.Module]
 MODELS: dict[str, Builder] = {
     "cnn-mnist": cnn.cnn_mnist,
     "cnn-dg": cnn.cnn_dg,
+    "unet": unet.unet,
+    **{name: tv_segmentation.torchvision_segmentation for name in tv_segmentation.SPECS},
+}
+
+# Families named by a prefix and a free-form rest (the builder parses the name).
+PREFIXES: dict[str, Builder] = {
+    smp.PREFIX: smp.smp_model,
+    timm_models.PREFIX: timm_models.build,
 }
 
 
 def known_names() -> list[str]:
-    """Every model name accepted by ``model.name`` (and any ``timm/<name>``)."""
-    return sorted({*MODELS, *torchvision_models.names()})
+    """Every model name accepted by ``model.name`` (prefixed families as ``prefix...``)."""
+    return sorted({*MODELS, *torchvision_models.names()}) + [f"{p}..." for p in PREFIXES]
 
 
 def builder_for(name: str) -> Builder | None:
-    """The builder for ``name``: the MODELS entry, timm's for ``timm/...``, torchvision's for its names."""
+    """The builder for ``name``: the MODELS entry, a prefixed family's, torchvision's for its names."""
     if name in MODELS:
         return MODELS[name]
-    if name.startswith(timm_models.PREFIX):
-        return timm_models.build
+    for prefix, builder in PREFIXES.items():
+        if name.startswith(prefix):
+            return builder
     if name in torchvision_models.names():
         return torchvision_models.build
     return None

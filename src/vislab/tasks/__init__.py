@@ -10,10 +10,12 @@ from ..errors import VislabError
 from .base import Metrics, Task
 from .classification import ClassificationTask
 from .domain_generalization import DomainGeneralizationTask
+from .segmentation import SegmentationTask
 
 TASKS: dict[str, Callable[[Config, DataInfo], Task]] = {
     "classification": ClassificationTask,
     "domain_generalization": DomainGeneralizationTask,
+    "segmentation": SegmentationTask,
 }
 
 

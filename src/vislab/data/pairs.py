@@ -1,0 +1,168 @@
+"""Folders of images and masks matched by file stem:
+
+    ROOT/{image_dir,mask_dir}/                        one pool, split by data.val_fraction, test_fraction, split_seed
+    ROOT/{train,val[,test]}/{image_dir,mask_dir}/     splits as given (a missing val is split off train)
+
+Every pair is checked before anything is trained: each image has a mask of its own size, and every mask
+value is in ``data.mask_values``, a class id, or the ignore index.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..config import AugConfig, DataConfig
+from ..errors import VislabError
+from .bundle import DataBundle, DataInfo
+from .segmentation import (
+    IMAGE_EXTENSIONS, MaskValues, SegmentationFiles, augmented_train, image_size, mask_value_set, read_image,
+    read_mask, relative_names, stored_channels,
+)
+from .splits import limited, stratified_split
+from .transforms import build_transform
+
+Pairs = list[tuple[Path, Path]]
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def match(folder: Path, cfg: DataConfig) -> Pairs:
+    """(image, mask) pairs of ``folder/{image_dir,mask_dir}``, by stem; an image without a mask is bad input."""
+    image_dir, mask_dir = folder / cfg.image_dir, folder / cfg.mask_dir
+    for d, key in ((image_dir, "data.image_dir"), (mask_dir, "data.mask_dir")):
+        if not d.is_dir():
+            raise VislabError(f"pairs: folder {d} does not exist (set {key}, or data.root to the dataset folder)")
+    masks: dict[str, Path] = {}
+    for m in _files(mask_dir):
+        if m.stem in masks:
+            raise VislabError(f"pairs: masks {masks[m.stem]} and {m} share the stem '{m.stem}'; keep one")
+        masks[m.stem] = m
+    pairs, seen = [], {}
+    for image in _files(image_dir):
+        if image.stem in seen:
+            raise VislabError(f"pairs: images {seen[image.stem]} and {image} share the stem '{image.stem}'; keep one")
+        seen[image.stem] = image
+        if image.stem not in masks:
+            raise VislabError(f"pairs: image {image} has no mask {mask_dir}/{image.stem}.png (masks are matched by file stem)")
+        pairs.append((image, masks[image.stem]))
+    if not pairs:
+        raise VislabError(f"pairs: no images in {image_dir} (extensions {', '.join(IMAGE_EXTENSIONS)})")
+    return pairs
+
+
+def scan(pairs: Pairs) -> dict[Path, np.ndarray]:
+    """Each mask's distinct values; an image and mask of different sizes is bad input naming the pair."""
+    values = {}
+    for image, mask in pairs:
+        raw = read_mask(mask)
+        if tuple(raw.shape) != image_size(image):
+            h, w = image_size(image)
+            raise VislabError(f"pairs: image {image} is {h}x{w} but its mask {mask} is {raw.shape[0]}x{raw.shape[1]}")
+        values[mask] = mask_value_set(raw)
+    return values
+
+
+def count_classes(cfg: DataConfig, values: dict[Path, np.ndarray], root: Path) -> int:
+    """``data.num_classes``, else the number of ``data.class_names``, else one more than the largest class id
+    in ``data.mask_values``, else in the masks."""
+    if cfg.num_classes is not None:
+        if cfg.class_names is not None and len(cfg.class_names) != cfg.num_classes:
+            raise VislabError(f"data.class_names has {len(cfg.class_names)} names but data.num_classes={cfg.num_classes}")
+        return cfg.num_classes
+    if cfg.class_names is not None:
+        return len(cfg.class_names)
+    raw = set(np.concatenate(list(values.values())).tolist())
+    classes = set(cfg.mask_values.values() if cfg.mask_values else raw) - {cfg.ignore_index}
+    if not classes or max(classes) < 1:
+        raise VislabError(
+            f"pairs: cannot tell the classes of {root}: its masks hold only the values {sorted(raw)[:8]}; "
+            f"set data.mask_values (e.g. 'data.mask_values={{0: 0, 255: 1}}') or data.num_classes"
+        )
+    return int(max(classes)) + 1
+
+
+def pools(root: Path, cfg: DataConfig) -> dict[str, Pairs]:
+    """The pairs of each split folder present: {"train": ...[, "val": ...][, "test": ...]}."""
+    if not (root / "train").is_dir():
+        return {"train": match(root, cfg)}
+    return {split: match(root / split, cfg) for split in ("train", "val", "test") if (root / split).is_dir()}
+
+
+def split(found: dict[str, Pairs], cfg: DataConfig) -> dict[str, Pairs]:
+    """train/val[/test]: folders as given, the missing held-out parts split off train by ``data.split_seed``."""
+    if "val" in found:
+        return found
+    pool = found["train"]
+    test_fraction = 0.0 if "test" in found else cfg.test_fraction
+    train, val, test = stratified_split([0] * len(pool), cfg.val_fraction, test_fraction, cfg.split_seed)
+    if not len(val):
+        raise VislabError(f"pairs: {len(pool)} images leave no validation image at data.val_fraction={cfg.val_fraction}")
+    out = {"train": [pool[i] for i in train], "val": [pool[i] for i in val]}
+    if "test" in found or len(test):
+        out["test"] = found.get("test") or [pool[i] for i in test]
+    return out
+
+
+def pixel_stats(pairs: Pairs, channels: int, limit: int = 32) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std (in [0, 1] units) over up to ``limit`` training images."""
+    total = torch.zeros(channels, dtype=torch.float64)
+    squares = torch.zeros(channels, dtype=torch.float64)
+    count = 0
+    for image, _ in pairs[:limit]:
+        x = read_image(image, channels).double().div(255).flatten(1)
+        total += x.sum(1)
+        squares += x.pow(2).sum(1)
+        count += x.shape[1]
+    mean = total / count
+    std = (squares / count - mean.pow(2)).clamp_min(1e-12).sqrt().clamp_min(1e-6)
+    return mean.tolist(), std.tolist()
+
+
+def root_of(cfg: DataConfig) -> Path:
+    if cfg.root is None:
+        raise VislabError("data.name=pairs needs data.root=FOLDER, the folder holding the images and masks")
+    root = Path(cfg.root).expanduser()
+    if not root.is_dir():
+        raise VislabError(f"data.root {root} is not a folder")
+    return root
+
+
+def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
+    """Checked, split pairs; splits/<split>.txt in the run directory lists each split's images."""
+    root = root_of(cfg)
+    splits = split(pools(root, cfg), cfg)
+    every = [p for pairs in splits.values() for p in pairs]
+    values = scan(every)
+    num_classes = count_classes(cfg, values, root)
+    mapping = MaskValues(num_classes, cfg.ignore_index, cfg.mask_values)
+    for mask, found in values.items():
+        mapping.check(found, mask)
+    splits = {k: list(limited(v, cfg.limit)) for k, v in splits.items()}
+    channels = cfg.channels or stored_channels(every[0][0])
+    mean, std = pixel_stats(splits["train"], channels)
+    info = DataInfo(
+        task="segmentation", num_classes=num_classes,
+        class_names=list(cfg.class_names or [str(i) for i in range(num_classes)]),
+        channels=channels, mean=mean, std=std, ignore_index=cfg.ignore_index,
+    )
+    eval_transform = build_transform(aug, train=False, ignore_index=cfg.ignore_index)
+    test: Optional[SegmentationFiles] = None
+    if splits.get("test"):
+        test = SegmentationFiles(splits["test"], channels, mapping, eval_transform)
+    return DataBundle(
+        train=augmented_train(SegmentationFiles(splits["train"], channels, mapping), cfg, aug),
+        val=SegmentationFiles(splits["val"], channels, mapping, eval_transform),
+        test=test,
+        info=info,
+        files={name: relative_names(pairs, root) for name, pairs in splits.items()},
+    )
+
+
+def status(root: Path) -> tuple[str, bool]:
+    return "your own folder: data.root=FOLDER with images/ and masks/ (or train/, val/ each holding them)", True

@@ -1,0 +1,251 @@
+"""What the segmentation datasets share: reading images and masks, mapping raw mask values to classes,
+per-sample splits with joint transforms, the training repeat (``data.repeat``), and a collate that pads
+images of different sizes.
+
+A segmentation sample is ``{"image": uint8 [C,H,W], "target": [H,W] class ids, ignore_index where
+ignored, "index": int}``; batches add ``size``, int64 [B, 2], each image's own (H, W) before padding.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset, default_collate
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from ..config import AugConfig, DataConfig
+from ..errors import VislabError
+from .datasets import SampleDataset
+from .transforms import build_transform
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+# ------------------------------------------------------------------------------------------------
+# files
+# ------------------------------------------------------------------------------------------------
+
+
+def _open(path: Path) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return Image.open(path)
+    except (OSError, UnidentifiedImageError) as e:
+        raise VislabError(f"cannot read image {path}: {e}") from None
+
+
+def stored_channels(path: Path) -> int:
+    """1 for a grayscale file, else 3."""
+    with _open(path) as im:
+        return 1 if im.mode in _GRAY_MODES else 3
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(H, W) from the file's header, without decoding it."""
+    with _open(path) as im:
+        return im.height, im.width
+
+
+def read_image(path: Path, channels: int) -> torch.Tensor:
+    """An image file as uint8 [channels, H, W] (converted to grayscale or RGB)."""
+    with _open(path) as im:
+        try:
+            arr = np.array(im.convert("L" if channels == 1 else "RGB"))
+        except OSError as e:
+            raise VislabError(f"cannot decode image {path}: {e}") from None
+    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr))  # a writable copy
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A mask file's raw values [H, W]: palette PNGs give their indices, grayscale files their values."""
+    with _open(path) as im:
+        if im.mode not in ("P", *_GRAY_MODES):
+            raise VislabError(f"mask {path} has colour channels ({im.mode}); store class ids as a grayscale or palette image")
+        try:
+            return np.asarray(im)
+        except OSError as e:
+            raise VislabError(f"cannot decode mask {path}: {e}") from None
+
+
+class MaskValues:
+    """Raw mask values -> class ids: ``mask_values`` first, then values that are class ids or the
+    ignore index pass unchanged; anything else is bad input naming the file."""
+
+    def __init__(self, num_classes: int, ignore_index: int, mask_values: Optional[dict[int, int]] = None) -> None:
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.mapping = dict(mask_values or {})
+        for raw, cls in self.mapping.items():
+            if not (0 <= cls < num_classes or cls == ignore_index):
+                raise VislabError(f"data.mask_values maps {raw} to {cls}, which is neither a class id (0..{num_classes - 1}) nor the ignore index")
+        top = max([255, ignore_index, *self.mapping])
+        lut = np.full(top + 1, -1, dtype=np.int64)
+        lut[:num_classes] = np.arange(num_classes)
+        lut[ignore_index] = ignore_index
+        for raw, cls in self.mapping.items():
+            lut[raw] = cls
+        self.lut = lut
+
+    def invalid(self, values: np.ndarray) -> list[int]:
+        """The raw values among ``values`` that map to nothing."""
+        values = np.asarray(values, dtype=np.int64)
+        outside = (values < 0) | (values >= len(self.lut))
+        bad = outside | (self.lut[np.clip(values, 0, len(self.lut) - 1)] < 0)
+        return sorted(int(v) for v in values[bad])
+
+    def check(self, values: np.ndarray, path: Path) -> None:
+        bad = self.invalid(values)
+        if bad:
+            shown = ", ".join(map(str, bad[:8])) + (" ..." if len(bad) > 8 else "")
+            raise VislabError(
+                f"mask {path} holds values {shown} that are neither in data.mask_values, class ids "
+                f"(0..{self.num_classes - 1}) nor the ignore index {self.ignore_index}; map them with "
+                f"data.mask_values (e.g. 'data.mask_values={{0: 0, 255: 1}}')"
+            )
+
+    def __call__(self, raw: np.ndarray) -> torch.Tensor:
+        """Class ids uint8 [H, W] (values already checked)."""
+        return torch.from_numpy(self.lut[raw].astype(np.uint8))
+
+
+def mask_value_set(raw: np.ndarray) -> np.ndarray:
+    """The distinct values of a mask."""
+    if raw.dtype == np.uint8:
+        return np.flatnonzero(np.bincount(raw.ravel(), minlength=256))
+    return np.unique(raw)
+
+
+# ------------------------------------------------------------------------------------------------
+# splits
+# ------------------------------------------------------------------------------------------------
+
+
+class SegmentationFiles(SampleDataset):
+    """A split of (image file, mask file) pairs; images converted to ``channels``, masks through ``values``."""
+
+    def __init__(self, pairs: Sequence[tuple[Path, Path]], channels: int, values: MaskValues,
+                 transform: Optional[Callable] = None) -> None:
+        self.pairs = list(pairs)
+        self.channels = channels
+        self.values = values
+        self.transform = transform
+        self.collate = functools.partial(pad_collate, ignore_index=values.ignore_index)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def load(self, index: int) -> dict:
+        image, mask = self.pairs[index]
+        return {"image": tv_tensors.Image(read_image(image, self.channels)), "target": tv_tensors.Mask(self.values(read_mask(mask)))}
+
+
+class TensorSamples(SampleDataset):
+    """A split held as tensors but transformed per sample: ``images`` uint8 [N,C,H,W], ``targets`` [N,H,W],
+    ``extras`` other per-pixel maps [N,H,W] (instance ids) that follow the same geometry."""
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, extras: Optional[dict[str, torch.Tensor]] = None,
+                 transform: Optional[Callable] = None, ignore_index: int = 255) -> None:
+        self.images, self.targets, self.extras = images, targets, extras or {}
+        self.transform = transform
+        self.collate = functools.partial(pad_collate, ignore_index=ignore_index)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def load(self, index: int) -> dict:
+        sample = {"image": tv_tensors.Image(self.images[index]), "target": tv_tensors.Mask(self.targets[index])}
+        sample.update({k: tv_tensors.Mask(v[index]) for k, v in self.extras.items()})
+        return sample
+
+
+class Passes(Dataset):
+    """The training repeat: one pass over ``base`` per transform, concatenated. Item ``p * len(base) + i`` is
+    base item ``i`` under transform ``p``; its augmentation seed is its own, so every pass differs."""
+
+    def __init__(self, base: SampleDataset, transforms: Sequence[Optional[Callable]]) -> None:
+        self.parts = []
+        for transform in transforms:
+            part = copy.copy(base)
+            part.transform = transform
+            self.parts.append(part)
+        self.size = len(base)
+        self.collate = getattr(base, "collate", default_collate)
+
+    def __len__(self) -> int:
+        return self.size * len(self.parts)
+
+    def __getitem__(self, key: Any) -> dict:
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        part, local = divmod(index, self.size)
+        sample = self.parts[part][(local, seed) if seed is not None else local]
+        sample["index"] = index
+        return sample
+
+
+def training_transforms(cfg: DataConfig, aug: AugConfig) -> list[Optional[Callable]]:
+    """One transform per training pass: each ``data.repeat`` set followed by ``aug``; just ``aug`` without repeat."""
+    common = build_transform(aug, train=True, ignore_index=cfg.ignore_index)
+    if not cfg.repeat:
+        return [common]
+    passes = []
+    for i, each in enumerate(cfg.repeat):
+        if each.cutmix is not None or each.mixup is not None:
+            raise VislabError(f"data.repeat[{i}]: cutmix and mixup act per batch, not per pass; set them under aug")
+        ops = [t for t in (build_transform(each, train=True, ignore_index=cfg.ignore_index), common) if t is not None]
+        passes.append(v2.Compose(ops) if ops else None)
+    return passes
+
+
+def augmented_train(base: SampleDataset, cfg: DataConfig, aug: AugConfig) -> Dataset:
+    """The training split under its transforms; splitting has already happened, so no validation image is
+    ever seen in a transformed copy."""
+    transforms = training_transforms(cfg, aug)
+    if len(transforms) == 1:
+        base.transform = transforms[0]
+        return base
+    return Passes(base, transforms)
+
+
+def per_sample_aug(cfg: DataConfig, aug: AugConfig) -> bool:
+    """Whether training asks for per-sample transforms (which in-memory splits do not run)."""
+    per_batch = ("interpolation", "normalize", "cutmix", "mixup")
+    return bool(cfg.repeat) or any(getattr(aug, f.name) is not None for f in fields(aug) if f.name not in per_batch)
+
+
+def pad_collate(samples: list[dict], ignore_index: int = 255) -> dict:
+    """Samples -> a batch, images and per-pixel maps padded at the bottom and right to the largest
+    (H, W): images with 0, ``target`` with ``ignore_index``, other maps with 0. ``target`` becomes int64
+    [B,H,W]; ``size`` int64 [B,2] keeps each sample's own (H, W)."""
+    height = max(s["image"].shape[-2] for s in samples)
+    width = max(s["image"].shape[-1] for s in samples)
+    sizes = torch.tensor([list(s["image"].shape[-2:]) for s in samples], dtype=torch.int64)
+    padded = []
+    for s in samples:
+        h, w = s["image"].shape[-2:]
+        out = dict(s)
+        for key, value in s.items():
+            if torch.is_tensor(value) and value.ndim >= 2 and tuple(value.shape[-2:]) == (h, w):
+                fill = ignore_index if key == "target" else 0
+                out[key] = F.pad(value, (0, width - w, 0, height - h), value=fill) if (h, w) != (height, width) else value
+        padded.append(out)
+    batch = default_collate(padded)
+    batch["target"] = batch["target"].long()
+    batch["size"] = sizes
+    return batch
+
+
+def relative_names(pairs: Sequence[tuple[Path, Path]], root: Path) -> list[str]:
+    """The image files of a split, relative to the dataset root (what splits/<split>.txt lists)."""
+    return [str(image.relative_to(root)) if image.is_relative_to(root) else str(image) for image, _ in pairs]

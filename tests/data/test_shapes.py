@@ -1,0 +1,41 @@
+"""Synthetic shapes: reproducible from a seed, instance ids consistent with classes, memory or per-sample splits."""
+
+from __future__ import annotations
+
+import torch
+
+from vislab import config, data
+from vislab.data.datasets import MemoryDataset
+from vislab.data.shapes import generate
+
+
+def build(**overrides):
+    cfg = config.resolve("shapes-unet", {"data.num_samples": 20, **overrides})
+    return data.build(cfg.data, cfg.aug)
+
+
+def test_scenes_follow_the_seed_and_every_instance_has_one_class():
+    images, classes, instances = generate(0, "train", 30, (48, 56))
+    again = generate(0, "train", 5, (48, 56))
+    assert torch.equal(images[:5], again[0]) and torch.equal(instances[:5], again[2])
+    assert not torch.equal(generate(1, "train", 5, (48, 56))[0], again[0])
+    assert images.shape == (30, 3, 48, 56) and classes.shape == instances.shape == (30, 48, 56)
+    assert torch.equal(classes == 0, instances == 0)
+    for scene in range(30):
+        for inst in instances[scene].unique()[1:]:
+            assert len(classes[scene][instances[scene] == inst].unique()) == 1
+    assert set(classes.unique().tolist()) == {0, 1, 2, 3}
+    assert 0.05 < float((classes > 0).float().mean()) < 0.5
+    assert images.float().std() > 30  # textured backgrounds and colourful shapes, not flat planes
+
+
+def test_shapes_are_in_memory_unless_per_sample_augmentation_is_asked_for():
+    plain = build()
+    assert isinstance(plain.train, MemoryDataset) and len(plain.train) == 20 and len(plain.val) == 4
+    assert plain.info.image_size == (64, 64) and plain.info.thing_classes == [1, 2, 3]
+    assert "instance" in plain.train.extras
+    flipped = build(**{"aug.hflip": 1.0})
+    assert not isinstance(flipped.train, MemoryDataset)
+    a, b = plain.train[3], flipped.train[(3, 0)]
+    assert torch.equal(b["image"], a["image"].flip(-1)) and torch.equal(b["target"], a["target"].flip(-1))
+    assert torch.equal(b["instance"], a["instance"].flip(-1))

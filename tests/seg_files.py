@@ -1,0 +1,72 @@
+"""Tiny segmentation datasets written in their real on-disk formats (JPEG/PNG images, palette or grayscale masks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+from PIL import Image
+
+VOC_PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128] + [64] * (3 * 251)
+
+
+def scene(seed: int, size: tuple[int, int], values: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB image uint8 [H,W,3] and a mask uint8 [H,W]: a band of each value, the image brighter where the value is higher."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    values = list(values)
+    mask = np.zeros((h, w), np.uint8)
+    for i, v in enumerate(values):
+        mask[:, i * w // len(values) : (i + 1) * w // len(values)] = v
+    image = (mask[..., None].astype(np.float32) * 0.5 + rng.uniform(0, 60, (h, w, 3))).clip(0, 255).astype(np.uint8)
+    return image, mask
+
+
+def write_palette_png(path: Path, mask: np.ndarray) -> None:
+    im = Image.fromarray(mask)
+    im.putpalette(VOC_PALETTE)
+    im.save(path)
+
+
+def write_voc(root: Path, train: int = 4, val: int = 3, sizes: Optional[list[tuple[int, int]]] = None,
+              train_aug: bool = False) -> Path:
+    """ROOT/VOCdevkit/VOC2012 with JPEG images, palette PNG masks (classes 0, 1, 15 and 255 borders) and id lists."""
+    base = root / "VOCdevkit" / "VOC2012"
+    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    sizes = sizes or [(40, 48), (36, 44), (44, 40)]
+    ids = [f"2007_{i:06d}" for i in range(train + val)]
+    for i, name in enumerate(ids):
+        image, mask = scene(i, sizes[i % len(sizes)], [0, 1, 15])
+        mask[0, :] = 255
+        Image.fromarray(image).save(base / "JPEGImages" / f"{name}.jpg", quality=95)
+        write_palette_png(base / "SegmentationClass" / f"{name}.png", mask)
+    lists = base / "ImageSets" / "Segmentation"
+    (lists / "train.txt").write_text("".join(f"{n}\n" for n in ids[:train]))
+    (lists / "val.txt").write_text("".join(f"{n}\n" for n in ids[train:]))
+    if train_aug:
+        (base / "SegmentationClassAug").mkdir(exist_ok=True)
+        extra = [f"2008_{i:06d}" for i in range(2)]
+        for i, name in enumerate(extra):
+            image, mask = scene(100 + i, (40, 48), [0, 7])
+            Image.fromarray(image).save(base / "JPEGImages" / f"{name}.jpg", quality=95)
+        for name in ids + extra:
+            src = base / "SegmentationClass" / f"{name}.png"
+            mask = np.asarray(Image.open(src)) if src.exists() else scene(0, (40, 48), [0, 7])[1]
+            Image.fromarray(mask).save(base / "SegmentationClassAug" / f"{name}.png")  # grayscale, as SBD's PNGs are
+        # train_aug.txt lists every id, val ones included: vislab must leave those out.
+        (lists / "train_aug.txt").write_text("".join(f"{n}\n" for n in ids + extra))
+    return root
+
+
+def write_pairs(folder: Path, n: int = 6, size: tuple[int, int] = (24, 32), values: Iterable[int] = (0, 255),
+                gray: bool = True, image_dir: str = "images", mask_dir: str = "masks") -> Path:
+    """folder/{images,masks}/NNN.png: grayscale (or RGB) images and grayscale masks holding ``values``."""
+    (folder / image_dir).mkdir(parents=True, exist_ok=True)
+    (folder / mask_dir).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        image, mask = scene(i, size, values)
+        Image.fromarray(image[..., 0] if gray else image).save(folder / image_dir / f"{i:03d}.png")
+        Image.fromarray(mask).save(folder / mask_dir / f"{i:03d}.png")
+    return folder
