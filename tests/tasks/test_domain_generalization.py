@@ -4,7 +4,6 @@ MixStyle, what a run leaves behind, and an exact resume with cross-domain mixing
 from __future__ import annotations
 
 import csv
-import json
 
 import numpy as np
 import pytest

@@ -18,8 +18,9 @@ import torch
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from .bundle import DataBundle, DataInfo
+from .images import IMAGE_EXTENSIONS, is_image_file
 from .segmentation import (
-    IMAGE_EXTENSIONS, MaskValues, SegmentationFiles, augmented_train, image_size, mask_value_set, read_image,
+    MaskValues, SegmentationFiles, augmented_train, image_size, mask_value_set, load_image,
     read_mask, relative_names, stored_channels,
 )
 from .splits import limited, stratified_split
@@ -29,7 +30,7 @@ Pairs = list[tuple[Path, Path]]
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
 
 
 def match(folder: Path, cfg: DataConfig) -> Pairs:
@@ -115,7 +116,7 @@ def pixel_stats(pairs: Pairs, channels: int, limit: int = 32) -> tuple[list[floa
     squares = torch.zeros(channels, dtype=torch.float64)
     count = 0
     for image, _ in pairs[:limit]:
-        x = read_image(image, channels).double().div(255).flatten(1)
+        x = load_image(image, channels).double().div(255).flatten(1)
         total += x.sum(1)
         squares += x.pow(2).sum(1)
         count += x.shape[1]

@@ -24,11 +24,10 @@ from torchvision.transforms import v2
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from .datasets import SampleDataset
+from .images import GRAY_MODES, image_mode, read_image, unreadable_errors
 from .transforms import build_transform
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -48,7 +47,7 @@ def _open(path: Path) -> Any:
 def stored_channels(path: Path) -> int:
     """1 for a grayscale file, else 3."""
     with _open(path) as im:
-        return 1 if im.mode in _GRAY_MODES else 3
+        return 1 if im.mode in GRAY_MODES else 3
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -57,21 +56,18 @@ def image_size(path: Path) -> tuple[int, int]:
         return im.height, im.width
 
 
-def read_image(path: Path, channels: int) -> torch.Tensor:
-    """An image file as uint8 [channels, H, W] (converted to grayscale or RGB)."""
-    with _open(path) as im:
-        try:
-            arr = np.array(im.convert("L" if channels == 1 else "RGB"))
-        except OSError as e:
-            raise VislabError(f"cannot decode image {path}: {e}") from None
-    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(arr))  # a writable copy
+def load_image(path: Path, channels: int) -> torch.Tensor:
+    """An image file as uint8 [channels, H, W] (converted to grayscale or RGB); a bad file is bad input."""
+    try:
+        return read_image(path, image_mode(channels))
+    except unreadable_errors() as e:
+        raise VislabError(f"cannot read image {path}: {e}") from None
 
 
 def read_mask(path: Path) -> np.ndarray:
     """A mask file's raw values [H, W]: palette PNGs give their indices, grayscale files their values."""
     with _open(path) as im:
-        if im.mode not in ("P", *_GRAY_MODES):
+        if im.mode not in ("P", *GRAY_MODES):
             raise VislabError(f"mask {path} has colour channels ({im.mode}); store class ids as a grayscale or palette image")
         try:
             return np.asarray(im)
@@ -148,7 +144,7 @@ class SegmentationFiles(SampleDataset):
 
     def load(self, index: int) -> dict:
         image, mask = self.pairs[index]
-        return {"image": tv_tensors.Image(read_image(image, self.channels)), "target": tv_tensors.Mask(self.values(read_mask(mask)))}
+        return {"image": tv_tensors.Image(load_image(image, self.channels)), "target": tv_tensors.Mask(self.values(read_mask(mask)))}
 
 
 class TensorSamples(SampleDataset):

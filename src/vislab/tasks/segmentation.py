@@ -22,7 +22,7 @@ from torchmetrics import Metric
 
 from ..config import Config
 from ..data.bundle import DataBundle, DataInfo
-from ..data.segmentation import read_image
+from ..data.segmentation import load_image
 from ..data.transforms import size_hw
 from ..viz import colorize, overlay, save_grid, save_mask_png, save_png, to_display
 from .base import Task
@@ -245,7 +245,7 @@ class SegmentationTask(Task):
         model.eval()
         rows, used = [], set()
         for path in files:
-            image = read_image(path, self.channels)
+            image = load_image(path, self.channels)
             x = image.to(device).float().div(255)[None]
             if self.mean is not None:
                 x = (x - torch.tensor(self.mean, device=device).view(1, -1, 1, 1)) / torch.tensor(self.std, device=device).view(1, -1, 1, 1)
