@@ -74,6 +74,16 @@ def test_config_mistakes(main, tmp_path: Path, args: list[str], phrases: list[st
     assert run_dirs(tmp_path / "runs") == []
 
 
+@pytest.mark.parametrize("dataset", ["folder", "pairs"])
+def test_a_user_dataset_without_a_root_folder(main, tmp_path: Path, dataset: str):
+    code, out, err = main("train", "digits", f"data.name={dataset}")
+    assert_bad_input(code, out, err, f"data.name={dataset} needs data.root=PATH")
+    (tmp_path / "a_file").write_text("not a folder")
+    code, out, err = main("train", "digits", f"data.name={dataset}", f"data.root={tmp_path / 'a_file'}")
+    assert_bad_input(code, out, err, f"data.root={tmp_path / 'a_file'} is not a folder")
+    assert run_dirs(tmp_path / "runs") == []
+
+
 def test_unknown_recipe_lists_the_recipes(main, tmp_path: Path):
     code, out, err = main("train", "digitz")
     assert_bad_input(code, out, err, "unknown recipe 'digitz'", "did you mean digits", "recipes are ", "digits, ")

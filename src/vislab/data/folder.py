@@ -25,7 +25,7 @@ from .classification import MEMORY_SHARE, array_split, available_memory, classif
 from .datasets import SampleDataset, extra_labels
 from .digits import stats_from_moments
 from .images import IMAGE_EXTENSIONS, image_mode, is_hidden, is_image_file, read_image, unreadable_errors
-from .splits import stratified_split
+from .splits import stratified_split, user_folder
 from .transforms import build_transform
 
 SPLITS = ("train", "val", "test")
@@ -69,15 +69,6 @@ class FolderDataset(SampleDataset):
         name, label = self.items[index]
         sample = {"image": tv_tensors.Image(read_image(self.root / name, self.mode)), "target": label}
         return {**sample, **extra_labels(self.extras, index)}
-
-
-def folder_root(cfg: DataConfig) -> Path:
-    if cfg.root is None:
-        raise VislabError("data.name=folder needs data.root=PATH, a folder of class folders (root/<class>/<image>)")
-    root = Path(cfg.root).expanduser()
-    if not root.is_dir():
-        raise VislabError(f"data.root={root} is not a folder")
-    return root
 
 
 def class_folders(folder: Path) -> list[Path]:
@@ -186,7 +177,7 @@ def scan(root: Path, names: list[str], mode: Optional[str], keep_budget: int) ->
 
 
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
-    root = folder_root(cfg)
+    root = user_folder(cfg.name, cfg.root, "a folder of class folders (root/<class>/<image>)")
     return listing_bundle(cfg, aug, root, list_folder(cfg, root))
 
 

@@ -23,7 +23,7 @@ from .segmentation import (
     MaskValues, SegmentationFiles, augmented_train, image_size, mask_value_set, load_image,
     read_mask, relative_names, stored_channels,
 )
-from .splits import limited, stratified_split
+from .splits import limited, stratified_split, user_folder
 from .transforms import build_transform
 
 Pairs = list[tuple[Path, Path]]
@@ -125,18 +125,9 @@ def pixel_stats(pairs: Pairs, channels: int, limit: int = 32) -> tuple[list[floa
     return mean.tolist(), std.tolist()
 
 
-def root_of(cfg: DataConfig) -> Path:
-    if cfg.root is None:
-        raise VislabError("data.name=pairs needs data.root=FOLDER, the folder holding the images and masks")
-    root = Path(cfg.root).expanduser()
-    if not root.is_dir():
-        raise VislabError(f"data.root {root} is not a folder")
-    return root
-
-
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     """Checked, split pairs; splits/<split>.txt in the run directory lists each split's images."""
-    root = root_of(cfg)
+    root = user_folder(cfg.name, cfg.root, "the folder holding the images and masks")
     splits = split(pools(root, cfg), cfg)
     every = [p for pairs in splits.values() for p in pairs]
     values = scan(every)

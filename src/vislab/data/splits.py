@@ -16,6 +16,16 @@ def data_root(root: Optional[str]) -> Path:
     return Path(root or os.environ.get("VISLAB_DATA") or "~/.cache/vislab/data").expanduser()
 
 
+def user_folder(name: str, root: Optional[str], holding: str) -> Path:
+    """``data.root`` of a dataset the user brings (folder, pairs): it must be given and be a folder."""
+    if root is None:
+        raise VislabError(f"data.name={name} needs data.root=PATH, {holding}")
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise VislabError(f"data.root={path} is not a folder")
+    return path
+
+
 def stratified_split(
     labels: Sequence[int], val_fraction: float, test_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
