@@ -2,11 +2,12 @@
 
     run = vislab.train("digits", **{"optim.lr": 3e-3})
     vislab.evaluate(run, split="test")
+
+Training lives here; what reads a finished run's checkpoint (evaluate, predict, ensemble) in inference.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import shutil
 import sys
@@ -18,7 +19,8 @@ from . import config as config_mod
 from .atomic import atomic_write_text
 from .config import Config
 from .errors import VislabError
-from .runs import Run, default_runs_dir, ensure_dir
+from .inference import ensemble, evaluate, predict, restore  # noqa: F401 (part of the API)
+from .runs import Run, default_runs_dir, ensure_dir, write_data_info
 
 
 def train(
@@ -79,7 +81,7 @@ def _run_training(
     on_epoch: Optional[Callable] = None,
 ) -> Run:
     from . import data, models, tasks
-    from .engine import configure_backends, fit, load_weights, make_fabric, seed_all
+    from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
 
     fabric = make_fabric(cfg.train)
     seed_all(cfg.train.seed)
@@ -107,12 +109,6 @@ def _run_training(
         run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
         fit(cfg, bundle, model, task, run, fabric, resume=checkpoint, on_epoch=on_epoch)
     return run
-
-
-def describe_checkpoint(path: Path, checkpoint: dict) -> str:
-    """'checkpoint PATH (a resnet18)': the model it was trained as, for messages about a mismatch."""
-    trained_as = (checkpoint.get("config") or {}).get("model", {}).get("name", "model of unknown name")
-    return f"checkpoint {path} (a {trained_as})"
 
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -163,139 +159,6 @@ def check_split_files(run: Run, files: dict[str, list[str]]) -> None:
             )
 
 
-def write_data_info(run: Run, info: Any) -> None:
-    """data_info.json: what predict needs to know about the data (classes, channels, statistics) without it."""
-    import json
-
-    atomic_write_text(run.dir / "data_info.json", json.dumps(dataclasses.asdict(info), indent=2) + "\n")
-
-
-def read_data_info(run: Run) -> Any:
-    """The DataInfo saved by ``write_data_info``, or None for a run that has none."""
-    import json
-
-    from .data.bundle import DataInfo
-
-    path = run.dir / "data_info.json"
-    if not path.is_file():
-        return None
-    values = json.loads(path.read_text())
-    if values.get("image_size") is not None:
-        values["image_size"] = tuple(values["image_size"])
-    return DataInfo(**values)
-
-
-@dataclasses.dataclass
-class Restored:
-    """A finished run brought back for inference: its config, data (when built), and model in eval mode."""
-
-    run: Run
-    cfg: Config
-    info: Any
-    bundle: Any
-    model: Any
-    fabric: Any
-
-
-def restore(
-    run: str | Path | Run, checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None, with_data: bool = True
-) -> Restored:
-    """A run's model with its ``checkpoint`` (best or last) loaded, on one device. ``with_data=False``
-    builds the data only when the run saved no data_info.json."""
-    from . import data, models
-    from .engine import load_checkpoint, load_weights
-
-    run = run if isinstance(run, Run) else Run.load(run)
-    if checkpoint not in ("best", "last"):
-        raise VislabError(f"--checkpoint must be best or last, not '{checkpoint}'")
-    state = load_checkpoint(run.checkpoint_path(checkpoint))
-    cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, "model.weights": None, **(overrides or {})})
-    fabric = single_device_fabric(cfg)
-    info = None if with_data else read_data_info(run)
-    bundle = data.build(cfg.data, cfg.aug) if info is None else None
-    info = info or bundle.info
-    model = models.build(cfg.model, info)
-    load_weights(model, state["model"], describe_checkpoint(run.checkpoint_path(checkpoint), state))
-    return Restored(run, cfg, info, bundle, model.to(fabric.device).eval(), fabric)
-
-
-def evaluate(
-    run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None
-) -> dict[str, float]:
-    """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json."""
-    import json
-
-    from . import tasks
-    from .engine import evaluate as evaluate_split
-    from .engine import make_loader
-
-    if split not in ("train", "val", "test"):
-        raise VislabError(f"--split must be train, val or test, not '{split}'")
-    r = restore(run, checkpoint, overrides)
-    dataset = getattr(r.bundle, split)
-    if dataset is None:
-        raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
-    task = tasks.build(r.cfg, r.info)
-    loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
-    metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, task, r.fabric, r.cfg).items()}
-    atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(metrics, indent=2) + "\n")
-    return metrics
-
-
-def predict(
-    run: str | Path | Run, inputs: list[str | Path], out: Optional[str | Path] = None, checkpoint: str = "best",
-    overrides: Optional[dict[str, Any]] = None, **options: Any,
-) -> list[dict[str, Any]]:
-    """Predictions of a run's checkpoint for image files (folders are searched), by the run's task.
-
-    The task's ``predict_files(model, files, *, cfg, info, device, out, **options)`` does the work and
-    returns one dict per image with at least ``file`` and ``summary`` (a line to print); ``out`` is
-    where it writes its results (a CSV for classification; a folder of PNGs for tasks whose
-    ``predicts_to_folder`` is set, by default RUN_DIR/predictions). ``overrides`` change the run's config
-    for inference (``eval.sliding_window=[256,256]``). Options the task does not take are bad input.
-    """
-    import inspect
-
-    from . import tasks
-    from .data.images import image_files
-
-    r = restore(run, checkpoint, overrides, with_data=False)
-    task = tasks.build(r.cfg, r.info)
-    method = getattr(task, "predict_files", None)
-    if method is None:
-        raise VislabError(f"{r.info.task} runs cannot predict from image files")
-    accepted = inspect.signature(method).parameters
-    for key in options:
-        if key not in accepted:
-            raise VislabError(f"--{key} does not apply to {r.info.task} runs")
-    files = image_files(inputs)
-    target = Path(out).expanduser() if out else None
-    if getattr(task, "predicts_to_folder", False):
-        target = target or r.run.dir / "predictions"
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise VislabError(f"cannot create output folder {target}: {e.strerror}; choose another with --out") from None
-    return method(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
-
-
-def ensemble(
-    runs: list[str | Path | Run], vote: str = "soft", split: str = "val", checkpoint: str = "best"
-) -> dict[str, Any]:
-    """Accuracy of each run and of their vote (soft: mean probabilities; hard: majority of predictions)
-    on a split all of them share; runs whose splits differ are bad input."""
-    from .voting import member_outputs, vote_accuracy
-
-    if vote not in ("soft", "hard"):
-        raise VislabError(f"--vote must be soft or hard, not '{vote}'")
-    if split not in ("val", "test"):
-        raise VislabError(f"--split must be val or test, not '{split}'")
-    if len(runs) < 2:
-        raise VislabError("an ensemble needs at least two run directories")
-    members = [member_outputs(restore(r, checkpoint), split) for r in runs]
-    return vote_accuracy(members, vote, split)
-
-
 def augment_preview(
     recipe: str | Path, out: str | Path = "augment.png", overrides: Optional[dict[str, Any]] = None, count: int = 16
 ) -> Path:
@@ -305,16 +168,3 @@ def augment_preview(
 
     cfg = config_mod.resolve(recipe, overrides)
     return save_augment_grid(cfg, data.build(cfg.data, cfg.aug), Path(out), count)
-
-
-def single_device_fabric(cfg: Config) -> Any:
-    """One device of whatever kind is here, for evaluation and prediction of a finished run."""
-    import torch
-
-    from .engine import make_fabric
-
-    precision = cfg.train.precision
-    if precision == "16-mixed" and not torch.cuda.is_available():
-        precision = "32-true"
-    train = dataclasses.replace(cfg.train, accelerator="auto", devices=1, num_nodes=1, strategy="auto", precision=precision)
-    return make_fabric(train)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -174,3 +175,21 @@ def find_runs(root: Path | str) -> Iterator[Run]:
 def load_run(path: Path | str) -> Run:
     """``vislab.load_run(path)``: an existing run directory."""
     return Run.load(path)
+
+
+def write_data_info(run: Run, info: Any) -> None:
+    """data_info.json: what predict needs to know about the data (classes, channels, statistics) without it."""
+    atomic_write_text(run.dir / "data_info.json", json.dumps(dataclasses.asdict(info), indent=2) + "\n")
+
+
+def read_data_info(run: Run) -> Any:
+    """The DataInfo saved by ``write_data_info``, or None for a run that has none."""
+    from .data.bundle import DataInfo
+
+    path = run.dir / "data_info.json"
+    if not path.is_file():
+        return None
+    values = json.loads(path.read_text())
+    if values.get("image_size") is not None:
+        values["image_size"] = tuple(values["image_size"])
+    return DataInfo(**values)

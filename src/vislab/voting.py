@@ -23,7 +23,7 @@ class MemberOutput:
 
 
 def member_outputs(restored: Any, split: str) -> MemberOutput:
-    """Softmax outputs of a restored run (see api.restore) over ``split``, in index order, through its
+    """Softmax outputs of a restored run (see inference.restore) over ``split``, in index order, through its
     own evaluation pipeline (members may use different input sizes)."""
     from .engine import make_loader, predictions
     from .tasks import build as build_task

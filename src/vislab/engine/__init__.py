@@ -1,10 +1,10 @@
 """The training loop on Lightning Fabric, its checkpoints, optimizers, schedules and logging."""
 
-from .checkpoint import load_checkpoint, save_checkpoint, seed_all
+from .checkpoint import describe_checkpoint, load_checkpoint, save_checkpoint, seed_all
 from .hardware import configure_backends, describe_device, make_fabric
 from .loop import TrainingDiverged, evaluate, fit, load_weights, make_loader, predictions, train_one_epoch, unwrap
 
 __all__ = [
-    "TrainingDiverged", "configure_backends", "describe_device", "evaluate", "fit", "load_checkpoint", "load_weights",
+    "TrainingDiverged", "configure_backends", "describe_checkpoint", "describe_device", "evaluate", "fit", "load_checkpoint", "load_weights",
     "make_fabric", "make_loader", "predictions", "save_checkpoint", "seed_all", "train_one_epoch", "unwrap",
 ]

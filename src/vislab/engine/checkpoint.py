@@ -100,3 +100,9 @@ def load_checkpoint(path: Path) -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise VislabError(f"checkpoint {path} is not a vislab checkpoint")
     return state
+
+
+def describe_checkpoint(path: Path, checkpoint: dict) -> str:
+    """'checkpoint PATH (a resnet18)': the model it was trained as, for messages about a mismatch."""
+    trained_as = (checkpoint.get("config") or {}).get("model", {}).get("name", "model of unknown name")
+    return f"checkpoint {path} (a {trained_as})"
