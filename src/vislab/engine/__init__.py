@@ -2,7 +2,9 @@
 
 from .checkpoint import describe_checkpoint, load_checkpoint, save_checkpoint, seed_all
 from .hardware import configure_backends, describe_device, make_fabric
-from .loop import TrainingDiverged, evaluate, fit, load_weights, make_loader, predictions, train_one_epoch, unwrap
+from .evaluation import evaluate, make_loader, predictions
+from .loop import TrainingDiverged, fit, train_one_epoch
+from .weights import load_weights, unwrap
 
 __all__ = [
     "TrainingDiverged", "configure_backends", "describe_checkpoint", "describe_device", "evaluate", "fit", "load_checkpoint", "load_weights",

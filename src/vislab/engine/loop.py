@@ -1,4 +1,4 @@
-"""The training loop on Lightning Fabric: ``fit`` -> ``train_one_epoch`` and ``evaluate``.
+"""The training loop on Lightning Fabric: ``fit`` -> ``train_one_epoch`` and ``evaluate`` (evaluation.py).
 
 ``fit`` is the only writer of the run directory during training. It knows nothing about the kind of
 work beyond the task's interface: forward, loss, metrics, finalize.
@@ -9,9 +9,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -25,11 +24,13 @@ from ..meta import git_commit, versions
 from ..runs import Run
 from ..tasks.base import Task
 from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
+from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
 from .hardware import describe_device
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
 from .recorder import Recorder
+from .weights import load_weights, unwrap
 
 
 class TrainingDiverged(VislabError):
@@ -74,12 +75,6 @@ class Session:
 
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The user's module inside Fabric's and torch.compile's wrappers."""
-    inner = getattr(model, "module", model) if type(model).__name__ == "_FabricModule" else model
-    return getattr(inner, "_orig_mod", inner)
-
-
 def monitor_of(cfg: Config, task: Task) -> tuple[str, str]:
     """The metric that picks best.pt, and whether it should go up (max) or down (min)."""
     monitor = cfg.train.monitor or f"val_{task.monitor}"
@@ -88,57 +83,6 @@ def monitor_of(cfg: Config, task: Task) -> tuple[str, str]:
     if monitor == f"val_{task.monitor}":
         return monitor, task.mode
     return monitor, "min" if monitor.endswith("loss") else "max"
-
-
-def make_loader(
-    cfg: Config, dataset: Any, fabric: Any, bundle: DataBundle, *, train: bool, sharded: bool = True,
-    sampler: Optional[Callable[..., Any]] = None,
-) -> Loader:
-    """A Loader for one split on this process (``sampler``: see Loader)."""
-    info = bundle.info
-    return Loader(
-        dataset,
-        cfg.train.batch_size if train else (cfg.train.eval_batch_size or cfg.train.batch_size),
-        device=fabric.device,
-        train=train,
-        seed=cfg.train.seed,
-        rank=fabric.global_rank if sharded else 0,
-        world_size=fabric.world_size if sharded else 1,
-        num_workers=cfg.data.num_workers,
-        mean=info.mean if cfg.aug.normalize else None,
-        std=info.std if cfg.aug.normalize else None,
-        batch_transform=bundle.batch_transform if train else None,
-        limit_batches=cfg.train.limit_batches,
-        sampler=sampler,
-    )
-
-
-def load_weights(model: nn.Module, weights: Any, source: str) -> None:
-    """Load a state dict, naming what does not match (another architecture, other class count)."""
-    problem = weights_mismatch(model.state_dict(), weights)
-    if problem:
-        raise VislabError(f"{source} does not fit this model: {problem}")
-    model.load_state_dict(weights)
-
-
-def weights_mismatch(expected: dict[str, torch.Tensor], weights: Any) -> Optional[str]:
-    """None when ``weights`` has exactly ``expected``'s keys and shapes, else the first differences."""
-    if not isinstance(weights, dict) or not all(torch.is_tensor(v) for v in weights.values()):
-        return "it holds no state dict of tensors"
-
-    def first(names: list[str], n: int = 3) -> str:
-        return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
-
-    shapes = [
-        f"{k} is {list(weights[k].shape)} there, {list(v.shape)} here"
-        for k, v in expected.items() if k in weights and weights[k].shape != v.shape
-    ]
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    parts = [first(shapes, 2)] if shapes else []
-    parts += [f"missing {first(missing)}"] if missing else []
-    parts += [f"unexpected {first(unexpected)}"] if unexpected else []
-    return "; ".join(parts) or None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -240,18 +184,6 @@ def resume_hint(s: Session) -> str:
     return "no checkpoint was written yet"
 
 
-@contextmanager
-def out_of_memory_hint(key: str, batch_size: int) -> Iterator[None]:
-    """Turn CUDA's out-of-memory error into bad input that names a batch size to try."""
-    try:
-        yield
-    except torch.cuda.OutOfMemoryError:
-        raise VislabError(
-            f"out of GPU memory with {key}={batch_size}; try {key}={max(1, batch_size // 2)} "
-            "(or train.precision=bf16-mixed)"
-        ) from None
-
-
 def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
     """One epoch: train, validate, record a metrics.csv row, checkpoint."""
     started = time.perf_counter()
@@ -350,38 +282,6 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
     st.train_images += images
     result = {"loss": float(totals[0] / max(images, 1)), **(metrics.compute() if images else {})}
     return {"metrics": result, "seconds": seconds, "wall": wall, "images": images, "lr": partial["lr"]}
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Optional[Config] = None) -> dict[str, float]:
-    """Loss and metrics over a split, reduced over processes (names without the split prefix)."""
-    was_training = model.training
-    model.eval()
-    metrics = task.metrics()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=fabric.device)
-    count = 0
-    with fabric.autocast(), out_of_memory_hint("train.eval_batch_size", loader.sampler.batch_size):
-        for batch in loader.epoch(0):
-            interruption_point()
-            if cfg is not None and cfg.train.channels_last:
-                batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-            outputs = task.predict(model, batch)
-            n = batch["image"].shape[0]
-            loss_sum += task.loss(outputs, batch).detach().double() * n
-            count += n
-            metrics.update(outputs, batch)
-    totals = fabric.all_reduce(torch.stack([loss_sum, torch.tensor(float(count), dtype=torch.float64, device=loss_sum.device)]), reduce_op="sum")
-    model.train(was_training)
-    return {"loss": float(totals[0] / max(float(totals[1]), 1.0)), **metrics.compute()}
-
-
-def predictions(model: nn.Module, loader: Loader, task: Task, fabric: Any) -> Iterator[tuple[Any, dict]]:
-    """(outputs, batch) over a split in evaluation mode, for a task's artifacts."""
-    model.eval()
-    with torch.no_grad(), fabric.autocast():
-        for batch in loader.epoch(0):
-            interruption_point()
-            yield task.predict(model, batch), batch
 
 
 # ------------------------------------------------------------------------------------------------

@@ -20,11 +20,6 @@ class Recorder:
             # Steps are epochs; purge_step drops the epochs a resumed run is about to log again.
             self.writer = SummaryWriter(log_dir=str(run.dir), purge_step=purge_step)
 
-    def log_step(self, global_step: int, values: dict[str, float]) -> None:
-        if self.writer is not None:
-            for k, v in values.items():
-                self.writer.add_scalar(f"step/{k}", v, global_step)
-
     def log_epoch(self, history: list[dict[str, Any]]) -> None:
         """Rewrite metrics.csv from the whole history and add the last row to TensorBoard."""
         if not self.enabled:

@@ -1,0 +1,84 @@
+"""Evaluation over a split: the loader for it, loss and metrics reduced over processes, and the
+(outputs, batch) stream a task's artifacts are made from."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+from torch import nn
+
+from ..config import Config
+from ..data.bundle import DataBundle
+from ..data.loading import Loader
+from ..errors import VislabError
+from ..tasks.base import Task
+from .interrupts import interruption_point
+
+
+def make_loader(
+    cfg: Config, dataset: Any, fabric: Any, bundle: DataBundle, *, train: bool, sharded: bool = True,
+    sampler: Optional[Callable[..., Any]] = None,
+) -> Loader:
+    """A Loader for one split on this process (``sampler``: see Loader)."""
+    info = bundle.info
+    return Loader(
+        dataset,
+        cfg.train.batch_size if train else (cfg.train.eval_batch_size or cfg.train.batch_size),
+        device=fabric.device,
+        train=train,
+        seed=cfg.train.seed,
+        rank=fabric.global_rank if sharded else 0,
+        world_size=fabric.world_size if sharded else 1,
+        num_workers=cfg.data.num_workers,
+        mean=info.mean if cfg.aug.normalize else None,
+        std=info.std if cfg.aug.normalize else None,
+        batch_transform=bundle.batch_transform if train else None,
+        limit_batches=cfg.train.limit_batches,
+        sampler=sampler,
+    )
+
+
+@contextmanager
+def out_of_memory_hint(key: str, batch_size: int) -> Iterator[None]:
+    """Turn CUDA's out-of-memory error into bad input that names a batch size to try."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError:
+        raise VislabError(
+            f"out of GPU memory with {key}={batch_size}; try {key}={max(1, batch_size // 2)} "
+            "(or train.precision=bf16-mixed)"
+        ) from None
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Optional[Config] = None) -> dict[str, float]:
+    """Loss and metrics over a split, reduced over processes (names without the split prefix)."""
+    was_training = model.training
+    model.eval()
+    metrics = task.metrics()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=fabric.device)
+    count = 0
+    with fabric.autocast(), out_of_memory_hint("train.eval_batch_size", loader.sampler.batch_size):
+        for batch in loader.epoch(0):
+            interruption_point()
+            if cfg is not None and cfg.train.channels_last:
+                batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+            outputs = task.predict(model, batch)
+            n = batch["image"].shape[0]
+            loss_sum += task.loss(outputs, batch).detach().double() * n
+            count += n
+            metrics.update(outputs, batch)
+    totals = fabric.all_reduce(torch.stack([loss_sum, torch.tensor(float(count), dtype=torch.float64, device=loss_sum.device)]), reduce_op="sum")
+    model.train(was_training)
+    return {"loss": float(totals[0] / max(float(totals[1]), 1.0)), **metrics.compute()}
+
+
+def predictions(model: nn.Module, loader: Loader, task: Task, fabric: Any) -> Iterator[tuple[Any, dict]]:
+    """(outputs, batch) over a split in evaluation mode, for a task's artifacts."""
+    model.eval()
+    with torch.no_grad(), fabric.autocast():
+        for batch in loader.epoch(0):
+            interruption_point()
+            yield task.predict(model, batch), batch
