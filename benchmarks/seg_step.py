@@ -29,8 +29,8 @@ BATCH = 8
 
 def overrides(batches: int, size: int) -> dict:
     return {
-        "data.name": "shapes", "data.image_size": [size, size], "data.num_samples": batches * BATCH,
-        "data.val_fraction": 1 / batches, "data.repeat": None, "aug.random_crop": None, "aug.hflip": None,
+        "data.name": "shapes", "data.image_size": [size, size], "data.num_samples": (batches + 1) * BATCH,
+        "data.val_fraction": 1 / (batches + 1), "data.repeat": None, "aug.random_crop": None, "aug.hflip": None,
         "train.batch_size": BATCH, "train.epochs": 1, "train.progress": False,
     }
 
