@@ -1,4 +1,5 @@
-"""Every packaged recipe trains a few batches on CPU, on tiny data in its dataset's real format."""
+"""Every classification and domain-generalization recipe trains a few batches on CPU, on tiny data in its
+dataset's real format; the segmentation recipes do so in test_segmentation_recipes.py."""
 
 from __future__ import annotations
 
@@ -53,8 +54,11 @@ PREPARE = {
 CLASSES = {"cifar100-effnetv2": 100, "officehome-mixstyle": 2, "officehome-erm": 2}
 
 
-def test_every_recipe_has_a_smoke_run_here():
-    assert set(recipe_names()) >= set(PREPARE)
+SMOKED_ELSEWHERE = {"shapes-unet", "voc-deeplabv3", "voc-unet", "voc-unet-baseline"}  # test_segmentation_recipes.py
+
+
+def test_every_packaged_recipe_has_a_smoke_run():
+    assert set(recipe_names()) == set(PREPARE) | SMOKED_ELSEWHERE
 
 
 @pytest.mark.parametrize(
