@@ -98,7 +98,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     rows = status(args.root)
     width = max(len(r[0]) for r in rows)
     for name, needs, present in rows:
-        print(f"{name:<{width}}  {'present' if present else 'missing':<7}  {needs}")
+        state = "yours" if present is None else "present" if present else "missing"
+        print(f"{name:<{width}}  {state:<7}  {needs}")
     return 0
 
 

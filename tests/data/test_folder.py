@@ -113,3 +113,9 @@ def test_image_sizes_are_read_through_pil(tmp_path):
     assert bundle.info.image_size == (9, 7)
     with Image.open(tmp_path / "w" / "a" / "0.webp") as img:
         assert img.size == (7, 9)
+
+
+def test_datasets_says_a_folder_dataset_is_the_users_to_name(main, tmp_path):
+    code, out, _ = main("datasets", "--root", tmp_path)
+    lines = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+    assert code == 0 and lines["folder"] == "yours" and lines["pairs"] == "yours" and lines["digits"] == "present"

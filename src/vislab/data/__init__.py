@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
@@ -22,7 +22,7 @@ class DatasetSpec:
     """How to build a dataset, and how to tell whether its files are on disk under a root."""
 
     build: Callable[[DataConfig, AugConfig], DataBundle]
-    status: Callable[[Path], tuple[str, bool]]
+    status: Callable[[Path], tuple[str, Optional[bool]]]  # None: the user names the folder (data.root)
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -48,7 +48,7 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     return spec.build(cfg, aug)
 
 
-def status(root: str | None = None) -> list[tuple[str, str, bool]]:
+def status(root: str | None = None) -> list[tuple[str, str, Optional[bool]]]:
     """(name, what it needs, whether it is there) for every dataset, under ``root`` or the default root."""
     base = data_root(root)
     return [(name, *DATASETS[name].status(base)) for name in sorted(DATASETS)]

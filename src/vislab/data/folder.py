@@ -248,5 +248,6 @@ def stats_from_sums(sums: list[tuple[torch.Tensor, torch.Tensor, int]], channels
     return stats_from_moments(total, squares, count)
 
 
-def status(root: Path) -> tuple[str, bool]:
-    return "your own images: data.root=PATH holding <class>/<image> or train/<class>/<image> (val/, test/ optional)", True
+def status(root: Path) -> tuple[str, Optional[bool]]:
+    """None: there is nothing to look for under the data root; the user names the folder."""
+    return "your own images: data.root=PATH holding <class>/<image> or train/<class>/<image> (val/, test/ optional)", None

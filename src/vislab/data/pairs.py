@@ -156,5 +156,6 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     )
 
 
-def status(root: Path) -> tuple[str, bool]:
-    return "your own folder: data.root=FOLDER with images/ and masks/ (or train/, val/ each holding them)", True
+def status(root: Path) -> tuple[str, Optional[bool]]:
+    """None: there is nothing to look for under the data root; the user names the folder."""
+    return "your own folder: data.root=FOLDER with images/ and masks/ (or train/, val/ each holding them)", None
