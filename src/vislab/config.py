@@ -137,6 +137,7 @@ class ModelConfig:
     domain_head: bool = opt(False, "a second head that predicts the domain")
     aux_loss: Union[bool, None] = opt(None, "torchvision segmentation: auxiliary head; null: on with pretrained weights")
     heads: Literal["semantic", "panoptic"] = opt("semantic", "unet: semantic only, or with center and offset heads")
+    backbone: str = opt("resnet50", "panoptic_deeplab: torchvision backbone, resnet50 or resnet101")
 
 
 @dataclass
