@@ -12,7 +12,6 @@ A panoptic prediction is a pair of maps: classes [H,W] (``ignore_index`` where v
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -28,7 +27,9 @@ from ..data.panoptic import panoptic_targets, thing_pixels
 from ..errors import VislabError
 from ..viz import save_png
 from .classification import TorchMetrics
-from .segmentation import ConfusionMatrix, SegmentationMetrics, SegmentationTask, labels, metric_name, scores
+from .segmentation import (
+    ConfusionMatrix, SegmentationMetrics, SegmentationTask, fmt_number, labels, metric_name, scores, write_tables,
+)
 
 NMS_KERNEL, CENTER_THRESHOLD, TOP_K = 7, 0.1, 200
 MATCH_IOU = 0.5  # a predicted and a true segment of one class match above this IoU (unique matching, Kirillov et al.)
@@ -288,15 +289,7 @@ def _channel(hue: np.ndarray, shift: float) -> np.ndarray:
 def write_pq_tables(out: Path, counts: torch.Tensor, class_names: Sequence[str], things: Sequence[int]) -> None:
     """per_class_pq.csv and per_class_pq.md: PQ, SQ, RQ and the matched (tp), false and missed segments per class."""
     s = pq_scores(counts)
-    fmt = lambda v: "" if math.isnan(float(v)) else f"{float(v):.4f}"  # noqa: E731
     header = ["class", "kind", "pq", "sq", "rq", "tp", "fp", "fn"]
-    rows = [[name, "thing" if i in things else "stuff", fmt(s["pq_class"][i]), fmt(s["sq_class"][i]), fmt(s["rq_class"][i]),
+    rows = [[name, "thing" if i in things else "stuff", *(fmt_number(float(s[f"{k}_class"][i])) for k in ("pq", "sq", "rq")),
              *(int(counts[j, i]) for j in range(3))] for i, name in enumerate(class_names)]
-    with open(out / "per_class_pq.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    lines.append(f"\nPQ {fmt(s['pq'])}, SQ {fmt(s['sq'])}, RQ {fmt(s['rq'])}")
-    (out / "per_class_pq.md").write_text("\n".join(lines) + "\n")
+    write_tables(out / "per_class_pq", header, rows, f"PQ {fmt_number(s['pq'])}, SQ {fmt_number(s['sq'])}, RQ {fmt_number(s['rq'])}")

@@ -289,17 +289,23 @@ def write_iou_tables(out: Path, s: dict[str, Any], matrix: torch.Tensor, class_n
     for i, name in enumerate(class_names):
         iou = float(s["iou"][i])
         acc = matrix[i, i].item() / support[i] if support[i] else math.nan
-        rows.append([name, _fmt(iou), _fmt(acc), support[i], predicted[i]])
+        rows.append([name, fmt_number(iou), fmt_number(acc), support[i], predicted[i]])
     header = ["class", "iou", "accuracy", "pixels", "predicted_pixels"]
-    with open(out / "per_class_iou.csv", "w", newline="") as f:
+    footer = f"mIoU {fmt_number(s['miou'])}, pixel accuracy {fmt_number(s['pixel_acc'])}, mean class accuracy {fmt_number(s['mean_acc'])}"
+    write_tables(out / "per_class_iou", header, rows, footer)
+
+
+def write_tables(stem: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], footer: str) -> None:
+    """One table as STEM.csv, and as STEM.md with ``footer`` below it."""
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    lines.append(f"\nmIoU {_fmt(s['miou'])}, pixel accuracy {_fmt(s['pixel_acc'])}, mean class accuracy {_fmt(s['mean_acc'])}")
-    (out / "per_class_iou.md").write_text("\n".join(lines) + "\n")
+    stem.with_suffix(".md").write_text("\n".join(lines) + f"\n\n{footer}\n")
 
 
-def _fmt(v: float) -> str:
+def fmt_number(v: float) -> str:
+    """A score with 4 decimals; nan as an empty cell."""
     return "" if math.isnan(v) else f"{v:.4f}"
