@@ -29,11 +29,23 @@ def write_palette_png(path: Path, mask: np.ndarray) -> None:
     im.save(path)
 
 
+def voc_objects(mask: np.ndarray) -> np.ndarray:
+    """SegmentationObject ids for a ``scene`` mask of classes 0, 1, 15: the class-1 band is instance 1, the
+    class-15 band instances 2 (top half) and 3 (bottom half); background 0, and 255 where the class is 255."""
+    objects = np.zeros_like(mask)
+    objects[mask == 1] = 1
+    top = np.arange(mask.shape[0])[:, None] < mask.shape[0] // 2
+    objects[(mask == 15) & top], objects[(mask == 15) & ~top] = 2, 3
+    objects[mask == 255] = 255
+    return objects
+
+
 def write_voc(root: Path, train: int = 4, val: int = 3, sizes: Optional[list[tuple[int, int]]] = None,
-              train_aug: bool = False) -> Path:
-    """ROOT/VOCdevkit/VOC2012 with JPEG images, palette PNG masks (classes 0, 1, 15 and 255 borders) and id lists."""
+              train_aug: bool = False, objects: bool = False) -> Path:
+    """ROOT/VOCdevkit/VOC2012 with JPEG images, palette PNG masks (classes 0, 1, 15 and 255 borders) and id lists;
+    with ``objects``, SegmentationObject palette PNGs of instance ids too (see voc_objects)."""
     base = root / "VOCdevkit" / "VOC2012"
-    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation", *(["SegmentationObject"] if objects else [])):
         (base / sub).mkdir(parents=True, exist_ok=True)
     sizes = sizes or [(40, 48), (36, 44), (44, 40)]
     ids = [f"2007_{i:06d}" for i in range(train + val)]
@@ -42,6 +54,8 @@ def write_voc(root: Path, train: int = 4, val: int = 3, sizes: Optional[list[tup
         mask[0, :] = 255
         Image.fromarray(image).save(base / "JPEGImages" / f"{name}.jpg", quality=95)
         write_palette_png(base / "SegmentationClass" / f"{name}.png", mask)
+        if objects:
+            write_palette_png(base / "SegmentationObject" / f"{name}.png", voc_objects(mask))
     lists = base / "ImageSets" / "Segmentation"
     (lists / "train.txt").write_text("".join(f"{n}\n" for n in ids[:train]))
     (lists / "val.txt").write_text("".join(f"{n}\n" for n in ids[train:]))

@@ -136,7 +136,8 @@ class ModelConfig:
     mixstyle: Union[MixStyleConfig, None] = opt(None, "MixStyle after chosen stages; null: off")
     domain_head: bool = opt(False, "a second head that predicts the domain")
     aux_loss: Union[bool, None] = opt(None, "torchvision segmentation: auxiliary head; null: on with pretrained weights")
-    heads: Literal["semantic", "panoptic"] = opt("semantic", "unet: semantic only, or with center and offset heads")
+    heads: Literal["semantic", "panoptic"] = opt("semantic", "unet: semantic only, or with center and offset heads (panoptic_deeplab always has them)")
+    backbone: str = opt("resnet50", "panoptic_deeplab: torchvision backbone, resnet50 or resnet101")
 
 
 @dataclass

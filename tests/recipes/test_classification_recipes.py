@@ -1,5 +1,5 @@
 """Every classification and domain-generalization recipe trains a few batches on CPU, on tiny data in its
-dataset's real format; the segmentation recipes do so in test_segmentation_recipes.py."""
+dataset's real format; the segmentation and panoptic recipes do so in their own files here."""
 
 from __future__ import annotations
 
@@ -54,7 +54,9 @@ PREPARE = {
 CLASSES = {"cifar100-effnetv2": 100, "officehome-mixstyle": 2, "officehome-erm": 2}
 
 
-SMOKED_ELSEWHERE = {"shapes-unet", "voc-deeplabv3", "voc-unet", "voc-unet-baseline"}  # test_segmentation_recipes.py
+SMOKED_ELSEWHERE = {  # test_segmentation_recipes.py and test_panoptic_recipes.py
+    "shapes-unet", "voc-deeplabv3", "voc-unet", "voc-unet-baseline", "shapes-panoptic", "voc-panoptic",
+}
 
 
 def test_every_packaged_recipe_has_a_smoke_run():

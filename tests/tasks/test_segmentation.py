@@ -87,16 +87,16 @@ def test_images_of_a_padded_batch_are_each_inferred_at_their_own_size():
     batch = torch.zeros(2, 1, 16, 21)
     batch[0, :, :13, :21], batch[1, :, :16, :9] = a[0], b[0]
     out = t.predict(model, {"image": batch, "size": torch.tensor([[13, 21], [16, 9]])})["out"]
-    assert torch.allclose(out[0, :, :13, :21], t.infer(model, a)[0], atol=1e-6)
-    assert torch.allclose(out[1, :, :16, :9], t.infer(model, b)[0], atol=1e-6)
+    assert torch.allclose(out[0, :, :13, :21], t.infer(model, a)["out"][0], atol=1e-6)
+    assert torch.allclose(out[1, :, :16, :9], t.infer(model, b)["out"][0], atol=1e-6)
 
 
 def test_sliding_windows_cover_the_image_and_average_where_they_overlap():
     pixelwise = nn.Conv2d(1, 3, 1)
     x = torch.randn(2, 1, 37, 50)
-    windows = task(**{"eval.sliding_window": [16, 24], "eval.window_overlap": 0.5}).infer(pixelwise, x)
+    windows = task(**{"eval.sliding_window": [16, 24], "eval.window_overlap": 0.5}).infer(pixelwise, x)["out"]
     assert torch.allclose(windows, pixelwise(x), atol=1e-6)
-    small = task(**{"eval.sliding_window": 64}).infer(pixelwise, x)  # a window larger than the image
+    small = task(**{"eval.sliding_window": 64}).infer(pixelwise, x)["out"]  # a window larger than the image
     assert small.shape == (2, 3, 37, 50) and torch.allclose(small, pixelwise(x), atol=1e-6)
 
 

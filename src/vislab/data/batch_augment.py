@@ -4,7 +4,7 @@ The same ``aug.*`` keys as data/transforms.py, in the same order (resize, rotati
 center crop, then colour jitter, invert, random erasing), applied to a whole batch at once: every sample
 draws its own parameters from the batch's generator. Crops and padding are index gathers, rotation an
 affine grid. For tasks other than classification the target is a mask [B, H, W] that follows the
-geometry with nearest neighbours, filled with the ignore index. Images are float [B, C, H, W] in [0, 1].
+geometry with nearest neighbours, filled with the ignore index, and so do instance ids (``instance``). Images are float [B, C, H, W] in [0, 1].
 Colour jitter applies brightness, contrast, saturation and hue in that fixed order (torchvision draws an
 order per sample).
 """
@@ -22,6 +22,12 @@ from ..errors import VislabError
 from .transforms import size_hw
 
 BatchOp = Callable[[dict, torch.Generator], dict]
+MASK_KEYS = ("mask", "instance")  # per-pixel maps that follow the image's geometry
+
+
+def mask_keys(batch: dict) -> list[str]:
+    """The per-pixel label maps present in ``batch``."""
+    return [k for k in MASK_KEYS if k in batch]
 
 
 def memory_unsupported(aug: AugConfig) -> Optional[str]:
@@ -149,8 +155,8 @@ def crop(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, h: int, w: int,
 def crop_batch(batch: dict, top: torch.Tensor, left: torch.Tensor, h: int, w: int, mode: str, ignore_index: int) -> dict:
     """``crop`` on the image (padded with 0) and the mask (padded with the ignore index)."""
     batch["image"] = crop(batch["image"], top, left, h, w, mode, 0.0)
-    if "mask" in batch:
-        batch["mask"] = crop(batch["mask"][:, None], top, left, h, w, mode, ignore_index)[:, 0]
+    for key in mask_keys(batch):
+        batch[key] = crop(batch[key][:, None], top, left, h, w, mode, ignore_index)[:, 0]
     return batch
 
 
@@ -168,8 +174,8 @@ class Resize:
         options = {"align_corners": False, "antialias": shrinks} if smooth else {}
         x = F.interpolate(x, size=self.size, mode=self.mode, **options)
         batch["image"] = x.clamp_(0, 1) if self.mode == "bicubic" else x
-        if "mask" in batch:
-            batch["mask"] = F.interpolate(batch["mask"][:, None].float(), size=self.size, mode="nearest")[:, 0].long()
+        for key in mask_keys(batch):
+            batch[key] = F.interpolate(batch[key][:, None].float(), size=self.size, mode="nearest")[:, 0].long()
         return batch
 
 
@@ -192,10 +198,10 @@ class Rotate:
         )
         grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
         batch["image"] = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        if "mask" in batch:
-            shifted = batch["mask"][:, None].float() + 1  # 0 marks outside, then becomes the ignore index
+        for key in mask_keys(batch):
+            shifted = batch[key][:, None].float() + 1  # 0 marks outside, then becomes the ignore index
             m = F.grid_sample(shifted, grid, mode="nearest", padding_mode="zeros", align_corners=False)[:, 0].long()
-            batch["mask"] = torch.where(m == 0, self.ignore_index, m - 1)
+            batch[key] = torch.where(m == 0, self.ignore_index, m - 1)
         return batch
 
 
@@ -264,8 +270,8 @@ class Flip:
         x = batch["image"]
         flip = coin(g, x.shape[0], self.p)
         batch["image"] = torch.where(flip[:, None, None, None], x.flip(self.dim), x)
-        if "mask" in batch:
-            batch["mask"] = torch.where(flip[:, None, None], batch["mask"].flip(self.dim), batch["mask"])
+        for key in mask_keys(batch):
+            batch[key] = torch.where(flip[:, None, None], batch[key].flip(self.dim), batch[key])
         return batch
 
 

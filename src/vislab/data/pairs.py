@@ -3,6 +3,9 @@
     ROOT/{image_dir,mask_dir}/                        one pool, split by data.val_fraction, test_fraction, split_seed
     ROOT/{train,val[,test]}/{image_dir,mask_dir}/     splits as given (a missing val is split off train)
 
+With ``data.instance_dir``, a third folder beside them holds instance-id masks (0: no instance) matched by
+stem, for panoptic work: every class but 0 is then a thing class.
+
 Every pair is checked before anything is trained: each image has a mask of its own size, and every mask
 value is in ``data.mask_values``, a class id, or the ignore index.
 """
@@ -110,6 +113,27 @@ def split(found: dict[str, Pairs], cfg: DataConfig) -> dict[str, Pairs]:
     return out
 
 
+def instance_files(pairs: Pairs, cfg: DataConfig) -> list[Path]:
+    """Each pair's instance-id mask in ``data.instance_dir`` beside its image folder, by stem, of the
+    image's size; a missing or mis-sized one is bad input naming the image."""
+    found: dict[Path, dict[str, Path]] = {}
+    out = []
+    for image, _ in pairs:
+        folder = image.parent.parent / str(cfg.instance_dir)
+        if folder not in found:
+            if not folder.is_dir():
+                raise VislabError(f"pairs: folder {folder} does not exist (set data.instance_dir to the folder of instance-id masks)")
+            found[folder] = {p.stem: p for p in _files(folder)}
+        path = found[folder].get(image.stem)
+        if path is None:
+            raise VislabError(f"pairs: image {image} has no instance mask {folder}/{image.stem}.png (matched by file stem)")
+        if image_size(path) != image_size(image):
+            h, w = image_size(image)
+            raise VislabError(f"pairs: image {image} is {h}x{w} but its instance mask {path} is {'x'.join(map(str, image_size(path)))}")
+        out.append(path)
+    return out
+
+
 def pixel_stats(pairs: Pairs, channels: int, limit: int = 32) -> tuple[list[float], list[float]]:
     """Per-channel mean and std (in [0, 1] units) over up to ``limit`` training images."""
     total = torch.zeros(channels, dtype=torch.float64)
@@ -138,18 +162,20 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     splits = {k: list(limited(v, cfg.limit)) for k, v in splits.items()}
     channels = cfg.channels or stored_channels(every[0][0])
     mean, std = pixel_stats(splits["train"], channels)
+    instances = {k: instance_files(v, cfg) if cfg.instance_dir else None for k, v in splits.items()}
     info = DataInfo(
         task="segmentation", num_classes=num_classes,
         class_names=list(cfg.class_names or [str(i) for i in range(num_classes)]),
         channels=channels, mean=mean, std=std, ignore_index=cfg.ignore_index,
+        thing_classes=list(range(1, num_classes)) if cfg.instance_dir else None,
     )
     eval_transform = build_transform(aug, train=False, ignore_index=cfg.ignore_index)
     test: Optional[SegmentationFiles] = None
     if splits.get("test"):
-        test = SegmentationFiles(splits["test"], channels, mapping, eval_transform)
+        test = SegmentationFiles(splits["test"], channels, mapping, eval_transform, instances["test"])
     return DataBundle(
-        train=augmented_train(SegmentationFiles(splits["train"], channels, mapping), cfg, aug),
-        val=SegmentationFiles(splits["val"], channels, mapping, eval_transform),
+        train=augmented_train(SegmentationFiles(splits["train"], channels, mapping, instances=instances["train"]), cfg, aug),
+        val=SegmentationFiles(splits["val"], channels, mapping, eval_transform, instances["val"]),
         test=test,
         info=info,
         files={name: relative_names(pairs, root) for name, pairs in splits.items()},

@@ -129,14 +129,17 @@ def mask_value_set(raw: np.ndarray) -> np.ndarray:
 
 
 class SegmentationFiles(SampleDataset):
-    """A split of (image file, mask file) pairs; images converted to ``channels``, masks through ``values``."""
+    """A split of (image file, mask file) pairs; images converted to ``channels``, masks through ``values``.
+    ``instances``, one instance-id mask file per pair, adds ``instance`` [H,W] (0: none), transformed
+    with the mask."""
 
     def __init__(self, pairs: Sequence[tuple[Path, Path]], channels: int, values: MaskValues,
-                 transform: Optional[Callable] = None) -> None:
+                 transform: Optional[Callable] = None, instances: Optional[Sequence[Path]] = None) -> None:
         self.pairs = list(pairs)
         self.channels = channels
         self.values = values
         self.transform = transform
+        self.instances = list(instances) if instances is not None else None
         self.collate = functools.partial(pad_collate, ignore_index=values.ignore_index)
 
     def __len__(self) -> int:
@@ -144,7 +147,16 @@ class SegmentationFiles(SampleDataset):
 
     def load(self, index: int) -> dict:
         image, mask = self.pairs[index]
-        return {"image": tv_tensors.Image(load_image(image, self.channels)), "target": tv_tensors.Mask(self.values(read_mask(mask)))}
+        sample = {"image": tv_tensors.Image(load_image(image, self.channels)), "target": tv_tensors.Mask(self.values(read_mask(mask)))}
+        if self.instances is not None:
+            sample["instance"] = tv_tensors.Mask(read_instances(self.instances[index]))
+        return sample
+
+
+def read_instances(path: Path) -> torch.Tensor:
+    """An instance-id mask file as [H, W] ids (uint8, or int32 for 16-bit files); 0 is no instance."""
+    raw = read_mask(path)
+    return torch.from_numpy(raw.astype(np.uint8 if raw.dtype == np.uint8 else np.int32))
 
 
 class TensorSamples(SampleDataset):

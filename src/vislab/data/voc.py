@@ -3,6 +3,7 @@ train_aug) and val.
 
     ROOT/VOCdevkit/VOC2012/JPEGImages/*.jpg
     ROOT/VOCdevkit/VOC2012/SegmentationClass/*.png          palette PNGs, read as class indices
+    ROOT/VOCdevkit/VOC2012/SegmentationObject/*.png         palette PNGs of instance ids (panoptic; train only)
     ROOT/VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val}.txt
     ROOT/VOCdevkit/VOC2012/SegmentationClassAug/*.png       train_aug only (SBD, converted to PNG)
     ROOT/VOCdevkit/VOC2012/ImageSets/Segmentation/train_aug.txt
@@ -76,6 +77,17 @@ def _pairs(base: Path, ids: list[str], masks: str) -> list[tuple[Path, Path]]:
     return [(base / "JPEGImages" / f"{i}.jpg", base / masks / f"{i}.png") for i in ids]
 
 
+def _instances(base: Path, pairs: list[tuple[Path, Path]], wanted: bool) -> list[Path] | None:
+    """Each image's SegmentationObject PNG; a missing one is bad input (VOC has one per segmentation image)."""
+    if not wanted:
+        return None
+    paths = [base / "SegmentationObject" / f"{image.stem}.png" for image, _ in pairs]
+    missing = next((p for p in paths if not p.is_file()), None)
+    if missing is not None:
+        raise VislabError(f"VOC 2012 is incomplete: {missing} is missing; delete {base} to extract it again")
+    return paths
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     """VOC 2012 train (or train_aug, without any val image) and val; no test split (its masks are not public)."""
     root = data_root(cfg.root)
@@ -90,14 +102,17 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     val = _pairs(base, val_ids, "SegmentationClass")
     train, val = list(limited(train, cfg.limit)), list(limited(val, cfg.limit))
     values = MaskValues(len(CLASSES), 255)
+    # SBD's extra images have no SegmentationObject PNGs: instance ids (and panoptic training) come with train only
+    with_instances = cfg.image_set == "train" and (base / "SegmentationObject").is_dir()
     info = DataInfo(
         task="segmentation", num_classes=len(CLASSES), class_names=list(CLASSES), channels=3,
         mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), ignore_index=255,
+        thing_classes=list(range(1, len(CLASSES))) if with_instances else None,
     )
     eval_transform = build_transform(aug, train=False, ignore_index=255)
     return DataBundle(
-        train=augmented_train(SegmentationFiles(train, 3, values), cfg, aug),
-        val=SegmentationFiles(val, 3, values, eval_transform),
+        train=augmented_train(SegmentationFiles(train, 3, values, instances=_instances(base, train, with_instances)), cfg, aug),
+        val=SegmentationFiles(val, 3, values, eval_transform, instances=_instances(base, val, with_instances)),
         test=None,
         info=info,
         files={"train": relative_names(train, root), "val": relative_names(val, root)},

@@ -15,7 +15,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
-from . import cnn, smp, timm_models, torchvision_models, tv_segmentation, unet
+from . import cnn, panoptic_deeplab, smp, timm_models, torchvision_models, tv_segmentation, unet
 from .domain_generalization import with_domains
 
 Builder = Callable[[ModelConfig, DataInfo], nn.Module]
@@ -24,8 +24,12 @@ MODELS: dict[str, Builder] = {
     "cnn-mnist": cnn.cnn_mnist,
     "cnn-dg": cnn.cnn_dg,
     "unet": unet.unet,
+    "panoptic_deeplab": panoptic_deeplab.panoptic_deeplab,
     **{name: tv_segmentation.torchvision_segmentation for name in tv_segmentation.SPECS},
 }
+
+# Models that take model.heads=panoptic (panoptic_deeplab has no other kind).
+PANOPTIC_HEADS = ("unet", "panoptic_deeplab")
 
 # Families named by a prefix and a free-form rest (the builder parses the name).
 PREFIXES: dict[str, Builder] = {
@@ -59,4 +63,6 @@ def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         close = difflib.get_close_matches(cfg.name, known_names(), n=5, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"models are {', '.join(sorted(MODELS))}, torchvision's and timm/<name>"
         raise VislabError(f"unknown model model.name='{cfg.name}': {hint}")
+    if cfg.heads == "panoptic" and cfg.name not in PANOPTIC_HEADS:
+        raise VislabError(f"model.heads=panoptic: {cfg.name} has no center and offset heads; use {' or '.join(PANOPTIC_HEADS)}")
     return with_domains(builder(cfg, info), cfg, info)

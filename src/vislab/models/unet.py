@@ -45,7 +45,9 @@ class UNet(nn.Module):
     to its skip connection, concatenates and convolves. Output at the input size, whatever it is.
 
     ``dropout`` (Dropout2d) acts at the end of the contracting path, as in the original U-Net.
-    Input float [B, in_channels, H, W]; output logits [B, num_classes, H, W].
+    Input float [B, in_channels, H, W]; output logits [B, num_classes, H, W]. With ``heads="panoptic"`` a
+    second decoder, half as wide, feeds a center head and an offset head, and the output is
+    ``{"out": logits, "center": [B,1,H,W], "offset": [B,2,H,W]}``.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class UNet(nn.Module):
         center: str = "conv",
         aspp_rates: list[int] | None = None,
         dilations: list[int] | None = None,
+        heads: str = "semantic",
     ) -> None:
         super().__init__()
         dilations = dilations or [1] * len(widths)
@@ -73,11 +76,20 @@ class UNet(nn.Module):
         else:
             self.center = ConvBlock(ins[-1], widths[-1], dilation=dilations[-1], batchnorm=batchnorm, residual=enc_res)
         self.dropout = nn.Dropout2d(dropout) if dropout else nn.Identity()
-        self.decoder = nn.ModuleList(
-            ConvBlock(widths[i + 1] + widths[i], widths[i], batchnorm=batchnorm, residual=dec_res)
-            for i in reversed(range(len(widths) - 1))
-        )
+        def decoder(outs: list[int]) -> nn.ModuleList:
+            ins = [*outs[1:-1], widths[-1]]  # each level takes the deeper level's output and its skip connection
+            return nn.ModuleList(
+                ConvBlock(ins[i] + widths[i], outs[i], batchnorm=batchnorm, residual=dec_res) for i in reversed(range(len(widths) - 1))
+            )
+
+        self.decoder = decoder(widths)
         self.head = nn.Conv2d(widths[0], num_classes, 1)
+        self.instance_decoder = None
+        if heads == "panoptic":  # half as wide, as Panoptic-DeepLab's instance decoder is
+            half = [max(1, w // 2) for w in widths]
+            self.instance_decoder = decoder(half)
+            self.center_head = nn.Conv2d(half[0], 1, 1)
+            self.offset_head = nn.Conv2d(half[0], 2, 1)
         self.output_stride = 2 ** (len(widths) - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,10 +99,19 @@ class UNet(nn.Module):
             skips.append(x)
             x = F.max_pool2d(x, 2)
         x = self.dropout(self.center(x))
-        for block, skip in zip(self.decoder, reversed(skips)):
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            x = block(torch.cat([x, skip], 1))
-        return self.head(x)
+        logits = self.head(decode(self.decoder, x, skips))
+        if self.instance_decoder is None:
+            return logits
+        features = decode(self.instance_decoder, x, skips)
+        return {"out": logits, "center": self.center_head(features), "offset": self.offset_head(features)}
+
+
+def decode(decoder: nn.ModuleList, x: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+    """Up the decoder: each deeper map resized bilinearly to its skip connection, concatenated, convolved."""
+    for block, skip in zip(decoder, reversed(skips)):
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        x = block(torch.cat([x, skip], 1))
+    return x
 
 
 def unet_widths(cfg: ModelConfig) -> list[int]:
@@ -119,4 +140,5 @@ def unet(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         center=cfg.center,
         aspp_rates=cfg.aspp_rates,
         dilations=cfg.dilations,
+        heads=cfg.heads,
     )

@@ -10,6 +10,7 @@ from ..errors import VislabError
 from .base import Metrics, Task
 from .classification import ClassificationTask
 from .domain_generalization import DomainGeneralizationTask
+from .panoptic import PanopticTask, panoptic_requested
 from .segmentation import SegmentationTask
 
 TASKS: dict[str, Callable[[Config, DataInfo], Task]] = {
@@ -20,7 +21,9 @@ TASKS: dict[str, Callable[[Config, DataInfo], Task]] = {
 
 
 def build(cfg: Config, info: DataInfo) -> Task:
-    """The task for ``info.task``."""
+    """The task for ``info.task``; panoptic heads (model.heads, or a panoptic model) pick the panoptic task."""
+    if panoptic_requested(cfg):
+        return PanopticTask(cfg, info)
     factory = TASKS.get(info.task)
     if factory is None:
         raise VislabError(f"dataset {cfg.data.name} is a {info.task} dataset, which this version cannot train")

@@ -12,7 +12,7 @@ import heapq
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -123,6 +123,7 @@ class SegmentationTask(Task):
     monitor = "miou"
     mode = "max"
     predicts_to_folder = True  # vislab predict writes PNGs into a folder (RUN_DIR/predictions by default)
+    heads: tuple[str, ...] = ("out",)  # the model outputs evaluation keeps (the auxiliary head is for training)
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         self.num_classes = cfg.model.num_classes or info.num_classes
@@ -168,9 +169,9 @@ class SegmentationTask(Task):
 
     # -- evaluation -------------------------------------------------------------------------------
 
-    def infer(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Logits [B, K, H, W] for images [B, C, H, W]: whole images padded to the model's stride and
-        cropped back, or ``eval.sliding_window`` windows averaged where they overlap."""
+    def infer(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The ``heads`` maps [B, *, H, W] for images [B, C, H, W]: whole images padded to the model's stride
+        and cropped back, or ``eval.sliding_window`` windows averaged where they overlap."""
         if self.window is None:
             return self._whole(model, x)
         h, w = x.shape[-2:]
@@ -178,31 +179,33 @@ class SegmentationTask(Task):
         x = F.pad(x, (0, max(0, ww - w), 0, max(0, wh - h)))
         H, W = x.shape[-2:]
         steps = [max(1, int(s * (1 - self.overlap))) for s in (wh, ww)]
-        total: Optional[torch.Tensor] = None
+        total: dict[str, torch.Tensor] = {}
         count = x.new_zeros(1, 1, H, W)
         for top in window_starts(H, wh, steps[0]):
             for left in window_starts(W, ww, steps[1]):
-                logits = self._whole(model, x[..., top : top + wh, left : left + ww]).float()
-                if total is None:
-                    total = x.new_zeros(x.shape[0], logits.shape[1], H, W, dtype=torch.float32)
-                total[..., top : top + wh, left : left + ww] += logits
+                for key, part in self._whole(model, x[..., top : top + wh, left : left + ww]).items():
+                    if key not in total:
+                        total[key] = x.new_zeros(x.shape[0], part.shape[1], H, W, dtype=torch.float32)
+                    total[key][..., top : top + wh, left : left + ww] += part.float()
                 count[..., top : top + wh, left : left + ww] += 1
-        return (total / count)[..., :h, :w]
+        return {key: (t / count)[..., :h, :w] for key, t in total.items()}
 
-    def _whole(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def _whole(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h, w = x.shape[-2:]
-        return as_outputs(model(pad_to_multiple(x, getattr(model, "output_stride", 1))))["out"][..., :h, :w]
+        outputs = as_outputs(model(pad_to_multiple(x, getattr(model, "output_stride", 1))))
+        return {key: outputs[key][..., :h, :w] for key in self.heads}
 
     def predict(self, model: nn.Module, batch: dict) -> dict[str, torch.Tensor]:
-        """Main-head logits for an evaluation batch, each image inferred at its own size when sizes differ."""
+        """The ``heads`` maps for an evaluation batch, each image inferred at its own size when sizes differ."""
         x, sizes = batch["image"], batch.get("size")
         if sizes is None or bool((sizes == sizes[0]).all()):
-            return {"out": self.infer(model, x)}
+            return self.infer(model, x)
         parts = [self.infer(model, x[i : i + 1, :, :h, :w]) for i, (h, w) in enumerate(sizes.tolist())]
-        out = parts[0].new_zeros(x.shape[0], parts[0].shape[1], *x.shape[-2:])
+        out = {key: part.new_zeros(x.shape[0], part.shape[1], *x.shape[-2:]) for key, part in parts[0].items()}
         for i, part in enumerate(parts):
-            out[i, :, : part.shape[-2], : part.shape[-1]] = part[0]
-        return {"out": out}
+            for key, value in part.items():
+                out[key][i, :, : value.shape[-2], : value.shape[-1]] = value[0]
+        return out
 
     # -- artifacts ---------------------------------------------------------------------------------
 
@@ -239,8 +242,7 @@ class SegmentationTask(Task):
     def predict_files(
         self, model: nn.Module, files: Sequence[Path], *, cfg: Config, info: DataInfo, device: torch.device, out: Path,
     ) -> list[dict[str, str]]:
-        """For each image file, OUT/<stem>_mask.png (a palette PNG of class ids, in VOC colours) and
-        OUT/<stem>_overlay.png (the image with the classes blended in), at the image's own size.
+        """For each image file, the PNGs of ``save_prediction`` in ``out``, at the image's own size.
         Images are resized to ``aug.resize`` for the model when training did so."""
         model.eval()
         rows, used = [], set()
@@ -249,20 +251,26 @@ class SegmentationTask(Task):
             x = image.to(device).float().div(255)[None]
             if self.mean is not None:
                 x = (x - torch.tensor(self.mean, device=device).view(1, -1, 1, 1)) / torch.tensor(self.std, device=device).view(1, -1, 1, 1)
-            size = tuple(image.shape[-2:])
             if self.resize is not None:
                 x = F.interpolate(x, size=self.resize, mode="bilinear", align_corners=False, antialias=True)
-            logits = self.infer(model, x).float()
-            if logits.shape[-2:] != size:
-                logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-            pred = labels(logits)[0].cpu().numpy().astype(np.uint8)
-            stem = _unique_stem(Path(path).stem, used)
-            mask_path, overlay_path = out / f"{stem}_mask.png", out / f"{stem}_overlay.png"
-            save_mask_png(mask_path, pred)
-            save_png(overlay_path, overlay(to_display(image), pred))
-            rows.append({"file": str(path), "mask": str(mask_path), "overlay": str(overlay_path),
-                         "summary": f"{mask_path}, {overlay_path}"})
+            written = self.save_prediction(out, _unique_stem(Path(path).stem, used), image, self.infer(model, x))
+            rows.append({"file": str(path), **{k: str(v) for k, v in written.items()},
+                         "summary": ", ".join(str(v) for v in written.values())})
         return rows
+
+    def save_prediction(self, out: Path, stem: str, image: torch.Tensor, outputs: dict[str, torch.Tensor]) -> dict[str, Path]:
+        """OUT/<stem>_mask.png (a palette PNG of class ids, in VOC colours) and OUT/<stem>_overlay.png (the
+        image with the classes blended in) for one image uint8 [C,H,W] and the model's maps [1, *, h, w]."""
+        pred = labels(resized(outputs["out"].float(), tuple(image.shape[-2:])))[0].cpu().numpy().astype(np.uint8)
+        paths = {"mask": out / f"{stem}_mask.png", "overlay": out / f"{stem}_overlay.png"}
+        save_mask_png(paths["mask"], pred)
+        save_png(paths["overlay"], overlay(to_display(image), pred))
+        return paths
+
+
+def resized(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Maps [B, K, h, w] bilinearly at ``size``, unchanged when already there."""
+    return maps if tuple(maps.shape[-2:]) == size else F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
 
 
 def _unique_stem(stem: str, used: set[str]) -> str:
@@ -281,17 +289,23 @@ def write_iou_tables(out: Path, s: dict[str, Any], matrix: torch.Tensor, class_n
     for i, name in enumerate(class_names):
         iou = float(s["iou"][i])
         acc = matrix[i, i].item() / support[i] if support[i] else math.nan
-        rows.append([name, _fmt(iou), _fmt(acc), support[i], predicted[i]])
+        rows.append([name, fmt_number(iou), fmt_number(acc), support[i], predicted[i]])
     header = ["class", "iou", "accuracy", "pixels", "predicted_pixels"]
-    with open(out / "per_class_iou.csv", "w", newline="") as f:
+    footer = f"mIoU {fmt_number(s['miou'])}, pixel accuracy {fmt_number(s['pixel_acc'])}, mean class accuracy {fmt_number(s['mean_acc'])}"
+    write_tables(out / "per_class_iou", header, rows, footer)
+
+
+def write_tables(stem: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], footer: str) -> None:
+    """One table as STEM.csv, and as STEM.md with ``footer`` below it."""
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    lines.append(f"\nmIoU {_fmt(s['miou'])}, pixel accuracy {_fmt(s['pixel_acc'])}, mean class accuracy {_fmt(s['mean_acc'])}")
-    (out / "per_class_iou.md").write_text("\n".join(lines) + "\n")
+    stem.with_suffix(".md").write_text("\n".join(lines) + f"\n\n{footer}\n")
 
 
-def _fmt(v: float) -> str:
+def fmt_number(v: float) -> str:
+    """A score with 4 decimals; nan as an empty cell."""
     return "" if math.isnan(v) else f"{v:.4f}"

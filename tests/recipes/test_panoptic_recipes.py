@@ -1,0 +1,107 @@
+"""The panoptic recipes train a few batches on CPU at a tiny size; a trained run evaluates, predicts panoptic
+PNGs, and the course's loss-weight sweep is one grid line; panoptic heads without instance ids are bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from seg_files import write_pairs, write_voc
+from vislab import api, config, data, models, tasks
+from vislab.data.loading import Loader
+from vislab.engine.optim import build_optimizer
+from vislab.experiments.space import parse_items
+from vislab.experiments.sweep import build_spec
+
+TINY = ["train.epochs=1", "train.batch_size=2", "train.limit_batches=2", "train.progress=false", "data.num_workers=0"]
+
+
+@pytest.fixture(scope="module")
+def shapes_run(tmp_path_factory):
+    overrides = dict(config.parse_override(i) for i in ["data.num_samples=8", "aug.hflip=0.5", *TINY])
+    return api.train("shapes-panoptic", runs_dir=tmp_path_factory.mktemp("runs"), **overrides)
+
+
+def test_shapes_panoptic_picks_its_best_checkpoint_by_pq_and_writes_pq_tables(shapes_run):
+    summary = shapes_run.summary
+    assert summary["status"] == "completed" and summary["best_metric"] == "val_pq"
+    assert all(0 <= summary["metrics"][f"val_{k}"] <= 1 for k in ("pq", "sq", "rq", "miou"))
+    assert "val_pq_triangle" in summary["metrics"] and "train_pq" not in summary["metrics"]
+    table = (shapes_run.dir / "artifacts" / "per_class_pq.csv").read_text().splitlines()
+    assert table[0] == "class,kind,pq,sq,rq,tp,fp,fn" and table[1].startswith("background,stuff,")
+    assert table[2].startswith("circle,thing,") and (shapes_run.dir / "artifacts" / "per_class_iou.csv").is_file()
+
+
+def test_predict_writes_a_panoptic_png_beside_the_semantic_mask_and_overlay(shapes_run, tmp_path, main):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.full((30, 50, 3), 90, np.uint8)).save(photos / "a.png")
+    code, out, err = main("predict", shapes_run.dir, photos, "--out", tmp_path / "pred")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "pred").iterdir()) == ["a_mask.png", "a_overlay.png", "a_panoptic.png"]
+    panoptic = Image.open(tmp_path / "pred" / "a_panoptic.png")
+    assert panoptic.mode == "RGB" and panoptic.size == (50, 30) and "a_panoptic.png" in out
+    code, out, _ = main("eval", shapes_run.dir)
+    assert code == 0 and "val_pq" in out and "val_rq_circle" in out
+
+
+def test_voc_panoptic_recipe_takes_two_training_steps_on_segmentation_object_pngs(tmp_path):
+    """On a ResNet-50 backbone and without checkpoints: the recipe's ResNet-101 is too heavy for a test run."""
+    cfg = config.resolve("voc-panoptic")
+    assert (cfg.model.name, cfg.model.backbone, cfg.model.pretrained, cfg.loss.center_weight, cfg.loss.offset_weight) == (
+        "panoptic_deeplab", "resnet101", True, 200, 0.01)
+    assert (cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, cfg.sched.name, cfg.sched.step_size, cfg.sched.gamma) == (
+        "adamw", 9e-6, 1e-4, "step", 5, 0.8)
+    cfg = config.resolve("voc-panoptic", {"data.root": str(write_voc(tmp_path, objects=True)), "model.pretrained": False,
+                                          "model.backbone": "resnet50"})
+    bundle = data.build(cfg.data, cfg.aug)
+    model, task = models.build(cfg.model, bundle.info), tasks.build(cfg, bundle.info)
+    optimizer = build_optimizer(cfg.optim, model)
+    loader = Loader(bundle.train, 2, device=torch.device("cpu"), train=True, num_workers=0,
+                    mean=bundle.info.mean, std=bundle.info.std, limit_batches=2)
+    before = model.center_head[-1].weight.clone()
+    for batch in loader.epoch(0):
+        loss = task.loss(task.forward(model, batch), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        assert math.isfinite(loss.item()) and batch["instance"].shape == batch["target"].shape
+    assert not torch.equal(before, model.center_head[-1].weight) and type(optimizer).__name__ == "AdamW"
+
+
+def test_the_course_weight_sweep_is_a_grid_of_27_trials(tmp_path):
+    fixed, grid, ranges = parse_items([f"data.root={write_voc(tmp_path, objects=True)}",
+                                       "loss.center_weight=10,200,400", "loss.offset_weight=0.001,0.01,0.1"])
+    spec = build_spec("voc-panoptic", fixed, grid, ranges, seeds=3, search="grid", trials=None, prune=True)
+    assert spec.trials == 27 and (spec.monitor, spec.mode) == ("val_pq", "max")
+    points = spec.space.grid_points()
+    assert {(p["loss.center_weight"], p["loss.offset_weight"]) for p in points} == {
+        (c, o) for c in (10, 200, 400) for o in (0.001, 0.01, 0.1)}
+
+
+def test_a_weight_sweep_runs_on_shapes_panoptic(tmp_path, main):
+    code, out, err = main("sweep", "shapes-panoptic", "loss.center_weight=10,400", "data.num_samples=8", *TINY,
+                          "--name", "w")
+    assert code == 0, err
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").rglob("summary.json")]
+    assert len(runs) == 2 and all(r["status"] == "completed" and "val_pq" in r["metrics"] for r in runs)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["digits", "model.name=unet", "model.heads=panoptic"], "dataset digits has no instance ids"),
+    (["shapes-panoptic", "data.name=pairs", "data.root=PAIRS", "data.mask_values={0: 0, 255: 1}"],
+     "dataset pairs has no instance ids.*data.instance_dir=FOLDER"),
+    (["shapes-panoptic", "model.name=deeplabv3_resnet50"], "deeplabv3_resnet50 has no center and offset heads"),
+])
+def test_panoptic_heads_without_instance_ids_exit_2_before_any_run(args, message, tmp_path, main):
+    pairs = write_pairs(tmp_path / "pairs", n=4)
+    code, _, err = main("train", *[a.replace("PAIRS", str(pairs)) for a in args], "data.num_samples=8", *TINY)
+    assert code == 2 and "Traceback" not in err
+    assert re.search(message, err), err
+    assert not list(tmp_path.glob("runs/*/*/config.yaml"))
