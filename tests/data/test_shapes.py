@@ -39,3 +39,10 @@ def test_shapes_are_in_memory_unless_per_sample_augmentation_is_asked_for():
     a, b = plain.train[3], flipped.train[(3, 0)]
     assert torch.equal(b["image"], a["image"].flip(-1)) and torch.equal(b["target"], a["target"].flip(-1))
     assert torch.equal(b["instance"], a["instance"].flip(-1))
+
+
+def test_cutmix_and_mixup_are_refused_rather_than_ignored(main, tmp_path):
+    for key in ("aug.cutmix.alpha=1.0", "aug.mixup.alpha=0.2"):
+        code, out, err = main("train", "shapes-unet", key, "data.num_samples=20")
+        assert code == 2 and "does not do; set aug." in err and "data.name=shapes (segmentation)" in err, err
+    assert not list((tmp_path / "runs").glob("*/*"))  # no run directory

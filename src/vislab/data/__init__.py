@@ -45,7 +45,14 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         close = difflib.get_close_matches(cfg.name, DATASETS, n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise VislabError(f"unknown dataset data.name='{cfg.name}': {hint}datasets are {', '.join(sorted(DATASETS))}")
-    return spec.build(cfg, aug)
+    bundle = spec.build(cfg, aug)
+    mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None]
+    if mixing and bundle.batch_transform is None:
+        raise VislabError(
+            f"aug.{mixing[0]} mixes images and class labels, which data.name={cfg.name} ({bundle.info.task}) does not do; "
+            f"set aug.{mixing[0]}=null"
+        )
+    return bundle
 
 
 def status(root: str | None = None) -> list[tuple[str, str, Optional[bool]]]:
