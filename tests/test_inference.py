@@ -85,3 +85,13 @@ def test_augment_saves_originals_beside_augmented_samples(main, tmp_path):
         assert img.format == "PNG" and img.size[0] > img.size[1] > 100  # 4 pairs side by side in one row
     code, _, err = main("augment", "digits", "aug.rotation=fast")
     assert code == 2 and "aug.rotation" in err
+
+
+def test_domain_generalization_runs_vote_through_their_class_head(main, tmp_path):
+    tiny = {"train.epochs": 1, "train.limit_batches": 3, "train.progress": False}
+    members = [vislab.train("digits-dg", runs_dir=tmp_path / "runs", **tiny, **{"train.seed": s}) for s in (0, 1)]
+    code, out, err = main("ensemble", *[m.dir for m in members], "--split", "test")
+    assert code == 0, err
+    reported = [float(line.split()[1]) for line in out.splitlines() if line.strip().startswith("acc")]
+    assert reported[:2] == pytest.approx([m.summary["metrics"]["test_acc"] for m in members], abs=5e-5)
+    assert "ensemble (soft vote, 2 runs)" in out and len(reported) == 3

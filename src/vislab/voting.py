@@ -1,4 +1,5 @@
-"""Ensembles of classification runs: each member's class probabilities over a shared split, then a vote."""
+"""Ensembles of classification (and domain-generalization) runs: each member's class probabilities over a
+shared split, then a vote."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 import torch
 
 from .errors import VislabError
+
+
+VOTING_TASKS = ("classification", "domain_generalization")
 
 
 @dataclass
@@ -29,14 +33,15 @@ def member_outputs(restored: Any, split: str) -> MemberOutput:
     from .tasks import build as build_task
 
     r = restored
-    if r.info.task != "classification":
+    if r.info.task not in VOTING_TASKS:
         raise VislabError(f"{r.run.dir} is a {r.info.task} run; ensembles vote over classification runs")
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"{r.run.dir}: dataset {r.cfg.data.name} has no {split} split")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False, sharded=False)
     probs, targets, index = [], [], []
-    for logits, batch in predictions(r.model, loader, build_task(r.cfg, r.info), r.fabric):
+    for outputs, batch in predictions(r.model, loader, build_task(r.cfg, r.info), r.fabric):
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs  # a DG model's class head
         probs.append(logits.float().softmax(1).cpu())
         targets.append(batch["target"].cpu())
         index.append(torch.as_tensor(batch["index"]).cpu())
