@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Optional, Sequence
@@ -94,8 +95,10 @@ def save_confusion(path: Path, matrix: np.ndarray, class_names: Sequence[str]) -
     return Path(path)
 
 
+@functools.lru_cache(maxsize=1)
 def voc_palette() -> np.ndarray:
-    """PASCAL VOC's colour map, uint8 [256, 3]: class 0 black, 255 (ignore) cream, the rest distinct."""
+    """PASCAL VOC's colour map, uint8 [256, 3] (read-only; built once): class 0 black, 255 (ignore) cream,
+    the rest distinct."""
     palette = np.zeros((256, 3), dtype=np.uint8)
     for index in range(256):
         c, r, g, b = index, 0, 0, 0
@@ -105,6 +108,7 @@ def voc_palette() -> np.ndarray:
             b |= ((c >> 2) & 1) << shift
             c >>= 3
         palette[index] = (r, g, b)
+    palette.flags.writeable = False
     return palette
 
 

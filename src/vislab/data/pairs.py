@@ -21,6 +21,7 @@ import torch
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from .bundle import DataBundle, DataInfo
+from .digits import stats_from_moments
 from .images import IMAGE_EXTENSIONS, is_image_file
 from .segmentation import (
     MaskValues, SegmentationFiles, augmented_train, image_size, mask_value_set, load_image,
@@ -144,9 +145,7 @@ def pixel_stats(pairs: Pairs, channels: int, limit: int = 32) -> tuple[list[floa
         total += x.sum(1)
         squares += x.pow(2).sum(1)
         count += x.shape[1]
-    mean = total / count
-    std = (squares / count - mean.pow(2)).clamp_min(1e-12).sqrt().clamp_min(1e-6)
-    return mean.tolist(), std.tolist()
+    return stats_from_moments(total, squares, count)
 
 
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:

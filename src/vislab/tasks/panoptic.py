@@ -28,7 +28,8 @@ from ..errors import VislabError
 from ..viz import save_png
 from .classification import TorchMetrics
 from .segmentation import (
-    ConfusionMatrix, SegmentationMetrics, SegmentationTask, fmt_number, labels, metric_name, scores, write_tables,
+    ConfusionMatrix, SegmentationMetrics, SegmentationTask, fmt_number, image_sizes, labels, metric_name, scores,
+    write_tables,
 )
 
 NMS_KERNEL, CENTER_THRESHOLD, TOP_K = 7, 0.1, 200
@@ -231,9 +232,7 @@ class PanopticTask(SegmentationTask):
 
     def image_pairs(self, outputs: dict, batch: dict) -> Iterable[tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]]:
         """(predicted, true) panoptic maps of each image of a batch, at its own size."""
-        target = batch["target"]
-        sizes = batch.get("size", torch.tensor([list(target.shape[-2:])] * len(target))).tolist()
-        for i, size in enumerate(sizes):
+        for i, size in enumerate(image_sizes(batch)):
             yield self.panoptic(outputs, i, size), self.truth(batch, i, size)
 
     # -- artifacts ---------------------------------------------------------------------------------

@@ -63,6 +63,13 @@ def scores(matrix: torch.Tensor) -> dict[str, Any]:
     }
 
 
+def image_sizes(batch: dict) -> list[list[int]]:
+    """Each image's own [H, W] in a batch: ``size`` where a padding collate recorded it, else the batch's."""
+    if "size" in batch:
+        return batch["size"].tolist()
+    return [list(batch["target"].shape[-2:])] * len(batch["target"])
+
+
 def metric_name(class_name: str) -> str:
     """'potted plant' -> 'potted_plant', usable as a metrics.csv column."""
     return re.sub(r"\W+", "_", class_name).strip("_") or "class"
@@ -218,8 +225,7 @@ class SegmentationTask(Task):
         worst: list[tuple[float, int, np.ndarray, np.ndarray]] = []  # a max-heap on IoU, by negation
         for outputs, batch in predictions:
             preds, targets = labels(outputs["out"]).cpu(), batch["target"].cpu()
-            sizes = batch.get("size", torch.tensor([list(targets.shape[-2:])] * len(targets))).tolist()
-            for i, (h, w) in enumerate(sizes):
+            for i, (h, w) in enumerate(image_sizes(batch)):
                 pred, target = preds[i, :h, :w], targets[i, :h, :w]
                 own = confusion(pred, target, k, self.ignore_index)
                 matrix += own
