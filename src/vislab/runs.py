@@ -22,6 +22,12 @@ from .errors import VislabError
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+-]*$")
 
 
+def check_name(name: str) -> None:
+    """A ``--name`` (of a run or a sweep) becomes a folder name: a safe one, or bad input."""
+    if not _NAME.match(name):
+        raise VislabError(f"--name '{name}' may use letters, digits and . _ - = , + only, and no slashes")
+
+
 def default_runs_dir() -> Path:
     """``$VISLAB_RUNS``, else ./runs."""
     return Path(os.environ.get("VISLAB_RUNS") or "runs")
@@ -55,8 +61,8 @@ class Run:
     @classmethod
     def create(cls, runs_dir: Path | str, recipe: str, name: Optional[str] = None) -> "Run":
         """A new, empty run directory; an existing one is never reused (a suffix is added instead)."""
-        if name is not None and not _NAME.match(name):
-            raise VislabError(f"--name '{name}' may use letters, digits and . _ - = , + only, and no slashes")
+        if name is not None:
+            check_name(name)
         parent = ensure_dir(Path(runs_dir).expanduser() / recipe)
         stem = time.strftime("%Y%m%d-%H%M%S") + (f"-{name}" if name else "")
         for attempt in range(1000):

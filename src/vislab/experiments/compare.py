@@ -176,9 +176,13 @@ def _bare(metric: str) -> str:
     return metric
 
 
+def baseline_first(groups: list[Group], baseline: Group) -> list[Group]:
+    return [baseline] + [g for g in groups if g is not baseline]
+
+
 def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str) -> list[Row]:
     """Rows for every group with the metric, the baseline first; differences Holm-corrected together."""
-    ordered = [baseline] + [g for g in groups if g is not baseline]
+    ordered = baseline_first(groups, baseline)
     rows, diffs = [], []
     base_pairs = _pairs(baseline, metric)
     for group in ordered:

@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 from ..atomic import atomic_write, atomic_write_text
 from ..errors import VislabError
 from ..viz import _figure
-from .compare import Comparison, Group, Row, run_value
+from .compare import Comparison, Group, Row, baseline_first, run_value
 
 METHOD = (
     "Each run counts with its best checkpoint: validation metrics at its best epoch (chosen on the same split, "
@@ -47,7 +47,7 @@ def save_curves(cmp: Comparison, metric: str, path: Path, band: str) -> Path:
     fig = _figure(7, 4.2)
     ax = fig.add_subplot(1, 1, 1)
     colors = [f"C{i % 10}" for i in range(len(cmp.groups))]
-    for group, color in zip(_ordered(cmp), colors):
+    for group, color in zip(baseline_first(cmp.groups, cmp.baseline), colors):
         epochs, curves = _curves(group, metric)
         if not epochs:
             continue
@@ -85,10 +85,6 @@ def _curves(group: Group, metric: str) -> tuple[list[int], np.ndarray]:
     return list(range(1, last + 1)), curves
 
 
-def _ordered(cmp: Comparison) -> list[Group]:
-    return [cmp.baseline] + [g for g in cmp.groups if g is not cmp.baseline]
-
-
 # ----------------------------------------------------------------------------------------------
 # Document: blocks rendered as Markdown or HTML
 # ----------------------------------------------------------------------------------------------
@@ -100,9 +96,7 @@ def table_cells(row: Row) -> list[str]:
     """A Row as the report prints it."""
     spread = f"{row.mean:.4f} ± {row.std:.4f}" if row.n > 1 else f"{row.mean:.4f}"
     ci = f"[{row.ci_low:.4f}, {row.ci_high:.4f}]" if row.n > 1 else "—"
-    if row.verdict == "baseline":
-        delta, p, test = "—", "—", "—"
-    elif math.isnan(row.diff):
+    if row.verdict == "baseline" or math.isnan(row.diff):
         delta, p, test = "—", "—", "—"
     else:
         delta = f"{row.diff:+.4f}" + (f" [{row.diff_low:+.4f}, {row.diff_high:+.4f}]" if row.test != "none" else "")
@@ -148,7 +142,7 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
     out.append(("h2", "Runs"))
     rows = [
         [g.label, str(run.summary.get("seed")), *(_num(_or_nan(run_value(run, m)), 4) for m in cmp.metrics), os.path.relpath(run.dir, cmp.out)]
-        for g in _ordered(cmp) for run in g.runs
+        for g in baseline_first(cmp.groups, cmp.baseline) for run in g.runs
     ]
     out.append(("table", ["group", "seed", *cmp.metrics, "run"], rows))
     return out

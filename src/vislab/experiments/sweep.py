@@ -29,7 +29,7 @@ from typing import Any, Iterator, Optional
 
 from .. import config as config_mod
 from ..errors import VislabError
-from ..runs import _NAME, default_runs_dir, ensure_dir
+from ..runs import check_name, default_runs_dir, ensure_dir
 from .space import SEED, Choice, Param, Space, describe
 
 HOST = socket.gethostname()
@@ -46,6 +46,11 @@ def quiet_heartbeats() -> Iterator[None]:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         yield
+
+
+def trial_dir_name(number: int) -> str:
+    """trial-NNNN: the name of a trial's run directory and of its log."""
+    return f"trial-{number:04d}"
 
 
 @dataclass
@@ -163,7 +168,9 @@ class Sweep:
         return self.study.get_trials(deepcopy=False)
 
     def log_path(self, number: int) -> Path:
-        return self.dir / "logs" / f"trial-{number:04d}.log"
+        """logs/trial-NNNN.log, its folder created."""
+        (self.dir / "logs").mkdir(exist_ok=True)
+        return self.dir / "logs" / f"{trial_dir_name(number)}.log"
 
     def tally(self) -> dict[str, int]:
         """Points by state: done, pruned, running, failed, and pending (queued or not yet sampled)."""
@@ -469,8 +476,7 @@ def sweep(
     root = ensure_dir(sweeps_dir(runs_dir) / "sweeps")
     if name is None:
         name = _latest_match(root, spec) if resume else f"{spec.recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not _NAME.match(name):
-        raise VislabError(f"--name '{name}' may use letters, digits and . _ - = , + only, and no slashes")
+    check_name(name)
     sweep_dir = root / name
     if spec is None and storage is None and not (sweep_dir / "study.db").is_file() and not (sweep_dir / "storage.txt").is_file():
         raise VislabError(f"no sweep named {name} under {root}; give the recipe and its values to start it")

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional
 
 from ..errors import VislabError
 from ..runs import Run
-from .sweep import HEARTBEAT_S, Sweep, fail, open_sweep
+from .sweep import HEARTBEAT_S, Sweep, fail, open_sweep, trial_dir_name
 
 STORAGE_ENV = "VISLAB_SWEEP_STORAGE"
 CPUS_ENV = "VISLAB_SWEEP_CPUS"
@@ -92,10 +92,6 @@ def report(sweep: Sweep, trial: Any, row: dict[str, Any]) -> None:
         trial.report(float(value), int(row["epoch"]))
 
 
-def trial_dir_name(number: int) -> str:
-    return f"trial-{number:04d}"
-
-
 def attempt_dir(sweep: Sweep, trial: Any) -> Optional[Path]:
     """The run directory a trial trained in, if it got that far."""
     if "run_dir" in trial.user_attrs:
@@ -148,7 +144,6 @@ def heartbeat(sweep: Sweep, trial_id: int) -> Iterator[None]:
 def _log_failure(sweep: Sweep, number: int, error: Exception) -> None:
     """logs/trial-N.log: the message of bad input, the whole traceback of anything else (a bug)."""
     path = sweep.log_path(number)
-    path.parent.mkdir(exist_ok=True)
     with open(path, "a") as f:
         if isinstance(error, VislabError):
             print(f"vislab: error: {error}", file=f)
@@ -253,7 +248,6 @@ class ProcessPool:
         import vislab
 
         log = self.sweep.log_path(trial.number)
-        log.parent.mkdir(exist_ok=True)
         src = str(Path(vislab.__file__).resolve().parents[1])  # the workers import this same vislab
         env = {
             **os.environ,
