@@ -11,9 +11,6 @@ import torch
 from .errors import VislabError
 
 
-VOTING_TASKS = ("classification", "domain_generalization")
-
-
 @dataclass
 class MemberOutput:
     """One run's view of a split: probabilities [N, C], true classes [N], sample indices [N]."""
@@ -31,18 +28,19 @@ def member_outputs(restored: Any, split: str) -> MemberOutput:
     own evaluation pipeline (members may use different input sizes)."""
     from .engine import make_loader, predictions
     from .tasks import build as build_task
+    from .tasks.classification import ClassificationTask
 
     r = restored
-    if r.info.task not in VOTING_TASKS:
+    task = build_task(r.cfg, r.info)
+    if not isinstance(task, ClassificationTask):  # domain generalization is one too: it votes with its class head
         raise VislabError(f"{r.run.dir} is a {r.info.task} run; ensembles vote over classification runs")
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"{r.run.dir}: dataset {r.cfg.data.name} has no {split} split")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False, sharded=False)
     probs, targets, index = [], [], []
-    for outputs, batch in predictions(r.model, loader, build_task(r.cfg, r.info), r.fabric):
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs  # a DG model's class head
-        probs.append(logits.float().softmax(1).cpu())
+    for outputs, batch in predictions(r.model, loader, task, r.fabric):
+        probs.append(task.class_logits(outputs).float().softmax(1).cpu())
         targets.append(batch["target"].cpu())
         index.append(torch.as_tensor(batch["index"]).cpu())
     return MemberOutput(

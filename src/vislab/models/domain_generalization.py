@@ -18,7 +18,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
-from .common import model_channels, model_classes
+from .common import model_channels, model_classes, replace_module
 from .freeze import stage_names, unknown_stage
 from .mixstyle import MixStyle
 
@@ -70,8 +70,7 @@ def class_head(net: nn.Module, classes: int) -> str:
 
 def add_domain_head(net: nn.Module, classes: int, num_domains: int) -> None:
     name = class_head(net, classes)
-    parent, _, child = name.rpartition(".")
-    setattr(net.get_submodule(parent) if parent else net, child, ClassAndDomainHead(net.get_submodule(name), num_domains))
+    replace_module(net, name, ClassAndDomainHead(net.get_submodule(name), num_domains))
 
 
 def attach_mixstyle(net: nn.Module, mixstyle: MixStyle, stages: list[str], info: DataInfo, channels: int) -> None:

@@ -47,10 +47,11 @@ def random_partners(n: int) -> torch.Tensor:
 def cross_domain_partners(domains: torch.Tensor) -> torch.Tensor:
     """For each sample a random partner of another domain in the batch (itself where there is none):
     ``domains`` int64 [B] -> int64 [B]."""
-    domains = domains.cpu()
+    n = len(domains)
+    scores = torch.rand(n, n).to(domains.device)  # drawn on the CPU generator, as before; no device sync
     other = domains[:, None] != domains[None, :]
-    scores = torch.rand(other.shape).masked_fill(~other, -1.0)
-    return torch.where(other.any(1), scores.argmax(1), torch.arange(len(domains)))
+    scores = scores.masked_fill(~other, -1.0)
+    return torch.where(other.any(1), scores.argmax(1), torch.arange(n, device=domains.device))
 
 
 class MixStyle(nn.Module):

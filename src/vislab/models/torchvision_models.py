@@ -18,7 +18,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
-from .common import model_channels, model_classes
+from .common import model_channels, model_classes, replace_module
 from .freeze import default_stem, first_conv, freeze
 from .weights import adapt_input_channels, load_pretrained_file
 
@@ -42,11 +42,6 @@ class Head(nn.Linear):
         return super().forward(F.dropout(x, self.dropout, self.training))
 
 
-def set_module(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)
-
-
 def replace_head(model: nn.Module, classes: int, dropout: float | None) -> str:
     """Swap the ImageNet classifier (the last Linear with 1000 outputs) for ``classes`` outputs; returns its name.
 
@@ -65,7 +60,7 @@ def replace_head(model: nn.Module, classes: int, dropout: float | None) -> str:
     own_dropout = isinstance(container, nn.Sequential) and isinstance(before, nn.Dropout)
     if own_dropout and dropout is not None:
         before.p = dropout
-    set_module(model, name, Head(old.in_features, classes, 0.0 if own_dropout else dropout or 0.0))
+    replace_module(model, name, Head(old.in_features, classes, 0.0 if own_dropout else dropout or 0.0))
     return name
 
 
@@ -82,7 +77,7 @@ def adapt_stem(model: nn.Module, channels: int) -> str:
             new.weight.copy_(adapt_input_channels(conv.weight, channels))
             if conv.bias is not None:
                 new.bias.copy_(conv.bias)
-        set_module(model, name, new)
+        replace_module(model, name, new)
     return name
 
 

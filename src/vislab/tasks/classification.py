@@ -99,6 +99,10 @@ class ClassificationTask(Task):
         self.label_smoothing = cfg.loss.label_smoothing
         self.class_weights = torch.tensor(cfg.loss.class_weights) if cfg.loss.class_weights else None
 
+    def class_logits(self, outputs: Any) -> torch.Tensor:
+        """The class logits [B, C] among a model's outputs (here the outputs themselves)."""
+        return outputs
+
     def loss(self, outputs: torch.Tensor, batch: dict) -> torch.Tensor:
         weight = self.class_weights.to(outputs.device) if self.class_weights is not None else None
         return F.cross_entropy(outputs, batch["target"], weight=weight, label_smoothing=self.label_smoothing)

@@ -136,6 +136,10 @@ class DomainGeneralizationTask(ClassificationTask):
     def forward(self, model: torch.nn.Module, batch: dict) -> dict:
         return model(batch["image"], batch["domain"])
 
+    def class_logits(self, outputs: dict) -> torch.Tensor:
+        """The class head's logits [B, C] (beside the domain head's)."""
+        return outputs["logits"]
+
     def loss(self, outputs: dict, batch: dict) -> torch.Tensor:  # type: ignore[override]
         loss = super().loss(outputs["logits"], batch)
         if "domain_logits" in outputs:
@@ -168,7 +172,7 @@ class DomainGeneralizationTask(ClassificationTask):
     ) -> list[dict[str, Any]]:
         """Classes of image files, as classification predicts them (see ClassificationTask.predict_files)."""
         return super().predict_files(
-            lambda x: model(x)["logits"], files, cfg=cfg, info=info, device=device, out=out, topk=topk
+            lambda x: self.class_logits(model(x)), files, cfg=cfg, info=info, device=device, out=out, topk=topk
         )
 
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
@@ -179,10 +183,10 @@ class DomainGeneralizationTask(ClassificationTask):
         def class_logits() -> Iterable[tuple[torch.Tensor, dict]]:
             for outputs, batch in predictions:
                 domain.append(batch["domain"].cpu())
-                hit.append((outputs["logits"].argmax(1) == hard_labels(batch["target"])).cpu())
+                hit.append((self.class_logits(outputs).argmax(1) == hard_labels(batch["target"])).cpu())
                 if self.domain_head:
                     named.append((outputs["domain_logits"].argmax(1) == batch["domain"]).cpu())
-                yield outputs["logits"], batch
+                yield self.class_logits(outputs), batch
 
         extra = super().finalize(artifacts_dir, class_logits(), bundle)
         if domain:
