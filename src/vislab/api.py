@@ -80,16 +80,16 @@ def _run_training(
     checkpoint: Optional[dict] = None,
     on_epoch: Optional[Callable] = None,
 ) -> Run:
-    from . import data, models, tasks
+    from . import data, tasks
     from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
 
     fabric = make_fabric(cfg.train)
     seed_all(cfg.train.seed)
     bundle = data.build(cfg.data, cfg.aug)
-    model = models.build(cfg.model, bundle.info)
+    task = tasks.build(cfg, bundle.info)
+    model = task.build_model(cfg, bundle.info)
     if run is not None and checkpoint is not None:  # checked before anything in the run directory changes
         load_weights(model, checkpoint["model"], describe_checkpoint(run.checkpoint_path("last"), checkpoint))
-    task = tasks.build(cfg, bundle.info)
     if run is not None:
         check_split_files(run, bundle.files)
     fabric.launch()  # with several devices this starts the other processes, which re-run up to here

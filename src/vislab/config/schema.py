@@ -190,6 +190,12 @@ class TrainConfig:
 
 
 @dataclass
+class TaskConfig:
+    name: Union[Literal["classification", "domain_generalization", "segmentation", "panoptic"], None] = opt(
+        None, "the kind of work; null: the dataset's (panoptic is chosen here, on segmentation data)")
+
+
+@dataclass
 class EvalConfig:
     sliding_window: Union[int, list[int], None] = opt(None, "segmentation: evaluate with [H, W] windows; null: whole images")
     window_overlap: float = opt(0.5, "segmentation: overlap of sliding windows")
@@ -201,6 +207,7 @@ class Config:
     description: str = opt("", "what this recipe is for")
     data: DataConfig = opt(DataConfig(), "dataset and splits")
     aug: AugConfig = opt(AugConfig(), "training augmentation")
+    task: TaskConfig = opt(TaskConfig(), "what is learned: steps, loss, metrics, artifacts")
     model: ModelConfig = opt(ModelConfig(), "model")
     optim: OptimConfig = opt(OptimConfig(), "optimizer")
     sched: SchedConfig = opt(SchedConfig(), "learning-rate schedule, stepped every batch")

@@ -18,8 +18,11 @@ from .predict import prepare_image, write_predictions_csv
 
 
 class ClassificationTask(Task):
+    name = "classification"
     monitor = "acc"
     mode = "max"
+    predict_options = ("topk",)
+    votes = True
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         self.num_classes = cfg.model.num_classes or info.num_classes

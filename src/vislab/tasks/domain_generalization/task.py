@@ -26,6 +26,7 @@ from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
 from ...data.domains import DomainBatchSampler, domain_labels
 from ...errors import VislabError
+from ...models.domain_generalization import with_domains
 from ..classification import ClassificationTask, TorchMetrics, classification_metrics, hard_labels
 from .artifacts import write_domain_table
 from .metrics import AccuracyPerDomain, MeanAveragePrecision, MetricGroup, class_inputs, domain_inputs, per_domain_inputs
@@ -47,6 +48,8 @@ class DomainGeneralizationTask(ClassificationTask):
     """Classification with domain labels: the model answers with a dict (models.domain_generalization);
     the best checkpoint is picked by val_acc, as for classification."""
 
+    name = "domain_generalization"
+
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         super().__init__(cfg, info)
         self.domains = list(info.domains or [])
@@ -55,6 +58,10 @@ class DomainGeneralizationTask(ClassificationTask):
         self.crossdomain = cfg.model.mixstyle is not None and cfg.model.mixstyle.mix == "crossdomain"
         if self.crossdomain and cfg.train.batch_size < 2:
             raise VislabError("model.mixstyle.mix=crossdomain pairs samples of two domains: train.batch_size must be at least 2")
+
+    def build_model(self, cfg: Config, info: DataInfo) -> torch.nn.Module:
+        """The classifier in a DomainGeneralizationNet: domain head and MixStyle as ``model.*`` asks."""
+        return with_domains(super().build_model(cfg, info), cfg.model, info)
 
     def forward(self, model: torch.nn.Module, batch: dict) -> dict:
         return model(batch["image"], batch["domain"])

@@ -45,9 +45,10 @@ def window_starts(length: int, window: int, step: int) -> list[int]:
 
 
 class SegmentationTask(Task):
+    name = "segmentation"
     monitor = "miou"
     mode = "max"
-    predicts_to_folder = True  # vislab predict writes PNGs into a folder (RUN_DIR/predictions by default)
+    predicts_to_folder = True
     heads: tuple[str, ...] = ("out",)  # the model outputs evaluation keeps (the auxiliary head is for training)
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
