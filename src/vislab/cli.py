@@ -280,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    from .threads import prepare_process
+
+    prepare_process()  # before torch is imported: threads that wait passively on a shared machine
     parser = build_parser()
     # key=value overrides may come after options (`vislab train digits --name x optim.lr=1e-3`), which
     # argparse's positional list does not take; give such leftovers to the verb's item list.

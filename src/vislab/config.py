@@ -197,6 +197,7 @@ class TrainConfig:
     limit_batches: Union[int, None] = opt(None, "at most this many batches per epoch and split (smoke runs)")
     compile: bool = opt(False, "torch.compile the model")
     channels_last: bool = opt(False, "channels-last memory format (faster convolutions on GPUs)")
+    threads: Union[int, None] = opt(None, "CPU threads; null: the cores this process can get, re-checked each epoch")
     progress: bool = opt(True, "show a progress bar")
 
 
@@ -419,7 +420,7 @@ def _unknown_key(key: str) -> VislabError:
 
 
 _POSITIVE = ("train.epochs", "train.batch_size", "train.eval_batch_size", "train.devices", "train.num_nodes",
-             "train.limit_batches", "train.checkpoint_every_steps", "data.limit", "model.depth")
+             "train.limit_batches", "train.checkpoint_every_steps", "train.threads", "data.limit", "model.depth")
 _NON_NEGATIVE = ("optim.lr", "optim.weight_decay", "optim.momentum", "loss.label_smoothing", "sched.warmup_epochs",
                  "train.patience", "train.grad_clip", "data.num_workers", "model.dropout", "model.drop_path")
 

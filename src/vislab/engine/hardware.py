@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
 from ..config import TrainConfig
-from ..data.loading import usable_cores
 from ..errors import VislabError
+from ..threads import ThreadPlanner, usable_cores
 
 
 def make_fabric(cfg: TrainConfig) -> Any:
@@ -34,7 +34,7 @@ def make_fabric(cfg: TrainConfig) -> Any:
 
 
 def configure_backends(cfg: TrainConfig, fabric: Any) -> None:
-    """Determinism or speed, and CPU threads split between the processes of this machine."""
+    """Determinism or speed (CPU threads are planned by :func:`cpu_threads`)."""
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -43,10 +43,22 @@ def configure_backends(cfg: TrainConfig, fabric: Any) -> None:
         torch.backends.cudnn.benchmark = True
         if fabric.device.type == "cuda":
             torch.set_float32_matmul_precision("high")
-    if fabric.device.type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):  # the user's own choice wins
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", 0)) or max(1, fabric.world_size // max(1, cfg.num_nodes))
-        # usable, not all, cores: a sweep worker is pinned to its share of the machine
-        torch.set_num_threads(max(1, usable_cores() // local))
+
+
+def cpu_threads(cfg: TrainConfig, fabric: Any) -> Optional[ThreadPlanner]:
+    """The planner of torch's CPU threads for a run on the CPU (None on accelerators), its count set.
+
+    Processes of one machine split its cores; one process alone measures what other processes leave it
+    (see vislab.threads). ``train.threads`` and ``OMP_NUM_THREADS`` are the user's word.
+    """
+    if fabric.device.type != "cpu":
+        return None
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", 0)) or max(1, fabric.world_size // max(1, cfg.num_nodes))
+    # usable, not all, cores: a sweep worker is pinned to its share of the machine
+    share = max(1, usable_cores() // local)
+    planner = ThreadPlanner(cfg.threads if cfg.threads is not None else (share if local > 1 else None), share)
+    planner.start()
+    return planner
 
 
 def describe_device(fabric: Any) -> str:

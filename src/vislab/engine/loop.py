@@ -25,7 +25,7 @@ from ..runs import Run
 from ..tasks.base import Task
 from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
 from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
-from .hardware import describe_device
+from .hardware import cpu_threads, describe_device
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
@@ -72,6 +72,7 @@ class Session:
     monitor: str
     mode: str
     epoch_metrics: Any = None  # the training metrics of the epoch in progress
+    threads: Any = None  # the CPU thread planner (vislab.threads.ThreadPlanner); None on accelerators
 
 
 
@@ -128,7 +129,7 @@ def fit(
         # TensorBoard steps are epochs: drop what a killed run logged after its checkpoint.
         Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs),
-        monitor, mode,
+        monitor, mode, threads=cpu_threads(cfg.train, fabric),
     )
     s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
     if resume and fabric.is_global_zero:
@@ -187,6 +188,8 @@ def resume_hint(s: Session) -> str:
 def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
     """One epoch: train, validate, record a metrics.csv row, checkpoint."""
     started = time.perf_counter()
+    if s.threads is not None:
+        s.threads.recheck()  # the load may have changed since the last epoch
     lr = s.optimizer.param_groups[0]["lr"]
     with out_of_memory_hint("train.batch_size", s.cfg.train.batch_size):
         train = train_one_epoch(s, train_loader, lr)
