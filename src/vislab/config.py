@@ -187,7 +187,8 @@ class TrainConfig:
     devices: Union[int, str] = opt(1, "devices per node (an int, or 'auto')")
     num_nodes: int = opt(1, "machines taking part (launch with torchrun)")
     strategy: str = opt("auto", "auto or ddp (Lightning Fabric strategies)")
-    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = opt("32-true", "numeric precision")
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = opt(
+        "32-true", "numeric precision; auto: bf16-mixed where the device computes bf16 in hardware, else 32-true")
     monitor: Union[str, None] = opt(None, "metric that picks best.pt and drives early stopping; null: the task's")
     mode: Literal["auto", "max", "min"] = opt("auto", "whether the monitored metric should go up or down")
     patience: Union[int, None] = opt(None, "stop after this many epochs without improvement; null: never")

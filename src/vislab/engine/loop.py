@@ -25,7 +25,7 @@ from ..runs import Run
 from ..tasks.base import Task
 from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
 from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
-from .hardware import cpu_threads, describe_device
+from .hardware import cpu_threads, describe_device, resolve_precision
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
@@ -345,7 +345,7 @@ def start_summary(s: Session, bundle: DataBundle, resumed: bool) -> dict[str, An
         "seed": s.cfg.train.seed,
         "device": describe_device(s.fabric),
         "world_size": s.fabric.world_size,
-        "precision": s.cfg.train.precision,
+        "precision": resolve_precision(s.cfg.train),
         "versions": versions(),
         "git_commit": git_commit(),
         "train_size": len(bundle.train),
