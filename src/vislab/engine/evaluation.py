@@ -52,7 +52,7 @@ def out_of_memory_hint(key: str, batch_size: int) -> Iterator[None]:
         ) from None
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Optional[Config] = None) -> dict[str, float]:
     """Loss and metrics over a split, reduced over processes (names without the split prefix)."""
     was_training = model.training
