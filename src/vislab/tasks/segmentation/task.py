@@ -24,7 +24,7 @@ from ...data.transforms import size_hw
 from ...viz import colorize, overlay, save_grid, save_mask_png, save_png, to_display
 from ..base import Task
 from .artifacts import write_iou_tables
-from .metrics import SegmentationMetrics, confusion, image_sizes, labels, scores
+from .metrics import TRAIN_PIXEL_STRIDE, SegmentationMetrics, confusion, image_sizes, labels, scores
 from .predict import resized, unique_stem
 
 
@@ -90,7 +90,8 @@ class SegmentationTask(Task):
         return loss
 
     def metrics(self, train: bool = False) -> SegmentationMetrics:
-        return SegmentationMetrics(self.num_classes, self.ignore_index, self.class_names, per_class=not train)
+        return SegmentationMetrics(self.num_classes, self.ignore_index, self.class_names, per_class=not train,
+                                   pixel_stride=TRAIN_PIXEL_STRIDE if train else 1)
 
     # -- evaluation -------------------------------------------------------------------------------
 
