@@ -19,17 +19,23 @@ from vislab.threads import ThreadPlanner, busy_elsewhere, sample, threads_for
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wait_policy(env: dict) -> str:
+def wait_policy(env: dict, busy: bool = False) -> str:
     code = "from vislab.threads import prepare_process; prepare_process(); import os; print(os.environ.get('OMP_WAIT_POLICY'))"
     clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
-    return subprocess.run([sys.executable, "-c", code], env={**clean, "PYTHONPATH": str(ROOT / "src"), **env},
-                          capture_output=True, text=True, check=True).stdout.strip()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 if busy else 0)]
+    try:
+        return subprocess.run([sys.executable, "-c", code], env={**clean, "PYTHONPATH": str(ROOT / "src"), **env},
+                              capture_output=True, text=True, check=True).stdout.strip()
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
 
 
-def test_threads_wait_passively_unless_the_user_chose_a_policy():
-    assert wait_policy({}) == "PASSIVE"
-    assert wait_policy({"OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
-    assert wait_policy({"GOMP_SPINCOUNT": "10000"}) == "None"  # the user's spin count stands alone
+def test_threads_wait_passively_on_a_busy_machine_unless_the_user_chose_a_policy():
+    assert wait_policy({}, busy=True) == "PASSIVE"
+    assert wait_policy({"OMP_WAIT_POLICY": "ACTIVE"}, busy=True) == "ACTIVE"
+    assert wait_policy({"GOMP_SPINCOUNT": "10000"}, busy=True) == "None"  # the user's spin count stands alone
 
 
 def test_a_busy_process_beside_us_is_measured_and_leaves_us_the_other_cores():

@@ -34,6 +34,9 @@ def split_items(items: list[str], recipe_expected: bool = True) -> tuple[Optiona
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .threads import prepare_process
+
+    prepare_process()  # before torch is imported: on a busy machine, threads that wait without spinning
     from .api import train
 
     recipe, overrides = split_items(args.items, recipe_expected=args.resume is None)
@@ -280,9 +283,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from .threads import prepare_process
-
-    prepare_process()  # before torch is imported: threads that wait passively on a shared machine
     parser = build_parser()
     # key=value overrides may come after options (`vislab train digits --name x optim.lr=1e-3`), which
     # argparse's positional list does not take; give such leftovers to the verb's item list.
