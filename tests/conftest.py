@@ -18,6 +18,18 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 TINY = {"train.epochs": 1, "train.progress": False}
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``cuda`` need a CUDA device; elsewhere they are skipped with that reason."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (benchmarks/gpu_check.sh runs these on a GPU)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs go under the test's tmp_path; no test reads or writes ~/.cache or ./runs."""

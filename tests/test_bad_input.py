@@ -191,7 +191,7 @@ def test_a_full_disk_is_bad_input_and_leaves_no_run_behind(tmp_path: Path):
     assert run_dirs(runs) == []
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
 def test_out_of_gpu_memory_names_a_batch_size_to_try(tmp_path: Path):
     """The allocator is capped at 16 MB: model and data fit, a batch of 1024 digits' activations do not."""
     code = (

@@ -34,6 +34,9 @@ def split_items(items: list[str], recipe_expected: bool = True) -> tuple[Optiona
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .threads import prepare_process
+
+    prepare_process()  # before torch is imported: on a busy machine, threads that wait without spinning
     from .api import train
 
     recipe, overrides = split_items(args.items, recipe_expected=args.resume is None)

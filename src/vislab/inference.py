@@ -126,7 +126,9 @@ def single_device_fabric(cfg: Config) -> Any:
 
     from .engine import make_fabric
 
-    precision = cfg.train.precision
+    from .engine.hardware import resolve_precision
+
+    precision = resolve_precision(cfg.train)
     if precision == "16-mixed" and not torch.cuda.is_available():
         precision = "32-true"
     train = dataclasses.replace(cfg.train, accelerator="auto", devices=1, num_nodes=1, strategy="auto", precision=precision)

@@ -134,3 +134,18 @@ def test_metrics_are_reduced_across_processes(tmp_path):
     mp.spawn(_update_half, args=(tmp_path,), nprocs=2)
     # Each process saw 4 pixels; together 3 of the 8 are class 0, which is all that was predicted.
     assert [float((tmp_path / f"{r}.txt").read_text()) for r in (0, 1)] == [pytest.approx(3 / 8)] * 2
+
+
+def test_training_metrics_count_a_fixed_grid_of_pixels_evaluation_counts_all():
+    """Training mIoU is read on every 4th pixel row and column; evaluation on every pixel."""
+    from vislab.tasks.segmentation.metrics import TRAIN_PIXEL_STRIDE, SegmentationMetrics
+
+    target = torch.zeros(1, 8, 8, dtype=torch.long)
+    target[0, 1::2, :] = 1  # odd rows are class 1: the training grid (rows 0 and 4) sees only class 0
+    logits = torch.zeros(1, 2, 8, 8)
+    logits[0, 0] = 1.0  # predicts class 0 everywhere
+    full, grid = (SegmentationMetrics(2, 255, ["a", "b"], per_class=False, pixel_stride=s) for s in (1, TRAIN_PIXEL_STRIDE))
+    for m in (full, grid):
+        m.update({"out": logits}, {"target": target})
+    assert full.compute() == {"miou": pytest.approx(0.25), "pixel_acc": pytest.approx(0.5)}  # IoU 0.5 and 0
+    assert grid.compute() == {"miou": pytest.approx(1.0), "pixel_acc": pytest.approx(1.0)}  # class 1 unseen: nan, left out

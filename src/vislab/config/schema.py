@@ -176,7 +176,8 @@ class TrainConfig:
     devices: Union[int, str] = opt(1, "devices per node (an int, or 'auto')")
     num_nodes: int = opt(1, "machines taking part (launch with torchrun)")
     strategy: str = opt("auto", "auto or ddp (Lightning Fabric strategies)")
-    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = opt("32-true", "numeric precision")
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = opt(
+        "32-true", "numeric precision; auto: bf16-mixed where the device computes bf16 in hardware, else 32-true")
     monitor: Union[str, None] = opt(None, "metric that picks best.pt and drives early stopping; null: the task's")
     mode: Literal["auto", "max", "min"] = opt("auto", "whether the monitored metric should go up or down")
     patience: Union[int, None] = opt(None, "stop after this many epochs without improvement; null: never")
@@ -186,6 +187,7 @@ class TrainConfig:
     limit_batches: Union[int, None] = opt(None, "at most this many batches per epoch and split (smoke runs)")
     compile: bool = opt(False, "torch.compile the model")
     channels_last: bool = opt(False, "channels-last memory format (faster convolutions on GPUs)")
+    threads: Union[int, None] = opt(None, "CPU threads; null: the cores this process can get, re-checked each epoch")
     progress: bool = opt(True, "show a progress bar")
 
 
@@ -261,7 +263,7 @@ def is_section(key: str) -> bool:
 
 
 _POSITIVE = ("train.epochs", "train.batch_size", "train.eval_batch_size", "train.devices", "train.num_nodes",
-             "train.limit_batches", "train.checkpoint_every_steps", "data.limit", "model.depth")
+             "train.limit_batches", "train.checkpoint_every_steps", "train.threads", "data.limit", "model.depth")
 _NON_NEGATIVE = ("optim.lr", "optim.weight_decay", "optim.momentum", "loss.label_smoothing", "sched.warmup_epochs",
                  "train.patience", "train.grad_clip", "data.num_workers", "model.dropout", "model.drop_path")
 

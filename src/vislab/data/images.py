@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
 
 from ..errors import VislabError
+from ..threads import usable_cores
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 MODES = {1: "L", 3: "RGB"}  # channels -> PIL mode
@@ -65,3 +70,20 @@ def image_files(inputs: Iterable[str | Path]) -> list[Path]:
         else:
             raise VislabError(f"{path} does not exist; give image files or folders of images")
     return files
+
+
+def prefetched(items: Sequence[T], load: Callable[[T], R], ahead: int = 32) -> Iterator[R]:
+    """``load(item)`` for each item, in order, computed up to ``ahead`` items in advance by a pool of threads
+    (PIL and zlib release the GIL while they decode, so files decode in parallel with the model's work).
+    An exception of ``load`` is raised where its item's result would have been yielded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    it = iter(items)
+    with ThreadPoolExecutor(max(1, min(8, usable_cores()))) as pool:
+        pending = deque(pool.submit(load, item) for _, item in zip(range(ahead), it))
+        while pending:
+            result = pending.popleft().result()
+            for item in it:
+                pending.append(pool.submit(load, item))
+                break
+            yield result

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Iterator, Optional
 
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from ..threads import usable_cores
 from .datasets import MemoryDataset
 from .sampling import EpochBatchSampler
 from .seeding import mix_seed
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask where the OS has one), else all of them."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def default_num_workers() -> int:

@@ -53,7 +53,7 @@ def out_of_memory_hint(key: str, batch_size: int) -> Iterator[None]:
         ) from None
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(
     model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Optional[Config] = None, ctx: Optional[StepContext] = None,
 ) -> dict[str, float]:

@@ -26,7 +26,7 @@ from ..runs import Run
 from ..tasks.base import StepContext, Task
 from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
 from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
-from .hardware import describe_device
+from .hardware import cpu_threads, describe_device, resolve_precision
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
@@ -59,6 +59,7 @@ class Session:
     extra_models: dict[str, nn.Module]  # the task's, on the device
     streams: dict[str, StreamCursor]  # the task's extra training streams
     epoch_metrics: Any = None  # the training metrics of the epoch in progress
+    threads: Any = None  # the CPU thread planner (vislab.threads.ThreadPlanner); None on accelerators
 
     def context(self) -> StepContext:
         """The StepContext of the step about to run."""
@@ -124,6 +125,7 @@ def fit(
         Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs),
         monitor, mode, extra_models, stream_cursors(cfg, task.extra_streams(bundle), fabric, bundle),
+        threads=cpu_threads(cfg.train, fabric),
     )
     s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
     if resume and fabric.is_global_zero:
@@ -191,6 +193,8 @@ def resume_hint(s: Session) -> str:
 def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
     """One epoch: train, validate, record a metrics.csv row, checkpoint."""
     started = time.perf_counter()
+    if s.threads is not None:
+        s.threads.recheck()  # the load may have changed since the last epoch
     lr = s.optimizer.param_groups[0]["lr"]
     with out_of_memory_hint("train.batch_size", s.cfg.train.batch_size):
         train = train_one_epoch(s, train_loader, lr)
@@ -346,7 +350,7 @@ def start_summary(s: Session, bundle: DataBundle, resumed: bool) -> dict[str, An
         "seed": s.cfg.train.seed,
         "device": describe_device(s.fabric),
         "world_size": s.fabric.world_size,
-        "precision": s.cfg.train.precision,
+        "precision": resolve_precision(s.cfg.train),
         "versions": versions(),
         "git_commit": git_commit(),
         "train_size": len(bundle.train),

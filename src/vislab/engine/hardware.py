@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
 from ..config import TrainConfig
-from ..data.loading import usable_cores
 from ..errors import VislabError
+from ..threads import ThreadPlanner, usable_cores
 
 
 def make_fabric(cfg: TrainConfig) -> Any:
@@ -26,15 +26,40 @@ def make_fabric(cfg: TrainConfig) -> Any:
             devices=cfg.devices,
             num_nodes=cfg.num_nodes,
             strategy=cfg.strategy,
-            precision=cfg.precision,
+            precision=resolve_precision(cfg),
         )
     except (ValueError, RuntimeError, TypeError) as e:
         first = str(e).strip().splitlines()[0]
         raise VislabError(f"train.devices/strategy/precision cannot be used here: {first}") from None
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is emulated, and slow."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(cfg: TrainConfig) -> str:
+    """``train.precision``, with ``auto`` made concrete for the device the run will use.
+
+    auto: bf16-mixed on GPUs that have bf16 (16-mixed on older ones), and on CPUs that compute bf16 in
+    hardware; 32-true elsewhere. benchmarks/cpu_formats.py measures what bf16 gives each model on a CPU.
+    """
+    if cfg.precision != "auto":
+        return cfg.precision
+    if cfg.accelerator in ("auto", "cuda", "gpu") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    if cfg.accelerator in ("auto", "cpu") and cpu_has_native_bf16():
+        return "bf16-mixed"
+    return "32-true"
+
+
 def configure_backends(cfg: TrainConfig, fabric: Any) -> None:
-    """Determinism or speed, and CPU threads split between the processes of this machine."""
+    """Determinism or speed (CPU threads are planned by :func:`cpu_threads`)."""
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -43,10 +68,22 @@ def configure_backends(cfg: TrainConfig, fabric: Any) -> None:
         torch.backends.cudnn.benchmark = True
         if fabric.device.type == "cuda":
             torch.set_float32_matmul_precision("high")
-    if fabric.device.type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):  # the user's own choice wins
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", 0)) or max(1, fabric.world_size // max(1, cfg.num_nodes))
-        # usable, not all, cores: a sweep worker is pinned to its share of the machine
-        torch.set_num_threads(max(1, usable_cores() // local))
+
+
+def cpu_threads(cfg: TrainConfig, fabric: Any) -> Optional[ThreadPlanner]:
+    """The planner of torch's CPU threads for a run on the CPU (None on accelerators), its count set.
+
+    Processes of one machine split its cores; one process alone measures what other processes leave it
+    (see vislab.threads). ``train.threads`` and ``OMP_NUM_THREADS`` are the user's word.
+    """
+    if fabric.device.type != "cpu":
+        return None
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", 0)) or max(1, fabric.world_size // max(1, cfg.num_nodes))
+    # usable, not all, cores: a sweep worker is pinned to its share of the machine
+    share = max(1, usable_cores() // local)
+    planner = ThreadPlanner(cfg.threads if cfg.threads is not None else (share if local > 1 else None), share)
+    planner.start()
+    return planner
 
 
 def describe_device(fabric: Any) -> str:

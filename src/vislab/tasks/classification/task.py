@@ -41,7 +41,7 @@ class ClassificationTask(Task):
     def metrics(self, train: bool = False) -> TorchMetrics:
         return TorchMetrics(classification_metrics(self.num_classes, train))
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_files(
         self, model: torch.nn.Module, files: list[Path], *, cfg: Config, info: DataInfo, device: torch.device,
         out: Optional[Path] = None, topk: int = 5,
@@ -50,21 +50,28 @@ class ClassificationTask(Task):
         (file, class_1, prob_1, ..., class_k, prob_k). Images go through the run's evaluation pipeline."""
         if topk < 1:
             raise VislabError(f"--topk must be at least 1, not {topk}")
+        from ...data.images import prefetched
         from ...data.transforms import build_transform
 
         k = min(topk, self.num_classes)
         transform = build_transform(cfg.aug, train=False)
-        rows: list[dict[str, Any]] = []
+        images = prefetched(files, lambda f: prepare_image(f, transform, info))
+        mean = torch.tensor(info.mean, device=device).view(1, -1, 1, 1)
+        std = torch.tensor(info.std, device=device).view(1, -1, 1, 1)
+        top: list[tuple[torch.Tensor, torch.Tensor]] = []
         for start in range(0, len(files), 64):
-            chunk = files[start : start + 64]
-            x = torch.stack([prepare_image(f, transform, info) for f in chunk]).to(device).float().div_(255)
+            chunk = [next(images) for _ in files[start : start + 64]]
+            x = torch.stack(chunk).to(device, non_blocking=True).float().div_(255)
             if cfg.aug.normalize:
-                x = (x - torch.tensor(info.mean, device=device).view(1, -1, 1, 1)) / torch.tensor(info.std, device=device).view(1, -1, 1, 1)
-            probs, classes = model(x).float().softmax(1).topk(k, 1)
-            for f, p, c in zip(chunk, probs.tolist(), classes.tolist()):
-                names = [self.class_names[i] for i in c]
-                rows.append({"file": str(f), "classes": names, "probabilities": p,
-                             "summary": ", ".join(f"{n} {q:.3f}" for n, q in zip(names, p))})
+                x = (x - mean) / std
+            top.append(model(x).float().softmax(1).topk(k, 1))  # kept on the device: one transfer at the end
+        rows: list[dict[str, Any]] = []
+        probs = torch.cat([p for p, _ in top]).tolist() if top else []
+        classes = torch.cat([c for _, c in top]).tolist() if top else []
+        for f, p, c in zip(files, probs, classes):
+            names = [self.class_names[i] for i in c]
+            rows.append({"file": str(f), "classes": names, "probabilities": p,
+                         "summary": ", ".join(f"{n} {q:.3f}" for n, q in zip(names, p))})
         if out is not None:
             write_predictions_csv(out, rows, k)
         return rows

@@ -24,7 +24,7 @@ from ...data.panoptic import panoptic_targets, thing_pixels
 from ...errors import VislabError
 from ...viz import save_png
 from ..classification import TorchMetrics
-from ..segmentation import SegmentationMetrics, SegmentationTask, image_sizes, labels
+from ..segmentation import SegmentationTask, image_sizes, labels
 from .artifacts import panoptic_colors, write_pq_tables
 from .metrics import PanopticMetrics, pq_counts
 from .predict import panoptic_maps
@@ -63,7 +63,7 @@ class PanopticTask(SegmentationTask):
 
     def metrics(self, train: bool = False) -> TorchMetrics:
         if train:  # grouping instances every training step would cost more than it tells
-            return SegmentationMetrics(self.num_classes, self.ignore_index, self.class_names, per_class=False)
+            return super().metrics(train=True)
         return PanopticMetrics(self)
 
     def panoptic(self, outputs: dict, i: int, size: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,7 +24,7 @@ from ...data.transforms import size_hw
 from ...viz import colorize, overlay, save_grid, save_mask_png, save_png, to_display
 from ..base import Task
 from .artifacts import write_iou_tables
-from .metrics import SegmentationMetrics, confusion, image_sizes, labels, scores
+from .metrics import TRAIN_PIXEL_STRIDE, SegmentationMetrics, confusion, image_sizes, labels, scores
 from .predict import resized, unique_stem
 
 
@@ -91,7 +91,8 @@ class SegmentationTask(Task):
         return loss
 
     def metrics(self, train: bool = False) -> SegmentationMetrics:
-        return SegmentationMetrics(self.num_classes, self.ignore_index, self.class_names, per_class=not train)
+        return SegmentationMetrics(self.num_classes, self.ignore_index, self.class_names, per_class=not train,
+                                   pixel_stride=TRAIN_PIXEL_STRIDE if train else 1)
 
     # -- evaluation -------------------------------------------------------------------------------
 
@@ -163,25 +164,39 @@ class SegmentationTask(Task):
 
     # -- prediction on files ----------------------------------------------------------------------
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_files(
         self, model: nn.Module, files: Sequence[Path], *, cfg: Config, info: DataInfo, device: torch.device, out: Path,
     ) -> list[dict[str, str]]:
         """For each image file, the PNGs of ``save_prediction`` in ``out``, at the image's own size.
-        Images are resized to ``aug.resize`` for the model when training did so."""
+        Images are resized to ``aug.resize`` for the model when training did so. Files are decoded ahead and
+        PNGs encoded behind by threads while the model runs (images differ in size: one at a time)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ...data.images import prefetched
+
         model.eval()
-        rows, used = [], set()
-        for path in files:
-            image = load_image(path, self.channels)
-            x = image.to(device).float().div(255)[None]
-            if self.mean is not None:
-                x = (x - torch.tensor(self.mean, device=device).view(1, -1, 1, 1)) / torch.tensor(self.std, device=device).view(1, -1, 1, 1)
-            if self.resize is not None:
-                x = F.interpolate(x, size=self.resize, mode="bilinear", align_corners=False, antialias=True)
-            written = self.save_prediction(out, unique_stem(Path(path).stem, used), image, self.infer(model, x))
-            rows.append({"file": str(path), **{k: str(v) for k, v in written.items()},
-                         "summary": ", ".join(str(v) for v in written.values())})
-        return rows
+        stems: set[str] = set()
+        names = [unique_stem(Path(path).stem, stems) for path in files]
+        mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1) if self.mean is not None else None
+        std = torch.tensor(self.std, device=device).view(1, -1, 1, 1) if self.std is not None else None
+        def save(name: str, image: torch.Tensor, outputs: dict[str, torch.Tensor]) -> dict[str, Path]:
+            with torch.inference_mode():  # grad mode is per thread
+                return self.save_prediction(out, name, image, outputs)
+
+        with ThreadPoolExecutor(2) as writers:
+            saving = []
+            for name, image in zip(names, prefetched(files, lambda p: load_image(p, self.channels))):
+                x = image.to(device, non_blocking=True).float().div(255)[None]
+                if mean is not None:
+                    x = (x - mean) / std
+                if self.resize is not None:
+                    x = F.interpolate(x, size=self.resize, mode="bilinear", align_corners=False, antialias=True)
+                outputs = {k: v.cpu() for k, v in self.infer(model, x).items()}
+                saving.append(writers.submit(save, name, image, outputs))
+            written = [w.result() for w in saving]
+        return [{"file": str(path), **{k: str(v) for k, v in w.items()}, "summary": ", ".join(str(v) for v in w.values())}
+                for path, w in zip(files, written)]
 
     def save_prediction(self, out: Path, stem: str, image: torch.Tensor, outputs: dict[str, torch.Tensor]) -> dict[str, Path]:
         """OUT/<stem>_mask.png (a palette PNG of class ids, in VOC colours) and OUT/<stem>_overlay.png (the
