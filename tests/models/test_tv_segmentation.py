@@ -6,6 +6,7 @@ import torch
 
 from vislab import config, models
 from vislab.data import DataInfo
+from vislab.models.contract import contract_of
 from vislab.models.tv_segmentation import torchvision_segmentation
 
 INFO = DataInfo(task="segmentation", num_classes=4, class_names=list("abcd"), channels=1, mean=[0.5], std=[0.2])
@@ -19,13 +20,12 @@ def build(name, **keys):
 def test_lraspp_follows_the_data_channels_and_classes_and_pads_to_its_stride():
     model = build("lraspp_mobilenet_v3_large").eval()
     out = model(torch.randn(1, 1, 48, 64))
-    assert out["out"].shape == (1, 4, 48, 64) and "aux" not in out and model.output_stride == 16
+    assert out["out"].shape == (1, 4, 48, 64) and "aux" not in out and contract_of(model).output_stride == 16
 
 
 def test_weights_file_loads_full_weights_and_remakes_both_classifiers(tmp_path):
     voc = DataInfo("segmentation", 21, [str(i) for i in range(21)], 3, [0.5] * 3, [0.2] * 3)
     source = torchvision_segmentation(config.resolve("shapes-unet", {"model.name": "lraspp_mobilenet_v3_large"}).model, voc)
-    del source.output_stride
     torch.save(source.state_dict(), tmp_path / "lraspp.pth")
     model = build("lraspp_mobilenet_v3_large", weights=str(tmp_path / "lraspp.pth"))
     assert torch.equal(model.backbone["4"].block[0][0].weight, source.backbone["4"].block[0][0].weight)
