@@ -62,6 +62,26 @@ class MixConfig:
 
 
 @dataclass
+class RandAugmentConfig:
+    num_ops: int = opt(2, "operations applied in sequence per image")
+    magnitude: int = opt(9, "strength of each operation, 0 to num_magnitude_bins - 1")
+    num_magnitude_bins: int = opt(31, "steps between no change and the strongest")
+
+
+@dataclass
+class AutoAugmentConfig:
+    policy: Literal["imagenet", "cifar10", "svhn"] = opt("imagenet", "the learned policy (AutoAugment paper)")
+
+
+@dataclass
+class AugMixConfig:
+    severity: int = opt(3, "strength of the operations, 1 to 10")
+    mixture_width: int = opt(3, "augmentation chains mixed")
+    chain_depth: int = opt(-1, "operations per chain; -1: 1 to 3 at random")
+    alpha: float = opt(1.0, "Dirichlet and Beta parameter of the mixing weights")
+
+
+@dataclass
 class AugConfig:
     rotation: Union[float, None] = opt(None, "random rotation within +-degrees (masks nearest, filled with ignore)")
     random_crop: Union[RandomCropConfig, None] = opt(None, "random crop; null: off")
@@ -74,6 +94,10 @@ class AugConfig:
     color_jitter: Union[ColorJitterConfig, None] = opt(None, "colour jitter on the image only; null: off")
     invert: Union[float, None] = opt(None, "probability of inverting the image")
     random_erasing: Union[float, None] = opt(None, "probability of erasing a random rectangle")
+    autoaugment: Union[AutoAugmentConfig, None] = opt(None, "AutoAugment per sample (classification); null: off")
+    randaugment: Union[RandAugmentConfig, None] = opt(None, "RandAugment per sample (classification); null: off")
+    trivialaugment: bool = opt(False, "TrivialAugmentWide per sample (classification)")
+    augmix: Union[AugMixConfig, None] = opt(None, "AugMix per sample (classification); null: off")
     normalize: bool = opt(True, "normalize with the dataset's mean and std")
     cutmix: Union[MixConfig, None] = opt(None, "CutMix per batch, loss on soft targets; null: off")
     mixup: Union[MixConfig, None] = opt(None, "MixUp per batch, loss on soft targets; null: off")
@@ -150,15 +174,19 @@ class OptimConfig:
     betas: list[float] = opt([0.9, 0.999], "adam and adamw betas")
     eps: float = opt(1e-8, "adam, adamw and rmsprop epsilon")
     alpha: float = opt(0.99, "rmsprop smoothing constant")
+    backbone_lr_mult: Union[float, None] = opt(None, "rate of the pretrained backbone relative to optim.lr; null: the same")
+    layer_decay: Union[float, None] = opt(None, "layer-wise rate decay from the head down (timm's); null: off")
+    no_decay_norm_bias: bool = opt(False, "no weight decay on normalization weights and biases")
 
 
 @dataclass
 class SchedConfig:
-    name: Literal["none", "step", "multistep", "cosine", "onecycle"] = opt("none", "learning-rate schedule")
+    name: Literal["none", "step", "multistep", "cosine", "poly", "onecycle"] = opt("none", "learning-rate schedule")
     step_size: int = opt(10, "step: epochs between decays")
     gamma: float = opt(0.1, "step and multistep: decay factor")
     milestones: list[int] = opt([], "multistep: epochs at which to decay")
-    min_lr: float = opt(0.0, "cosine: final learning rate")
+    min_lr: float = opt(0.0, "cosine and poly: final learning rate")
+    power: float = opt(0.9, "poly: exponent of (1 - progress), DeepLab's 0.9")
     pct_start: float = opt(0.3, "onecycle: share of training spent increasing the rate")
     warmup_epochs: float = opt(0.0, "linear warmup length in epochs (fractions allowed)")
     warmup_start_factor: float = opt(0.1, "warmup starts at this fraction of the rate")

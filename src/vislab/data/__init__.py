@@ -10,6 +10,7 @@ from typing import Callable, Optional
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from . import cifar100, digits, digits_dg, folder, mnist, officehome, pairs, shapes, voc
+from .augment_plan import image_only
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
@@ -51,6 +52,12 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         raise VislabError(
             f"aug.{mixing[0]} mixes images and class labels, which data.name={cfg.name} ({bundle.info.task}) does not do; "
             f"set aug.{mixing[0]}=null"
+        )
+    moving = image_only(aug)
+    if moving and bundle.info.task not in ("classification", "domain_generalization"):
+        raise VislabError(
+            f"{moving[0]} moves image pixels but not the masks of data.name={cfg.name} ({bundle.info.task}); "
+            f"set {moving[0]}=null and use the geometric aug.* keys"
         )
     return bundle
 
