@@ -26,31 +26,42 @@ CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 def layer_ids(model: nn.Module) -> dict[str, int]:
     """Parameter name -> layer number, from the input (0) up to the head (the largest).
 
-    timm models group themselves (``group_matcher``, as timm's own layer decay does); other models count
-    the blocks of their contract's backbone in order: each child of a container (a ResNet stage's blocks,
-    ``features.3``) is a layer, consecutive loose modules (``conv1``, ``bn1``: the stem) share one. Whatever
-    is not backbone (decoders, heads) is the last layer.
+    timm models group themselves (``group_matcher``, as timm's own layer decay does). Other models count
+    the units of their contract's backbone in order: a container of blocks (a ResNet stage, ``features``)
+    gives one unit per block, any other module is one unit, and consecutive plain layers (``conv1``,
+    ``bn1``: the stem) share one. Whatever is not backbone (decoders, heads) is the last layer.
     """
     if hasattr(model, "group_matcher"):
         from timm.models import group_parameters
 
         return group_parameters(model, model.group_matcher(coarse=False), reverse=True)
-    blocks: list[list[str]] = []
-    loose = False
-    for name in contract_of(model).backbone:
-        module = model.get_submodule(name)
-        if isinstance(module, CONTAINERS):
-            blocks.extend([f"{name}.{child}"] for child, _ in module.named_children())
-        elif loose:
-            blocks[-1].append(name)
+    layers: list[list[str]] = []
+    previous_plain = False
+    for name, unit in backbone_units(model):
+        plain = not any(True for _ in unit.children())
+        if plain and previous_plain:
+            layers[-1].append(name)
         else:
-            blocks.append([name])
-        loose = not isinstance(module, CONTAINERS)
-    prefixes = [(tuple(p + "." for p in block), i) for i, block in enumerate(blocks)]
+            layers.append([name])
+        previous_plain = plain
+    prefixes = [(tuple(n + "." for n in names), i) for i, names in enumerate(layers)]
     return {
-        name: next((i for starts, i in prefixes if name.startswith(starts)), len(blocks))
+        name: next((i for starts, i in prefixes if name.startswith(starts)), len(layers))
         for name, _ in model.named_parameters()
     }
+
+
+def backbone_units(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The contract's backbone modules, containers of blocks opened one level; units without parameters left out."""
+    units = []
+    for name in contract_of(model).backbone:
+        module = model.get_submodule(name)
+        children = list(module.named_children())
+        if isinstance(module, CONTAINERS) and any(any(True for _ in c.children()) for _, c in children):
+            units.extend((f"{name}.{child}", m) for child, m in children)
+        else:
+            units.append((name, module))
+    return [(n, m) for n, m in units if any(True for _ in m.parameters())]
 
 
 def param_groups(cfg: OptimConfig, model: nn.Module) -> list[dict[str, Any]]:
