@@ -208,3 +208,38 @@ def test_out_of_gpu_memory_names_a_batch_size_to_try(tmp_path: Path):
     assert_bad_input(proc.returncode, proc.stdout, proc.stderr,
                      "out of GPU memory with train.batch_size=1024; try train.batch_size=512")
     assert run_dirs(tmp_path / "runs") == []
+
+
+# ------------------------------------------------------------------------------------------------
+# every key means something: a key the chosen model does not read
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model, key", [
+    ("unet", "model.freeze=[encoder]"),
+    ("unet", "model.weights=unet.pt"),
+    ("unet", "model.pretrained=true"),
+    ("deeplabv3_resnet50", "model.freeze=[backbone]"),
+    ("deeplabv3_resnet50", "model.dropout=0.3"),
+    ("smp/Unet:resnet18", "model.freeze=[encoder]"),
+    ("smp/Unet:resnet18", "model.dropout=0.3"),
+    ("panoptic_deeplab", "model.freeze=[backbone]"),
+    ("panoptic_deeplab", "model.dropout=0.3"),
+    ("resnet18", "model.depth=3"),
+])
+def test_a_model_key_the_model_does_not_read(main, tmp_path: Path, model: str, key: str):
+    recipe = tmp_path / "seg.yaml"
+    recipe.write_text("data: {name: shapes, num_samples: 8}\n")
+    code, out, err = main("train", recipe, f"model.name={model}", key)
+    name = key.split("=")[0]
+    assert_bad_input(code, out, err, f"config key {name} does nothing for model.name={model}", f"set {name}=")
+    assert run_dirs(tmp_path / "runs") == []
+
+
+def test_every_packaged_recipe_builds_its_model_without_unread_keys():
+    from vislab import config, models
+    from vislab.reads import unread
+
+    for name in config.recipe_names():
+        cfg = config.resolve(name)
+        assert unread(cfg.model, models.COMMON + models.family_of(cfg.model.name).reads) == [], name

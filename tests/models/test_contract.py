@@ -9,7 +9,6 @@ from vislab import config, models
 from vislab.data import DataInfo
 from vislab.errors import VislabError
 from vislab.models import contract as contract_mod
-from vislab.models import torchvision_models
 
 SEG = DataInfo("segmentation", 4, list("abcd"), 1, [0.5], [0.2], thing_classes=[1, 2, 3])
 CLS = DataInfo("classification", 3, list("abc"), 1, [0.5], [0.2], image_size=(32, 32))
@@ -36,8 +35,7 @@ CASES = {
 
 
 def build(keys: dict, info: DataInfo):
-    recipe = "shapes-unet" if info.task == "segmentation" else "digits"
-    cfg = config.resolve(recipe, {f"model.{k}": v for k, v in keys.items()})
+    cfg = config.resolve({"data": {"name": "shapes"}}, {f"model.{k}": v for k, v in keys.items()})
     return models.build(cfg.model, info)
 
 
@@ -58,8 +56,8 @@ def test_each_family_states_its_heads_stride_and_backbone_and_keeps_them(case):
 
 
 def test_every_family_has_a_case():
-    builders = {models.builder_for(keys["name"]) for keys, *_ in CASES.values()}
-    assert builders == {*models.MODELS.values(), *models.PREFIXES.values(), torchvision_models.build}
+    families = {models.family_of(keys["name"]) for keys, *_ in CASES.values()}
+    assert families == {*models.MODELS.values(), *models.PREFIXES.values(), models.TORCHVISION}
 
 
 def test_a_model_that_breaks_its_contract_is_named():

@@ -95,6 +95,9 @@ def small_cnn(cls: type, name: str, cfg: ModelConfig, info: DataInfo, dropout: f
     return classifier(model, "classifier")
 
 
+READS = ("pretrained", "weights", "dropout", "freeze")  # model.* keys small_cnn reads
+
+
 def cnn_mnist(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     return small_cnn(MnistCNN, "cnn-mnist", cfg, info, dropout=0.5)
 

@@ -79,6 +79,9 @@ class PanopticDeepLab(nn.Module):
                 "offset": up(self.offset_head(instance))}
 
 
+READS = ("pretrained", "weights", "backbone", "heads")  # heads: always panoptic
+
+
 def panoptic_deeplab(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """``model.name=panoptic_deeplab`` on ``model.backbone`` (resnet50 or resnet101)."""
     weights = BACKBONES.get(cfg.backbone)

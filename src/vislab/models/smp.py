@@ -14,6 +14,9 @@ from .contract import Contract, declare
 PREFIX = "smp/"
 
 
+READS = ("pretrained",)  # model.* keys smp_model reads
+
+
 def smp_model(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """e.g. ``smp/Unet:resnet34``, ``smp/DeepLabV3Plus:efficientnet-b0``; ImageNet encoder weights with
     ``model.pretrained``. Input [B, C, H, W] (padded to multiples of 32 in evaluation); output [B, K, H, W]."""

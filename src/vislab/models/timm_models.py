@@ -56,6 +56,9 @@ def stem_of(model: nn.Module) -> list[str]:
     return default_stem(model)
 
 
+READS = ("pretrained", "weights", "dropout", "drop_path", "freeze")  # model.* keys ``build`` reads
+
+
 def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     try:
         import timm

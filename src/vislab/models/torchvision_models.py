@@ -105,6 +105,9 @@ def pretrained_weights(name: str):
     return weights
 
 
+READS = ("pretrained", "weights", "dropout", "drop_path", "freeze")  # model.* keys ``build`` reads
+
+
 def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """The model named ``cfg.name``, with its head and first convolution fitted to the data."""
     import torchvision.models

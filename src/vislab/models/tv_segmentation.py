@@ -59,6 +59,9 @@ def replace_classifier(model: nn.Module, old: int, new: int) -> None:
                 replace_module(module, name, nn.Conv2d(conv.in_channels, new, 1))
 
 
+READS = ("pretrained", "weights", "aux_loss")  # model.* keys torchvision_segmentation reads
+
+
 def torchvision_segmentation(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """``model.name`` among SPECS, for the data's channels and classes. Returns torchvision's module, whose
     forward gives ``{"out": [B,K,H,W][, "aux": ...]}``, with its contract."""

@@ -122,6 +122,9 @@ def unet_widths(cfg: ModelConfig) -> list[int]:
     return [base * 2**i for i in range(cfg.depth)]
 
 
+READS = ("depth", "widths", "batchnorm", "residual", "dropout", "center", "aspp_rates", "dilations", "heads")
+
+
 def unet(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """``model.name=unet`` from model.depth, widths, batchnorm, residual, dropout, center, aspp_rates, dilations."""
     if cfg.depth < 2:
