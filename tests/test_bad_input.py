@@ -243,3 +243,19 @@ def test_every_packaged_recipe_builds_its_model_without_unread_keys():
     for name in config.recipe_names():
         cfg = config.resolve(name)
         assert unread(cfg.model, models.COMMON + models.family_of(cfg.model.name).reads) == [], name
+
+
+@pytest.mark.parametrize("dataset, key", [
+    ("digits", "data.root=/tmp"),  # embedded: nothing to read from disk
+    ("shapes", "data.channels=1"),
+    ("voc", "data.val_fraction=0.3"),  # VOC has its own val split
+    ("mnist", "data.test_fraction=0.1"),  # ... and MNIST its own test split
+    ("digits", "data.image_set=train_aug"),
+])
+def test_a_data_key_the_dataset_does_not_read(main, tmp_path: Path, dataset: str, key: str):
+    recipe = tmp_path / "plain.yaml"
+    recipe.write_text(f"data: {{name: {dataset}}}\n")
+    code, out, err = main("train", recipe, key)
+    name = key.split("=")[0]
+    assert_bad_input(code, out, err, f"config key {name} does nothing for data.name={dataset}", f"set {name}=")
+    assert run_dirs(tmp_path / "runs") == []

@@ -101,6 +101,8 @@ class AugConfig:
     normalize: bool = opt(True, "normalize with the dataset's mean and std")
     cutmix: Union[MixConfig, None] = opt(None, "CutMix per batch, loss on soft targets; null: off")
     mixup: Union[MixConfig, None] = opt(None, "MixUp per batch, loss on soft targets; null: off")
+    mix_switch_p: float = opt(0.5, "with both CutMix and MixUp on: probability that a batch uses CutMix")
+    mix_off_epoch: Union[int, None] = opt(None, "no CutMix/MixUp from this epoch on (numbered as in metrics.csv); null: never off")
 
 
 @dataclass

@@ -90,6 +90,9 @@ def generate(seed: int, split: str, count: int, size: tuple[int, int]) -> tuple[
     return images, classes.long(), instances
 
 
+READS = ("image_size", "num_samples", "ignore_index", "repeat", "in_memory", "limit", "val_fraction", "test_fraction", "split_seed")  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     """``data.num_samples`` training scenes (default 2000) of ``data.image_size`` (default 64x64), and
     val/test scenes in proportion (``data.val_fraction``, ``test_fraction`` of the training count).
