@@ -207,6 +207,15 @@ class LossConfig:
 
 
 @dataclass
+class ProgressiveConfig:
+    stages: int = opt(4, "stages, each an equal share of train.epochs (EfficientNetV2 trains in 4)")
+    image_size: Union[list[int], None] = opt(None, "[first, last] stage's training image side; linear in between")
+    dropout: Union[list[float], None] = opt(None, "[first, last] rate of the model's dropout layers")
+    magnitude: Union[list[int], None] = opt(None, "[first, last] aug.randaugment.magnitude")
+    mixup_alpha: Union[list[float], None] = opt(None, "[first, last] aug.mixup.alpha")
+
+
+@dataclass
 class TrainConfig:
     epochs: int = opt(10, "passes over the training set")
     batch_size: int = opt(64, "samples per step and process")
@@ -228,6 +237,7 @@ class TrainConfig:
     compile: bool = opt(False, "torch.compile the model")
     channels_last: bool = opt(False, "channels-last memory format (faster convolutions on GPUs)")
     progress: bool = opt(True, "show a progress bar")
+    progressive: Union[ProgressiveConfig, None] = opt(None, "progressive resizing and regularization (EfficientNetV2); null: off")
 
 
 @dataclass

@@ -74,6 +74,12 @@ class BatchAugment:
         return f"BatchAugment({', '.join(type(op).__name__ for op in self.ops)})"
 
 
+def resize_batch(batch: dict, size: list[int]) -> dict:
+    """``batch`` with images resized (bilinear) to [H, W] = ``size``, and a [B, H, W] target and instance
+    ids with nearest neighbours: progressive resizing after any augmentation."""
+    return BatchAugment([Resize(size, "bilinear")], masks=batch["target"].ndim == 3)(batch, None)
+
+
 # ------------------------------------------------------------------------------------------------
 # random numbers, one per sample
 # ------------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ class BatchMix:
             return batch
         draws = torch.rand(2, generator=g, device=g.device).tolist()
         mix, cfg = self.choices[0 if len(self.choices) == 1 or draws[0] < self.switch_p else 1]
-        if draws[1] >= cfg.p or batch["image"].shape[0] < 2:
+        if draws[1] >= cfg.p or cfg.alpha <= 0 or batch["image"].shape[0] < 2:  # alpha 0: a progressive stage without MixUp
             return batch
         # numpy draws the Beta sample: torch's Beta takes no generator; its seed comes from ``g``.
         seed = int(torch.randint(0, 2**62, (1,), generator=g, device=g.device))
