@@ -259,3 +259,16 @@ def test_a_data_key_the_dataset_does_not_read(main, tmp_path: Path, dataset: str
     name = key.split("=")[0]
     assert_bad_input(code, out, err, f"config key {name} does nothing for data.name={dataset}", f"set {name}=")
     assert run_dirs(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize("recipe, key, task", [
+    ("digits", "loss.aux_weight=0.4", "classification"),
+    ("digits", "eval.sliding_window=64", "classification"),
+    ("digits", "loss.domain_weight=0.5", "classification"),
+    ("shapes-unet", "loss.center_weight=100", "segmentation"),
+])
+def test_a_loss_or_eval_key_the_task_does_not_read(main, tmp_path: Path, recipe: str, key: str, task: str):
+    code, out, err = main("train", recipe, "data.limit=16", key)
+    name = key.split("=")[0]
+    assert_bad_input(code, out, err, f"config key {name} does nothing for {task} training", f"set {name}=")
+    assert run_dirs(tmp_path / "runs") == []

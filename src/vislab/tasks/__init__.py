@@ -7,6 +7,7 @@ from typing import Callable
 from ..config import Config
 from ..data.bundle import DataInfo
 from ..errors import VislabError
+from ..reads import check_reads
 from .base import Metrics, Task
 from .classification import ClassificationTask
 from .domain_generalization import DomainGeneralizationTask
@@ -21,12 +22,14 @@ TASKS: dict[str, Callable[[Config, DataInfo], Task]] = {
 
 
 def build(cfg: Config, info: DataInfo) -> Task:
-    """The task for ``info.task``; panoptic heads (model.heads, or a panoptic model) pick the panoptic task."""
-    if panoptic_requested(cfg):
-        return PanopticTask(cfg, info)
-    factory = TASKS.get(info.task)
+    """The task for ``info.task``; panoptic heads (model.heads, or a panoptic model) pick the panoptic task.
+    A loss.* or eval.* key the task does not read is refused."""
+    name = "panoptic" if panoptic_requested(cfg) else info.task
+    factory = PanopticTask if name == "panoptic" else TASKS.get(name)
     if factory is None:
         raise VislabError(f"dataset {cfg.data.name} is a {info.task} dataset, which this version cannot train")
+    for section in ("loss", "eval"):
+        check_reads(getattr(cfg, section), section, factory.reads.get(section, ()), f"{name} training")
     return factory(cfg, info)
 
 

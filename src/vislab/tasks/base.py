@@ -30,6 +30,8 @@ class Task:
 
     monitor: str = "loss"
     mode: str = "min"
+    # The loss.* and eval.* keys the task reads, by section; any other set is refused (reads.check_reads).
+    reads: dict[str, tuple[str, ...]] = {}
 
     def forward(self, model: nn.Module, batch: dict) -> Any:
         """Model outputs for a training batch."""

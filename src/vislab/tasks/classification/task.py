@@ -20,6 +20,7 @@ from .predict import prepare_image, write_predictions_csv
 class ClassificationTask(Task):
     monitor = "acc"
     mode = "max"
+    reads = {"loss": ("label_smoothing", "class_weights")}
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         self.num_classes = cfg.model.num_classes or info.num_classes

@@ -38,6 +38,8 @@ def panoptic_requested(cfg: Config) -> bool:
 class PanopticTask(SegmentationTask):
     monitor = "pq"
     mode = "max"
+    reads = {"loss": (*SegmentationTask.reads["loss"], "center_weight", "offset_weight", "center_sigma"),
+             "eval": SegmentationTask.reads["eval"]}
     heads = ("out", "center", "offset")
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:

@@ -48,6 +48,7 @@ def window_starts(length: int, window: int, step: int) -> list[int]:
 class SegmentationTask(Task):
     monitor = "miou"
     mode = "max"
+    reads = {"loss": ("label_smoothing", "class_weights", "aux_weight", "topk"), "eval": ("sliding_window", "window_overlap")}
     predicts_to_folder = True  # vislab predict writes PNGs into a folder (RUN_DIR/predictions by default)
     heads: tuple[str, ...] = ("out",)  # the model outputs evaluation keeps (the auxiliary head is for training)
 
