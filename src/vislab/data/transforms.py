@@ -16,6 +16,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import v2
 
 from ..config import AugConfig, AugMixConfig, ColorJitterConfig, RandAugmentConfig, RandomCropConfig
+from ..errors import VislabError
 from .augment_plan import plan
 
 
@@ -58,6 +59,8 @@ def _color_jitter(cj: ColorJitterConfig, ctx: dict) -> v2.Transform:
 
 
 def _randaugment(ra: RandAugmentConfig, ctx: dict) -> v2.Transform:
+    if ra.magnitude >= ra.num_magnitude_bins:
+        raise VislabError(f"aug.randaugment.magnitude={ra.magnitude} must be below aug.randaugment.num_magnitude_bins={ra.num_magnitude_bins}")
     return v2.RandAugment(ra.num_ops, ra.magnitude, ra.num_magnitude_bins, interpolation=ctx["interp"], fill=ctx["fill"])
 
 

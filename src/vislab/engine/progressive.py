@@ -57,6 +57,10 @@ def check(cfg: Config, model: nn.Module) -> None:
         pair = getattr(progressive, key)
         if pair is not None and len(pair) != 2:
             raise VislabError(f"train.progressive.{key} takes [first stage, last stage], got {pair}")
+    bins = cfg.aug.randaugment.num_magnitude_bins if cfg.aug.randaugment is not None else 0
+    if progressive.magnitude is not None and not 0 <= min(progressive.magnitude) <= max(progressive.magnitude) < bins:
+        raise VislabError(f"train.progressive.magnitude={progressive.magnitude}: magnitudes go from 0 to "
+                          f"aug.randaugment.num_magnitude_bins - 1 = {bins - 1}")
     if progressive.dropout is not None and not dropout_layers(model):
         raise VislabError(
             f"train.progressive.dropout: {type(model).__name__} has no dropout layer (nn.Dropout); set train.progressive.dropout=null"
