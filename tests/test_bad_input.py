@@ -208,3 +208,67 @@ def test_out_of_gpu_memory_names_a_batch_size_to_try(tmp_path: Path):
     assert_bad_input(proc.returncode, proc.stdout, proc.stderr,
                      "out of GPU memory with train.batch_size=1024; try train.batch_size=512")
     assert run_dirs(tmp_path / "runs") == []
+
+
+# ------------------------------------------------------------------------------------------------
+# every key means something: a key the chosen model does not read
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model, key", [
+    ("unet", "model.freeze=[encoder]"),
+    ("unet", "model.weights=unet.pt"),
+    ("unet", "model.pretrained=true"),
+    ("deeplabv3_resnet50", "model.freeze=[backbone]"),
+    ("deeplabv3_resnet50", "model.dropout=0.3"),
+    ("smp/Unet:resnet18", "model.freeze=[encoder]"),
+    ("smp/Unet:resnet18", "model.dropout=0.3"),
+    ("panoptic_deeplab", "model.freeze=[backbone]"),
+    ("panoptic_deeplab", "model.dropout=0.3"),
+    ("resnet18", "model.depth=3"),
+])
+def test_a_model_key_the_model_does_not_read(main, tmp_path: Path, model: str, key: str):
+    recipe = tmp_path / "seg.yaml"
+    recipe.write_text("data: {name: shapes, num_samples: 8}\n")
+    code, out, err = main("train", recipe, f"model.name={model}", key)
+    name = key.split("=")[0]
+    assert_bad_input(code, out, err, f"config key {name} does nothing for model.name={model}", f"set {name}=")
+    assert run_dirs(tmp_path / "runs") == []
+
+
+def test_every_packaged_recipe_builds_its_model_without_unread_keys():
+    from vislab import config, models
+    from vislab.reads import unread
+
+    for name in config.recipe_names():
+        cfg = config.resolve(name)
+        assert unread(cfg.model, models.COMMON + models.family_of(cfg.model.name).reads) == [], name
+
+
+@pytest.mark.parametrize("dataset, key", [
+    ("digits", "data.root=/tmp"),  # embedded: nothing to read from disk
+    ("shapes", "data.channels=1"),
+    ("voc", "data.val_fraction=0.3"),  # VOC has its own val split
+    ("mnist", "data.test_fraction=0.1"),  # ... and MNIST its own test split
+    ("digits", "data.image_set=train_aug"),
+])
+def test_a_data_key_the_dataset_does_not_read(main, tmp_path: Path, dataset: str, key: str):
+    recipe = tmp_path / "plain.yaml"
+    recipe.write_text(f"data: {{name: {dataset}}}\n")
+    code, out, err = main("train", recipe, key)
+    name = key.split("=")[0]
+    assert_bad_input(code, out, err, f"config key {name} does nothing for data.name={dataset}", f"set {name}=")
+    assert run_dirs(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize("recipe, key, task", [
+    ("digits", "loss.aux_weight=0.4", "classification"),
+    ("digits", "eval.sliding_window=64", "classification"),
+    ("digits", "loss.domain_weight=0.5", "classification"),
+    ("shapes-unet", "loss.center_weight=100", "segmentation"),
+])
+def test_a_loss_or_eval_key_the_task_does_not_read(main, tmp_path: Path, recipe: str, key: str, task: str):
+    code, out, err = main("train", recipe, "data.limit=16", key)
+    name = key.split("=")[0]
+    assert_bad_input(code, out, err, f"config key {name} does nothing for {task} training", f"set {name}=")
+    assert run_dirs(tmp_path / "runs") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,15 @@ def test_strings_that_look_like_numbers_survive_config_yaml(tmp_path: Path):
     again = config.resolve(path)
     assert again.data.test_domain == "1e-3"
     assert again.data.class_names == ["007", "yes", "null"]
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("optim.layer_decay", 1.5, "'optim.layer_decay' must be in (0, 1], got 1.5"),
+    ("optim.backbone_lr_mult", 0.0, "'optim.backbone_lr_mult' must be greater than 0, got 0.0"),
+    ("aug.mix_switch_p", 2.0, "'aug.mix_switch_p' must be in [0, 1], got 2.0"),
+    ("aug.randaugment.num_magnitude_bins", 1, "'aug.randaugment.num_magnitude_bins' must be at least 2, got 1"),
+    ("data.repeat", [{"hflip": 1.5}], "'data.repeat[0].hflip' must be in [0, 1], got 1.5"),
+])
+def test_range_rules_beside_their_fields_reach_every_section(key, value, message):
+    with pytest.raises(VislabError, match=re.escape(message)):
+        config.resolve("digits", {key: value})

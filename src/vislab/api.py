@@ -82,6 +82,7 @@ def _run_training(
 ) -> Run:
     from . import data, tasks
     from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
+    from .engine import optim, progressive
 
     fabric = make_fabric(cfg.train)
     seed_all(cfg.train.seed)
@@ -90,6 +91,8 @@ def _run_training(
     model = task.build_model(cfg, bundle.info)
     if run is not None and checkpoint is not None:  # checked before anything in the run directory changes
         load_weights(model, checkpoint["model"], describe_checkpoint(run.checkpoint_path("last"), checkpoint))
+    optim.param_groups(cfg.optim, model)  # groups and schedules this model cannot have: bad input before the run exists
+    progressive.check(cfg, model)
     if run is not None:
         check_split_files(run, bundle.files)
     fabric.launch()  # with several devices this starts the other processes, which re-run up to here

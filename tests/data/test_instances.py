@@ -57,7 +57,7 @@ def test_pairs_take_instance_masks_from_data_instance_dir(tmp_path):
         mask = np.asarray(Image.open(root / "masks" / f"{i:03d}.png"))
         Image.fromarray((mask > 0).astype(np.uint8) * (1 + np.arange(mask.shape[1]) // 11)[None].astype(np.uint8)).save(root / "inst" / f"{i:03d}.png")
     cfg = config.resolve("shapes-panoptic", {"data.name": "pairs", "data.root": str(root), "data.instance_dir": "inst",
-                                             "aug.hflip": 1.0, "data.in_memory": False})
+                                             "aug.hflip": 1.0})
     bundle = data.build(cfg.data, cfg.aug)
     assert bundle.info.thing_classes == [1, 2]
     raw = np.asarray(Image.open(root / "inst" / f"{bundle.files['train'][0][7:10]}.png"))

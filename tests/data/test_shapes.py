@@ -29,16 +29,19 @@ def test_scenes_follow_the_seed_and_every_instance_has_one_class():
     assert images.float().std() > 30  # textured backgrounds and colourful shapes, not flat planes
 
 
-def test_shapes_are_in_memory_unless_per_sample_augmentation_is_asked_for():
+def test_shapes_are_in_memory_unless_an_augmentation_runs_per_sample_only():
     plain = build()
     assert isinstance(plain.train, MemoryDataset) and len(plain.train) == 20 and len(plain.val) == 4
     assert plain.info.image_size == (64, 64) and plain.info.thing_classes == [1, 2, 3]
     assert "instance" in plain.train.extras
-    flipped = build(**{"aug.hflip": 1.0})
-    assert not isinstance(flipped.train, MemoryDataset)
-    a, b = plain.train[3], flipped.train[(3, 0)]
-    assert torch.equal(b["image"], a["image"].flip(-1)) and torch.equal(b["target"], a["target"].flip(-1))
-    assert torch.equal(b["instance"], a["instance"].flip(-1))
+    rescaled = build(**{"aug.random_resize": [0.5, 0.5]})  # a size per sample: only the per-sample path does it
+    assert not isinstance(rescaled.train, MemoryDataset)
+    a, b = plain.train[3], rescaled.train[(3, 0)]
+    assert b["image"].shape[-2:] == b["target"].shape[-2:] == b["instance"].shape[-2:] == (32, 32)
+    flipped = build(**{"aug.hflip": 1.0})  # batches flip in memory, masks and instance ids alongside
+    batch = next(data.Loader(flipped.train, 20, device=torch.device("cpu"), train=True).epoch(0))
+    i = int((batch["index"] == 3).nonzero())
+    assert torch.equal(batch["target"][i], a["target"].flip(-1)) and torch.equal(batch["instance"][i], a["instance"].flip(-1))
 
 
 def test_cutmix_and_mixup_are_refused_rather_than_ignored(main, tmp_path):

@@ -14,8 +14,12 @@ INFO = DataInfo(task="segmentation", num_classes=4, class_names=list("abcd"), ch
                 thing_classes=[1, 2, 3])
 
 
+UNET_DEFAULTS = ("model.depth=5", "model.widths=null", "model.residual=none")  # shapes-panoptic's unet keys, reset
+
+
 def build(**keys):
-    cfg = config.resolve("shapes-panoptic", {f"model.{k}": v for k, v in keys.items()})
+    base = "shapes-panoptic" if keys.get("name", "unet") == "unet" else {"data": {"name": "shapes"}}  # unet's keys are the recipe's
+    cfg = config.resolve(base, {f"model.{k}": v for k, v in keys.items()})
     return models.build(cfg.model, INFO)
 
 
@@ -38,7 +42,7 @@ def test_panoptic_deeplab_loads_a_resnet_weights_file_into_its_backbone(tmp_path
 
 def test_pretrained_backbone_offline_exit_2_naming_the_file(offline, tmp_path, main):
     code, _, err = main("train", "shapes-panoptic", "data.num_samples=8", "model.name=panoptic_deeplab",
-                        "model.backbone=resnet101", "model.pretrained=true")
+                        "model.backbone=resnet101", "model.pretrained=true", *UNET_DEFAULTS)
     assert code == 2 and "Traceback" not in err
     assert "resnet101-cd907fc2.pth" in err and str(tmp_path / "torch" / "hub" / "checkpoints") in err
     assert not list(tmp_path.glob("runs/*/*/config.yaml"))  # checked before any run directory

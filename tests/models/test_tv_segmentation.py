@@ -6,26 +6,27 @@ import torch
 
 from vislab import config, models
 from vislab.data import DataInfo
+from vislab.models.contract import contract_of
 from vislab.models.tv_segmentation import torchvision_segmentation
 
+SHAPES = {"data": {"name": "shapes"}}  # a recipe without shapes-unet's unet keys, which these models do not read
 INFO = DataInfo(task="segmentation", num_classes=4, class_names=list("abcd"), channels=1, mean=[0.5], std=[0.2])
 
 
 def build(name, **keys):
-    cfg = config.resolve("shapes-unet", {"model.name": name, **{f"model.{k}": v for k, v in keys.items()}})
+    cfg = config.resolve(SHAPES, {"model.name": name, **{f"model.{k}": v for k, v in keys.items()}})
     return models.build(cfg.model, INFO)
 
 
 def test_lraspp_follows_the_data_channels_and_classes_and_pads_to_its_stride():
     model = build("lraspp_mobilenet_v3_large").eval()
     out = model(torch.randn(1, 1, 48, 64))
-    assert out["out"].shape == (1, 4, 48, 64) and "aux" not in out and model.output_stride == 16
+    assert out["out"].shape == (1, 4, 48, 64) and "aux" not in out and contract_of(model).output_stride == 16
 
 
 def test_weights_file_loads_full_weights_and_remakes_both_classifiers(tmp_path):
     voc = DataInfo("segmentation", 21, [str(i) for i in range(21)], 3, [0.5] * 3, [0.2] * 3)
-    source = torchvision_segmentation(config.resolve("shapes-unet", {"model.name": "lraspp_mobilenet_v3_large"}).model, voc)
-    del source.output_stride
+    source = torchvision_segmentation(config.resolve(SHAPES, {"model.name": "lraspp_mobilenet_v3_large"}).model, voc)
     torch.save(source.state_dict(), tmp_path / "lraspp.pth")
     model = build("lraspp_mobilenet_v3_large", weights=str(tmp_path / "lraspp.pth"))
     assert torch.equal(model.backbone["4"].block[0][0].weight, source.backbone["4"].block[0][0].weight)
@@ -39,7 +40,7 @@ def test_the_aux_head_is_off_from_scratch_unless_asked_for_and_its_loss_weighs_h
 
     assert build("deeplabv3_resnet50").aux_classifier is None
     model = build("deeplabv3_resnet50", aux_loss=True)
-    cfg = config.resolve("shapes-unet", {"model.name": "deeplabv3_resnet50"})
+    cfg = config.resolve(SHAPES, {"model.name": "deeplabv3_resnet50"})
     task = SegmentationTask(cfg, INFO)
     batch = {"image": torch.randn(2, 1, 32, 32), "target": torch.randint(0, 4, (2, 32, 32))}
     out = task.forward(model, batch)
@@ -49,7 +50,8 @@ def test_the_aux_head_is_off_from_scratch_unless_asked_for_and_its_loss_weighs_h
 
 
 def test_pretrained_weights_offline_exit_2_naming_the_file_and_where_to_put_it(offline, tmp_path, main):
-    code, _, err = main("train", "shapes-unet", "data.num_samples=8", "model.name=lraspp_mobilenet_v3_large", "model.pretrained=true")
+    code, _, err = main("train", "shapes-unet", "data.num_samples=8", "model.name=lraspp_mobilenet_v3_large", "model.pretrained=true",
+                        "model.depth=5", "model.widths=null", "model.residual=none")  # the recipe's unet keys, reset
     assert code == 2 and "Traceback" not in err
     assert "lraspp_mobilenet_v3_large-d234d4ea.pth" in err and str(tmp_path / "torch" / "hub" / "checkpoints") in err
 
@@ -58,7 +60,8 @@ def test_smp_names_the_package_to_install_when_absent(main):
     try:
         import segmentation_models_pytorch  # noqa: F401
     except ImportError:
-        code, _, err = main("train", "shapes-unet", "data.num_samples=8", "model.name=smp/Unet:resnet34")
+        code, _, err = main("train", "shapes-unet", "data.num_samples=8", "model.name=smp/Unet:resnet34", "model.depth=5",
+                            "model.widths=null", "model.residual=none")
         assert code == 2 and "pip install segmentation-models-pytorch" in err
     else:
         model = build("smp/Unet:resnet18")

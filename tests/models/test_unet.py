@@ -9,6 +9,7 @@ from torch import nn
 from vislab import config, models
 from vislab.data import DataInfo
 from vislab.models.aspp import ASPP
+from vislab.models.contract import contract_of
 
 INFO = DataInfo(task="segmentation", num_classes=5, class_names=list("abcde"), channels=1, mean=[0.5], std=[0.2])
 
@@ -30,9 +31,9 @@ def test_output_has_the_input_size_whatever_it_is(size):
 def test_depth_3_is_the_64_128_256_baseline_and_depth_5_doubles_from_32():
     baseline = models.build(config.resolve("voc-unet-baseline").model, INFO)
     assert [b.body[0].out_channels for b in baseline.encoder] == [64, 128] and baseline.center.body[0].out_channels == 256
-    assert count(baseline, nn.BatchNorm2d) == 0 and baseline.output_stride == 4
+    assert count(baseline, nn.BatchNorm2d) == 0 and contract_of(baseline).output_stride == 4
     deep = build(depth=5, widths=None)
-    assert [b.body[0].out_channels for b in deep.encoder] == [32, 64, 128, 256] and deep.output_stride == 16
+    assert [b.body[0].out_channels for b in deep.encoder] == [32, 64, 128, 256] and contract_of(deep).output_stride == 16
 
 
 def test_residual_blocks_project_where_channels_differ_and_only_where_asked():

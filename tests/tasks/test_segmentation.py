@@ -13,6 +13,7 @@ from torch import nn
 
 from vislab import config
 from vislab.data import DataBundle, DataInfo, MemoryDataset
+from vislab.models.contract import Contract, declare
 from vislab.tasks.segmentation import SegmentationTask, scores
 
 INFO = DataInfo(task="segmentation", num_classes=3, class_names=["bg", "cat", "potted plant"], channels=1,
@@ -62,10 +63,9 @@ def test_topk_keeps_the_hardest_share_of_the_pixels_not_ignored():
 class Strided(nn.Module):
     """A 3x3 convolution that refuses inputs whose sides are not multiples of its stride, like a real encoder."""
 
-    output_stride = 8
-
     def __init__(self):
         super().__init__()
+        self.contract = Contract({"out": "conv"}, output_stride=8)
         torch.manual_seed(0)
         self.conv = nn.Conv2d(1, 3, 3, padding=1)
 
@@ -92,7 +92,7 @@ def test_images_of_a_padded_batch_are_each_inferred_at_their_own_size():
 
 
 def test_sliding_windows_cover_the_image_and_average_where_they_overlap():
-    pixelwise = nn.Conv2d(1, 3, 1)
+    pixelwise = declare(nn.Conv2d(1, 3, 1), Contract({"out": ""}, output_stride=1))
     x = torch.randn(2, 1, 37, 50)
     windows = task(**{"eval.sliding_window": [16, 24], "eval.window_overlap": 0.5}).infer(pixelwise, x)["out"]
     assert torch.allclose(windows, pixelwise(x), atol=1e-6)

@@ -4,6 +4,8 @@ and YAML in and out (``yaml_io``). Everything other modules use is importable fr
 from .resolve import RECIPES_DIR, load_recipe, parse_override, recipe_names, resolve
 from .schema import (
     AugConfig,
+    AugMixConfig,
+    AutoAugmentConfig,
     ColorJitterConfig,
     Config,
     DataConfig,
@@ -13,6 +15,8 @@ from .schema import (
     MixStyleConfig,
     ModelConfig,
     OptimConfig,
+    ProgressiveConfig,
+    RandAugmentConfig,
     RandomCropConfig,
     SchedConfig,
     TaskConfig,
@@ -26,8 +30,8 @@ from .schema import (
 from .yaml_io import dump_commented, read_yaml, save, yaml_dump, yaml_load
 
 __all__ = [
-    "RECIPES_DIR", "AugConfig", "ColorJitterConfig", "Config", "DataConfig", "EvalConfig", "LossConfig", "MixConfig",
-    "MixStyleConfig", "ModelConfig", "OptimConfig", "RandomCropConfig", "SchedConfig", "TaskConfig", "TrainConfig", "all_keys",
+    "RECIPES_DIR", "AugConfig", "AugMixConfig", "AutoAugmentConfig", "ColorJitterConfig", "Config", "DataConfig", "EvalConfig", "LossConfig", "MixConfig",
+    "MixStyleConfig", "ModelConfig", "OptimConfig", "ProgressiveConfig", "RandAugmentConfig", "RandomCropConfig", "SchedConfig", "TaskConfig", "TrainConfig", "all_keys",
     "check_values", "dump_commented", "flatten", "load_recipe", "opt", "parse_override", "read_yaml", "recipe_names",
     "resolve", "save", "to_dict", "yaml_dump", "yaml_load",
 ]

@@ -16,11 +16,40 @@ from ..errors import VislabError
 
 
 
-def opt(default: Any, help: str) -> Any:
-    """A dataclass field with its one-line comment (printed by ``vislab recipes NAME``)."""
+def opt(default: Any, help: str, range: str | None = None) -> Any:
+    """A dataclass field with its one-line comment (printed by ``vislab recipes NAME``) and, for numbers, its
+    range rule in interval notation: ``"[1, inf)"``, ``"[0, 1)"``, ``"(0, 1]"`` (checked by ``check_values``)."""
+    metadata = {"help": help, "range": parse_range(range)} if range else {"help": help}
     if isinstance(default, (list, dict)) or is_dataclass(default):
-        return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Range:
+    """An interval of allowed numbers; ``closed`` says whether each end belongs to it."""
+
+    low: float
+    high: float
+    closed: tuple[bool, bool]
+
+    def __contains__(self, v: float) -> bool:
+        above = v >= self.low if self.closed[0] else v > self.low
+        below = v <= self.high if self.closed[1] else v < self.high
+        return above and below
+
+    def describe(self) -> str:
+        if self.high == float("inf") and self.closed[0]:
+            return "must not be negative" if self.low == 0 else f"must be at least {self.low:g}"
+        if self.high == float("inf"):
+            return f"must be greater than {self.low:g}"
+        return f"must be in {'[(' [not self.closed[0]]}{self.low:g}, {self.high:g}{'])'[not self.closed[1]]}"
+
+
+def parse_range(text: str) -> Range:
+    """``"[0, 1)"`` -> Range(0, 1, (True, False)); ``inf`` stands for no upper bound."""
+    low, high = (float(x) for x in text[1:-1].split(","))
+    return Range(low, high, (text[0] == "[", text[-1] == "]"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -46,8 +75,28 @@ class ColorJitterConfig:
 
 @dataclass
 class MixConfig:
-    p: float = opt(1.0, "probability that a batch is mixed")
-    alpha: float = opt(1.0, "Beta(alpha, alpha) draws the mixing proportion")
+    p: float = opt(1.0, "probability that a batch is mixed", range="[0, 1]")
+    alpha: float = opt(1.0, "Beta(alpha, alpha) draws the mixing proportion", range="(0, inf)")
+
+
+@dataclass
+class RandAugmentConfig:
+    num_ops: int = opt(2, "operations applied in sequence per image", range="[0, inf)")
+    magnitude: int = opt(9, "strength of each operation, 0 to num_magnitude_bins - 1", range="[0, inf)")
+    num_magnitude_bins: int = opt(31, "steps between no change and the strongest", range="[2, inf)")
+
+
+@dataclass
+class AutoAugmentConfig:
+    policy: Literal["imagenet", "cifar10", "svhn"] = opt("imagenet", "the learned policy (AutoAugment paper)")
+
+
+@dataclass
+class AugMixConfig:
+    severity: int = opt(3, "strength of the operations, 1 to 10", range="[1, 10]")
+    mixture_width: int = opt(3, "augmentation chains mixed", range="[1, inf)")
+    chain_depth: int = opt(-1, "operations per chain; -1: 1 to 3 at random")
+    alpha: float = opt(1.0, "Dirichlet and Beta parameter of the mixing weights", range="(0, inf)")
 
 
 @dataclass
@@ -58,14 +107,20 @@ class AugConfig:
     interpolation: Literal["nearest", "bilinear", "bicubic"] = opt("bilinear", "interpolation for image resizing")
     random_resize: Union[list[float], None] = opt(None, "random rescale by a factor in [min, max] (segmentation)")
     center_crop: Union[int, list[int], None] = opt(None, "center crop to [H, W]")
-    hflip: Union[float, None] = opt(None, "probability of a horizontal flip")
-    vflip: Union[float, None] = opt(None, "probability of a vertical flip")
+    hflip: Union[float, None] = opt(None, "probability of a horizontal flip", range="[0, 1]")
+    vflip: Union[float, None] = opt(None, "probability of a vertical flip", range="[0, 1]")
     color_jitter: Union[ColorJitterConfig, None] = opt(None, "colour jitter on the image only; null: off")
-    invert: Union[float, None] = opt(None, "probability of inverting the image")
-    random_erasing: Union[float, None] = opt(None, "probability of erasing a random rectangle")
+    invert: Union[float, None] = opt(None, "probability of inverting the image", range="[0, 1]")
+    random_erasing: Union[float, None] = opt(None, "probability of erasing a random rectangle", range="[0, 1]")
+    autoaugment: Union[AutoAugmentConfig, None] = opt(None, "AutoAugment per sample (classification); null: off")
+    randaugment: Union[RandAugmentConfig, None] = opt(None, "RandAugment per sample (classification); null: off")
+    trivialaugment: bool = opt(False, "TrivialAugmentWide per sample (classification)")
+    augmix: Union[AugMixConfig, None] = opt(None, "AugMix per sample (classification); null: off")
     normalize: bool = opt(True, "normalize with the dataset's mean and std")
     cutmix: Union[MixConfig, None] = opt(None, "CutMix per batch, loss on soft targets; null: off")
     mixup: Union[MixConfig, None] = opt(None, "MixUp per batch, loss on soft targets; null: off")
+    mix_switch_p: float = opt(0.5, "with both CutMix and MixUp on: probability that a batch uses CutMix", range="[0, 1]")
+    mix_off_epoch: Union[int, None] = opt(None, "no CutMix/MixUp from this epoch on (as numbered in metrics.csv); null: never", range="[1, inf)")
 
 
 @dataclass
@@ -73,12 +128,12 @@ class DataConfig:
     name: str = opt("digits", "dataset; `vislab datasets` lists them")
     root: Union[str, None] = opt(None, "where the dataset lives or downloads to; null: $VISLAB_DATA or ~/.cache/vislab/data")
     download: bool = opt(True, "download when absent and a download exists")
-    val_fraction: float = opt(0.2, "share held out for validation when the dataset has no val split")
-    test_fraction: float = opt(0.0, "share held out for testing when the dataset has no test split")
+    val_fraction: float = opt(0.2, "share held out for validation when the dataset has no val split", range="[0, 1)")
+    test_fraction: float = opt(0.0, "share held out for testing when the dataset has no test split", range="[0, 1)")
     split_seed: int = opt(0, "seed of the train/val/test split, fixed across training seeds")
-    limit: Union[int, None] = opt(None, "keep at most this many samples per split (smoke runs)")
+    limit: Union[int, None] = opt(None, "keep at most this many samples per split (smoke runs)", range="[1, inf)")
     in_memory: Union[bool, Literal["auto"]] = opt("auto", "hold small images as one uint8 tensor, augmented per batch")
-    num_workers: Union[int, None] = opt(None, "DataLoader worker processes for per-sample loading; null: automatic")
+    num_workers: Union[int, None] = opt(None, "DataLoader worker processes for per-sample loading; null: automatic", range="[0, inf)")
     channels: Union[int, None] = opt(None, "convert images to 1 or 3 channels on load; null: as stored")
     skip_corrupt: bool = opt(False, "skip unreadable images (counted in the log) instead of stopping")
     image_set: str = opt("train", "voc: train, or train_aug (SBD) when its files are present")
@@ -112,10 +167,10 @@ class ModelConfig:
     weights: Union[str, None] = opt(None, "path of a weights file to use instead of downloading")
     num_classes: Union[int, None] = opt(None, "output classes; null: from the dataset")
     in_channels: Union[int, None] = opt(None, "input channels; null: from the dataset")
-    dropout: Union[float, None] = opt(None, "dropout before the head; null: the model's own default")
-    drop_path: Union[float, None] = opt(None, "stochastic depth rate where the model supports it")
+    dropout: Union[float, None] = opt(None, "dropout before the head; null: the model's own default", range="[0, 1)")
+    drop_path: Union[float, None] = opt(None, "stochastic depth rate where the model supports it", range="[0, 1)")
     freeze: list[str] = opt([], "stages frozen together with their BatchNorm statistics, e.g. [stem, layer1]")
-    depth: int = opt(5, "unet: encoder levels (3 = the 64-128-256 baseline)")
+    depth: int = opt(5, "unet: encoder levels (3 = the 64-128-256 baseline)", range="[1, inf)")
     widths: Union[list[int], None] = opt(None, "unet: channels per level; null: 32 doubling (64 for depth 3)")
     batchnorm: bool = opt(True, "unet: BatchNorm after each convolution")
     residual: Literal["none", "encoder", "decoder", "both"] = opt("none", "unet: residual blocks where")
@@ -132,30 +187,34 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     name: Literal["sgd", "adam", "adamw", "rmsprop"] = opt("adam", "optimizer")
-    lr: float = opt(1e-3, "learning rate")
-    weight_decay: float = opt(0.0, "weight decay (decoupled for adamw)")
-    momentum: float = opt(0.9, "sgd and rmsprop momentum")
+    lr: float = opt(1e-3, "learning rate", range="[0, inf)")
+    weight_decay: float = opt(0.0, "weight decay (decoupled for adamw)", range="[0, inf)")
+    momentum: float = opt(0.9, "sgd and rmsprop momentum", range="[0, inf)")
     nesterov: bool = opt(False, "sgd: Nesterov momentum")
     betas: list[float] = opt([0.9, 0.999], "adam and adamw betas")
     eps: float = opt(1e-8, "adam, adamw and rmsprop epsilon")
     alpha: float = opt(0.99, "rmsprop smoothing constant")
+    backbone_lr_mult: Union[float, None] = opt(None, "backbone's rate as a share of optim.lr; null: the same", range="(0, inf)")
+    layer_decay: Union[float, None] = opt(None, "layer-wise rate decay from the head down (timm's); null: off", range="(0, 1]")
+    no_decay_norm_bias: bool = opt(False, "no weight decay on normalization weights and biases")
 
 
 @dataclass
 class SchedConfig:
-    name: Literal["none", "step", "multistep", "cosine", "onecycle"] = opt("none", "learning-rate schedule")
+    name: Literal["none", "step", "multistep", "cosine", "poly", "onecycle"] = opt("none", "learning-rate schedule")
     step_size: int = opt(10, "step: epochs between decays")
     gamma: float = opt(0.1, "step and multistep: decay factor")
     milestones: list[int] = opt([], "multistep: epochs at which to decay")
-    min_lr: float = opt(0.0, "cosine: final learning rate")
+    min_lr: float = opt(0.0, "cosine and poly: final learning rate")
+    power: float = opt(0.9, "poly: exponent of (1 - progress), DeepLab's 0.9", range="(0, inf)")
     pct_start: float = opt(0.3, "onecycle: share of training spent increasing the rate")
-    warmup_epochs: float = opt(0.0, "linear warmup length in epochs (fractions allowed)")
+    warmup_epochs: float = opt(0.0, "linear warmup length in epochs (fractions allowed)", range="[0, inf)")
     warmup_start_factor: float = opt(0.1, "warmup starts at this fraction of the rate")
 
 
 @dataclass
 class LossConfig:
-    label_smoothing: float = opt(0.0, "cross-entropy label smoothing")
+    label_smoothing: float = opt(0.0, "cross-entropy label smoothing", range="[0, 1)")
     class_weights: Union[list[float], None] = opt(None, "per-class cross-entropy weights")
     aux_weight: float = opt(0.5, "segmentation: weight of the auxiliary head's loss")
     topk: Union[float, None] = opt(None, "segmentation: keep only this share of the hardest pixels")
@@ -166,29 +225,40 @@ class LossConfig:
 
 
 @dataclass
+class ProgressiveConfig:
+    stages: int = opt(4, "stages, each an equal share of train.epochs (EfficientNetV2 trains in 4)", range="[1, inf)")
+    image_size: Union[list[int], None] = opt(None, "[first, last] stage's training image side; linear in between")
+    dropout: Union[list[float], None] = opt(None, "[first, last] rate of the model's dropout layers")
+    magnitude: Union[list[int], None] = opt(None, "[first, last] aug.randaugment.magnitude")
+    mixup_alpha: Union[list[float], None] = opt(None, "[first, last] aug.mixup.alpha")
+
+
+@dataclass
 class TrainConfig:
-    epochs: int = opt(10, "passes over the training set")
-    batch_size: int = opt(64, "samples per step and process")
-    eval_batch_size: Union[int, None] = opt(None, "samples per evaluation step; null: the training batch size")
+    epochs: int = opt(10, "passes over the training set", range="[1, inf)")
+    batch_size: int = opt(64, "samples per step and process", range="[1, inf)")
+    eval_batch_size: Union[int, None] = opt(None, "samples per evaluation step; null: the training batch size", range="[1, inf)")
     seed: int = opt(0, "seed of model init, data order and augmentation")
     deterministic: bool = opt(False, "deterministic algorithms only (bit-exact resume on CPU)")
     accelerator: Literal["auto", "cpu", "cuda", "gpu", "mps"] = opt("auto", "device type")
-    devices: Union[int, str] = opt(1, "devices per node (an int, or 'auto')")
-    num_nodes: int = opt(1, "machines taking part (launch with torchrun)")
+    devices: Union[int, str] = opt(1, "devices per node (an int, or 'auto')", range="[1, inf)")
+    num_nodes: int = opt(1, "machines taking part (launch with torchrun)", range="[1, inf)")
     strategy: str = opt("auto", "auto or ddp (Lightning Fabric strategies)")
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = opt(
         "32-true", "numeric precision; auto: bf16-mixed where the device computes bf16 in hardware, else 32-true")
     monitor: Union[str, None] = opt(None, "metric that picks best.pt and drives early stopping; null: the task's")
     mode: Literal["auto", "max", "min"] = opt("auto", "whether the monitored metric should go up or down")
-    patience: Union[int, None] = opt(None, "stop after this many epochs without improvement; null: never")
-    grad_clip: Union[float, None] = opt(None, "clip the gradient norm to this value")
-    checkpoint_every_steps: Union[int, None] = opt(None, "also write last.pt every this many steps (mid-epoch resume)")
+    patience: Union[int, None] = opt(None, "stop after this many epochs without improvement; null: never", range="[0, inf)")
+    grad_clip: Union[float, None] = opt(None, "clip the gradient norm to this value", range="[0, inf)")
+    checkpoint_every_steps: Union[int, None] = opt(None, "also write last.pt every this many steps (mid-epoch resume)", range="[1, inf)")
     nan_policy: Literal["stop", "skip_batch"] = opt("stop", "on a NaN or infinite loss: stop, or skip the batch")
-    limit_batches: Union[int, None] = opt(None, "at most this many batches per epoch and split (smoke runs)")
+    limit_batches: Union[int, None] = opt(None, "at most this many batches per epoch and split (smoke runs)", range="[1, inf)")
     compile: bool = opt(False, "torch.compile the model")
     channels_last: bool = opt(False, "channels-last memory format (faster convolutions on GPUs)")
-    threads: Union[int, None] = opt(None, "CPU threads; null: the cores this process can get, re-checked each epoch")
+    threads: Union[int, None] = opt(None, "CPU threads; null: the cores this process can get, re-checked each epoch",
+                                    range="[1, inf)")
     progress: bool = opt(True, "show a progress bar")
+    progressive: Union[ProgressiveConfig, None] = opt(None, "progressive resizing and regularization (EfficientNetV2); null: off")
 
 
 @dataclass
@@ -262,27 +332,20 @@ def is_section(key: str) -> bool:
     return True
 
 
-_POSITIVE = ("train.epochs", "train.batch_size", "train.eval_batch_size", "train.devices", "train.num_nodes",
-             "train.limit_batches", "train.checkpoint_every_steps", "train.threads", "data.limit", "model.depth")
-_NON_NEGATIVE = ("optim.lr", "optim.weight_decay", "optim.momentum", "loss.label_smoothing", "sched.warmup_epochs",
-                 "train.patience", "train.grad_clip", "data.num_workers", "model.dropout", "model.drop_path")
-
-
-def check_values(cfg: "Config") -> None:
-    """Range checks that types cannot express; each failure names the key and the value."""
-    flat = flatten(cfg)
-    for key in _POSITIVE:
-        v = flat.get(key)
-        if isinstance(v, int) and not isinstance(v, bool) and v < 1:
-            raise VislabError(f"config key '{key}' must be at least 1, got {v}")
-    for key in _NON_NEGATIVE:
-        v = flat.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
-            raise VislabError(f"config key '{key}' must not be negative, got {v}")
-    for key in ("model.dropout", "model.drop_path", "loss.label_smoothing", "data.val_fraction", "data.test_fraction"):
-        v = flat.get(key)
-        if isinstance(v, float) and not 0 <= v < 1:
-            raise VislabError(f"config key '{key}' must be in [0, 1), got {v}")
+def check_values(cfg: Any, prefix: str = "") -> None:
+    """The range rules beside the fields (``opt(..., range=...)``), over every section, entries of lists of
+    sections included; each failure names the key and the value."""
+    for f in dataclasses.fields(cfg):
+        key, value = f"{prefix}{f.name}", getattr(cfg, f.name)
+        rule = f.metadata.get("range")
+        if rule is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and value not in rule:
+            raise VislabError(f"config key '{key}' {rule.describe()}, got {value}")
+        if is_dataclass(value):
+            check_values(value, key + ".")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if is_dataclass(item):
+                    check_values(item, f"{key}[{i}].")
 
 
 def to_dict(cfg: Any) -> dict:

@@ -9,7 +9,9 @@ from typing import Callable, Optional
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
+from ..reads import check_reads
 from . import cifar100, digits, digits_dg, folder, mnist, officehome, pairs, shapes, voc
+from .augment_plan import image_only
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
@@ -23,18 +25,22 @@ class DatasetSpec:
 
     build: Callable[[DataConfig, AugConfig], DataBundle]
     status: Callable[[Path], tuple[str, Optional[bool]]]  # None: the user names the folder (data.root)
+    reads: tuple[str, ...]  # data.* keys the builder reads beyond COMMON; any other set is refused
+
+
+COMMON = ("name", "num_workers")  # read for every dataset (the loaders take num_workers)
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "digits": DatasetSpec(digits.build, digits.status),
-    "mnist": DatasetSpec(mnist.build, mnist.status),
-    "cifar100": DatasetSpec(cifar100.build, cifar100.status),
-    "folder": DatasetSpec(folder.build, folder.status),
-    "officehome": DatasetSpec(officehome.build, officehome.status),
-    "digits-dg": DatasetSpec(digits_dg.build, digits_dg.status),
-    "pairs": DatasetSpec(pairs.build, pairs.status),
-    "shapes": DatasetSpec(shapes.build, shapes.status),
-    "voc": DatasetSpec(voc.build, voc.status),
+    "digits": DatasetSpec(digits.build, digits.status, digits.READS),
+    "mnist": DatasetSpec(mnist.build, mnist.status, mnist.READS),
+    "cifar100": DatasetSpec(cifar100.build, cifar100.status, cifar100.READS),
+    "folder": DatasetSpec(folder.build, folder.status, folder.READS),
+    "officehome": DatasetSpec(officehome.build, officehome.status, officehome.READS),
+    "digits-dg": DatasetSpec(digits_dg.build, digits_dg.status, digits_dg.READS),
+    "pairs": DatasetSpec(pairs.build, pairs.status, pairs.READS),
+    "shapes": DatasetSpec(shapes.build, shapes.status, shapes.READS),
+    "voc": DatasetSpec(voc.build, voc.status, voc.READS),
 }
 
 
@@ -45,12 +51,19 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         close = difflib.get_close_matches(cfg.name, DATASETS, n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise VislabError(f"unknown dataset data.name='{cfg.name}': {hint}datasets are {', '.join(sorted(DATASETS))}")
+    check_reads(cfg, "data", COMMON + spec.reads, f"data.name={cfg.name}")
     bundle = spec.build(cfg, aug)
     mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None]
     if mixing and bundle.batch_transform is None:
         raise VislabError(
             f"aug.{mixing[0]} mixes images and class labels, which data.name={cfg.name} ({bundle.info.task}) does not do; "
             f"set aug.{mixing[0]}=null"
+        )
+    moving = image_only(aug)
+    if moving and bundle.info.task not in ("classification", "domain_generalization"):
+        raise VislabError(
+            f"{moving[0]} moves image pixels but not the masks of data.name={cfg.name} ({bundle.info.task}); "
+            f"set {moving[0]}=null and use the geometric aug.* keys"
         )
     return bundle
 

@@ -1,7 +1,7 @@
 """Augmentation of in-memory splits, per batch on the device (the fast path).
 
-The same ``aug.*`` keys as data/transforms.py, in the same order (resize, rotation, random crop, flips,
-center crop, then colour jitter, invert, random erasing), applied to a whole batch at once: every sample
+The executor of the augmentation plan (augment_plan.py) that data/transforms.py executes per sample, in the
+same order, applied to a whole batch at once: every sample
 draws its own parameters from the batch's generator. Crops and padding are index gathers, rotation an
 affine grid. For tasks other than classification the target is a mask [B, H, W] that follows the
 geometry with nearest neighbours, filled with the ignore index, and so do instance ids (``instance``). Images are float [B, C, H, W] in [0, 1].
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..config import AugConfig, RandomCropConfig
 from ..errors import VislabError
+from .augment_plan import plan
 from .transforms import size_hw
 
 BatchOp = Callable[[dict, torch.Generator], dict]
@@ -30,45 +31,26 @@ def mask_keys(batch: dict) -> list[str]:
     return [k for k in MASK_KEYS if k in batch]
 
 
-def memory_unsupported(aug: AugConfig) -> Optional[str]:
-    """Why ``aug`` needs per-sample loading (a reason naming the key), or None when batches can do it all."""
-    if aug.random_resize is not None:
-        return "apply aug.random_resize (it gives every sample its own size)"
-    return None
+def memory_unsupported(aug: AugConfig, repeat: Optional[list] = None) -> list[str]:
+    """The settings of a training split that in-memory batches cannot do (each runs per sample only):
+    plan operations without a per-batch op, and ``data.repeat``'s passes."""
+    keys = [f"aug.{op.key}" for op in plan(aug, train=True) if op.key not in PER_BATCH]
+    return keys + (["data.repeat"] if repeat else [])
 
 
 def augment_for_memory(
     aug: AugConfig, task: str = "classification", *, train: bool = True, ignore_index: int = 255
 ) -> Optional[Callable[[dict, torch.Generator], dict]]:
-    """``augment(batch, generator) -> batch`` for an in-memory split, or None when nothing is on.
-
-    Training gets every switched-on key; evaluation only the deterministic resize and center crop.
-    """
-    ops: list[BatchOp] = []
-    if aug.resize is not None:
-        ops.append(Resize(size_hw(aug.resize), aug.interpolation))
-    if train:
-        if aug.rotation:
-            ops.append(Rotate(aug.rotation, ignore_index))
-        if aug.random_crop is not None:
-            ops.append(RandomCrop(aug.random_crop, ignore_index))
-        if aug.hflip:
-            ops.append(Flip(aug.hflip, dim=-1))
-        if aug.vflip:
-            ops.append(Flip(aug.vflip, dim=-2))
-    if aug.center_crop is not None:
-        ops.append(CenterCrop(size_hw(aug.center_crop), ignore_index))
-    if train:
-        if aug.color_jitter is not None:
-            cj = aug.color_jitter
-            ops.append(ColorJitter(cj.brightness, cj.contrast, cj.saturation, cj.hue))
-        if aug.invert:
-            ops.append(Invert(aug.invert))
-        if aug.random_erasing:
-            ops.append(RandomErasing(aug.random_erasing))
-    if not ops:
-        return None
-    return BatchAugment(ops, masks=task != "classification")
+    """The per-batch executor of ``augment_plan.plan``: ``augment(batch, generator) -> batch`` for an
+    in-memory split, or None when nothing is on. Training gets every operation of the plan; evaluation
+    the deterministic resize and center crop. An operation without a per-batch op is a bug here: the
+    split should have gone per sample (``augment_plan.runs_in_memory``)."""
+    steps = plan(aug, train=train)
+    missing = [op.key for op in steps if op.key not in PER_BATCH]
+    if missing:
+        raise ValueError(f"aug.{missing[0]} has no per-batch op; runs_in_memory should have sent the split per sample")
+    ops = [PER_BATCH[op.key](op.value, aug, ignore_index) for op in steps]
+    return BatchAugment(ops, masks=task != "classification") if ops else None
 
 
 class BatchAugment:
@@ -90,6 +72,12 @@ class BatchAugment:
 
     def __repr__(self) -> str:
         return f"BatchAugment({', '.join(type(op).__name__ for op in self.ops)})"
+
+
+def resize_batch(batch: dict, size: list[int]) -> dict:
+    """``batch`` with images resized (bilinear) to [H, W] = ``size``, and a [B, H, W] target and instance
+    ids with nearest neighbours: progressive resizing after any augmentation."""
+    return BatchAugment([Resize(size, "bilinear")], masks=batch["target"].ndim == 3)(batch, None)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -375,3 +363,22 @@ class RandomErasing:
         erase = (in_rows[:, :, None] & in_cols[:, None, :]) & coin(g, B, self.p)[:, None, None]
         batch["image"] = x.masked_fill(erase[:, None], 0.0)
         return batch
+
+
+def _color_jitter(cj, aug: AugConfig, ignore_index: int) -> ColorJitter:
+    return ColorJitter(cj.brightness, cj.contrast, cj.saturation, cj.hue)
+
+
+# aug key -> (its setting, the aug section, ignore index) -> the batch op. Keys of augment_plan.ORDER missing
+# here (random_resize: a size per sample; the policies) run per sample only.
+PER_BATCH: dict[str, Callable[[object, AugConfig, int], BatchOp]] = {
+    "resize": lambda size, aug, ignore: Resize(size_hw(size), aug.interpolation),
+    "rotation": lambda degrees, aug, ignore: Rotate(degrees, ignore),
+    "random_crop": lambda rc, aug, ignore: RandomCrop(rc, ignore),
+    "hflip": lambda p, aug, ignore: Flip(p, dim=-1),
+    "vflip": lambda p, aug, ignore: Flip(p, dim=-2),
+    "center_crop": lambda size, aug, ignore: CenterCrop(size_hw(size), ignore),
+    "color_jitter": _color_jitter,
+    "invert": lambda p, aug, ignore: Invert(p),
+    "random_erasing": lambda p, aug, ignore: RandomErasing(p),
+}

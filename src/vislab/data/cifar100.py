@@ -93,6 +93,9 @@ def extracted_folder(cfg: DataConfig) -> Path:
     return batches
 
 
+READS = ("root", "download", "limit", "val_fraction", "split_seed", "channels", "in_memory")  # a test split of its own  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     batches = extracted_folder(cfg)
     names = class_names(batches / "meta")

@@ -12,6 +12,7 @@ from torchvision import tv_tensors
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
+from .augment_plan import runs_in_memory
 from .batch_augment import augment_for_memory, memory_unsupported
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset, extra_labels
@@ -64,21 +65,12 @@ def available_memory() -> int:
 
 
 def use_memory(setting: bool | str, aug: AugConfig, *, nbytes: int, sizes: set[tuple[int, int]]) -> bool:
-    """Whether splits are held in memory: ``data.in_memory`` true/false, or auto when the images are small,
-    of one size, fit comfortably, and every augmentation switched on can run per batch."""
-    reason = memory_unsupported(aug)
-    if setting is True:
-        if reason:
-            raise VislabError(f"data.in_memory=true cannot {reason}; set data.in_memory=false")
-        if len(sizes) > 1:
-            raise VislabError(
-                f"data.in_memory=true needs images of one size, these have {len(sizes)} sizes; set data.in_memory=false"
-            )
-        return True
-    if setting is False:
-        return False
+    """``augment_plan.runs_in_memory`` for classification images: auto holds them when they are small, of
+    one size, fit comfortably, and every augmentation switched on can run per batch."""
     small = len(sizes) == 1 and max(next(iter(sizes))) <= SMALL_SIDE
-    return reason is None and small and nbytes * MEMORY_SHARE <= available_memory()
+    fits = small and nbytes * MEMORY_SHARE <= available_memory()
+    why_not = f"needs images of one size, these have {len(sizes)} sizes" if len(sizes) > 1 else None
+    return runs_in_memory(setting, memory_unsupported(aug), fits=fits, why_not=why_not)
 
 
 def array_split(

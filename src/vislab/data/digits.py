@@ -38,6 +38,9 @@ def stats_from_moments(total: torch.Tensor, squares: torch.Tensor, count: int) -
     return mean.tolist(), var.sqrt().clamp_min(1e-6).tolist()
 
 
+READS = ("limit", "val_fraction", "test_fraction", "split_seed", "channels", "in_memory")  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     """Train/val/test split of the digits, stratified and seeded by ``data.split_seed``."""
     from .classification import holdout_bundle

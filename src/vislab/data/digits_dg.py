@@ -64,6 +64,9 @@ def load_domains() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return x.mul(255).round().to(torch.uint8), targets, domains
 
 
+READS = ("protocol", "test_domain", "limit", "val_fraction", "test_fraction", "split_seed", "channels", "in_memory")  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     images, targets, domains = load_domains()
     parts = {k: torch.from_numpy(v) for k, v in protocol_split(cfg, targets.tolist(), domains.tolist(), DOMAINS).items()}

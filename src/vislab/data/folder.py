@@ -176,6 +176,9 @@ def scan(root: Path, names: list[str], mode: Optional[str], keep_budget: int) ->
     return out
 
 
+READS = ("root", "skip_corrupt", "limit", "val_fraction", "test_fraction", "split_seed", "channels", "in_memory")  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     root = user_folder(cfg.name, cfg.root, "a folder of class folders (root/<class>/<image>)")
     return listing_bundle(cfg, aug, root, list_folder(cfg, root))

@@ -6,8 +6,10 @@ from typing import Any, Callable, Iterator, Optional
 
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
+from torchvision.transforms import v2
 
 from ..threads import usable_cores
+from .batch_augment import resize_batch
 from .datasets import MemoryDataset
 from .sampling import EpochBatchSampler
 from .seeding import mix_seed
@@ -61,19 +63,34 @@ class Loader:
         if mean is not None and std is not None:
             self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
             self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
+        self.num_workers = default_num_workers() if num_workers is None else num_workers
+        self.size: Optional[list[int]] = None  # progressive resizing: training batches resized to [H, W]
         if not self.memory:
-            workers = default_num_workers() if num_workers is None else num_workers
-            self.dataloader = DataLoader(
-                dataset,
-                batch_sampler=self.sampler,
-                num_workers=workers,
-                collate_fn=getattr(dataset, "collate", default_collate),  # segmentation pads sizes
-                pin_memory=self.device.type == "cuda",
-                persistent_workers=workers > 0,
-                # Starting an epoch draws a worker base seed; from the global generator that draw
-                # would shift dropout after a mid-epoch resume. Samples are seeded by the sampler anyway.
-                generator=torch.Generator().manual_seed(seed),
-            )
+            self.dataloader = self._dataloader()
+
+    def _dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.dataset,
+            batch_sampler=self.sampler,
+            num_workers=self.num_workers,
+            collate_fn=getattr(self.dataset, "collate", default_collate),  # segmentation pads sizes
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=self.num_workers > 0,
+            # Starting an epoch draws a worker base seed; from the global generator that draw
+            # would shift dropout after a mid-epoch resume. Samples are seeded by the sampler anyway.
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def set_stage(self, size: Optional[int], magnitude: Optional[int]) -> None:
+        """Progressive learning: training batches resized to ``size`` x ``size`` (None: as augmented), and the
+        per-sample RandAugment at ``magnitude`` (None: unchanged; its workers restart to see it)."""
+        self.size = None if size is None else [size, size]
+        policies = [t for t in getattr(getattr(self.dataset, "transform", None), "transforms", []) if isinstance(t, v2.RandAugment)]
+        if magnitude is not None and any(t.magnitude != magnitude for t in policies):
+            for t in policies:
+                t.magnitude = magnitude
+            if not self.memory and self.num_workers > 0:
+                self.dataloader = self._dataloader()  # persistent workers hold copies of the old pipeline
 
     def __len__(self) -> int:
         """Batches per epoch on this process."""
@@ -110,6 +127,8 @@ class Loader:
         augment = getattr(self.dataset, "augment", None) if self.memory else None  # evaluation: resize/crop only
         if augment is not None:
             batch = augment(batch, self._generator(epoch, step))
+        if self.size is not None and self.train:
+            batch = resize_batch(batch, self.size)
         if self.mean is not None:
             batch["image"] = (batch["image"] - self.mean) / self.std
         if self.batch_transform is not None:

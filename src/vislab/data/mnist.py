@@ -69,6 +69,9 @@ def load_pair(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch
     return torch.from_numpy(images.astype(np.uint8)).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
+READS = ("root", "download", "limit", "val_fraction", "split_seed", "channels", "in_memory")  # a test split of its own  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     folder = data_root(cfg.root) / FOLDER
     paths = fetch_all(FILES, folder, cfg.download, MIRRORS[0])

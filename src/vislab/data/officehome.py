@@ -65,6 +65,9 @@ def list_domains(cfg: DataConfig, root: Path) -> Listing:
     return Listing(names, splits, skipped, extra_keys=("domain",))
 
 
+READS = ("root", "skip_corrupt", "protocol", "test_domain", "limit", "val_fraction", "test_fraction", "split_seed", "channels", "in_memory")  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     root = data_root(cfg.root) / FOLDER
     listing = list_domains(cfg, root)

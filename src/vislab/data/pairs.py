@@ -148,6 +148,10 @@ def pixel_stats(pairs: Pairs, channels: int, limit: int = 32) -> tuple[list[floa
     return stats_from_moments(total, squares, count)
 
 
+READS = ("root", "image_dir", "mask_dir", "instance_dir", "num_classes", "class_names", "mask_values", "ignore_index",
+         "repeat", "limit", "val_fraction", "test_fraction", "split_seed", "channels")  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     """Checked, split pairs; splits/<split>.txt in the run directory lists each split's images."""
     root = user_folder(cfg.name, cfg.root, "the folder holding the images and masks")

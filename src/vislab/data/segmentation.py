@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import functools
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -224,12 +223,6 @@ def augmented_train(base: SampleDataset, cfg: DataConfig, aug: AugConfig) -> Dat
         base.transform = transforms[0]
         return base
     return Passes(base, transforms)
-
-
-def per_sample_aug(cfg: DataConfig, aug: AugConfig) -> bool:
-    """Whether training asks for per-sample transforms (which in-memory splits do not run)."""
-    per_batch = ("interpolation", "normalize", "cutmix", "mixup")
-    return bool(cfg.repeat) or any(getattr(aug, f.name) is not None for f in fields(aug) if f.name not in per_batch)
 
 
 def pad_collate(samples: list[dict], ignore_index: int = 255) -> dict:

@@ -15,12 +15,13 @@ import torch
 import torch.nn.functional as F
 
 from ..config import AugConfig, DataConfig
-from .batch_augment import augment_for_memory
+from .augment_plan import runs_in_memory
+from .batch_augment import augment_for_memory, memory_unsupported
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset
 from .digits import channel_stats
 from .seeding import mix_seed
-from .segmentation import TensorSamples, augmented_train, per_sample_aug
+from .segmentation import TensorSamples, augmented_train
 from .transforms import build_transform, size_hw
 
 CLASSES = ["background", "circle", "rectangle", "triangle"]
@@ -89,12 +90,15 @@ def generate(seed: int, split: str, count: int, size: tuple[int, int]) -> tuple[
     return images, classes.long(), instances
 
 
+READS = ("image_size", "num_samples", "ignore_index", "repeat", "in_memory", "limit", "val_fraction", "test_fraction", "split_seed")  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     """``data.num_samples`` training scenes (default 2000) of ``data.image_size`` (default 64x64), and
     val/test scenes in proportion (``data.val_fraction``, ``test_fraction`` of the training count).
 
-    Held in memory when no per-sample augmentation is asked for (``data.in_memory=auto``), else
-    transformed per sample like files are.
+    Held in memory (``data.in_memory=auto``) unless an augmentation runs per sample only
+    (``augment_plan.runs_in_memory``), else transformed per sample like files are.
     """
     size = tuple(size_hw(cfg.image_size or DEFAULT_SIZE))
     n_train = cfg.num_samples or DEFAULT_SAMPLES
@@ -106,10 +110,12 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         task="segmentation", num_classes=len(CLASSES), class_names=list(CLASSES), channels=3, mean=mean, std=std,
         ignore_index=cfg.ignore_index, image_size=size, thing_classes=[1, 2, 3],
     )
-    in_memory = cfg.in_memory is True or (cfg.in_memory == "auto" and not per_sample_aug(cfg, aug))
-    if in_memory:
-        splits = {k: MemoryDataset(im, t, {"instance": ins}) for k, (im, t, ins) in parts.items()}
-        splits["train"].augment = augment_for_memory(aug, task="segmentation")
+    if runs_in_memory(cfg.in_memory, memory_unsupported(aug, cfg.repeat), fits=True):
+        splits = {
+            k: MemoryDataset(im, t, {"instance": ins}, augment_for_memory(aug, "segmentation", train=k == "train",
+                                                                          ignore_index=cfg.ignore_index))
+            for k, (im, t, ins) in parts.items()
+        }
     else:
         eval_transform = build_transform(aug, train=False, ignore_index=cfg.ignore_index)
         splits = {

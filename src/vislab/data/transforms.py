@@ -1,4 +1,4 @@
-"""Per-sample augmentation: torchvision.transforms.v2 pipelines built from ``aug.*``.
+"""Per-sample augmentation: the executor of the augmentation plan (augment_plan.py) on torchvision.transforms.v2.
 
 Samples are dicts; ``tv_tensors.Image`` and ``tv_tensors.Mask`` entries get the same random
 parameters, so image and mask always share a crop, flip or rotation. Masks are resized and rotated
@@ -8,14 +8,16 @@ Normalization is not here: the Loader does it per batch on the device.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import v2
 
-from ..config import AugConfig
+from ..config import AugConfig, AugMixConfig, ColorJitterConfig, RandAugmentConfig, RandomCropConfig
+from ..errors import VislabError
+from .augment_plan import plan
 
 
 def size_hw(size: int | list[int]) -> list[int]:
@@ -47,39 +49,47 @@ class RandomRescale(v2.Transform):
         return inpt
 
 
+def _random_crop(rc: RandomCropConfig, ctx: dict) -> v2.Transform:
+    return v2.RandomCrop(size_hw(rc.size), padding=rc.padding, pad_if_needed=rc.pad_if_needed, fill=ctx["fill"],
+                         padding_mode=rc.padding_mode)
+
+
+def _color_jitter(cj: ColorJitterConfig, ctx: dict) -> v2.Transform:
+    return v2.ColorJitter(cj.brightness, cj.contrast, cj.saturation, cj.hue)
+
+
+def _randaugment(ra: RandAugmentConfig, ctx: dict) -> v2.Transform:
+    if ra.magnitude >= ra.num_magnitude_bins:
+        raise VislabError(f"aug.randaugment.magnitude={ra.magnitude} must be below aug.randaugment.num_magnitude_bins={ra.num_magnitude_bins}")
+    return v2.RandAugment(ra.num_ops, ra.magnitude, ra.num_magnitude_bins, interpolation=ctx["interp"], fill=ctx["fill"])
+
+
+def _augmix(am: AugMixConfig, ctx: dict) -> v2.Transform:
+    return v2.AugMix(am.severity, am.mixture_width, am.chain_depth, am.alpha, interpolation=ctx["interp"], fill=ctx["fill"])
+
+
+# aug key -> (its setting, context) -> the v2 transform; every key of augment_plan.ORDER has one
+PER_SAMPLE: dict[str, Callable[[Any, dict], v2.Transform]] = {
+    "resize": lambda size, ctx: v2.Resize(size_hw(size), interpolation=ctx["interp"], antialias=True),
+    "random_resize": lambda scale, ctx: RandomRescale(scale, ctx["interp"]),
+    "rotation": lambda degrees, ctx: v2.RandomRotation(degrees, interpolation=InterpolationMode.BILINEAR, fill=ctx["fill"]),
+    "random_crop": _random_crop,
+    "hflip": lambda p, ctx: v2.RandomHorizontalFlip(p),
+    "vflip": lambda p, ctx: v2.RandomVerticalFlip(p),
+    "center_crop": lambda size, ctx: v2.CenterCrop(size_hw(size)),
+    "autoaugment": lambda aa, ctx: v2.AutoAugment(v2.AutoAugmentPolicy[aa.policy.upper()], ctx["interp"], ctx["fill"]),
+    "randaugment": _randaugment,
+    "trivialaugment": lambda on, ctx: v2.TrivialAugmentWide(interpolation=ctx["interp"], fill=ctx["fill"]),
+    "augmix": _augmix,
+    "color_jitter": _color_jitter,
+    "invert": lambda p, ctx: v2.RandomInvert(p),
+    "random_erasing": lambda p, ctx: v2.RandomErasing(p),
+}
+
+
 def build_transform(aug: AugConfig, *, train: bool, ignore_index: int = 255) -> Optional[v2.Compose]:
-    """The pipeline for one split: geometric ops first, then colour; evaluation keeps only the
-    deterministic resize and center crop. Returns None when nothing is switched on."""
-    interp = InterpolationMode[aug.interpolation.upper()]
-    fill = fills(ignore_index)
-    ops: list[Any] = []
-    if aug.resize is not None:
-        ops.append(v2.Resize(size_hw(aug.resize), interpolation=interp, antialias=True))
-    if train:
-        if aug.random_resize is not None:
-            ops.append(RandomRescale(aug.random_resize, interp))
-        if aug.rotation:
-            ops.append(v2.RandomRotation(aug.rotation, interpolation=InterpolationMode.BILINEAR, fill=fill))
-        if aug.random_crop is not None:
-            rc = aug.random_crop
-            ops.append(
-                v2.RandomCrop(
-                    size_hw(rc.size), padding=rc.padding, pad_if_needed=rc.pad_if_needed, fill=fill,
-                    padding_mode=rc.padding_mode,
-                )
-            )
-        if aug.hflip:
-            ops.append(v2.RandomHorizontalFlip(aug.hflip))
-        if aug.vflip:
-            ops.append(v2.RandomVerticalFlip(aug.vflip))
-    if aug.center_crop is not None:
-        ops.append(v2.CenterCrop(size_hw(aug.center_crop)))
-    if train:
-        if aug.color_jitter is not None:
-            cj = aug.color_jitter
-            ops.append(v2.ColorJitter(cj.brightness, cj.contrast, cj.saturation, cj.hue))
-        if aug.invert:
-            ops.append(v2.RandomInvert(aug.invert))
-        if aug.random_erasing:
-            ops.append(v2.RandomErasing(aug.random_erasing))
+    """The per-sample executor of ``augment_plan.plan``: one v2 transform per operation, in the plan's
+    order; evaluation keeps only the deterministic resize and center crop. None when nothing is on."""
+    ctx = {"interp": InterpolationMode[aug.interpolation.upper()], "fill": fills(ignore_index)}
+    ops = [PER_SAMPLE[op.key](op.value, ctx) for op in plan(aug, train=train)]
     return v2.Compose(ops) if ops else None

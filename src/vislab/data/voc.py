@@ -88,6 +88,9 @@ def _instances(base: Path, pairs: list[tuple[Path, Path]], wanted: bool) -> list
     return paths
 
 
+READS = ("root", "download", "image_set", "repeat", "limit")  # its own val split; masks use 255 for ignore  # data.* keys ``build`` reads
+
+
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     """VOC 2012 train (or train_aug, without any val image) and val; no test split (its masks are not public)."""
     root = data_root(cfg.root)

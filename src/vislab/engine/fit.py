@@ -30,6 +30,7 @@ from .hardware import cpu_threads, describe_device, resolve_precision
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
+from .progressive import start_epoch
 from .recorder import Recorder
 from .state import EpochAccumulators, TrainState
 from .streams import StreamCursor, stream_cursors
@@ -236,6 +237,7 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
     """
     cfg, fabric, model, task, st = s.cfg, s.fabric, s.model, s.task, s.state
     model.train()
+    start_epoch(cfg, st.epoch, model, loader)  # a function of the epoch alone: a resume sets the same stage
     s.epoch_metrics = metrics = task.metrics(train=True)
     partial = st.partial or EpochAccumulators(torch.zeros((), dtype=torch.float64), lr=lr)
     if partial.metrics is not None:

@@ -9,6 +9,7 @@ from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .common import model_channels, model_classes
+from .contract import classifier
 from .freeze import default_stem, first_conv, freeze
 from .weights import load_pretrained_file
 
@@ -91,7 +92,10 @@ def small_cnn(cls: type, name: str, cfg: ModelConfig, info: DataInfo, dropout: f
     if cfg.weights is not None:
         load_pretrained_file(model, cfg.weights, head="classifier", stem=first_conv(model) + ".weight")
     freeze(model, cfg.freeze, default_stem(model))
-    return model
+    return classifier(model, "classifier")
+
+
+READS = ("pretrained", "weights", "dropout", "freeze")  # model.* keys small_cnn reads
 
 
 def cnn_mnist(cfg: ModelConfig, info: DataInfo) -> nn.Module:

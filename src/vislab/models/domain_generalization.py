@@ -18,7 +18,8 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
-from .common import model_channels, model_classes, replace_module
+from .common import model_channels, replace_module
+from .contract import Contract, contract_of, declare
 from .freeze import stage_names, unknown_stage
 from .mixstyle import MixStyle
 
@@ -60,17 +61,14 @@ class DomainGeneralizationNet(nn.Module):
         return result
 
 
-def class_head(net: nn.Module, classes: int) -> str:
-    """Name of the classifier: the last linear layer with one output per class."""
-    heads = [n for n, m in net.named_modules() if isinstance(m, nn.Linear) and m.out_features == classes]
-    if not heads:
-        raise VislabError(f"model.domain_head: {type(net).__name__} has no linear class head to put a domain head beside")
-    return heads[-1]
-
-
-def add_domain_head(net: nn.Module, classes: int, num_domains: int) -> None:
-    name = class_head(net, classes)
-    replace_module(net, name, ClassAndDomainHead(net.get_submodule(name), num_domains))
+def add_domain_head(net: nn.Module, num_domains: int) -> str:
+    """Put a domain head beside the classifier's class head (its contract names it); returns the head's name."""
+    name = contract_of(net).heads["out"]
+    head = net.get_submodule(name)
+    if not isinstance(head, nn.Linear):
+        raise VislabError(f"model.domain_head: {type(net).__name__}'s class head is no linear layer to put a domain head beside")
+    replace_module(net, name, ClassAndDomainHead(head, num_domains))
+    return name
 
 
 def attach_mixstyle(net: nn.Module, mixstyle: MixStyle, stages: list[str], info: DataInfo, channels: int) -> None:
@@ -104,9 +102,12 @@ def attach_mixstyle(net: nn.Module, mixstyle: MixStyle, stages: list[str], info:
 def with_domains(net: nn.Module, cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """The classifier ``net`` wrapped in a DomainGeneralizationNet with the domain head and MixStyle ``cfg``
     asks for (the domain-generalization task builds its model so)."""
+    inner = contract_of(net)
+    heads = {"logits": "net." + inner.heads["out"]}
     if cfg.domain_head:
-        add_domain_head(net, model_classes(cfg, info), len(info.domains or []))
+        heads["domain_logits"] = "net." + add_domain_head(net, len(info.domains or [])) + ".domain"
     mixstyle = MixStyle(cfg.mixstyle) if cfg.mixstyle is not None else None
     if mixstyle is not None:
         attach_mixstyle(net, mixstyle, cfg.mixstyle.layers, info, model_channels(cfg, info))
-    return DomainGeneralizationNet(net, mixstyle)
+    backbone = tuple("net." + name for name in inner.backbone)
+    return declare(DomainGeneralizationNet(net, mixstyle), Contract(heads, backbone=backbone))

@@ -21,6 +21,7 @@ from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .aspp import ASPP, conv_norm_relu
 from .common import adapt_first_conv, model_channels, model_classes
+from .contract import Contract, declare
 from .tv_segmentation import pretrained_state
 
 BACKBONES = {"resnet50": torchvision.models.ResNet50_Weights, "resnet101": torchvision.models.ResNet101_Weights}
@@ -60,8 +61,6 @@ def head(in_channels: int, mid: int, out: int) -> nn.Sequential:
 class PanopticDeepLab(nn.Module):
     """Input float [B, C, H, W]; output {"out": logits [B,K,H,W], "center": [B,1,H,W], "offset": [B,2,H,W]}."""
 
-    output_stride = 16
-
     def __init__(self, resnet: nn.Module, num_classes: int) -> None:
         super().__init__()
         self.backbone = IntermediateLayerGetter(resnet, {"layer1": "res2", "layer2": "res3", "layer4": "res5"})
@@ -80,6 +79,9 @@ class PanopticDeepLab(nn.Module):
                 "offset": up(self.offset_head(instance))}
 
 
+READS = ("pretrained", "weights", "backbone", "heads")  # heads: always panoptic
+
+
 def panoptic_deeplab(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """``model.name=panoptic_deeplab`` on ``model.backbone`` (resnet50 or resnet101)."""
     weights = BACKBONES.get(cfg.backbone)
@@ -95,4 +97,5 @@ def panoptic_deeplab(cfg: ModelConfig, info: DataInfo) -> nn.Module:
             raise VislabError(f"model.weights does not fit {cfg.backbone}: {str(e).splitlines()[0][:200]}") from None
     model = PanopticDeepLab(resnet, model_classes(cfg, info))
     adapt_first_conv(model, model_channels(cfg, info))
-    return model
+    heads = {"out": "semantic_head", "center": "center_head", "offset": "offset_head"}
+    return declare(model, Contract(heads, output_stride=16, backbone=("backbone",)))  # layer4 dilated

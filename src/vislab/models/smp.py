@@ -9,8 +9,12 @@ from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .common import model_channels, model_classes
+from .contract import Contract, declare
 
 PREFIX = "smp/"
+
+
+READS = ("pretrained",)  # model.* keys smp_model reads
 
 
 def smp_model(cfg: ModelConfig, info: DataInfo) -> nn.Module:
@@ -36,5 +40,4 @@ def smp_model(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     except OSError as e:
         raise VislabError(f"model.name={cfg.name}: the encoder's ImageNet weights could not be downloaded ({e}); "
                           "set model.pretrained=false or put them in torch's hub cache") from None
-    model.output_stride = 32
-    return model
+    return declare(model, Contract({"out": "segmentation_head"}, model.encoder.output_stride, ("encoder",)))

@@ -17,6 +17,7 @@ from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .common import model_channels, model_classes
+from .contract import classifier
 from .freeze import default_stem, first_conv, freeze
 from .weights import load_pretrained_file
 
@@ -55,6 +56,9 @@ def stem_of(model: nn.Module) -> list[str]:
     return default_stem(model)
 
 
+READS = ("pretrained", "weights", "dropout", "drop_path", "freeze")  # model.* keys ``build`` reads
+
+
 def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     try:
         import timm
@@ -79,9 +83,9 @@ def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         if pretrained:
             raise offline_error(name, e) from None
         raise
+    head = model.pretrained_cfg.get("classifier") or "head"
     if cfg.weights is not None:
-        head = model.pretrained_cfg.get("classifier") or "head"
         load_pretrained_file(model, cfg.weights, head=tuple(head) if isinstance(head, (list, tuple)) else head,
                              stem=first_conv(model) + ".weight")
     freeze(model, cfg.freeze, stem_of(model))
-    return model
+    return classifier(model, head if isinstance(head, str) else head[0])  # distilled models: the class head first

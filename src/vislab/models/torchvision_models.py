@@ -19,6 +19,7 @@ from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .common import model_channels, model_classes, replace_module
+from .contract import classifier
 from .freeze import default_stem, first_conv, freeze
 from .weights import adapt_input_channels, load_pretrained_file
 
@@ -104,6 +105,9 @@ def pretrained_weights(name: str):
     return weights
 
 
+READS = ("pretrained", "weights", "dropout", "drop_path", "freeze")  # model.* keys ``build`` reads
+
+
 def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """The model named ``cfg.name``, with its head and first convolution fitted to the data."""
     import torchvision.models
@@ -124,4 +128,4 @@ def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     if cfg.weights is not None:
         load_pretrained_file(model, cfg.weights, head=head, stem=stem + ".weight")
     freeze(model, cfg.freeze, default_stem(model))
-    return model
+    return classifier(model, head)

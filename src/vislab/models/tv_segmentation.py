@@ -18,6 +18,7 @@ from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .common import adapt_first_conv, model_channels, model_classes, replace_module
+from .contract import Contract, declare
 
 # name -> (builder, weights enum, output stride, has an auxiliary head)
 SPECS: dict[str, tuple[Callable[..., nn.Module], Any, int, bool]] = {
@@ -58,9 +59,12 @@ def replace_classifier(model: nn.Module, old: int, new: int) -> None:
                 replace_module(module, name, nn.Conv2d(conv.in_channels, new, 1))
 
 
+READS = ("pretrained", "weights", "aux_loss")  # model.* keys torchvision_segmentation reads
+
+
 def torchvision_segmentation(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """``model.name`` among SPECS, for the data's channels and classes. Returns torchvision's module, whose
-    forward gives ``{"out": [B,K,H,W][, "aux": ...]}``, with ``output_stride`` set."""
+    forward gives ``{"out": [B,K,H,W][, "aux": ...]}``, with its contract."""
     builder, weights_enum, stride, has_aux = SPECS[cfg.name]
     classes = model_classes(cfg, info)
     pretrained = cfg.pretrained or cfg.weights is not None
@@ -83,5 +87,5 @@ def torchvision_segmentation(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     else:
         model = builder(weights=None, weights_backbone=None, num_classes=classes, **aux_kwargs(aux))
     adapt_first_conv(model, model_channels(cfg, info))
-    model.output_stride = stride
-    return model
+    heads = {"out": "classifier", **({"aux": "aux_classifier"} if getattr(model, "aux_classifier", None) is not None else {})}
+    return declare(model, Contract(heads, stride, ("backbone",)))

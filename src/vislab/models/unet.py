@@ -12,6 +12,7 @@ from ..data.bundle import DataInfo
 from ..errors import VislabError
 from .aspp import ASPP, conv_norm_relu
 from .common import model_channels, model_classes
+from .contract import Contract, declare
 
 
 class ConvBlock(nn.Module):
@@ -90,7 +91,6 @@ class UNet(nn.Module):
             self.instance_decoder = decoder(half)
             self.center_head = nn.Conv2d(half[0], 1, 1)
             self.offset_head = nn.Conv2d(half[0], 2, 1)
-        self.output_stride = 2 ** (len(widths) - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -122,6 +122,9 @@ def unet_widths(cfg: ModelConfig) -> list[int]:
     return [base * 2**i for i in range(cfg.depth)]
 
 
+READS = ("depth", "widths", "batchnorm", "residual", "dropout", "center", "aspp_rates", "dilations", "heads")
+
+
 def unet(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """``model.name=unet`` from model.depth, widths, batchnorm, residual, dropout, center, aspp_rates, dilations."""
     if cfg.depth < 2:
@@ -130,7 +133,7 @@ def unet(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     for key, values in (("widths", widths), ("dilations", cfg.dilations)):
         if values is not None and len(values) != cfg.depth:
             raise VislabError(f"model.{key} has {len(values)} entries but model.depth={cfg.depth}; give one per level")
-    return UNet(
+    model = UNet(
         model_channels(cfg, info),
         model_classes(cfg, info),
         widths,
@@ -142,3 +145,5 @@ def unet(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         dilations=cfg.dilations,
         heads=cfg.heads,
     )
+    heads = {"out": "head", **({"center": "center_head", "offset": "offset_head"} if cfg.heads == "panoptic" else {})}
+    return declare(model, Contract(heads, output_stride=2 ** (len(widths) - 1)))  # max-pooled by 2 between levels

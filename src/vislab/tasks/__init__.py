@@ -7,6 +7,7 @@ from typing import Callable
 from ..config import Config
 from ..data.bundle import DataInfo
 from ..errors import VislabError
+from ..reads import check_reads
 from .base import Metrics, StepContext, Stream, Task
 from .classification import ClassificationTask
 from .domain_generalization import DomainGeneralizationTask
@@ -44,7 +45,8 @@ def task_name(cfg: Config, info: DataInfo) -> str:
 
 
 def build(cfg: Config, info: DataInfo) -> Task:
-    """The task ``task.name`` chooses (see ``task_name``); model keys only another task reads are bad input."""
+    """The task ``task.name`` chooses (see ``task_name``); model keys only another task reads are bad
+    input, and so is a loss.* or eval.* key the task does not read."""
     name = task_name(cfg, info)
     if name != "panoptic" and panoptic_heads(cfg):
         raise VislabError(
@@ -61,7 +63,10 @@ def build(cfg: Config, info: DataInfo) -> Task:
             f"model.mixstyle and model.domain_head need task.name=domain_generalization (a domain-generalization "
             f"dataset: officehome, digits-dg), not {name}; set model.mixstyle=null model.domain_head=false"
         )
-    return TASKS[name](cfg, info)
+    factory = TASKS[name]
+    for section in ("loss", "eval"):
+        check_reads(getattr(cfg, section), section, factory.reads.get(section, ()), f"{name} training")
+    return factory(cfg, info)
 
 
 __all__ = ["Metrics", "StepContext", "Stream", "TASKS", "Task", "build", "task_name"]

@@ -108,6 +108,9 @@ class Task:
     name: str = "task"
     monitor: str = "loss"
     mode: str = "min"
+    # The loss.* and eval.* keys the task reads, by section; any other set is refused (reads.check_reads).
+    reads: dict[str, tuple[str, ...]] = {}
+
     predicts_to_folder: bool = False  # vislab predict writes into a folder (RUN_DIR/predictions by default)
     predict_options: tuple[str, ...] = ()  # keyword options predict_files takes (``vislab predict --topk``)
     votes: bool = False  # whether runs of this task vote in `vislab ensemble` (through ``class_logits``)

@@ -23,6 +23,7 @@ class ClassificationTask(Task):
     mode = "max"
     predict_options = ("topk",)
     votes = True
+    reads = {"loss": ("label_smoothing", "class_weights")}
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         self.num_classes = cfg.model.num_classes or info.num_classes

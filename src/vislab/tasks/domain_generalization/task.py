@@ -45,6 +45,7 @@ def domain_targets(domain: torch.Tensor, mixes: list, num_domains: int) -> torch
 
 
 class DomainGeneralizationTask(ClassificationTask):
+    reads = {"loss": ("label_smoothing", "class_weights", "domain_weight")}
     """Classification with domain labels: the model answers with a dict (models.domain_generalization);
     the best checkpoint is picked by val_acc, as for classification."""
 

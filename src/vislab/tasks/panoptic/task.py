@@ -39,6 +39,8 @@ class PanopticTask(SegmentationTask):
     name = "panoptic"
     monitor = "pq"
     mode = "max"
+    reads = {"loss": (*SegmentationTask.reads["loss"], "center_weight", "offset_weight", "center_sigma"),
+             "eval": SegmentationTask.reads["eval"]}
     heads = ("out", "center", "offset")
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:

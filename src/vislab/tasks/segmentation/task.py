@@ -21,6 +21,7 @@ from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
 from ...data.segmentation import load_image
 from ...data.transforms import size_hw
+from ...models.contract import contract_of
 from ...viz import colorize, overlay, save_grid, save_mask_png, save_png, to_display
 from ..base import Task
 from .artifacts import write_iou_tables
@@ -48,7 +49,8 @@ class SegmentationTask(Task):
     name = "segmentation"
     monitor = "miou"
     mode = "max"
-    predicts_to_folder = True
+    reads = {"loss": ("label_smoothing", "class_weights", "aux_weight", "topk"), "eval": ("sliding_window", "window_overlap")}
+    predicts_to_folder = True  # vislab predict writes PNGs into a folder (RUN_DIR/predictions by default)
     heads: tuple[str, ...] = ("out",)  # the model outputs evaluation keeps (the auxiliary head is for training)
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
@@ -119,7 +121,7 @@ class SegmentationTask(Task):
 
     def _whole(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h, w = x.shape[-2:]
-        outputs = as_outputs(model(pad_to_multiple(x, getattr(model, "output_stride", 1))))
+        outputs = as_outputs(model(pad_to_multiple(x, contract_of(model).output_stride)))
         return {key: outputs[key][..., :h, :w] for key in self.heads}
 
     def predict(self, model: nn.Module, batch: dict) -> dict[str, torch.Tensor]:

@@ -1,0 +1,34 @@
+"""Every key means something: builders declare the config keys they read, and a key set away from its default
+that the chosen dataset, model or task does not read is bad input, named with what it does not apply to.
+
+Torch-free: the declarations are plain tuples of key names beside each builder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Iterable
+
+from .errors import VislabError
+
+
+def unread(section: Any, reads: Iterable[str]) -> list[str]:
+    """Keys of the config dataclass ``section`` set away from their defaults and not among ``reads``
+    (names within the section; naming a sub-section covers all of its keys)."""
+    defaults = type(section)()
+    known = set(reads)
+    return [f.name for f in fields(section) if f.name not in known and getattr(section, f.name) != getattr(defaults, f.name)]
+
+
+def check_reads(section: Any, prefix: str, reads: Iterable[str], what: str) -> None:
+    """Bad input naming every key of ``section`` (config section ``prefix``) that ``what`` does not read, with
+    the overrides that put them back to their defaults (a recipe's keys for another family, say)."""
+    keys = unread(section, reads)
+    if keys:
+        from .config import yaml_dump
+
+        defaults = type(section)()
+        reset = " ".join(f"{prefix}.{k}={yaml_dump(getattr(defaults, k))}" for k in keys)
+        names = ", ".join(f"{prefix}.{k}" for k in keys)
+        raise VislabError(f"config key{'s' if len(keys) > 1 else ''} {names} do{'' if len(keys) > 1 else 'es'} nothing for {what}; "
+                          f"remove {'them' if len(keys) > 1 else 'it'} or set {reset}")
