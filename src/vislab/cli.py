@@ -156,11 +156,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .experiments.compare import compare
-    from .experiments.report import render
+    from .experiments.report import notes, render
 
     result = compare(args.dirs, baseline=args.baseline, metrics=args.metric, out=args.out, band=args.band)
     print(render(result, args.format), end="")
     where = sys.stdout if args.format == "md" else sys.stderr  # keep csv and json output clean for pipes
+    for line in notes(result):
+        print(line, file=where)
     print(f"report: {result.out / 'report.md'}, {result.out / 'report.html'}", file=where)
     return 0
 

@@ -37,7 +37,7 @@ def write_run(root: Path, optimizer: str, seed: int, best: float, status: str = 
     ]
     run.write_history(rows)
     run.write_summary({
-        "status": status, "best_metric": "val_acc", "mode": "max", "best_value": best, "best_epoch": 2,
+        "status": status, "task": "classification", "best_metric": "val_acc", "mode": "max", "best_value": best, "best_epoch": 2,
         "seed": seed, "wall_s": 2.0, "metrics": {"val_acc": best, "test_acc": best - 0.01},
     })
     return run
@@ -150,3 +150,36 @@ def test_report_of_a_real_sweep(main, small_sweep):
     assert len(images) == 2 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing to fetch: it opens offline
     assert "<td>optim.name=sgd</td>" in page
+
+
+def test_repeated_seeds_count_once_and_a_run_named_twice_counts_once(main, runs, tmp_path):
+    repeat = write_run(runs, "adam", 0, 0.96)  # seed 0 of adam again, with another result
+    code, out, err = main("compare", runs, repeat.dir, "--baseline", "optim.name=adam", "--format", "json",
+                          "--out", tmp_path / "r")
+    assert code == 0, err
+    adam = rows_by_group(out, "val_acc")["optim.name=adam"]
+    values = [(0.90 + 0.96) / 2, ADAM[1], ADAM[2]]  # the two seed-0 runs are one sample: their mean
+    assert adam["n"] == 3 and adam["mean"] == pytest.approx(sum(values) / 3)
+    sgd = rows_by_group(out, "val_acc")["optim.name=sgd"]
+    assert sgd["test"] == "paired" and sgd["p"] == pytest.approx(sp.ttest_rel(list(SGD.values()), values).pvalue)
+    assert f"Named more than once, counted once: {repeat.dir.name}." in err
+    assert "2 runs of optim.name=adam repeat seed 0" in err and "not independent samples" in err
+    assert "Left out 1 runs that did not complete" in err  # on the terminal, not only in the report
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "repeat seed 0" in report and "Named more than once" in report
+
+
+def test_runs_of_two_tasks_are_refused_not_dropped(main, runs, tmp_path):
+    other = write_run(tmp_path / "seg", "adam", 0, 0.5)
+    other.update_summary(task="segmentation")
+    code, _, err = main("compare", runs, other.dir, "--out", tmp_path / "r")
+    assert code == 2 and "the runs are of 2 tasks" in err and "segmentation: 1 runs" in err
+    assert "compare each task's runs separately" in err and not (tmp_path / "r").exists()
+
+
+def test_best_epoch_is_an_epoch_and_the_p_column_says_holm(main, runs, tmp_path):
+    code, out, _ = main("compare", runs, "--baseline", "optim.name=adam", "--out", tmp_path / "r")
+    header = next(line for line in out.splitlines() if line.startswith("| group"))
+    assert "| p (Holm-adjusted p) |" in header and "| best epoch |" in header
+    adam = next(line for line in out.splitlines() if line.startswith("| optim.name=adam"))
+    assert adam.split(" | ")[4] == "2"  # an epoch, not 2.0

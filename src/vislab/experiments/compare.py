@@ -8,6 +8,7 @@ that same split, so optimistic) and test metrics of best.pt (not optimistic). Ru
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -45,7 +46,7 @@ class Row:
     std: float
     ci_low: float
     ci_high: float
-    best_epoch: float
+    best_epoch: Optional[int]  # the median over the group's runs (the lower middle one: an epoch some run had)
     wall_s: float
     diff: float = NAN
     diff_low: float = NAN
@@ -66,6 +67,7 @@ class Comparison:
     tables: dict[str, list[Row]]
     skipped: list[tuple[Path, str]]  # runs left out, with their status
     sources: list[Path]
+    notes: list[str] = field(default_factory=list)  # what was counted once or left out, and why
     out: Optional[Path] = None
     files: list[Path] = field(default_factory=list)
 
@@ -75,11 +77,15 @@ class Comparison:
 # ----------------------------------------------------------------------------------------------
 
 
-def load_runs(dirs: list[str | Path]) -> tuple[list[Run], list[tuple[Path, str]]]:
-    """Completed runs at or below each directory, and the others with their status."""
+def load_runs(dirs: list[str | Path]) -> tuple[list[Run], list[tuple[Path, str]], list[str]]:
+    """Completed runs at or below each directory (each run once), the others with their status, and notes.
+
+    A run reached twice (named directly and inside its sweep) is one sample, not two. Runs of different tasks
+    (classification, segmentation, ...) have different metrics and are refused rather than silently dropped.
+    """
     if not dirs:
         raise VislabError("name at least one run or sweep directory to compare")
-    runs, skipped = [], []
+    runs, skipped, seen, twice = [], [], set(), []
     for d in dirs:
         path = Path(d).expanduser()
         if not path.is_dir():
@@ -88,6 +94,10 @@ def load_runs(dirs: list[str | Path]) -> tuple[list[Run], list[tuple[Path, str]]
         if not found:
             raise VislabError(f"{path} holds no run directories (no config.yaml with a summary.json)")
         for run in found:
+            if run.dir.resolve() in seen:
+                twice.append(run.dir.name)
+                continue
+            seen.add(run.dir.resolve())
             status = run.summary.get("status", "no summary")
             if status == "completed":
                 runs.append(run)
@@ -95,7 +105,19 @@ def load_runs(dirs: list[str | Path]) -> tuple[list[Run], list[tuple[Path, str]]
                 skipped.append((run.dir, status))
     if not runs:
         raise VislabError(f"none of the {len(skipped)} runs found completed; nothing to compare")
-    return runs, skipped
+    check_one_task(runs)
+    notes = [f"Named more than once, counted once: {', '.join(sorted(set(twice)))}."] if twice else []
+    return runs, skipped, notes
+
+
+def check_one_task(runs: list[Run]) -> None:
+    """Refuse runs of several tasks: their metrics differ, so some would drop out of every table."""
+    by_task: dict[str, list[Run]] = {}
+    for run in runs:
+        by_task.setdefault(str(run.summary.get("task", "unknown")), []).append(run)
+    if len(by_task) > 1:
+        parts = "; ".join(f"{task}: {len(rs)} runs, e.g. {rs[0].dir}" for task, rs in by_task.items())
+        raise VislabError(f"the runs are of {len(by_task)} tasks ({parts}); compare each task's runs separately")
 
 
 def group_runs(runs: list[Run]) -> tuple[list[Group], list[str]]:
@@ -184,15 +206,15 @@ def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str) -
     """Rows for every group with the metric, the baseline first; differences Holm-corrected together."""
     ordered = baseline_first(groups, baseline)
     rows, diffs = [], []
-    base_pairs = _pairs(baseline, metric)
+    base_pairs = seed_values(baseline, metric)
     for group in ordered:
-        pairs = _pairs(group, metric)
+        pairs = seed_values(group, metric)
         if not pairs:
             continue
         est = stats.estimate([v for _, v in pairs])
         row = Row(
             group.label, est.n, est.mean, est.std, est.low, est.high,
-            float(np.mean([r.summary.get("best_epoch") or NAN for r in group.runs])),
+            median_epoch(group.runs),
             float(np.mean([r.summary.get("wall_s") or NAN for r in group.runs])),
         )
         if group is baseline:
@@ -211,13 +233,43 @@ def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str) -
     return rows
 
 
-def _pairs(group: Group, metric: str) -> list[tuple[Any, float]]:
-    out = []
+def median_epoch(runs: list[Run]) -> Optional[int]:
+    epochs = [r.summary["best_epoch"] for r in runs if isinstance(r.summary.get("best_epoch"), int)]
+    return statistics.median_low(epochs) if epochs else None
+
+
+def run_seed(run: Run) -> Any:
+    return run.summary.get("seed", run.config.train.seed)
+
+
+def seed_values(group: Group, metric: str) -> list[tuple[Any, float]]:
+    """(seed, value) per seed of the group: runs that repeat a seed with the same settings are not independent
+    samples, so they count once, with the mean of their values."""
+    by_seed: dict[Any, list[float]] = {}
     for run in group.runs:
         value = run_value(run, metric)
         if value is not None:
-            out.append((run.summary.get("seed", run.config.train.seed), value))
-    return out
+            by_seed.setdefault(run_seed(run), []).append(value)
+    return [(seed, float(np.mean(values))) for seed, values in by_seed.items()]
+
+
+def honesty_notes(groups: list[Group], metrics: list[str]) -> list[str]:
+    """Sentences on what counted once (repeated seeds) and which runs lack a metric of the tables."""
+    notes = []
+    for group in groups:
+        by_seed: dict[Any, list[Run]] = {}
+        for run in group.runs:
+            by_seed.setdefault(run_seed(run), []).append(run)
+        for seed, runs in by_seed.items():
+            if len(runs) > 1:
+                names = ", ".join(r.dir.name for r in runs)
+                notes.append(f"{len(runs)} runs of {group.label} repeat seed {seed} ({names}): not independent samples, "
+                             "counted once with their mean.")
+    for metric in metrics:
+        missing = [r.dir.name for g in groups for r in g.runs if run_value(r, metric) is None]
+        if missing:
+            notes.append(f"Left out of the {metric} table, no such value: {', '.join(missing)}.")
+    return notes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -243,7 +295,7 @@ def compare(
         dirs = [dirs]
     if band not in ("std", "minmax"):
         raise VislabError(f"--band must be std or minmax, not '{band}'")
-    runs, skipped = load_runs(dirs)
+    runs, skipped, notes = load_runs(dirs)
     groups, keys = group_runs(runs)
     base = pick_baseline(groups, baseline)
     metrics = metrics or default_metrics(runs)
@@ -254,7 +306,8 @@ def compare(
     modes = {m: metric_mode(m, runs) for m in metrics}
     tables = {m: metric_table(groups, base, m, modes[m]) for m in metrics}
     sources = [Path(d).expanduser() for d in dirs]
-    result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources)
+    notes += honesty_notes(groups, metrics)
+    result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes)
     result.out = Path(out).expanduser() if out else (sources[0] / "report" if len(sources) == 1 else Path("report"))
     result.files = write_report(result, band)
     return result

@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,9 @@ METHOD = (
 # ----------------------------------------------------------------------------------------------
 
 
+LEGEND_WIDTH = 60  # characters per legend line
+
+
 def curve_metrics(cmp: Comparison) -> list[str]:
     """The validation metrics of the tables, then val_loss."""
     names = [m for m in cmp.metrics if m.startswith("val_")]
@@ -58,16 +62,17 @@ def save_curves(cmp: Comparison, metric: str, path: Path, band: str) -> Path:
             counts = np.sum(~np.isnan(curves), axis=0)
             std = np.where(counts > 1, np.nanstd(curves, axis=0, ddof=min(1, len(curves) - 1)), 0.0)
             low, high = mean - std, mean + std
-        ax.plot(epochs, mean, color=color, label=f"{group.label} (n={len(curves)})", marker="o" if len(epochs) < 20 else None)
+        label = textwrap.fill(f"{group.label} (n={len(curves)})", LEGEND_WIDTH)
+        ax.plot(epochs, mean, color=color, label=label, marker="o" if len(epochs) < 20 else None)
         ax.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric}: mean over seeds, band {'±1 std' if band == 'std' else 'min to max'}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    # Below the axes, so that long labels (wrapped) never cover the curves or run off the figure.
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2 if len(cmp.groups) > 3 else 1, frameon=False)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
     return path
 
 
@@ -89,7 +94,8 @@ def _curves(group: Group, metric: str) -> tuple[list[int], np.ndarray]:
 # Document: blocks rendered as Markdown or HTML
 # ----------------------------------------------------------------------------------------------
 
-TABLE_HEADER = ["group", "n", "mean ± std", "95% CI", "best epoch", "wall s", "Δ vs baseline [95% CI]", "p (Holm)", "test", "verdict"]
+TABLE_HEADER = ["group", "n", "mean ± std", "95% CI", "best epoch", "wall s", "Δ vs baseline [95% CI]",
+                "p (Holm-adjusted p)", "test", "verdict"]
 
 
 def table_cells(row: Row) -> list[str]:
@@ -102,7 +108,7 @@ def table_cells(row: Row) -> list[str]:
         delta = f"{row.diff:+.4f}" + (f" [{row.diff_low:+.4f}, {row.diff_high:+.4f}]" if row.test != "none" else "")
         p = f"{row.p:.3g} ({row.p_holm:.3g})" if row.test != "none" else "—"
         test = {"paired": f"paired t, {row.n} seeds", "welch": "Welch t", "none": "—"}[row.test]
-    return [row.group, str(row.n), spread, ci, _num(row.best_epoch, 1), _num(row.wall_s, 1), delta, p, test, row.verdict]
+    return [row.group, str(row.n), spread, ci, str(row.best_epoch) if row.best_epoch is not None else "—", _num(row.wall_s, 1), delta, p, test, row.verdict]
 
 
 def _num(x: float, digits: int) -> str:
@@ -131,9 +137,7 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
         ("p", "Read from " + ", ".join(str(s) for s in cmp.sources) + "."),
         ("p", f"Groups differ in {', '.join(cmp.keys)}. Baseline: {cmp.baseline.label}." if cmp.keys else "All runs share their settings apart from the seed."),
     ]
-    if cmp.skipped:
-        listed = "; ".join(f"{p.name} ({status})" for p, status in cmp.skipped)
-        out.append(("p", f"Left out {len(cmp.skipped)} runs that did not complete: {listed}."))
+    out += [("p", line) for line in notes(cmp)]
     out += table_blocks(cmp)
     out.append(("p", METHOD))
     if images:
@@ -146,6 +150,15 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
     ]
     out.append(("table", ["group", "seed", *cmp.metrics, "run"], rows))
     return out
+
+
+def notes(cmp: Comparison) -> list[str]:
+    """Runs left out and runs counted once, one sentence each: in the report and on the terminal."""
+    out = []
+    if cmp.skipped:
+        listed = "; ".join(f"{p.name} ({status})" for p, status in cmp.skipped)
+        out.append(f"Left out {len(cmp.skipped)} runs that did not complete: {listed}.")
+    return out + cmp.notes
 
 
 def render_markdown(items: list[tuple]) -> str:
