@@ -16,31 +16,13 @@ from pathlib import Path
 import pytest
 from scipy import stats as sp
 
-from vislab import config
-from vislab.runs import Run
+from compare_runs import write_run
 
 # val_acc at the best epoch, by group and seed
 ADAM = {0: 0.90, 1: 0.92, 2: 0.94}
 SGD = {0: 0.85, 1: 0.87, 2: 0.88}  # same seeds: paired
 RMSPROP = {5: 0.91, 6: 0.96}  # other seeds: Welch
 ADAMW = {0: 0.97}  # a single run
-
-
-def write_run(root: Path, optimizer: str, seed: int, best: float, status: str = "completed") -> Run:
-    """A two-epoch run whose val_acc peaks at ``best`` in epoch 2, with val_loss = 1 - val_acc."""
-    cfg = config.resolve("digits", {"optim.name": optimizer, "train.seed": seed, "train.epochs": 2})
-    run = Run.create(root, cfg.recipe, f"{optimizer}-{seed}")
-    config.save(cfg, run.config_path)
-    rows = [
-        {"epoch": 1, "lr": 0.003, "train_loss": 1.0, "val_loss": 1 - (best - 0.1), "val_acc": best - 0.1, "seconds": 1.0},
-        {"epoch": 2, "lr": 0.003, "train_loss": 0.5, "val_loss": 1 - best, "val_acc": best, "seconds": 1.0},
-    ]
-    run.write_history(rows)
-    run.write_summary({
-        "status": status, "task": "classification", "best_metric": "val_acc", "mode": "max", "best_value": best, "best_epoch": 2,
-        "seed": seed, "wall_s": 2.0, "metrics": {"val_acc": best, "test_acc": best - 0.01},
-    })
-    return run
 
 
 @pytest.fixture

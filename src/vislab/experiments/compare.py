@@ -19,6 +19,7 @@ from ..config import flatten, parse_override
 from ..errors import VislabError
 from ..runs import Run, find_runs
 from . import stats
+from .image_noise import ImageRow, image_table
 from .space import SEED, describe
 
 # Keys that do not make runs different experiments: the seed, and where or how visibly a run was done.
@@ -68,6 +69,7 @@ class Comparison:
     skipped: list[tuple[Path, str]]  # runs left out, with their status
     sources: list[Path]
     notes: list[str] = field(default_factory=list)  # what was counted once or left out, and why
+    image_tables: dict[str, list[ImageRow]] = field(default_factory=dict)  # metric -> rows over test images
     out: Optional[Path] = None
     files: list[Path] = field(default_factory=list)
 
@@ -307,7 +309,13 @@ def compare(
     tables = {m: metric_table(groups, base, m, modes[m]) for m in metrics}
     sources = [Path(d).expanduser() for d in dirs]
     notes += honesty_notes(groups, metrics)
-    result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes)
+    image_tables = {}
+    for m in metrics:
+        rows, more = image_table(baseline_first(groups, base), base, m, run_seed, {r.group: r.std for r in tables[m]})
+        notes += more
+        if rows:
+            image_tables[m] = rows
+    result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes, image_tables)
     result.out = Path(out).expanduser() if out else (sources[0] / "report" if len(sources) == 1 else Path("report"))
     result.files = write_report(result, band)
     return result

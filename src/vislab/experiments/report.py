@@ -21,14 +21,20 @@ from matplotlib.ticker import MaxNLocator
 from ..atomic import atomic_write, atomic_write_text
 from ..errors import VislabError
 from ..viz import _figure
+from .bootstrap import RESAMPLES
 from .compare import Comparison, Group, Row, baseline_first, run_value
+from .image_noise import ImageRow
 
 METHOD = (
     "Each run counts with its best checkpoint: validation metrics at its best epoch (chosen on the same split, "
     "so slightly optimistic), test metrics of best.pt. 95% CI: Student t over the group's runs. "
     "Δ: group mean minus baseline mean, with a paired t-test over seeds when both groups ran exactly the same "
     "seeds, Welch's t-test otherwise; p-values are Holm-corrected across the groups of each table, and the "
-    "verdict is taken at 0.05. A group of one run has no spread, so it gets no interval and no p-value."
+    "verdict is taken at 0.05. A group of one run has no spread, so it gets no interval and no p-value. "
+    "Over images: where the runs kept per-sample records (records/<split>.npz), the images are resampled with "
+    "replacement (the same resamples for every run, and for the group and the baseline: a paired bootstrap); "
+    "intervals are the 2.5 and 97.5 percentiles. 'noise dominated by' compares one run's spread over resampled "
+    "images with the spread over seeds: the larger says whether more seeds or more test images would sharpen the result."
 )
 
 
@@ -119,13 +125,27 @@ def _or_nan(x: Any) -> float:
     return math.nan if x is None else x
 
 
+IMAGE_HEADER = ["group", "runs", "images", "mean [95% CI over images]", "std: images (one run)", "std: seeds",
+                "noise dominated by", "Δ vs baseline, paired bootstrap [95% CI]"]
+
+
+def image_cells(row: ImageRow) -> list[str]:
+    """An ImageRow as the report prints it."""
+    delta = "—" if math.isnan(row.diff) else f"{row.diff:+.4f} [{row.diff_low:+.4f}, {row.diff_high:+.4f}]"
+    return [row.group, str(row.runs), str(row.images), f"{row.mean:.4f} [{row.low:.4f}, {row.high:.4f}]",
+            _num(row.image_std, 4), _num(row.seed_std, 4), row.dominant or "—", delta]
+
+
 def table_blocks(cmp: Comparison) -> list[tuple]:
-    """A heading and a table per metric."""
+    """A heading and a table per metric, and the table over test images where the runs have records."""
     out: list[tuple] = []
     for metric in cmp.metrics:
         better = "higher" if cmp.modes[metric] == "max" else "lower"
         out.append(("h2", f"{metric} ({better} is better)"))
         out.append(("table", TABLE_HEADER, [table_cells(r) for r in cmp.tables[metric]]))
+        if metric in cmp.image_tables:
+            out.append(("p", f"{metric} over the evaluated images (bootstrap, {RESAMPLES} resamples of the images):"))
+            out.append(("table", IMAGE_HEADER, [image_cells(r) for r in cmp.image_tables[metric]]))
     return out
 
 
@@ -215,11 +235,12 @@ def render_html(items: list[tuple]) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
-def records(cmp: Comparison) -> list[dict[str, Any]]:
-    """One dict per (metric, group), numbers as numbers (None where there is none)."""
+def records(cmp: Comparison, tables: str = "tables") -> list[dict[str, Any]]:
+    """One dict per (metric, group) of ``cmp.tables`` (or ``cmp.image_tables``), numbers as numbers (None where
+    there is none)."""
     out = []
-    for metric in cmp.metrics:
-        for row in cmp.tables[metric]:
+    for metric, rows in getattr(cmp, tables).items():
+        for row in rows:
             values = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in dataclasses.asdict(row).items()}
             out.append({"metric": metric, "mode": cmp.modes[metric], **values})
     return out
@@ -240,6 +261,8 @@ def render_json(cmp: Comparison) -> str:
         "keys": cmp.keys,
         "groups": [{"label": g.label, "settings": g.settings, "runs": [str(r.dir) for r in g.runs]} for g in cmp.groups],
         "rows": records(cmp),
+        "image_rows": records(cmp, "image_tables"),
+        "notes": cmp.notes,
         "skipped": [{"run": str(p), "status": s} for p, s in cmp.skipped],
     }
     return json.dumps(doc, indent=2, default=str) + "\n"
