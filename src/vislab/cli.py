@@ -158,7 +158,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .experiments.compare import compare
     from .experiments.report import notes, render
 
-    result = compare(args.dirs, baseline=args.baseline, metrics=args.metric, out=args.out, band=args.band)
+    result = compare(args.dirs, baseline=args.baseline, metrics=args.metric, out=args.out, band=args.band,
+                     min_effect=args.min_effect)
     print(render(result, args.format), end="")
     where = sys.stdout if args.format == "md" else sys.stderr  # keep csv and json output clean for pipes
     for line in notes(result):
@@ -260,6 +261,8 @@ def add_compare(sub: Any) -> None:
     p.add_argument("--out", default=None, metavar="DIR", help="report directory (default DIR/report for one DIR, else ./report)")
     p.add_argument("--format", default="md", choices=["md", "csv", "json"], help="how the tables are printed")
     p.add_argument("--band", default="std", choices=["std", "minmax"], help="curve band: ±1 std or min to max over seeds")
+    p.add_argument("--min-effect", type=float, default=None, metavar="D",
+                   help="smallest difference that matters: the report adds the seeds needed to detect it at 80%% power")
     p.set_defaults(func=cmd_compare)
 
 

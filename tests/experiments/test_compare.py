@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats as sp
 
@@ -165,3 +166,20 @@ def test_best_epoch_is_an_epoch_and_the_p_column_says_holm(main, runs, tmp_path)
     assert "| p (Holm-adjusted p) |" in header and "| best epoch |" in header
     adam = next(line for line in out.splitlines() if line.startswith("| optim.name=adam"))
     assert adam.split(" | ")[4] == "2"  # an epoch, not 2.0
+
+
+def test_the_report_says_how_many_seeds_would_detect_the_difference(main, runs, tmp_path):
+    from vislab.experiments.sequential import seeds_needed
+
+    code, out, err = main("compare", runs, "--baseline", "optim.name=adam", "--min-effect", "0.01", "--format", "json",
+                          "--out", tmp_path / "r")
+    assert code == 0, err
+    sgd = rows_by_group(out, "val_acc")["optim.name=sgd"]
+    d = [SGD[s] - ADAM[s] for s in (0, 1, 2)]  # paired: the spread of the per-seed differences sets the power
+    sd = float(np.std(d, ddof=1))
+    assert sgd["seeds_needed"] == seeds_needed(np.mean(d), sd, paired=True) == 3  # observed: large and steady
+    assert sgd["seeds_min_effect"] == seeds_needed(0.01, sd, paired=True) > 3
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "| seeds needed | seeds needed for Δ = 0.01 |" in md
+    code, _, err = main("compare", runs, "--min-effect", "-1")
+    assert code == 2 and "--min-effect must be a positive difference" in err

@@ -20,6 +20,7 @@ from ..errors import VislabError
 from ..runs import Run, find_runs
 from . import stats
 from .image_noise import ImageRow, image_table
+from .sequential import seeds_needed
 from .space import SEED, describe
 
 # Keys that do not make runs different experiments: the seed, and where or how visibly a run was done.
@@ -56,6 +57,8 @@ class Row:
     p_holm: float = NAN
     test: str = ""
     verdict: str = ""
+    seeds_needed: Optional[int] = None  # per group, for 80% power at the observed difference (None: over 1000)
+    seeds_min_effect: Optional[int] = None  # the same for --min-effect
 
 
 @dataclass
@@ -72,6 +75,7 @@ class Comparison:
     image_tables: dict[str, list[ImageRow]] = field(default_factory=dict)  # metric -> rows over test images
     out: Optional[Path] = None
     files: list[Path] = field(default_factory=list)
+    min_effect: Optional[float] = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -204,8 +208,9 @@ def baseline_first(groups: list[Group], baseline: Group) -> list[Group]:
     return [baseline] + [g for g in groups if g is not baseline]
 
 
-def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str) -> list[Row]:
-    """Rows for every group with the metric, the baseline first; differences Holm-corrected together."""
+def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str, min_effect: Optional[float] = None) -> list[Row]:
+    """Rows for every group with the metric, the baseline first; differences Holm-corrected together, with the
+    seeds each group would need to detect the observed difference (and ``min_effect``) at 80% power."""
     ordered = baseline_first(groups, baseline)
     rows, diffs = [], []
     base_pairs = seed_values(baseline, metric)
@@ -224,6 +229,10 @@ def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str) -
         elif base_pairs:
             d = stats.difference(pairs, base_pairs)
             row.diff, row.diff_low, row.diff_high, row.p, row.test = d.diff, d.low, d.high, d.p, d.test
+            if d.test != "none":
+                row.seeds_needed = seeds_needed(d.diff, d.sd, d.test == "paired")
+                if min_effect is not None:
+                    row.seeds_min_effect = seeds_needed(min_effect, d.sd, d.test == "paired")
             diffs.append(row)
         rows.append(row)
     for row, p_adj in zip(diffs, stats.holm([r.p for r in diffs])):
@@ -285,6 +294,7 @@ def compare(
     metrics: Optional[list[str]] = None,
     out: Optional[str | Path] = None,
     band: str = "std",
+    min_effect: Optional[float] = None,
 ) -> Comparison:
     """Compare the runs under ``dirs`` and write report.md, report.html and curve PNGs to ``out``.
 
@@ -306,7 +316,9 @@ def compare(
         if all(run_value(r, metric) is None for r in runs):
             raise VislabError(f"no run has metric '{metric}'; the runs have {', '.join(k for k in known if k != 'epoch')}")
     modes = {m: metric_mode(m, runs) for m in metrics}
-    tables = {m: metric_table(groups, base, m, modes[m]) for m in metrics}
+    if min_effect is not None and not min_effect > 0:
+        raise VislabError(f"--min-effect must be a positive difference of the metric, not {min_effect}")
+    tables = {m: metric_table(groups, base, m, modes[m], min_effect) for m in metrics}
     sources = [Path(d).expanduser() for d in dirs]
     notes += honesty_notes(groups, metrics)
     image_tables = {}
@@ -316,6 +328,7 @@ def compare(
         if rows:
             image_tables[m] = rows
     result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes, image_tables)
+    result.min_effect = min_effect
     result.out = Path(out).expanduser() if out else (sources[0] / "report" if len(sources) == 1 else Path("report"))
     result.files = write_report(result, band)
     return result

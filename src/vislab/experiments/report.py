@@ -13,7 +13,7 @@ import math
 import os
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
@@ -24,6 +24,7 @@ from ..viz import _figure
 from .bootstrap import RESAMPLES
 from .compare import Comparison, Group, Row, baseline_first, run_value
 from .image_noise import ImageRow
+from .sequential import MAX_NEEDED
 
 METHOD = (
     "Each run counts with its best checkpoint: validation metrics at its best epoch (chosen on the same split, "
@@ -31,6 +32,8 @@ METHOD = (
     "Δ: group mean minus baseline mean, with a paired t-test over seeds when both groups ran exactly the same "
     "seeds, Welch's t-test otherwise; p-values are Holm-corrected across the groups of each table, and the "
     "verdict is taken at 0.05. A group of one run has no spread, so it gets no interval and no p-value. "
+    "Seeds needed: the seeds per group with which the same test (two-sided, 0.05, before Holm) would detect the "
+    "observed Δ (or --min-effect) 80% of the time, given the observed spread (noncentral t). "
     "Over images: where the runs kept per-sample records (records/<split>.npz), the images are resampled with "
     "replacement (the same resamples for every run, and for the group and the baseline: a paired bootstrap); "
     "intervals are the 2.5 and 97.5 percentiles. 'noise dominated by' compares one run's spread over resampled "
@@ -101,10 +104,20 @@ def _curves(group: Group, metric: str) -> tuple[list[int], np.ndarray]:
 # ----------------------------------------------------------------------------------------------
 
 TABLE_HEADER = ["group", "n", "mean ± std", "95% CI", "best epoch", "wall s", "Δ vs baseline [95% CI]",
-                "p (Holm-adjusted p)", "test", "verdict"]
+                "p (Holm-adjusted p)", "test", "verdict", "seeds needed"]
 
 
-def table_cells(row: Row) -> list[str]:
+def table_header(cmp: Comparison) -> list[str]:
+    return TABLE_HEADER + ([f"seeds needed for Δ = {cmp.min_effect:g}"] if cmp.min_effect is not None else [])
+
+
+def _seeds(row: Row, n: Optional[int]) -> str:
+    if row.test in ("", "none"):
+        return "—"
+    return str(n) if n is not None else f"> {MAX_NEEDED}"
+
+
+def table_cells(row: Row, min_effect: Optional[float] = None) -> list[str]:
     """A Row as the report prints it."""
     spread = f"{row.mean:.4f} ± {row.std:.4f}" if row.n > 1 else f"{row.mean:.4f}"
     ci = f"[{row.ci_low:.4f}, {row.ci_high:.4f}]" if row.n > 1 else "—"
@@ -114,7 +127,9 @@ def table_cells(row: Row) -> list[str]:
         delta = f"{row.diff:+.4f}" + (f" [{row.diff_low:+.4f}, {row.diff_high:+.4f}]" if row.test != "none" else "")
         p = f"{row.p:.3g} ({row.p_holm:.3g})" if row.test != "none" else "—"
         test = {"paired": f"paired t, {row.n} seeds", "welch": "Welch t", "none": "—"}[row.test]
-    return [row.group, str(row.n), spread, ci, str(row.best_epoch) if row.best_epoch is not None else "—", _num(row.wall_s, 1), delta, p, test, row.verdict]
+    cells = [row.group, str(row.n), spread, ci, str(row.best_epoch) if row.best_epoch is not None else "—",
+             _num(row.wall_s, 1), delta, p, test, row.verdict, _seeds(row, row.seeds_needed)]
+    return cells + ([_seeds(row, row.seeds_min_effect)] if min_effect is not None else [])
 
 
 def _num(x: float, digits: int) -> str:
@@ -142,7 +157,7 @@ def table_blocks(cmp: Comparison) -> list[tuple]:
     for metric in cmp.metrics:
         better = "higher" if cmp.modes[metric] == "max" else "lower"
         out.append(("h2", f"{metric} ({better} is better)"))
-        out.append(("table", TABLE_HEADER, [table_cells(r) for r in cmp.tables[metric]]))
+        out.append(("table", table_header(cmp), [table_cells(r, cmp.min_effect) for r in cmp.tables[metric]]))
         if metric in cmp.image_tables:
             out.append(("p", f"{metric} over the evaluated images (bootstrap, {RESAMPLES} resamples of the images):"))
             out.append(("table", IMAGE_HEADER, [image_cells(r) for r in cmp.image_tables[metric]]))

@@ -40,6 +40,7 @@ class Difference:
     p: float
     test: str  # "paired", "welch", or "none" when a side has a single run
     df: float = NAN
+    sd: float = NAN  # the spread that sets the power: of the per-seed differences (paired), else of one run
 
 
 def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
@@ -59,7 +60,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     with _quiet():
         result = stats.ttest_rel(a, b)
-    return _difference(float((a - b).mean()), result, confidence, "paired")
+    return _difference(float((a - b).mean()), result, confidence, "paired", float((a - b).std(ddof=1)))
 
 
 def welch_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Difference:
@@ -67,14 +68,15 @@ def welch_difference(a: Sequence[float], b: Sequence[float], confidence: float =
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     with _quiet():
         result = stats.ttest_ind(a, b, equal_var=False)
-    return _difference(float(a.mean() - b.mean()), result, confidence, "welch")
+    sd = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    return _difference(float(a.mean() - b.mean()), result, confidence, "welch", sd)
 
 
-def _difference(diff: float, result: Any, confidence: float, test: str) -> Difference:
+def _difference(diff: float, result: Any, confidence: float, test: str, sd: float) -> Difference:
     # A difference with zero spread gives t = +-inf and p = 0, and a zero-width interval.
     with _quiet():
         ci = result.confidence_interval(confidence)
-    return Difference(diff, float(ci.low), float(ci.high), float(result.pvalue), test, float(result.df))
+    return Difference(diff, float(ci.low), float(ci.high), float(result.pvalue), test, float(result.df), sd)
 
 
 @contextmanager
