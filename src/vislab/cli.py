@@ -138,6 +138,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from .config import parse_override
     from .experiments.space import parse_items
     from .experiments.sweep import summary_lines, sweep
 
@@ -146,12 +147,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if recipe is None and (overrides or grid or ranges or args.seeds):
         raise VislabError("the recipe comes first: vislab sweep RECIPE key=v1,v2 ... (or only --resume --name NAME)")
     result = sweep(
-        recipe, overrides, grid, ranges, seeds=args.seeds, search=args.search, trials=args.trials,
+        recipe, overrides, grid, ranges, seeds=seeds_arg(args.seeds), search=args.search, trials=args.trials,
+        max_seeds=args.max_seeds, min_effect=args.min_effect,
+        baseline=dict(parse_override(b) for b in args.baseline) if args.baseline else None,
         workers=args.workers, gpus_per_trial=args.gpus_per_trial, storage=args.storage, name=args.name,
         resume=args.resume, runs_dir=args.runs_dir, prune=not args.no_prune,
     )
     print("\n".join(summary_lines(result)))
     return 0
+
+
+def seeds_arg(text: Optional[str]) -> Optional[int | str]:
+    """--seeds: a number of seeds, or 'auto'."""
+    if text is None or text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise VislabError(f"--seeds takes a number or auto, not '{text}'") from None
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -240,7 +253,13 @@ def add_sweep(sub: Any) -> None:
         "optim.lr=loguniform(1e-4,1e-2), uniform(a,b), int(a,b), choice(a,b) need --search tpe",
     )
     p.add_argument("items", nargs="*", metavar="RECIPE key=values", help="recipe, then key=v1,v2 (grid), key=value (fixed) or key=range(...)")
-    p.add_argument("--seeds", type=int, default=None, metavar="N", help="repeat every grid point with train.seed=0..N-1")
+    p.add_argument("--seeds", default=None, metavar="N|auto", help="repeat every grid point with train.seed=0..N-1; "
+                   "auto: add seeds in rounds until each comparison with the baseline is decided (needs --max-seeds)")
+    p.add_argument("--max-seeds", type=int, default=None, metavar="N", help="--seeds auto: the most seeds a grid point gets")
+    p.add_argument("--baseline", action="append", default=None, metavar="KEY=VALUE",
+                   help="--seeds auto: the grid point the others are compared with (default: each key's first value)")
+    p.add_argument("--min-effect", type=float, default=None, metavar="D",
+                   help="--seeds auto: also stop a comparison whose interval lies within ±D (no difference that large)")
     p.add_argument("--search", default="grid", choices=["grid", "tpe"], help="grid: every combination; tpe: Optuna's TPE sampler")
     p.add_argument("--trials", type=int, default=None, metavar="N", help="--search tpe: how many settings to try")
     p.add_argument("--no-prune", action="store_true", help="--search tpe: train every trial to the end (no median pruning)")
