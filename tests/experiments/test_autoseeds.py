@@ -9,6 +9,7 @@ import pytest
 
 from vislab.experiments.autoseeds import auto_spec, look_lines, wanted_points
 from vislab.experiments.space import SEED, Choice, Space
+from vislab.runs import Run
 
 SPACE = Space({"optim.lr": Choice((0.1, 0.2, 0.3)), SEED: Choice(tuple(range(5)))})
 AUTO = auto_spec({"optim.lr": [0.1, 0.2, 0.3]}, max_seeds=5, baseline=None, min_effect=None)
@@ -67,3 +68,17 @@ def test_a_real_auto_sweep_stops_a_decided_comparison_after_three_seeds(main, tm
     study = optuna.load_study(study_name="auto", storage=f"sqlite:///{tmp_path / 'runs/sweeps/auto/study.db'}")
     assert len(study.trials) == 6  # lr 0 never learns: different from the baseline at the first look
     assert "optim.lr=0: different after 3 seeds" in out and "sweep auto: 6 of 6 done" in out
+
+
+@pytest.mark.slow
+def test_a_search_with_seeds_scores_each_trial_by_its_mean_over_seeds(main, tmp_path):
+    code, out, err = main("sweep", "digits", "optim.lr=loguniform(1e-3,1e-2)", "--search", "tpe", "--trials", "1",
+                          "--seeds", "2", "train.epochs=1", "data.limit=100", "--runs-dir", tmp_path / "runs", "--name", "tpe")
+    assert code == 0, err
+    study = optuna.load_study(study_name="tpe", storage=f"sqlite:///{tmp_path / 'runs/sweeps/tpe/study.db'}")
+    (trial,) = study.trials
+    runs = [Run(d) for d in trial.user_attrs["run_dirs"]]
+    assert [r.summary["seed"] for r in runs] == [0, 1]
+    assert [r.dir.name.split("-", 2)[-1] for r in runs] == ["trial-0000-seed0", "trial-0000-seed1"]
+    assert trial.value == pytest.approx(sum(r.summary["best_value"] for r in runs) / 2)
+    assert {r.config.optim.lr for r in runs} == {trial.params["optim.lr"]}

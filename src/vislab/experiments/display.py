@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.text import Text
 
 from .space import describe
-from .sweep import Sweep
+from .sweep import SEED_STEP, Sweep
 
 
 class Display:
@@ -76,7 +76,8 @@ def trial_line(sweep: Sweep, trial: Any) -> str:
         parts.append(f"{sweep.spec.monitor} {trial.value:.4f}")
     elif steps:
         last = max(steps)
-        parts.append(f"epoch {last}: {sweep.spec.monitor} {steps[last]:.4f}")
+        seed = f"seed {last // SEED_STEP} " if sweep.spec.seeds_per_trial > 1 else ""
+        parts.append(f"{seed}epoch {last % SEED_STEP}: {sweep.spec.monitor} {steps[last]:.4f}")
     if trial.params:
         parts.append(describe(sweep.space.values(trial.params)))
     if trial.state.name == "FAIL":

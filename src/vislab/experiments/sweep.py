@@ -34,6 +34,7 @@ from .autoseeds import auto_spec, look_lines, wanted_points
 from .space import SEED, Choice, Param, Space, describe
 
 HOST = socket.gethostname()
+SEED_STEP = 10_000  # --search tpe --seeds K: seed k's epoch e is the study's step k * SEED_STEP + e (pruning compares like with like)
 HEARTBEAT_S = 20  # a RUNNING trial whose heartbeat is older than GRACE_S is failed by the next --resume
 GRACE_S = 90
 
@@ -67,6 +68,7 @@ class SweepSpec:
     mode: str  # "max" or "min"
     prune: bool
     auto: Optional[dict] = None  # --seeds auto: autoseeds.auto_spec (seeds added in rounds up to max_seeds)
+    seeds_per_trial: int = 1  # --search tpe --seeds K: each trial trains seeds 0..K-1, scored by their mean
 
     @property
     def space(self) -> Space:
@@ -116,7 +118,8 @@ def build_spec(
             raise VislabError(f"--seeds must be at least 1, not {seeds}")
         if SEED in grid or SEED in ranges:
             raise VislabError("give either --seeds N or train.seed=a,b,..., not both")
-        grid[SEED] = list(range(seeds))
+        if search != "tpe":
+            grid[SEED] = list(range(seeds))
     if search == "grid":
         if ranges:
             raise VislabError(f"{', '.join(ranges)}: ranges need --search tpe; a grid takes key=v1,v2,...")
@@ -127,7 +130,7 @@ def build_spec(
         params: dict[str, Param] = {k: Choice(tuple(v)) for k, v in grid.items()}
     elif search == "tpe":
         if SEED in grid or SEED in ranges:
-            raise VislabError("a search trains each trial once with train.seed; repeat its best settings over seeds with a grid sweep")
+            raise VislabError("a search takes --seeds K (each trial scored by its mean over seeds 0..K-1), not train.seed values")
         if not trials or trials < 1:
             raise VislabError("--search tpe needs --trials N (how many settings to try)")
         params = {**{k: Choice(tuple(v)) for k, v in grid.items()}, **ranges}
@@ -153,6 +156,7 @@ def build_spec(
         mode=mode,
         prune=prune and search == "tpe",
         auto=auto,
+        seeds_per_trial=seeds if search == "tpe" and seeds else 1,
     )
 
 
