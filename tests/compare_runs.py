@@ -9,9 +9,10 @@ from vislab import config
 from vislab.runs import Run
 
 
-def write_run(root: Path, optimizer: str, seed: int, best: float, status: str = "completed") -> Run:
-    """A two-epoch run whose val_acc peaks at ``best`` in epoch 2, with val_loss = 1 - val_acc."""
-    cfg = config.resolve("digits", {"optim.name": optimizer, "train.seed": seed, "train.epochs": 2})
+def write_run(root: Path, optimizer: str, seed: int, best: float, status: str = "completed", **overrides: object) -> Run:
+    """A two-epoch run whose val_acc peaks at ``best`` in epoch 2, with val_loss = 1 - val_acc (``overrides``: more
+    config keys, e.g. data.name)."""
+    cfg = config.resolve("digits", {"optim.name": optimizer, "train.seed": seed, "train.epochs": 2, **overrides})
     run = Run.create(root, cfg.recipe, f"{optimizer}-{seed}")
     config.save(cfg, run.config_path)
     rows = [

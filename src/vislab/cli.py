@@ -172,7 +172,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .experiments.report import notes, render
 
     result = compare(args.dirs, baseline=args.baseline, metrics=args.metric, out=args.out, band=args.band,
-                     min_effect=args.min_effect)
+                     min_effect=args.min_effect, aggregate_over=args.aggregate_over)
     print(render(result, args.format), end="")
     where = sys.stdout if args.format == "md" else sys.stderr  # keep csv and json output clean for pipes
     for line in notes(result):
@@ -282,6 +282,8 @@ def add_compare(sub: Any) -> None:
     p.add_argument("--band", default="std", choices=["std", "minmax"], help="curve band: ±1 std or min to max over seeds")
     p.add_argument("--min-effect", type=float, default=None, metavar="D",
                    help="smallest difference that matters: the report adds the seeds needed to detect it at 80%% power")
+    p.add_argument("--aggregate-over", default=None, metavar="KEY", help="key whose values are datasets or domains "
+                   "(e.g. data.name): compare within each, and add IQM, mean, median and probability of improvement over them")
     p.set_defaults(func=cmd_compare)
 
 

@@ -19,6 +19,7 @@ from ..config import flatten, parse_override
 from ..errors import VislabError
 from ..runs import Run, find_runs
 from . import stats
+from .aggregate import AggregateRow, aggregate_table
 from .image_noise import ImageRow, image_table
 from .sequential import seeds_needed
 from .space import SEED, describe
@@ -76,6 +77,8 @@ class Comparison:
     out: Optional[Path] = None
     files: list[Path] = field(default_factory=list)
     min_effect: Optional[float] = None
+    aggregate_over: Optional[str] = None
+    aggregates: dict[str, list[AggregateRow]] = field(default_factory=dict)  # metric -> rows (with aggregate_over)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -157,6 +160,46 @@ def pick_baseline(groups: list[Group], baseline: Optional[list[str]]) -> Group:
     if len(matches) > 1:
         raise VislabError(f"{' '.join(baseline)} matches {len(matches)} groups; add another --baseline key=value (groups: {labels})")
     return matches[0]
+
+
+def split_strata(groups: list[Group], keys: list[str], baseline: Optional[list[str]],
+                 aggregate_over: Optional[str]) -> list[tuple[Group, list[Group]]]:
+    """(baseline, groups) families compared on their own: all groups, or one family per value of
+    ``aggregate_over`` (a dataset or domain), each with its own baseline group matching ``baseline``."""
+    if aggregate_over is None:
+        return [(pick_baseline(groups, baseline), groups)]
+    if aggregate_over not in keys:
+        raise VislabError(f"--aggregate-over {aggregate_over}: the runs do not differ in it; they differ in {', '.join(keys) or 'nothing but the seed'}")
+    if any(item.split("=", 1)[0].strip() == aggregate_over for item in baseline or []):
+        raise VislabError(f"--baseline names the method; leave {aggregate_over} out of it (every value of it is compared)")
+    strata: dict[str, list[Group]] = {}
+    for g in groups:
+        strata.setdefault(_canon(g.settings[aggregate_over]), []).append(g)
+    if baseline:
+        return [(pick_baseline(gs, baseline), gs) for gs in strata.values()]
+    first = method_label(groups[0], aggregate_over)  # the same method is the baseline of every stratum
+    families = []
+    for gs in strata.values():
+        match = [g for g in gs if method_label(g, aggregate_over) == first]
+        if not match:
+            raise VislabError(f"{first} has no runs with {aggregate_over}={gs[0].settings[aggregate_over]}; choose a --baseline that ran on every one")
+        families.append((match[0], gs))
+    return families
+
+
+def method_label(group: Group, aggregate_over: str) -> str:
+    """The group's label without the stratum key: the method it runs."""
+    return describe({k: v for k, v in group.settings.items() if k != aggregate_over}) or "all runs"
+
+
+def methods(groups: list[Group], aggregate_over: str, metric: str) -> dict[str, dict[str, np.ndarray]]:
+    """method label -> stratum value -> the metric's values over seeds."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for g in groups:
+        values = [v for _, v in seed_values(g, metric)]
+        if values:
+            out.setdefault(method_label(g, aggregate_over), {})[_canon(g.settings[aggregate_over])] = np.asarray(values)
+    return out
 
 
 def _matches(group: Group, key: str, value: Any) -> bool:
@@ -250,7 +293,8 @@ def median_epoch(runs: list[Run]) -> Optional[int]:
 
 
 def run_seed(run: Run) -> Any:
-    return run.summary.get("seed", run.config.train.seed)
+    seed = run.summary.get("seed")
+    return seed if seed is not None else run.config.train.seed  # the config only for runs without a summary seed
 
 
 def seed_values(group: Group, metric: str) -> list[tuple[Any, float]]:
@@ -295,11 +339,14 @@ def compare(
     out: Optional[str | Path] = None,
     band: str = "std",
     min_effect: Optional[float] = None,
+    aggregate_over: Optional[str] = None,
 ) -> Comparison:
     """Compare the runs under ``dirs`` and write report.md, report.html and curve PNGs to ``out``.
 
     ``vislab.compare(["runs/sweeps/digits-..."], baseline=["optim.name=adam"])``; ``out`` defaults to
-    ``<dir>/report`` for one directory and ./report for several. Returns the tables.
+    ``<dir>/report`` for one directory and ./report for several. ``aggregate_over`` names the key whose values
+    are tasks, datasets or domains (e.g. data.name): each of its values is compared on its own, and the report
+    adds rliable's aggregates over them. Returns the tables.
     """
     from .report import write_report
 
@@ -309,7 +356,8 @@ def compare(
         raise VislabError(f"--band must be std or minmax, not '{band}'")
     runs, skipped, notes = load_runs(dirs)
     groups, keys = group_runs(runs)
-    base = pick_baseline(groups, baseline)
+    families = split_strata(groups, keys, baseline, aggregate_over)
+    base = families[0][0]
     metrics = metrics or default_metrics(runs)
     known = sorted({k for r in runs for k in [*r.summary.get("metrics", {}), *(r.history[0] if r.history else {})]})
     for metric in metrics:
@@ -318,17 +366,22 @@ def compare(
     modes = {m: metric_mode(m, runs) for m in metrics}
     if min_effect is not None and not min_effect > 0:
         raise VislabError(f"--min-effect must be a positive difference of the metric, not {min_effect}")
-    tables = {m: metric_table(groups, base, m, modes[m], min_effect) for m in metrics}
+    tables = {m: [row for b, gs in families for row in metric_table(gs, b, m, modes[m], min_effect)] for m in metrics}
     sources = [Path(d).expanduser() for d in dirs]
     notes += honesty_notes(groups, metrics)
     image_tables = {}
     for m in metrics:
-        rows, more = image_table(baseline_first(groups, base), base, m, run_seed, {r.group: r.std for r in tables[m]})
-        notes += more
-        if rows:
-            image_tables[m] = rows
+        for b, gs in families:
+            rows, more = image_table(baseline_first(gs, b), b, m, run_seed, {r.group: r.std for r in tables[m]})
+            notes += more
+            image_tables.setdefault(m, []).extend(rows)
+    image_tables = {m: rows for m, rows in image_tables.items() if rows}
     result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes, image_tables)
     result.min_effect = min_effect
+    if aggregate_over:
+        result.aggregate_over = aggregate_over
+        result.aggregates = {m: aggregate_table(methods(groups, aggregate_over, m), method_label(base, aggregate_over), modes[m])
+                             for m in metrics}
     result.out = Path(out).expanduser() if out else (sources[0] / "report" if len(sources) == 1 else Path("report"))
     result.files = write_report(result, band)
     return result

@@ -164,6 +164,33 @@ def table_blocks(cmp: Comparison) -> list[tuple]:
     return out
 
 
+AGGREGATE_METHOD = (
+    "Aggregates as rliable computes them (Agarwal et al., NeurIPS 2021): IQM is the interquartile mean of all runs' "
+    "values, mean and median are over the per-{key} means; the probability of improvement is, for a random value "
+    "of {key}, the chance that a run of the method beats a run of the baseline (ties count half). Intervals: "
+    "stratified bootstrap (runs resampled within each value of {key}), 95% percentile."
+)
+
+
+def aggregate_blocks(cmp: Comparison) -> list[tuple]:
+    """A table per metric of rliable's aggregates over ``cmp.aggregate_over``, with the probability of improvement."""
+    if not cmp.aggregates:
+        return []
+    out: list[tuple] = [("h2", f"Aggregates over {cmp.aggregate_over}")]
+    header = ["method", "strata", "runs", "IQM [95% CI]", "mean [95% CI]", "median [95% CI]",
+              "probability of improvement over the baseline [95% CI]"]
+    for metric, rows in cmp.aggregates.items():
+        cells = [[r.method, str(r.strata), str(r.runs), *(_estimate(r.aggregates[k]) for k in ("IQM", "mean", "median")),
+                  _estimate(r.improvement) if r.improvement else "baseline"] for r in rows]
+        out += [("p", f"{metric}:"), ("table", header, cells)]
+    out.append(("p", AGGREGATE_METHOD.format(key=cmp.aggregate_over)))
+    return out
+
+
+def _estimate(e: Any) -> str:
+    return f"{e.value:.4f} [{e.low:.4f}, {e.high:.4f}]"
+
+
 def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
     """The report as ("h1"|"h2"|"p", text), ("table", header, rows) and ("img", path) blocks."""
     n_runs = sum(len(g.runs) for g in cmp.groups)
@@ -175,6 +202,7 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
     out += [("p", line) for line in notes(cmp)]
     out += table_blocks(cmp)
     out.append(("p", METHOD))
+    out += aggregate_blocks(cmp)
     if images:
         out.append(("h2", "Curves"))
         out.extend(("img", path) for path in images)
