@@ -9,10 +9,11 @@ from vislab import config
 from vislab.runs import Run
 
 
-def write_run(root: Path, optimizer: str, seed: int, best: float, status: str = "completed", **overrides: object) -> Run:
+def write_run(root: Path, optimizer: str, seed: int, best: float, status: str = "completed", recipe: str = "digits",
+              test: float | None = None, **overrides: object) -> Run:
     """A two-epoch run whose val_acc peaks at ``best`` in epoch 2, with val_loss = 1 - val_acc (``overrides``: more
-    config keys, e.g. data.name)."""
-    cfg = config.resolve("digits", {"optim.name": optimizer, "train.seed": seed, "train.epochs": 2, **overrides})
+    config keys, e.g. data.name); test_acc is ``test``, or best - 0.01."""
+    cfg = config.resolve(recipe, {"optim.name": optimizer, "train.seed": seed, "train.epochs": 2, **overrides})
     run = Run.create(root, cfg.recipe, f"{optimizer}-{seed}")
     config.save(cfg, run.config_path)
     rows = [
@@ -22,6 +23,6 @@ def write_run(root: Path, optimizer: str, seed: int, best: float, status: str = 
     run.write_history(rows)
     run.write_summary({
         "status": status, "task": "classification", "best_metric": "val_acc", "mode": "max", "best_value": best, "best_epoch": 2,
-        "seed": seed, "wall_s": 2.0, "metrics": {"val_acc": best, "test_acc": best - 0.01},
+        "seed": seed, "wall_s": 2.0, "metrics": {"val_acc": best, "test_acc": best - 0.01 if test is None else test},
     })
     return run

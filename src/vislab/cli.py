@@ -172,7 +172,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .experiments.report import notes, render
 
     result = compare(args.dirs, baseline=args.baseline, metrics=args.metric, out=args.out, band=args.band,
-                     min_effect=args.min_effect, aggregate_over=args.aggregate_over)
+                     min_effect=args.min_effect, aggregate_over=args.aggregate_over, table=args.table,
+                     select_over=args.select_over)
     print(render(result, args.format), end="")
     where = sys.stdout if args.format == "md" else sys.stderr  # keep csv and json output clean for pipes
     for line in notes(result):
@@ -284,6 +285,10 @@ def add_compare(sub: Any) -> None:
                    help="smallest difference that matters: the report adds the seeds needed to detect it at 80%% power")
     p.add_argument("--aggregate-over", default=None, metavar="KEY", help="key whose values are datasets or domains "
                    "(e.g. data.name): compare within each, and add IQM, mean, median and probability of improvement over them")
+    p.add_argument("--table", default="groups", choices=["groups", "domains"], help="domains: DomainBed's tables of "
+                   "leave-one-domain-out runs (a column per data.test_domain) under three model-selection rules")
+    p.add_argument("--select-over", action="append", default=None, metavar="KEY",
+                   help="--table domains: a hyperparameter the selection rules choose (repeatable), e.g. optim.lr")
     p.set_defaults(func=cmd_compare)
 
 

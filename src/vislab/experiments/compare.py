@@ -20,6 +20,7 @@ from ..errors import VislabError
 from ..runs import Run, find_runs
 from . import stats
 from .aggregate import AggregateRow, aggregate_table
+from .domains import DOMAIN, DomainTable, domain_tables
 from .image_noise import ImageRow, image_table
 from .sequential import seeds_needed
 from .space import SEED, describe
@@ -79,6 +80,7 @@ class Comparison:
     min_effect: Optional[float] = None
     aggregate_over: Optional[str] = None
     aggregates: dict[str, list[AggregateRow]] = field(default_factory=dict)  # metric -> rows (with aggregate_over)
+    domain_tables: list[DomainTable] = field(default_factory=list)  # --table domains: one per selection rule
 
 
 # ----------------------------------------------------------------------------------------------
@@ -340,13 +342,17 @@ def compare(
     band: str = "std",
     min_effect: Optional[float] = None,
     aggregate_over: Optional[str] = None,
+    table: str = "groups",
+    select_over: Optional[list[str]] = None,
 ) -> Comparison:
     """Compare the runs under ``dirs`` and write report.md, report.html and curve PNGs to ``out``.
 
     ``vislab.compare(["runs/sweeps/digits-..."], baseline=["optim.name=adam"])``; ``out`` defaults to
     ``<dir>/report`` for one directory and ./report for several. ``aggregate_over`` names the key whose values
     are tasks, datasets or domains (e.g. data.name): each of its values is compared on its own, and the report
-    adds rliable's aggregates over them. Returns the tables.
+    adds rliable's aggregates over them. ``table="domains"`` adds DomainBed's tables of leave-one-domain-out
+    runs under three model-selection rules, choosing among the settings of the ``select_over`` keys (and
+    aggregates over the test domains). Returns the tables.
     """
     from .report import write_report
 
@@ -354,8 +360,16 @@ def compare(
         dirs = [dirs]
     if band not in ("std", "minmax"):
         raise VislabError(f"--band must be std or minmax, not '{band}'")
+    if table not in ("groups", "domains"):
+        raise VislabError(f"--table must be groups or domains, not '{table}'")
+    if select_over and table != "domains":
+        raise VislabError("--select-over goes with --table domains (the hyperparameters a selection rule chooses among)")
     runs, skipped, notes = load_runs(dirs)
     groups, keys = group_runs(runs)
+    domain_result: tuple[list[DomainTable], list[str]] = ([], [])
+    if table == "domains":
+        domain_result = domain_tables(groups, keys, select_over or [], run_value, run_seed)
+        aggregate_over = aggregate_over or DOMAIN
     families = split_strata(groups, keys, baseline, aggregate_over)
     base = families[0][0]
     metrics = metrics or default_metrics(runs)
@@ -368,7 +382,7 @@ def compare(
         raise VislabError(f"--min-effect must be a positive difference of the metric, not {min_effect}")
     tables = {m: [row for b, gs in families for row in metric_table(gs, b, m, modes[m], min_effect)] for m in metrics}
     sources = [Path(d).expanduser() for d in dirs]
-    notes += honesty_notes(groups, metrics)
+    notes += honesty_notes(groups, metrics) + domain_result[1]
     image_tables = {}
     for m in metrics:
         for b, gs in families:
@@ -378,6 +392,7 @@ def compare(
     image_tables = {m: rows for m, rows in image_tables.items() if rows}
     result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes, image_tables)
     result.min_effect = min_effect
+    result.domain_tables = domain_result[0]
     if aggregate_over:
         result.aggregate_over = aggregate_over
         result.aggregates = {m: aggregate_table(methods(groups, aggregate_over, m), method_label(base, aggregate_over), modes[m])

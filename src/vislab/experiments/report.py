@@ -23,6 +23,7 @@ from ..errors import VislabError
 from ..viz import _figure
 from .bootstrap import RESAMPLES
 from .compare import Comparison, Group, Row, baseline_first, run_value
+from .domains import cell_text
 from .image_noise import ImageRow
 from .sequential import MAX_NEEDED
 
@@ -151,9 +152,22 @@ def image_cells(row: ImageRow) -> list[str]:
             _num(row.image_std, 4), _num(row.seed_std, 4), row.dominant or "—", delta]
 
 
-def table_blocks(cmp: Comparison) -> list[tuple]:
-    """A heading and a table per metric, and the table over test images where the runs have records."""
+def domain_blocks(cmp: Comparison) -> list[tuple]:
+    """DomainBed's tables: a row per method, a column per test domain and Avg, one table per selection rule."""
     out: list[tuple] = []
+    for t in cmp.domain_tables:
+        out.append(("h2", f"Test-domain accuracy (%), model selection: {t.rule}"))
+        header = ["method", *t.domains, "Avg"]
+        out.append(("table", header, [[r.method, *(cell_text(r.cells[d]) for d in [*t.domains, "Avg"])] for r in t.rows]))
+    if cmp.domain_tables:
+        out.append(("p", DOMAIN_METHOD))
+    return out
+
+
+def table_blocks(cmp: Comparison) -> list[tuple]:
+    """DomainBed's tables (with --table domains), then a heading and a table per metric, and the table over test
+    images where the runs have records."""
+    out: list[tuple] = domain_blocks(cmp)
     for metric in cmp.metrics:
         better = "higher" if cmp.modes[metric] == "max" else "lower"
         out.append(("h2", f"{metric} ({better} is better)"))
@@ -163,6 +177,15 @@ def table_blocks(cmp: Comparison) -> list[tuple]:
             out.append(("table", IMAGE_HEADER, [image_cells(r) for r in cmp.image_tables[metric]]))
     return out
 
+
+DOMAIN_METHOD = (
+    "Domain tables as DomainBed prints them (Gulrajani & Lopez-Paz, ICLR 2021): mean ± standard error over seeds "
+    "of the held-out domain's accuracy, for the hyperparameters each rule picks per test domain and seed. "
+    "Training-domain validation: the best accuracy on the training domains' validation split. Leave-one-domain-out: "
+    "the best mean accuracy on the other domains when each was held out (those runs trained on this test domain, "
+    "so slightly optimistic). Oracle: the best accuracy on the test domain itself (an upper bound). Avg: each "
+    "seed's mean over domains, then mean ± standard error over the seeds that have every domain."
+)
 
 AGGREGATE_METHOD = (
     "Aggregates as rliable computes them (Agarwal et al., NeurIPS 2021): IQM is the interquartile mean of all runs' "
