@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
@@ -29,25 +29,28 @@ from .atomic import atomic_write
 Records = dict[str, np.ndarray]
 
 
-def records_path(run_dir: Path, split: str) -> Path:
-    return Path(run_dir) / "records" / f"{split}.npz"
+def records_path(run_dir: Path, split: str, checkpoint: str = "best") -> Path:
+    """records/<split>.npz for best.pt (what compare reads), records/<split>-last.npz for last.pt."""
+    return Path(run_dir) / "records" / (f"{split}.npz" if checkpoint == "best" else f"{split}-{checkpoint}.npz")
 
 
-def write(run_dir: Path, split: str, batches: Iterable[Records]) -> Optional[Path]:
-    """Concatenate per-batch records, sort them by image index and write ``records/<split>.npz`` atomically.
+def write(run_dir: Path, split: str, batches: Iterable[dict[str, Any]], checkpoint: str = "best") -> Optional[Path]:
+    """Concatenate per-batch records (arrays or tensors), sort them by image index and write them atomically.
 
-    Returns the path, or None when the task keeps no records (its batches are empty dicts).
+    Returns the path, or None when the task keeps no records (its first batch is an empty dict).
     """
     parts: dict[str, list[np.ndarray]] = {}
     for batch in batches:
+        if not batch:
+            return None
         for key, value in batch.items():
-            parts.setdefault(key, []).append(np.asarray(value))
+            parts.setdefault(key, []).append(np.asarray(value.detach().cpu()) if hasattr(value, "detach") else np.asarray(value))
     if not parts:
         return None
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
     order = np.argsort(arrays["index"], kind="stable")
     arrays = {k: v[order] for k, v in arrays.items()}
-    path = records_path(run_dir, split)
+    path = records_path(run_dir, split, checkpoint)
     path.parent.mkdir(exist_ok=True)
 
     def save(f: io.BufferedWriter) -> None:
@@ -57,9 +60,9 @@ def write(run_dir: Path, split: str, batches: Iterable[Records]) -> Optional[Pat
     return path
 
 
-def read(run_dir: Path, split: str) -> Optional[Records]:
+def read(run_dir: Path, split: str, checkpoint: str = "best") -> Optional[Records]:
     """The records of a split, or None when the run has none (older runs, or a task without records)."""
-    path = records_path(run_dir, split)
+    path = records_path(run_dir, split, checkpoint)
     if not path.is_file():
         return None
     with np.load(path) as data:
