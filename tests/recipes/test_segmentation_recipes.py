@@ -91,7 +91,7 @@ def test_a_run_keeps_per_image_intersections_and_unions_that_give_its_miou(shape
 
     assert records.read(shapes_run.dir, "test") is None  # shapes has no test split
     rows = records.read(shapes_run.dir, "val")
-    assert rows["intersection"].shape == rows["union"].shape == (len(rows["index"]), 3)
+    assert rows["intersection"].shape == rows["union"].shape == (len(rows["index"]), 4)  # 4 classes
     assert (rows["intersection"] <= rows["union"]).all() and rows["union"].sum() > 0
     miou = records.metric_function(rows, "miou")(rows, np.ones((1, len(rows["index"]))))[0]
     best = next(r for r in shapes_run.history if r["epoch"] == shapes_run.summary["best_epoch"])
