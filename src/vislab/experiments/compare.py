@@ -22,6 +22,7 @@ from . import stats
 from .aggregate import AggregateRow, aggregate_table
 from .domains import DOMAIN, DomainTable, domain_tables
 from .image_noise import ImageRow, image_table
+from .importance import importances, runs_study
 from .sequential import seeds_needed
 from .space import SEED, describe
 
@@ -81,6 +82,8 @@ class Comparison:
     aggregate_over: Optional[str] = None
     aggregates: dict[str, list[AggregateRow]] = field(default_factory=dict)  # metric -> rows (with aggregate_over)
     domain_tables: list[DomainTable] = field(default_factory=list)  # --table domains: one per selection rule
+    importances: dict[str, float] = field(default_factory=dict)  # fANOVA importance per key (sweeps over 2+ keys)
+    study: Any = None  # the runs as an Optuna study, for the parallel-coordinates plot
 
 
 # ----------------------------------------------------------------------------------------------
@@ -393,6 +396,10 @@ def compare(
     result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes, image_tables)
     result.min_effect = min_effect
     result.domain_tables = domain_result[0]
+    swept = [k for k in keys if k not in (aggregate_over, *(select_over or []))]
+    if len(swept) >= 2:
+        result.study = runs_study(groups, swept, metrics[0], modes[metrics[0]], run_value)
+        result.importances = importances(result.study)
     if aggregate_over:
         result.aggregate_over = aggregate_over
         result.aggregates = {m: aggregate_table(methods(groups, aggregate_over, m), method_label(base, aggregate_over), modes[m])

@@ -25,6 +25,7 @@ from .bootstrap import RESAMPLES
 from .compare import Comparison, Group, Row, baseline_first, run_value
 from .domains import cell_text
 from .image_noise import ImageRow
+from .importance import save_parallel_coordinates
 from .sequential import MAX_NEEDED
 
 METHOD = (
@@ -226,6 +227,12 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
     out += table_blocks(cmp)
     out.append(("p", METHOD))
     out += aggregate_blocks(cmp)
+    if cmp.importances:
+        out.append(("h2", f"Which settings mattered for {cmp.metrics[0]}"))
+        out.append(("table", ["key", "importance (fANOVA)"], [[k, f"{v:.3f}"] for k, v in cmp.importances.items()]))
+        out.append(("p", "fANOVA (Hutter et al., ICML 2014; Optuna's evaluator): the share of the metric's variance over "
+                         "the swept settings that each key explains on its own, from a random forest fitted to every run. "
+                         "The parallel-coordinates plot below draws each run across the keys to its value."))
     if images:
         out.append(("h2", "Curves"))
         out.extend(("img", path) for path in images)
@@ -353,6 +360,8 @@ def write_report(cmp: Comparison, band: str) -> list[Path]:
     except OSError as e:
         raise VislabError(f"cannot write the report to {out}: {e.strerror}; choose another --out") from None
     images = [save_curves(cmp, m, out / f"curve_{m}.png", band) for m in curve_metrics(cmp)]
+    if cmp.study is not None:
+        images.append(save_parallel_coordinates(cmp.study, cmp.metrics[0], out / f"parallel_{cmp.metrics[0]}.png"))
     items = blocks(cmp, images)
     atomic_write_text(out / "report.md", render_markdown(items))
     atomic_write_text(out / "report.html", render_html(items))
