@@ -182,6 +182,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_board(args: argparse.Namespace) -> int:
+    from .experiments.board import make_server
+    from .runs import default_runs_dir
+
+    server = make_server(args.runs_dir or default_runs_dir(), args.port)
+    host, port = server.server_address[:2]
+    print(f"vislab board: http://{host}:{port}/ (read-only; Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------
 # parser
 # ------------------------------------------------------------------------------------------------
@@ -292,8 +306,16 @@ def add_compare(sub: Any) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+def add_board(sub: Any) -> None:
+    p = sub.add_parser("board", help="a local read-only dashboard of runs and sweeps, updated live")
+    p.add_argument("runs_dir", nargs="?", default=None, metavar="RUNS_DIR", help="default ./runs or $VISLAB_RUNS")
+    p.add_argument("--port", type=int, default=6006, help="port on 127.0.0.1 (default 6006; 0: any free port)")
+    p.set_defaults(func=cmd_board)
+
+
 VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict, add_sweep, add_compare,
+    add_board,
 ]
 
 

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import textwrap
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -63,16 +64,10 @@ def save_curves(cmp: Comparison, metric: str, path: Path, band: str) -> Path:
     ax = fig.add_subplot(1, 1, 1)
     colors = [f"C{i % 10}" for i in range(len(cmp.groups))]
     for group, color in zip(baseline_first(cmp.groups, cmp.baseline), colors):
-        epochs, curves = _curves(group, metric)
+        epochs, curves = group_curves(group, metric)
         if not epochs:
             continue
-        mean = np.nanmean(curves, axis=0)
-        if band == "minmax":
-            low, high = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
-        else:
-            counts = np.sum(~np.isnan(curves), axis=0)
-            std = np.where(counts > 1, np.nanstd(curves, axis=0, ddof=min(1, len(curves) - 1)), 0.0)
-            low, high = mean - std, mean + std
+        mean, low, high = curve_band(curves, band)
         label = textwrap.fill(f"{group.label} (n={len(curves)})", LEGEND_WIDTH)
         ax.plot(epochs, mean, color=color, label=label, marker="o" if len(epochs) < 20 else None)
         ax.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
@@ -87,7 +82,19 @@ def save_curves(cmp: Comparison, metric: str, path: Path, band: str) -> Path:
     return path
 
 
-def _curves(group: Group, metric: str) -> tuple[list[int], np.ndarray]:
+def curve_band(curves: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean [E] over runs of curves [runs, E], and the band's low and high [E]: ±1 std (none for one run) or min-max."""
+    mean = np.nanmean(curves, axis=0)
+    if band == "minmax":
+        return mean, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
+    counts = np.sum(~np.isnan(curves), axis=0)
+    with warnings.catch_warnings():  # epochs that only one run reached yet have no spread: no band there
+        warnings.simplefilter("ignore", RuntimeWarning)
+        std = np.where(counts > 1, np.nanstd(curves, axis=0, ddof=min(1, len(curves) - 1)), 0.0)
+    return mean, mean - std, mean + std
+
+
+def group_curves(group: Group, metric: str) -> tuple[list[int], np.ndarray]:
     """Epochs 1..E and a [runs, E] array of the metric (NaN where a run has no such epoch)."""
     histories = [[r for r in run.history if isinstance(r.get(metric), float)] for run in group.runs]
     histories = [h for h in histories if h]
