@@ -141,6 +141,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from .config import parse_override
     from .experiments.space import parse_items
     from .experiments.sweep import summary_lines, sweep
 
@@ -149,7 +150,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if recipe is None and (overrides or grid or ranges or args.seeds):
         raise VislabError("the recipe comes first: vislab sweep RECIPE key=v1,v2 ... (or only --resume --name NAME)")
     result = sweep(
-        recipe, overrides, grid, ranges, seeds=args.seeds, search=args.search, trials=args.trials,
+        recipe, overrides, grid, ranges, seeds=seeds_arg(args.seeds), search=args.search, trials=args.trials,
+        max_seeds=args.max_seeds, min_effect=args.min_effect,
+        baseline=dict(parse_override(b) for b in args.baseline) if args.baseline else None,
         workers=args.workers, gpus_per_trial=args.gpus_per_trial, storage=args.storage, name=args.name,
         resume=args.resume, runs_dir=args.runs_dir, prune=not args.no_prune,
     )
@@ -157,14 +160,42 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def seeds_arg(text: Optional[str]) -> Optional[int | str]:
+    """--seeds: a number of seeds, or 'auto'."""
+    if text is None or text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise VislabError(f"--seeds takes a number or auto, not '{text}'") from None
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .experiments.compare import compare
-    from .experiments.report import render
+    from .experiments.report import notes, render
 
-    result = compare(args.dirs, baseline=args.baseline, metrics=args.metric, out=args.out, band=args.band)
+    result = compare(args.dirs, baseline=args.baseline, metrics=args.metric, out=args.out, band=args.band,
+                     min_effect=args.min_effect, aggregate_over=args.aggregate_over, table=args.table,
+                     select_over=args.select_over)
     print(render(result, args.format), end="")
     where = sys.stdout if args.format == "md" else sys.stderr  # keep csv and json output clean for pipes
+    for line in notes(result):
+        print(line, file=where)
     print(f"report: {result.out / 'report.md'}, {result.out / 'report.html'}", file=where)
+    return 0
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    from .experiments.board import make_server
+    from .runs import default_runs_dir
+
+    server = make_server(args.runs_dir or default_runs_dir(), args.port)
+    host, port = server.server_address[:2]
+    print(f"vislab board: http://{host}:{port}/ (read-only; Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
     return 0
 
 
@@ -240,7 +271,13 @@ def add_sweep(sub: Any) -> None:
         "optim.lr=loguniform(1e-4,1e-2), uniform(a,b), int(a,b), choice(a,b) need --search tpe",
     )
     p.add_argument("items", nargs="*", metavar="RECIPE key=values", help="recipe, then key=v1,v2 (grid), key=value (fixed) or key=range(...)")
-    p.add_argument("--seeds", type=int, default=None, metavar="N", help="repeat every grid point with train.seed=0..N-1")
+    p.add_argument("--seeds", default=None, metavar="N|auto", help="repeat every grid point with train.seed=0..N-1; "
+                   "auto: add seeds in rounds until each comparison with the baseline is decided (needs --max-seeds)")
+    p.add_argument("--max-seeds", type=int, default=None, metavar="N", help="--seeds auto: the most seeds a grid point gets")
+    p.add_argument("--baseline", action="append", default=None, metavar="KEY=VALUE",
+                   help="--seeds auto: the grid point the others are compared with (default: each key's first value)")
+    p.add_argument("--min-effect", type=float, default=None, metavar="D",
+                   help="--seeds auto: also stop a comparison whose interval lies within ±D (no difference that large)")
     p.add_argument("--search", default="grid", choices=["grid", "tpe"], help="grid: every combination; tpe: Optuna's TPE sampler")
     p.add_argument("--trials", type=int, default=None, metavar="N", help="--search tpe: how many settings to try")
     p.add_argument("--no-prune", action="store_true", help="--search tpe: train every trial to the end (no median pruning)")
@@ -261,11 +298,27 @@ def add_compare(sub: Any) -> None:
     p.add_argument("--out", default=None, metavar="DIR", help="report directory (default DIR/report for one DIR, else ./report)")
     p.add_argument("--format", default="md", choices=["md", "csv", "json"], help="how the tables are printed")
     p.add_argument("--band", default="std", choices=["std", "minmax"], help="curve band: ±1 std or min to max over seeds")
+    p.add_argument("--min-effect", type=float, default=None, metavar="D",
+                   help="smallest difference that matters: the report adds the seeds needed to detect it at 80%% power")
+    p.add_argument("--aggregate-over", default=None, metavar="KEY", help="key whose values are datasets or domains "
+                   "(e.g. data.name): compare within each, and add IQM, mean, median and probability of improvement over them")
+    p.add_argument("--table", default="groups", choices=["groups", "domains"], help="domains: DomainBed's tables of "
+                   "leave-one-domain-out runs (a column per data.test_domain) under three model-selection rules")
+    p.add_argument("--select-over", action="append", default=None, metavar="KEY",
+                   help="--table domains: a hyperparameter the selection rules choose (repeatable), e.g. optim.lr")
     p.set_defaults(func=cmd_compare)
+
+
+def add_board(sub: Any) -> None:
+    p = sub.add_parser("board", help="a local read-only dashboard of runs and sweeps, updated live")
+    p.add_argument("runs_dir", nargs="?", default=None, metavar="RUNS_DIR", help="default ./runs or $VISLAB_RUNS")
+    p.add_argument("--port", type=int, default=6006, help="port on 127.0.0.1 (default 6006; 0: any free port)")
+    p.set_defaults(func=cmd_board)
 
 
 VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict, add_sweep, add_compare,
+    add_board,
 ]
 
 

@@ -54,11 +54,13 @@ def restore(
 def evaluate(
     run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None
 ) -> dict[str, float]:
-    """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json."""
+    """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json,
+    with the per-sample records in records/<split>.npz (records/<split>-last.npz for the last checkpoint)."""
     import json
 
     from .engine import evaluate as evaluate_split
     from .engine import make_loader
+    from .engine.sample_records import write_records
 
     if split not in ("train", "val", "test"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
@@ -69,6 +71,7 @@ def evaluate(
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
     atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(metrics, indent=2) + "\n")
+    write_records(r.run.dir, r.model, task, r.fabric, {split: loader}, checkpoint)
     return metrics
 
 

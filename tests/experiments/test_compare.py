@@ -13,34 +13,17 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats as sp
 
-from vislab import config
-from vislab.runs import Run
+from compare_runs import write_run
 
 # val_acc at the best epoch, by group and seed
 ADAM = {0: 0.90, 1: 0.92, 2: 0.94}
 SGD = {0: 0.85, 1: 0.87, 2: 0.88}  # same seeds: paired
 RMSPROP = {5: 0.91, 6: 0.96}  # other seeds: Welch
 ADAMW = {0: 0.97}  # a single run
-
-
-def write_run(root: Path, optimizer: str, seed: int, best: float, status: str = "completed") -> Run:
-    """A two-epoch run whose val_acc peaks at ``best`` in epoch 2, with val_loss = 1 - val_acc."""
-    cfg = config.resolve("digits", {"optim.name": optimizer, "train.seed": seed, "train.epochs": 2})
-    run = Run.create(root, cfg.recipe, f"{optimizer}-{seed}")
-    config.save(cfg, run.config_path)
-    rows = [
-        {"epoch": 1, "lr": 0.003, "train_loss": 1.0, "val_loss": 1 - (best - 0.1), "val_acc": best - 0.1, "seconds": 1.0},
-        {"epoch": 2, "lr": 0.003, "train_loss": 0.5, "val_loss": 1 - best, "val_acc": best, "seconds": 1.0},
-    ]
-    run.write_history(rows)
-    run.write_summary({
-        "status": status, "best_metric": "val_acc", "mode": "max", "best_value": best, "best_epoch": 2,
-        "seed": seed, "wall_s": 2.0, "metrics": {"val_acc": best, "test_acc": best - 0.01},
-    })
-    return run
 
 
 @pytest.fixture
@@ -150,3 +133,53 @@ def test_report_of_a_real_sweep(main, small_sweep):
     assert len(images) == 2 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing to fetch: it opens offline
     assert "<td>optim.name=sgd</td>" in page
+
+
+def test_repeated_seeds_count_once_and_a_run_named_twice_counts_once(main, runs, tmp_path):
+    repeat = write_run(runs, "adam", 0, 0.96)  # seed 0 of adam again, with another result
+    code, out, err = main("compare", runs, repeat.dir, "--baseline", "optim.name=adam", "--format", "json",
+                          "--out", tmp_path / "r")
+    assert code == 0, err
+    adam = rows_by_group(out, "val_acc")["optim.name=adam"]
+    values = [(0.90 + 0.96) / 2, ADAM[1], ADAM[2]]  # the two seed-0 runs are one sample: their mean
+    assert adam["n"] == 3 and adam["mean"] == pytest.approx(sum(values) / 3)
+    sgd = rows_by_group(out, "val_acc")["optim.name=sgd"]
+    assert sgd["test"] == "paired" and sgd["p"] == pytest.approx(sp.ttest_rel(list(SGD.values()), values).pvalue)
+    assert f"Named more than once, counted once: {repeat.dir.name}." in err
+    assert "2 runs of optim.name=adam repeat seed 0" in err and "not independent samples" in err
+    assert "Left out 1 runs that did not complete" in err  # on the terminal, not only in the report
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "repeat seed 0" in report and "Named more than once" in report
+
+
+def test_runs_of_two_tasks_are_refused_not_dropped(main, runs, tmp_path):
+    other = write_run(tmp_path / "seg", "adam", 0, 0.5)
+    other.update_summary(task="segmentation")
+    code, _, err = main("compare", runs, other.dir, "--out", tmp_path / "r")
+    assert code == 2 and "the runs are of 2 tasks" in err and "segmentation: 1 runs" in err
+    assert "compare each task's runs separately" in err and not (tmp_path / "r").exists()
+
+
+def test_best_epoch_is_an_epoch_and_the_p_column_says_holm(main, runs, tmp_path):
+    code, out, _ = main("compare", runs, "--baseline", "optim.name=adam", "--out", tmp_path / "r")
+    header = next(line for line in out.splitlines() if line.startswith("| group"))
+    assert "| p (Holm-adjusted p) |" in header and "| best epoch |" in header
+    adam = next(line for line in out.splitlines() if line.startswith("| optim.name=adam"))
+    assert adam.split(" | ")[4] == "2"  # an epoch, not 2.0
+
+
+def test_the_report_says_how_many_seeds_would_detect_the_difference(main, runs, tmp_path):
+    from vislab.experiments.sequential import seeds_needed
+
+    code, out, err = main("compare", runs, "--baseline", "optim.name=adam", "--min-effect", "0.01", "--format", "json",
+                          "--out", tmp_path / "r")
+    assert code == 0, err
+    sgd = rows_by_group(out, "val_acc")["optim.name=sgd"]
+    d = [SGD[s] - ADAM[s] for s in (0, 1, 2)]  # paired: the spread of the per-seed differences sets the power
+    sd = float(np.std(d, ddof=1))
+    assert sgd["seeds_needed"] == seeds_needed(np.mean(d), sd, paired=True) == 3  # observed: large and steady
+    assert sgd["seeds_min_effect"] == seeds_needed(0.01, sd, paired=True) > 3
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "| seeds needed | seeds needed for Δ = 0.01 |" in md
+    code, _, err = main("compare", runs, "--min-effect", "-1")
+    assert code == 2 and "--min-effect must be a positive difference" in err

@@ -107,3 +107,13 @@ def test_panoptic_heads_without_instance_ids_exit_2_before_any_run(args, message
     assert code == 2 and "Traceback" not in err
     assert re.search(message, err), err
     assert not list(tmp_path.glob("runs/*/*/config.yaml"))
+
+
+def test_a_run_keeps_per_image_pq_tallies_that_give_its_pq(shapes_run):
+    from vislab import records
+
+    rows = records.read(shapes_run.dir, "val")
+    assert {"pq_tp", "pq_fp", "pq_fn", "pq_iou", "intersection", "union"} <= set(rows)
+    pq = records.metric_function(rows, "pq")(rows, np.ones((1, len(rows["index"]))))[0]
+    best = next(r for r in shapes_run.history if r["epoch"] == shapes_run.summary["best_epoch"])
+    assert pq == pytest.approx(best["val_pq"], abs=1e-6, nan_ok=True)

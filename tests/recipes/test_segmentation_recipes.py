@@ -85,3 +85,15 @@ def test_eval_and_bad_predict_inputs(shapes_run, tmp_path, main):
     assert code == 0 and "val_miou" in out and "val_iou_triangle" in out
     code, _, err = main("predict", shapes_run.dir, tmp_path / "nowhere.png")
     assert code == 2 and "nowhere.png does not exist" in err
+
+
+def test_a_run_keeps_per_image_intersections_and_unions_that_give_its_miou(shapes_run):
+    from vislab import records
+
+    assert records.read(shapes_run.dir, "test") is None  # shapes has no test split
+    rows = records.read(shapes_run.dir, "val")
+    assert rows["intersection"].shape == rows["union"].shape == (len(rows["index"]), 4)  # 4 classes
+    assert (rows["intersection"] <= rows["union"]).all() and rows["union"].sum() > 0
+    miou = records.metric_function(rows, "miou")(rows, np.ones((1, len(rows["index"]))))[0]
+    best = next(r for r in shapes_run.history if r["epoch"] == shapes_run.summary["best_epoch"])
+    assert miou == pytest.approx(best["val_miou"], abs=1e-6)

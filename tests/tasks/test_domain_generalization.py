@@ -120,3 +120,17 @@ def test_crossdomain_mixing_of_single_samples_is_bad_input_before_any_run_direct
                           "--runs-dir", tmp_path / "runs")
     assert code == 2 and "train.batch_size must be at least 2" in err and "Traceback" not in err
     assert not list((tmp_path / "runs").iterdir())
+
+
+def test_a_lodo_run_keeps_per_image_correctness_and_domains_and_eval_rewrites_them(straight, main):
+    from vislab import records
+
+    rows = records.read(straight.dir, "test")
+    assert rows["correct"].mean() == pytest.approx(straight.summary["metrics"]["test_acc"], abs=1e-6)
+    assert set(rows["domain"].tolist()) == {0}  # the held-out domain only ("original", the first)
+    assert ((rows["confidence"] > 0) & (rows["confidence"] <= 1)).all()
+    code, out, err = main("eval", straight.dir, "--split", "test", "--checkpoint", "last")
+    assert code == 0, err
+    last = records.read(straight.dir, "test", "last")
+    accuracy = float(next(line.split()[1] for line in out.splitlines() if line.startswith("test_acc ")))
+    assert last["correct"].mean() == pytest.approx(accuracy, abs=1e-4) and (last["index"] == rows["index"]).all()

@@ -27,6 +27,7 @@ from ..tasks.base import StepContext, Task
 from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
 from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
 from .hardware import cpu_threads, describe_device, resolve_precision
+from .sample_records import write_records
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
@@ -398,6 +399,8 @@ def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[st
         val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
         extra = s.task.finalize(s.run.artifacts, predictions(unwrap(s.model), val_all, s.task, fabric), bundle)
         fields.update(extra or {})
+        tests = {"test": make_loader(cfg, bundle.test, fabric, bundle, train=False, sharded=False)} if "test_checkpoint" in fields else {}
+        write_records(s.run.dir, unwrap(s.model), s.task, fabric, {"val": val_all, **tests})
     s.recorder.summary(status=status, **fields)
     fabric.barrier()
     return s.run.summary

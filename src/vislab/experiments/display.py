@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.text import Text
 
 from .space import describe
-from .sweep import Sweep
+from .sweep import SEED_STEP, Sweep
 
 
 class Display:
@@ -24,6 +24,8 @@ class Display:
         if self.show:
             spec = self.sweep.spec
             what = "grid points" if spec.search == "grid" else "trials (tpe)"
+            if spec.auto:
+                what = f"grid points at most (seeds added in rounds, {spec.auto['start']} to {spec.auto['max_seeds']})"
             self.console.print(
                 f"sweep {self.sweep.name}: {spec.trials} {what} of {spec.recipe}, "
                 f"scored by {spec.monitor} ({'higher' if spec.mode == 'max' else 'lower'} is better)\n"
@@ -53,7 +55,7 @@ class Display:
 
     def counts(self) -> str:
         c = self.sweep.tally()
-        text = f"{c['done'] + c['pruned']}/{self.sweep.spec.trials} done, {c['running']} running, {c['failed']} failed"
+        text = f"{c['done'] + c['pruned']}/{self.sweep.planned()} done, {c['running']} running, {c['failed']} failed"
         best = self.sweep.best()
         return text + (f", best {self.sweep.spec.monitor} {best.value:.4f} (trial {best.number})" if best else "")
 
@@ -74,7 +76,8 @@ def trial_line(sweep: Sweep, trial: Any) -> str:
         parts.append(f"{sweep.spec.monitor} {trial.value:.4f}")
     elif steps:
         last = max(steps)
-        parts.append(f"epoch {last}: {sweep.spec.monitor} {steps[last]:.4f}")
+        seed = f"seed {last // SEED_STEP} " if sweep.spec.seeds_per_trial > 1 else ""
+        parts.append(f"{seed}epoch {last % SEED_STEP}: {sweep.spec.monitor} {steps[last]:.4f}")
     if trial.params:
         parts.append(describe(sweep.space.values(trial.params)))
     if trial.state.name == "FAIL":

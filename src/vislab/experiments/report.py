@@ -11,8 +11,10 @@ import io
 import json
 import math
 import os
+import textwrap
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
@@ -20,20 +22,34 @@ from matplotlib.ticker import MaxNLocator
 from ..atomic import atomic_write, atomic_write_text
 from ..errors import VislabError
 from ..viz import _figure
+from .bootstrap import RESAMPLES
 from .compare import Comparison, Group, Row, baseline_first, run_value
+from .domains import cell_text
+from .image_noise import ImageRow
+from .importance import save_parallel_coordinates
+from .sequential import MAX_NEEDED
 
 METHOD = (
     "Each run counts with its best checkpoint: validation metrics at its best epoch (chosen on the same split, "
     "so slightly optimistic), test metrics of best.pt. 95% CI: Student t over the group's runs. "
     "Δ: group mean minus baseline mean, with a paired t-test over seeds when both groups ran exactly the same "
     "seeds, Welch's t-test otherwise; p-values are Holm-corrected across the groups of each table, and the "
-    "verdict is taken at 0.05. A group of one run has no spread, so it gets no interval and no p-value."
+    "verdict is taken at 0.05. A group of one run has no spread, so it gets no interval and no p-value. "
+    "Seeds needed: the seeds per group with which the same test (two-sided, 0.05, before Holm) would detect the "
+    "observed Δ (or --min-effect) 80% of the time, given the observed spread (noncentral t). "
+    "Over images: where the runs kept per-sample records (records/<split>.npz), the images are resampled with "
+    "replacement (the same resamples for every run, and for the group and the baseline: a paired bootstrap); "
+    "intervals are the 2.5 and 97.5 percentiles. 'noise dominated by' compares one run's spread over resampled "
+    "images with the spread over seeds: the larger says whether more seeds or more test images would sharpen the result."
 )
 
 
 # ----------------------------------------------------------------------------------------------
 # Curves
 # ----------------------------------------------------------------------------------------------
+
+
+LEGEND_WIDTH = 60  # characters per legend line
 
 
 def curve_metrics(cmp: Comparison) -> list[str]:
@@ -48,30 +64,37 @@ def save_curves(cmp: Comparison, metric: str, path: Path, band: str) -> Path:
     ax = fig.add_subplot(1, 1, 1)
     colors = [f"C{i % 10}" for i in range(len(cmp.groups))]
     for group, color in zip(baseline_first(cmp.groups, cmp.baseline), colors):
-        epochs, curves = _curves(group, metric)
+        epochs, curves = group_curves(group, metric)
         if not epochs:
             continue
-        mean = np.nanmean(curves, axis=0)
-        if band == "minmax":
-            low, high = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
-        else:
-            counts = np.sum(~np.isnan(curves), axis=0)
-            std = np.where(counts > 1, np.nanstd(curves, axis=0, ddof=min(1, len(curves) - 1)), 0.0)
-            low, high = mean - std, mean + std
-        ax.plot(epochs, mean, color=color, label=f"{group.label} (n={len(curves)})", marker="o" if len(epochs) < 20 else None)
+        mean, low, high = curve_band(curves, band)
+        label = textwrap.fill(f"{group.label} (n={len(curves)})", LEGEND_WIDTH)
+        ax.plot(epochs, mean, color=color, label=label, marker="o" if len(epochs) < 20 else None)
         ax.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric}: mean over seeds, band {'±1 std' if band == 'std' else 'min to max'}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    # Below the axes, so that long labels (wrapped) never cover the curves or run off the figure.
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2 if len(cmp.groups) > 3 else 1, frameon=False)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
     return path
 
 
-def _curves(group: Group, metric: str) -> tuple[list[int], np.ndarray]:
+def curve_band(curves: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean [E] over runs of curves [runs, E], and the band's low and high [E]: ±1 std (none for one run) or min-max."""
+    mean = np.nanmean(curves, axis=0)
+    if band == "minmax":
+        return mean, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
+    counts = np.sum(~np.isnan(curves), axis=0)
+    with warnings.catch_warnings():  # epochs that only one run reached yet have no spread: no band there
+        warnings.simplefilter("ignore", RuntimeWarning)
+        std = np.where(counts > 1, np.nanstd(curves, axis=0, ddof=min(1, len(curves) - 1)), 0.0)
+    return mean, mean - std, mean + std
+
+
+def group_curves(group: Group, metric: str) -> tuple[list[int], np.ndarray]:
     """Epochs 1..E and a [runs, E] array of the metric (NaN where a run has no such epoch)."""
     histories = [[r for r in run.history if isinstance(r.get(metric), float)] for run in group.runs]
     histories = [h for h in histories if h]
@@ -89,10 +112,21 @@ def _curves(group: Group, metric: str) -> tuple[list[int], np.ndarray]:
 # Document: blocks rendered as Markdown or HTML
 # ----------------------------------------------------------------------------------------------
 
-TABLE_HEADER = ["group", "n", "mean ± std", "95% CI", "best epoch", "wall s", "Δ vs baseline [95% CI]", "p (Holm)", "test", "verdict"]
+TABLE_HEADER = ["group", "n", "mean ± std", "95% CI", "best epoch", "wall s", "Δ vs baseline [95% CI]",
+                "p (Holm-adjusted p)", "test", "verdict", "seeds needed"]
 
 
-def table_cells(row: Row) -> list[str]:
+def table_header(cmp: Comparison) -> list[str]:
+    return TABLE_HEADER + ([f"seeds needed for Δ = {cmp.min_effect:g}"] if cmp.min_effect is not None else [])
+
+
+def _seeds(row: Row, n: Optional[int]) -> str:
+    if row.test in ("", "none"):
+        return "—"
+    return str(n) if n is not None else f"> {MAX_NEEDED}"
+
+
+def table_cells(row: Row, min_effect: Optional[float] = None) -> list[str]:
     """A Row as the report prints it."""
     spread = f"{row.mean:.4f} ± {row.std:.4f}" if row.n > 1 else f"{row.mean:.4f}"
     ci = f"[{row.ci_low:.4f}, {row.ci_high:.4f}]" if row.n > 1 else "—"
@@ -102,7 +136,9 @@ def table_cells(row: Row) -> list[str]:
         delta = f"{row.diff:+.4f}" + (f" [{row.diff_low:+.4f}, {row.diff_high:+.4f}]" if row.test != "none" else "")
         p = f"{row.p:.3g} ({row.p_holm:.3g})" if row.test != "none" else "—"
         test = {"paired": f"paired t, {row.n} seeds", "welch": "Welch t", "none": "—"}[row.test]
-    return [row.group, str(row.n), spread, ci, _num(row.best_epoch, 1), _num(row.wall_s, 1), delta, p, test, row.verdict]
+    cells = [row.group, str(row.n), spread, ci, str(row.best_epoch) if row.best_epoch is not None else "—",
+             _num(row.wall_s, 1), delta, p, test, row.verdict, _seeds(row, row.seeds_needed)]
+    return cells + ([_seeds(row, row.seeds_min_effect)] if min_effect is not None else [])
 
 
 def _num(x: float, digits: int) -> str:
@@ -113,14 +149,77 @@ def _or_nan(x: Any) -> float:
     return math.nan if x is None else x
 
 
-def table_blocks(cmp: Comparison) -> list[tuple]:
-    """A heading and a table per metric."""
+IMAGE_HEADER = ["group", "runs", "images", "mean [95% CI over images]", "std: images (one run)", "std: seeds",
+                "noise dominated by", "Δ vs baseline, paired bootstrap [95% CI]"]
+
+
+def image_cells(row: ImageRow) -> list[str]:
+    """An ImageRow as the report prints it."""
+    delta = "—" if math.isnan(row.diff) else f"{row.diff:+.4f} [{row.diff_low:+.4f}, {row.diff_high:+.4f}]"
+    return [row.group, str(row.runs), str(row.images), f"{row.mean:.4f} [{row.low:.4f}, {row.high:.4f}]",
+            _num(row.image_std, 4), _num(row.seed_std, 4), row.dominant or "—", delta]
+
+
+def domain_blocks(cmp: Comparison) -> list[tuple]:
+    """DomainBed's tables: a row per method, a column per test domain and Avg, one table per selection rule."""
     out: list[tuple] = []
+    for t in cmp.domain_tables:
+        out.append(("h2", f"Test-domain accuracy (%), model selection: {t.rule}"))
+        header = ["method", *t.domains, "Avg"]
+        out.append(("table", header, [[r.method, *(cell_text(r.cells[d]) for d in [*t.domains, "Avg"])] for r in t.rows]))
+    if cmp.domain_tables:
+        out.append(("p", DOMAIN_METHOD))
+    return out
+
+
+def table_blocks(cmp: Comparison) -> list[tuple]:
+    """DomainBed's tables (with --table domains), then a heading and a table per metric, and the table over test
+    images where the runs have records."""
+    out: list[tuple] = domain_blocks(cmp)
     for metric in cmp.metrics:
         better = "higher" if cmp.modes[metric] == "max" else "lower"
         out.append(("h2", f"{metric} ({better} is better)"))
-        out.append(("table", TABLE_HEADER, [table_cells(r) for r in cmp.tables[metric]]))
+        out.append(("table", table_header(cmp), [table_cells(r, cmp.min_effect) for r in cmp.tables[metric]]))
+        if metric in cmp.image_tables:
+            out.append(("p", f"{metric} over the evaluated images (bootstrap, {RESAMPLES} resamples of the images):"))
+            out.append(("table", IMAGE_HEADER, [image_cells(r) for r in cmp.image_tables[metric]]))
     return out
+
+
+DOMAIN_METHOD = (
+    "Domain tables as DomainBed prints them (Gulrajani & Lopez-Paz, ICLR 2021): mean ± standard error over seeds "
+    "of the held-out domain's accuracy, for the hyperparameters each rule picks per test domain and seed. "
+    "Training-domain validation: the best accuracy on the training domains' validation split. Leave-one-domain-out: "
+    "the best mean accuracy on the other domains when each was held out (those runs trained on this test domain, "
+    "so slightly optimistic). Oracle: the best accuracy on the test domain itself (an upper bound). Avg: each "
+    "seed's mean over domains, then mean ± standard error over the seeds that have every domain."
+)
+
+AGGREGATE_METHOD = (
+    "Aggregates as rliable computes them (Agarwal et al., NeurIPS 2021): IQM is the interquartile mean of all runs' "
+    "values, mean and median are over the per-{key} means; the probability of improvement is, for a random value "
+    "of {key}, the chance that a run of the method beats a run of the baseline (ties count half). Intervals: "
+    "stratified bootstrap (runs resampled within each value of {key}), 95% percentile."
+)
+
+
+def aggregate_blocks(cmp: Comparison) -> list[tuple]:
+    """A table per metric of rliable's aggregates over ``cmp.aggregate_over``, with the probability of improvement."""
+    if not cmp.aggregates:
+        return []
+    out: list[tuple] = [("h2", f"Aggregates over {cmp.aggregate_over}")]
+    header = ["method", "strata", "runs", "IQM [95% CI]", "mean [95% CI]", "median [95% CI]",
+              "probability of improvement over the baseline [95% CI]"]
+    for metric, rows in cmp.aggregates.items():
+        cells = [[r.method, str(r.strata), str(r.runs), *(_estimate(r.aggregates[k]) for k in ("IQM", "mean", "median")),
+                  _estimate(r.improvement) if r.improvement else "baseline"] for r in rows]
+        out += [("p", f"{metric}:"), ("table", header, cells)]
+    out.append(("p", AGGREGATE_METHOD.format(key=cmp.aggregate_over)))
+    return out
+
+
+def _estimate(e: Any) -> str:
+    return f"{e.value:.4f} [{e.low:.4f}, {e.high:.4f}]"
 
 
 def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
@@ -131,11 +230,16 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
         ("p", "Read from " + ", ".join(str(s) for s in cmp.sources) + "."),
         ("p", f"Groups differ in {', '.join(cmp.keys)}. Baseline: {cmp.baseline.label}." if cmp.keys else "All runs share their settings apart from the seed."),
     ]
-    if cmp.skipped:
-        listed = "; ".join(f"{p.name} ({status})" for p, status in cmp.skipped)
-        out.append(("p", f"Left out {len(cmp.skipped)} runs that did not complete: {listed}."))
+    out += [("p", line) for line in notes(cmp)]
     out += table_blocks(cmp)
     out.append(("p", METHOD))
+    out += aggregate_blocks(cmp)
+    if cmp.importances:
+        out.append(("h2", f"Which settings mattered for {cmp.metrics[0]}"))
+        out.append(("table", ["key", "importance (fANOVA)"], [[k, f"{v:.3f}"] for k, v in cmp.importances.items()]))
+        out.append(("p", "fANOVA (Hutter et al., ICML 2014; Optuna's evaluator): the share of the metric's variance over "
+                         "the swept settings that each key explains on its own, from a random forest fitted to every run. "
+                         "The parallel-coordinates plot below draws each run across the keys to its value."))
     if images:
         out.append(("h2", "Curves"))
         out.extend(("img", path) for path in images)
@@ -146,6 +250,15 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
     ]
     out.append(("table", ["group", "seed", *cmp.metrics, "run"], rows))
     return out
+
+
+def notes(cmp: Comparison) -> list[str]:
+    """Runs left out and runs counted once, one sentence each: in the report and on the terminal."""
+    out = []
+    if cmp.skipped:
+        listed = "; ".join(f"{p.name} ({status})" for p, status in cmp.skipped)
+        out.append(f"Left out {len(cmp.skipped)} runs that did not complete: {listed}.")
+    return out + cmp.notes
 
 
 def render_markdown(items: list[tuple]) -> str:
@@ -202,11 +315,12 @@ def render_html(items: list[tuple]) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
-def records(cmp: Comparison) -> list[dict[str, Any]]:
-    """One dict per (metric, group), numbers as numbers (None where there is none)."""
+def records(cmp: Comparison, tables: str = "tables") -> list[dict[str, Any]]:
+    """One dict per (metric, group) of ``cmp.tables`` (or ``cmp.image_tables``), numbers as numbers (None where
+    there is none)."""
     out = []
-    for metric in cmp.metrics:
-        for row in cmp.tables[metric]:
+    for metric, rows in getattr(cmp, tables).items():
+        for row in rows:
             values = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in dataclasses.asdict(row).items()}
             out.append({"metric": metric, "mode": cmp.modes[metric], **values})
     return out
@@ -227,6 +341,8 @@ def render_json(cmp: Comparison) -> str:
         "keys": cmp.keys,
         "groups": [{"label": g.label, "settings": g.settings, "runs": [str(r.dir) for r in g.runs]} for g in cmp.groups],
         "rows": records(cmp),
+        "image_rows": records(cmp, "image_tables"),
+        "notes": cmp.notes,
         "skipped": [{"run": str(p), "status": s} for p, s in cmp.skipped],
     }
     return json.dumps(doc, indent=2, default=str) + "\n"
@@ -251,6 +367,8 @@ def write_report(cmp: Comparison, band: str) -> list[Path]:
     except OSError as e:
         raise VislabError(f"cannot write the report to {out}: {e.strerror}; choose another --out") from None
     images = [save_curves(cmp, m, out / f"curve_{m}.png", band) for m in curve_metrics(cmp)]
+    if cmp.study is not None:
+        images.append(save_parallel_coordinates(cmp.study, cmp.metrics[0], out / f"parallel_{cmp.metrics[0]}.png"))
     items = blocks(cmp, images)
     atomic_write_text(out / "report.md", render_markdown(items))
     atomic_write_text(out / "report.html", render_html(items))

@@ -8,8 +8,10 @@ and a group of one run gets no interval and no p-value rather than a made-up one
 from __future__ import annotations
 
 import math
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 from scipy import stats
@@ -38,43 +40,51 @@ class Difference:
     p: float
     test: str  # "paired", "welch", or "none" when a side has a single run
     df: float = NAN
+    sd: float = NAN  # the spread that sets the power: of the per-seed differences (paired), else of one run
 
 
 def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
-    """Mean, standard deviation (n-1) and the Student-t interval of the mean."""
+    """Mean, standard deviation (n-1) and the Student-t interval of the mean (scipy's one-sample t interval)."""
     x = np.asarray(values, dtype=float)
     n = len(x)
     mean = float(x.mean()) if n else NAN
     if n < 2:
         return Estimate(n, mean, NAN, NAN, NAN)
-    std = float(x.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return Estimate(n, mean, std, mean - half, mean + half)
+    with _quiet():
+        ci = stats.ttest_1samp(x, 0.0).confidence_interval(confidence)
+    return Estimate(n, mean, float(x.std(ddof=1)), float(ci.low), float(ci.high))
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Difference:
-    """Paired t-test of ``a - b`` (same seeds in the same order), with its interval."""
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    n = len(d)
-    se = float(d.std(ddof=1)) / math.sqrt(n)
-    return _t_result(float(d.mean()), se, n - 1, confidence, "paired")
+    """Paired t-test of ``a - b`` (same seeds in the same order), with its interval (scipy's ttest_rel)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with _quiet():
+        result = stats.ttest_rel(a, b)
+    return _difference(float((a - b).mean()), result, confidence, "paired", float((a - b).std(ddof=1)))
 
 
 def welch_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Difference:
-    """Welch's t-test of mean(a) - mean(b) (unequal variances), with the Welch-Satterthwaite degrees of freedom."""
+    """Welch's t-test of mean(a) - mean(b) (unequal variances; scipy's ttest_ind with equal_var=False)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se > 0 else float(len(a) + len(b) - 2)
-    return _t_result(float(a.mean() - b.mean()), se, float(df), confidence, "welch")
+    with _quiet():
+        result = stats.ttest_ind(a, b, equal_var=False)
+    sd = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    return _difference(float(a.mean() - b.mean()), result, confidence, "welch", sd)
 
 
-def _t_result(diff: float, se: float, df: float, confidence: float, test: str) -> Difference:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.float64(diff) / np.float64(se)  # a difference with zero spread gives t = +-inf (p = 0), as scipy does
-    p = float(2 * stats.t.sf(abs(t), df)) if not math.isnan(t) else NAN
-    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return Difference(diff, diff - half, diff + half, p, test, df)
+def _difference(diff: float, result: Any, confidence: float, test: str, sd: float) -> Difference:
+    # A difference with zero spread gives t = +-inf and p = 0, and a zero-width interval.
+    with _quiet():
+        ci = result.confidence_interval(confidence)
+    return Difference(diff, float(ci.low), float(ci.high), float(result.pvalue), test, float(result.df), sd)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """scipy warns about identical values (catastrophic cancellation); seeds that agree exactly are a valid result."""
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def difference(

@@ -30,9 +30,11 @@ from typing import Any, Iterator, Optional
 from .. import config as config_mod
 from ..errors import VislabError
 from ..runs import check_name, default_runs_dir, ensure_dir
+from .autoseeds import auto_spec, look_lines, wanted_points
 from .space import SEED, Choice, Param, Space, describe
 
 HOST = socket.gethostname()
+SEED_STEP = 10_000  # --search tpe --seeds K: seed k's epoch e is the study's step k * SEED_STEP + e (pruning compares like with like)
 HEARTBEAT_S = 20  # a RUNNING trial whose heartbeat is older than GRACE_S is failed by the next --resume
 GRACE_S = 90
 
@@ -65,6 +67,8 @@ class SweepSpec:
     monitor: str  # the objective, e.g. val_acc (its best value over epochs)
     mode: str  # "max" or "min"
     prune: bool
+    auto: Optional[dict] = None  # --seeds auto: autoseeds.auto_spec (seeds added in rounds up to max_seeds)
+    seeds_per_trial: int = 1  # --search tpe --seeds K: each trial trains seeds 0..K-1, scored by their mean
 
     @property
     def space(self) -> Space:
@@ -84,19 +88,38 @@ def build_spec(
     grid: dict[str, list],
     ranges: dict[str, Param],
     *,
-    seeds: Optional[int],
+    seeds: Optional[int | str],
     search: str,
     trials: Optional[int],
     prune: bool,
+    max_seeds: Optional[int] = None,
+    baseline: Optional[dict[str, Any]] = None,
+    min_effect: Optional[float] = None,
 ) -> SweepSpec:
-    """Check everything a sweep needs before anything is created: keys, value types, the objective."""
+    """Check everything a sweep needs before anything is created: keys, value types, the objective.
+
+    ``seeds="auto"`` with ``max_seeds`` adds seeds in rounds (see autoseeds); ``baseline`` and ``min_effect``
+    go with it."""
     grid = dict(grid)
+    auto = None
+    if seeds == "auto":
+        if search != "grid":
+            raise VislabError("--seeds auto compares grid points; a search takes --seeds K (the mean over K seeds)")
+        if max_seeds is None:
+            raise VislabError("--seeds auto needs --max-seeds N (the most seeds a grid point may get)")
+        if SEED in grid or SEED in ranges:
+            raise VislabError("give either --seeds auto or train.seed=a,b,..., not both")
+        auto = auto_spec(grid, max_seeds, baseline, min_effect)
+        seeds = max_seeds
+    elif max_seeds is not None or baseline or min_effect is not None:
+        raise VislabError("--max-seeds, --baseline and --min-effect go with --seeds auto")
     if seeds is not None:
         if seeds < 1:
             raise VislabError(f"--seeds must be at least 1, not {seeds}")
         if SEED in grid or SEED in ranges:
             raise VislabError("give either --seeds N or train.seed=a,b,..., not both")
-        grid[SEED] = list(range(seeds))
+        if search != "tpe":
+            grid[SEED] = list(range(seeds))
     if search == "grid":
         if ranges:
             raise VislabError(f"{', '.join(ranges)}: ranges need --search tpe; a grid takes key=v1,v2,...")
@@ -107,7 +130,7 @@ def build_spec(
         params: dict[str, Param] = {k: Choice(tuple(v)) for k, v in grid.items()}
     elif search == "tpe":
         if SEED in grid or SEED in ranges:
-            raise VislabError("a search trains each trial once with train.seed; repeat its best settings over seeds with a grid sweep")
+            raise VislabError("a search takes --seeds K (each trial scored by its mean over seeds 0..K-1), not train.seed values")
         if not trials or trials < 1:
             raise VislabError("--search tpe needs --trials N (how many settings to try)")
         params = {**{k: Choice(tuple(v)) for k, v in grid.items()}, **ranges}
@@ -132,6 +155,8 @@ def build_spec(
         monitor=monitor,
         mode=mode,
         prune=prune and search == "tpe",
+        auto=auto,
+        seeds_per_trial=seeds if search == "tpe" and seeds else 1,
     )
 
 
@@ -175,8 +200,18 @@ class Sweep:
     def tally(self) -> dict[str, int]:
         """Points by state: done, pruned, running, failed, and pending (queued or not yet sampled)."""
         counts = Counter(point_states(self).values())
-        counts["pending"] = self.spec.trials - sum(counts[s] for s in ("done", "pruned", "running", "failed"))
+        counts["pending"] = self.planned() - sum(counts[s] for s in ("done", "pruned", "running", "failed"))
         return counts
+
+    def planned(self) -> int:
+        """Points to try: the grid, the trials of a search, or the points --seeds auto wants so far."""
+        return len(self.grid_points()) if self.spec.auto else self.spec.trials
+
+    def grid_points(self) -> list[dict[str, Any]]:
+        """The grid points to train (with --seeds auto: those of the rounds so far)."""
+        if self.spec.auto:
+            return wanted_points(self.space, self.spec.auto, self.trials())
+        return self.space.grid_points()
 
     def best(self) -> Optional[Any]:
         """The completed trial with the best objective value, if any."""
@@ -351,7 +386,7 @@ def prepare(sweep: Sweep) -> None:
                 fail(sweep, t._trial_id, "lost: its process ended without reporting (killed?)")
         tried = attempts(sweep)
         if sweep.spec.search == "grid":
-            for params in sweep.space.grid_points():
+            for params in sweep.grid_points():
                 if tuple(sorted(params.items())) not in tried:
                     sweep.study.enqueue_trial(params)
         for point, trials in tried.items():
@@ -442,9 +477,12 @@ def sweep(
     grid: Optional[dict[str, list]] = None,
     ranges: Optional[dict[str, Param | str]] = None,
     *,
-    seeds: Optional[int] = None,
+    seeds: Optional[int | str] = None,
     search: str = "grid",
     trials: Optional[int] = None,
+    max_seeds: Optional[int] = None,
+    baseline: Optional[dict[str, Any]] = None,
+    min_effect: Optional[float] = None,
     workers: int = 1,
     gpus_per_trial: Optional[int] = None,
     storage: Optional[str] = None,
@@ -460,7 +498,8 @@ def sweep(
     runs under RUNS/sweeps/<name>/. ``ranges`` with ``search="tpe"`` searches instead, e.g.
     ``{"optim.lr": "loguniform(1e-4,1e-2)"}``. ``resume=True`` continues the sweep called ``name``
     (without a name: the newest sweep of this recipe with the same settings), or joins it from
-    another machine when ``storage`` is a shared database.
+    another machine when ``storage`` is a shared database. ``seeds="auto", max_seeds=N`` adds seeds in rounds
+    until each grid point's comparison with ``baseline`` (default: the first value of each key) is decided.
     """
     from .display import Display
     from .space import parse_range
@@ -470,7 +509,8 @@ def sweep(
     spec = None
     if recipe is not None:
         parsed = {k: parse_range(k, v) if isinstance(v, str) else v for k, v in (ranges or {}).items()}
-        spec = build_spec(recipe, overrides or {}, grid or {}, parsed, seeds=seeds, search=search, trials=trials, prune=prune)
+        spec = build_spec(recipe, overrides or {}, grid or {}, parsed, seeds=seeds, search=search, trials=trials, prune=prune,
+                          max_seeds=max_seeds, baseline=baseline, min_effect=min_effect)
     elif not (resume and name):
         raise VislabError("name a recipe to sweep (vislab sweep RECIPE key=v1,v2 ...), or --resume --name NAME")
     root = ensure_dir(sweeps_dir(runs_dir) / "sweeps")
@@ -506,12 +546,21 @@ def drive(sweep: Sweep, pool: Any, display: Any) -> None:
             for number in pool.collect(timeout=1.0):
                 display.finished(number)
             if exhausted and not pool.busy():
-                return
+                if not (sweep.spec.auto and next_round(sweep)):
+                    return
+                exhausted = False
+
     except KeyboardInterrupt:
         for number in pool.stop():
             display.finished(number)
         display.note(f"stopped; continue with: {resume_command(sweep)}")
         raise
+
+
+def next_round(sweep: Sweep) -> bool:
+    """--seeds auto: queue the seeds the finished round asks for; False when every comparison is decided."""
+    prepare(sweep)
+    return any(t.state.name == "WAITING" for t in sweep.trials())
 
 
 def _latest_match(root: Path, spec: Optional[SweepSpec]) -> str:
@@ -533,7 +582,7 @@ def _latest_match(root: Path, spec: Optional[SweepSpec]) -> str:
 def summary_lines(sweep: Sweep) -> list[str]:
     """What the CLI prints at the end: counts, the best trial, and where the runs are."""
     counts = sweep.tally()
-    text = f"sweep {sweep.name}: {counts['done']} of {sweep.spec.trials} done"
+    text = f"sweep {sweep.name}: {counts['done']} of {sweep.planned()} done"
     for state in ("pruned", "failed", "running", "pending"):
         if counts[state]:
             text += f", {counts[state]} {state}"
@@ -541,6 +590,8 @@ def summary_lines(sweep: Sweep) -> list[str]:
     best = sweep.best()
     if best is not None:
         lines.append(f"best {sweep.spec.monitor} {best.value:.4f}: trial {best.number} ({describe(sweep.space.values(best.params))})")
+    if sweep.spec.auto:
+        lines += look_lines(sweep.space, sweep.spec.auto, sweep.trials())
     lines.append(f"runs: {sweep.dir}")
     if counts["failed"] or counts["pending"]:
         lines.append(f"continue with: {resume_command(sweep)}")

@@ -23,7 +23,8 @@ from typing import Any, Iterator, Optional
 
 from ..errors import VislabError
 from ..runs import Run
-from .sweep import HEARTBEAT_S, Sweep, fail, open_sweep, trial_dir_name
+from .space import SEED
+from .sweep import HEARTBEAT_S, SEED_STEP, Sweep, fail, open_sweep, trial_dir_name
 
 STORAGE_ENV = "VISLAB_SWEEP_STORAGE"
 CPUS_ENV = "VISLAB_SWEEP_CPUS"
@@ -41,7 +42,7 @@ def run_trial(sweep: Sweep, trial: Any) -> None:
     import optuna
 
     values = sweep.space.suggest(trial)
-    previous = resumable_attempt(sweep, trial)
+    previous = resumable_attempt(sweep, trial) if sweep.spec.seeds_per_trial == 1 else None
     trial.set_user_attr("pid", os.getpid())
     if previous is not None:
         trial.set_user_attr("run_dir", str(previous.dir))
@@ -49,7 +50,7 @@ def run_trial(sweep: Sweep, trial: Any) -> None:
             report(sweep, trial, row)
     with heartbeat(sweep, trial._trial_id):
         try:
-            run = _train(sweep, trial, values, previous)
+            runs = [_train(sweep, trial, values, previous)] if sweep.spec.seeds_per_trial == 1 else _train_seeds(sweep, trial, values)
         except KeyboardInterrupt:
             fail(sweep, trial._trial_id, "interrupted")
             raise
@@ -57,21 +58,35 @@ def run_trial(sweep: Sweep, trial: Any) -> None:
             _log_failure(sweep, trial.number, e)
             fail(sweep, trial._trial_id, f"{type(e).__name__}: {e}".splitlines()[0])
             return
-    trial.set_user_attr("run_dir", str(run.dir))
-    summary = run.summary
-    if summary.get("status") == "pruned":
+    trial.set_user_attr("run_dir", str(runs[0].dir))
+    summaries = [run.summary for run in runs]
+    if any(summary.get("status") == "pruned" for summary in summaries):
         sweep.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    elif summary.get("best_value") is None:
+    elif any(summary.get("best_value") is None for summary in summaries):
         fail(sweep, trial._trial_id, f"the run recorded no {sweep.spec.monitor}")
     else:
-        sweep.study.tell(trial, summary["best_value"])
+        sweep.study.tell(trial, sum(s["best_value"] for s in summaries) / len(summaries))
 
 
-def _train(sweep: Sweep, trial: Any, values: dict[str, Any], previous: Optional[Run]) -> Run:
+def _train_seeds(sweep: Sweep, trial: Any, values: dict[str, Any]) -> list[Run]:
+    """--search tpe --seeds K: the trial's setting trained with seeds 0..K-1 (run directories trial-NNNN-seedK),
+    stopping at the first pruned one. A retried trial trains its seeds afresh."""
+    runs = []
+    for seed in range(sweep.spec.seeds_per_trial):
+        name = f"{trial_dir_name(trial.number)}-seed{seed}"
+        runs.append(_train(sweep, trial, {**values, SEED: seed}, None, name=name, step=seed * SEED_STEP))
+        if runs[-1].summary.get("status") == "pruned":
+            break
+    trial.set_user_attr("run_dirs", [str(r.dir) for r in runs])
+    return runs
+
+
+def _train(sweep: Sweep, trial: Any, values: dict[str, Any], previous: Optional[Run], name: Optional[str] = None,
+           step: int = 0) -> Run:
     from .. import api
 
     def on_epoch(row: dict[str, Any]) -> Optional[str]:
-        report(sweep, trial, row)
+        report(sweep, trial, row, step)
         return "pruned" if sweep.spec.prune and trial.should_prune() else None
 
     if previous is not None:
@@ -79,17 +94,17 @@ def _train(sweep: Sweep, trial: Any, values: dict[str, Any], previous: Optional[
     return api.train(
         sweep.spec.base_config(),
         runs_dir=sweep.dir,
-        name=trial_dir_name(trial.number),
+        name=name or trial_dir_name(trial.number),
         overrides={**values, "train.progress": False},  # the sweep's display replaces the per-run bar
         on_epoch=on_epoch,
     )
 
 
-def report(sweep: Sweep, trial: Any, row: dict[str, Any]) -> None:
-    """One epoch's objective, as the study's intermediate value at step = epoch."""
+def report(sweep: Sweep, trial: Any, row: dict[str, Any], step: int = 0) -> None:
+    """One epoch's objective, as the study's intermediate value at step = ``step`` + epoch."""
     value = row.get(sweep.spec.monitor)
     if isinstance(value, (int, float)):
-        trial.report(float(value), int(row["epoch"]))
+        trial.report(float(value), step + int(row["epoch"]))
 
 
 def attempt_dir(sweep: Sweep, trial: Any) -> Optional[Path]:

@@ -174,6 +174,11 @@ class Task:
         batches must be arranged; None: the seeded shuffle."""
         return None
 
+    def sample_records(self, outputs: Any, batch: dict) -> dict[str, torch.Tensor]:
+        """Per-image rows of an evaluated batch for records/<split>.npz (each [B, ...]; see vislab.records),
+        with the batch's ``index``; an empty dict keeps no records."""
+        return {}
+
     # -- after training ----------------------------------------------------------------------------
 
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:

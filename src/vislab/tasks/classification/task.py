@@ -35,6 +35,11 @@ class ClassificationTask(Task):
         """The class logits [B, C] among a model's outputs (here the outputs themselves)."""
         return outputs
 
+    def sample_records(self, outputs: Any, batch: dict) -> dict[str, torch.Tensor]:
+        """Each image's index, whether its top-1 class is right, and its top-1 probability."""
+        confidence, pred = self.class_logits(outputs).float().softmax(1).max(1)
+        return {"index": batch["index"], "correct": pred == hard_labels(batch["target"]), "confidence": confidence.half()}
+
     def loss(self, outputs: torch.Tensor, batch: dict) -> torch.Tensor:
         weight = self.class_weights.to(outputs.device) if self.class_weights is not None else None
         return F.cross_entropy(outputs, batch["target"], weight=weight, label_smoothing=self.label_smoothing)

@@ -71,6 +71,10 @@ class DomainGeneralizationTask(ClassificationTask):
         """The class head's logits [B, C] (beside the domain head's)."""
         return outputs["logits"]
 
+    def sample_records(self, outputs: Any, batch: dict) -> dict[str, torch.Tensor]:
+        """Classification's rows and each image's domain."""
+        return {**super().sample_records(outputs, batch), "domain": batch["domain"].short()}
+
     def loss(self, outputs: dict, batch: dict) -> torch.Tensor:  # type: ignore[override]
         loss = super().loss(outputs["logits"], batch)
         if "domain_logits" in outputs:

@@ -68,6 +68,14 @@ class PanopticTask(SegmentationTask):
             return super().metrics(train=True)
         return PanopticMetrics(self)
 
+    def sample_records(self, outputs: Any, batch: dict) -> dict[str, torch.Tensor]:
+        """Segmentation's rows and each image's per-class PQ tallies [B, K]: matched (pq_tp), unmatched predicted
+        (pq_fp) and true (pq_fn) segments, and the IoU summed over the matches (pq_iou)."""
+        counts = torch.stack([pq_counts(*pred, *truth, self.num_classes, self.ignore_index)
+                              for pred, truth in self.image_pairs(outputs, batch)])
+        tallies = {f"pq_{k}": counts[:, i].int() for i, k in enumerate(("tp", "fp", "fn"))}
+        return {**super().sample_records(outputs, batch), **tallies, "pq_iou": counts[:, 3].float()}
+
     def panoptic(self, outputs: dict, i: int, size: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Image ``i``'s predicted (classes, instance ids) [h, w] from batched outputs, cropped to ``size``."""
         h, w = size

@@ -92,6 +92,13 @@ class SegmentationTask(Task):
             loss = loss + self.loss_cfg.aux_weight * self.pixel_loss(outputs["aux"], batch["target"])
         return loss
 
+    def sample_records(self, outputs: Any, batch: dict) -> dict[str, torch.Tensor]:
+        """Each image's per-class intersection and union [B, K] (pixels of ignore_index left out)."""
+        pred = labels(outputs["out"])
+        matrices = torch.stack([confusion(p, t, self.num_classes, self.ignore_index) for p, t in zip(pred, batch["target"])])
+        inter = matrices.diagonal(dim1=1, dim2=2)
+        return {"index": batch["index"], "intersection": inter, "union": matrices.sum(1) + matrices.sum(2) - inter}
+
     def metrics(self, train: bool = False) -> SegmentationMetrics:
         return SegmentationMetrics(self.num_classes, self.ignore_index, self.class_names, per_class=not train,
                                    pixel_stride=TRAIN_PIXEL_STRIDE if train else 1)
