@@ -62,10 +62,10 @@ def input_size(cfg: Any, info: Any, stride: int) -> tuple[int, int]:
 
 
 def metadata(cfg: Any, info: Any, names: list[str], empty: list[str], size: tuple[int, int], stride: int,
-             dynamic: dict[str, bool], half: bool, source: str) -> dict[str, Any]:
+             dynamic: dict[str, bool], half: bool, run_dir: str) -> dict[str, Any]:
     """What a deployment needs beside the weights: preprocessing, classes, the outputs' meaning."""
     return {
-        "format": "vislab-export/1", "vislab": __version__, "source": source, "model": cfg.model.name,
+        "format": "vislab-export/1", "vislab": __version__, "run": run_dir, "model": cfg.model.name,
         "task": info.task, "input_size": list(size), "channels": info.channels,
         "normalize": bool(cfg.aug.normalize), "mean": list(info.mean), "std": list(info.std),
         "pixel_scale": 1 / 255, "resize": cfg.aug.resize, "class_names": list(info.class_names),
@@ -153,6 +153,24 @@ def default_path(run_dir: Path, checkpoint: str, fmt: str) -> Path:
     return run_dir / "export" / f"{checkpoint}{SUFFIXES[fmt]}"
 
 
+def prepare(model: nn.Module, cfg: Any, info: Any, task: Any, dynamic_batch: bool, half: bool,
+            run_dir: str) -> tuple[nn.Module, torch.Tensor, dict[str, Any]]:
+    """(the module to export, an example input [B, C, H, W] on the model's device, the metadata)."""
+    from ..tasks.segmentation import SegmentationTask
+
+    dense = isinstance(task, SegmentationTask)  # images of any size, windows, padding to the stride
+    stride = getattr(model, "output_stride", 1)  # as the segmentation task pads for it
+    size = input_size(cfg, info, stride)
+    model = model.half() if half else model
+    device = next(model.parameters()).device
+    dtype = torch.float16 if half else torch.float32
+    example = torch.zeros(2 if dynamic_batch else 1, info.channels, *size, device=device, dtype=dtype)
+    with torch.no_grad():
+        names, empty = output_layout(model.eval()(example), task.heads if dense else None)
+    meta = metadata(cfg, info, names, empty, size, stride, {"batch": dynamic_batch, "size": dense}, half, run_dir)
+    return Exportable(model, names).eval(), example, meta
+
+
 def export_run(
     run: Any, fmt: str = "onnx", checkpoint: str = "best", out: Optional[str | Path] = None,
     dynamic_batch: bool = False, opset: Optional[int] = None, half: bool = False, samples: int = 32,
@@ -165,26 +183,17 @@ def export_run(
         require_extra("onnx")
     from .. import tasks
     from ..inference import restore
-    from ..tasks.segmentation import SegmentationTask
     from .checks import compare, sample_batches, save_report
     from .runtime import load_exported
 
     r = restore(run, checkpoint, with_data=False)
     path = path or default_path(r.run.dir, checkpoint, fmt)
     task = tasks.build(r.cfg, r.info)
-    dense = isinstance(task, SegmentationTask)  # images of any size, windows, padding to the stride
-    stride = getattr(r.model, "output_stride", 1)  # as the segmentation task pads for it
-    size = input_size(r.cfg, r.info, stride)
-    dynamic = {"batch": dynamic_batch, "size": dense}
-    model = r.model.half() if half else r.model
-    dtype = torch.float16 if half else torch.float32
-    example = torch.zeros(2 if dynamic_batch else 1, r.info.channels, *size, device=r.fabric.device, dtype=dtype)
-    with torch.no_grad():
-        names, empty = output_layout(model(example), task.heads if dense else None)
-    meta = metadata(r.cfg, r.info, names, empty, size, stride, dynamic, half, f"{r.run.dir} ({checkpoint})")
-    export_model(Exportable(model, names).eval(), example, path, fmt, meta, opset)
+    module, example, meta = prepare(r.model, r.cfg, r.info, task, dynamic_batch, half, str(r.run.dir))
+    meta["checkpoint"] = checkpoint
+    export_model(module, example, path, fmt, meta, opset)
     batches, source = sample_batches(r.cfg, r.fabric, samples, meta)
     report = {"file": str(path), "format": fmt, "checkpoint": checkpoint, "sample": source,
-              **compare(model.float(), load_exported(path, r.fabric.device), task, batches)}
+              **compare(r.model.float(), load_exported(path, r.fabric.device), task, batches)}
     report["report"] = str(save_report(path, report))
     return report
