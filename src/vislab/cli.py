@@ -68,6 +68,9 @@ def _is_rank_zero() -> bool:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from .export.options import check_exported
+
+    check_exported(args.exported)  # before torch is imported
     from .api import evaluate
 
     _, overrides = split_items(args.items, recipe_expected=False)
@@ -125,6 +128,9 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .export.options import check_exported
+
+    check_exported(args.exported)  # before torch is imported
     from .api import predict
 
     _, overrides = split_items(args.items, recipe_expected=False)

@@ -25,7 +25,7 @@ from torch import nn
 
 from .. import __version__
 from ..errors import VislabError
-from .options import SUFFIXES, check_options, require_extra
+from .options import SUFFIXES, check_options
 from .runtime import METADATA_KEY
 
 DEFAULT_SIZE = 256  # example input side for segmentation runs whose images vary in size
@@ -179,8 +179,6 @@ def export_run(
     check it against PyTorch on ``samples`` validation images; returns the check, also saved in export.json
     beside the file (``file``, ``max_abs_diff``, ``agreement``, the monitored metric both ways ...)."""
     path = check_options(fmt, out, opset)
-    if fmt == "onnx":
-        require_extra("onnx")
     from .. import tasks
     from ..inference import restore
     from .checks import compare, sample_batches, save_report

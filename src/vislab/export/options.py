@@ -3,7 +3,7 @@ optional packages (the ``export`` extra) that ONNX needs."""
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 from pathlib import Path
 from typing import Optional
 
@@ -15,15 +15,19 @@ EXTRA_MODULES = {"onnx": ("onnx", "onnxscript", "onnxruntime"), "onnxruntime": (
 
 
 def require_extra(what: str) -> None:
-    """Import the optional packages ``what`` needs (``onnx``: exporting, ``onnxruntime``: running), or say
-    which extra installs them. TorchScript needs none."""
+    """The optional packages ``what`` needs (``onnx``: exporting, ``onnxruntime``: running) must be
+    installed, or the message says which extra installs them; found without importing them (or torch)."""
     for name in EXTRA_MODULES.get(what, ()):
-        try:
-            importlib.import_module(name)
-        except ImportError:
+        if importlib.util.find_spec(name) is None:
             raise VislabError(
                 f"{what} needs the package {name}, which is not installed; install the extra: pip install 'vislab[export]'"
-            ) from None
+            )
+
+
+def check_exported(path: Optional[str | Path]) -> None:
+    """An ``--exported`` file's format is known and what runs it is installed (None: nothing to check)."""
+    if path is not None and format_of(Path(path)) == "onnx":
+        require_extra("onnxruntime")
 
 
 def format_of(path: Path) -> str:
@@ -35,7 +39,8 @@ def format_of(path: Path) -> str:
 
 
 def check_options(fmt: str, out: Optional[str | Path], opset: Optional[int]) -> Optional[Path]:
-    """The format, the file name's suffix and the opset; returns ``out`` as a Path (None: the default)."""
+    """The format, the file name's suffix, the opset, and the extra ONNX needs; returns ``out`` as a Path
+    (None: the default)."""
     if fmt not in FORMATS:
         raise VislabError(f"--format must be {' or '.join(FORMATS)}, not '{fmt}'")
     if opset is not None and (fmt != "onnx" or not 7 <= opset <= 23):
@@ -43,4 +48,6 @@ def check_options(fmt: str, out: Optional[str | Path], opset: Optional[int]) -> 
     path = Path(out).expanduser() if out is not None else None
     if path is not None and path.suffix != SUFFIXES[fmt]:
         raise VislabError(f"--out {path}: a {fmt} file must end in {SUFFIXES[fmt]}")
+    if fmt == "onnx":
+        require_extra("onnx")
     return path
