@@ -18,20 +18,6 @@ import vislab
 from conftest import SRC
 from vislab.errors import VislabError
 
-QUICK = {"train.epochs": 1, "train.progress": False}
-SEG = {**QUICK, "data.num_samples": 12, "train.batch_size": 4, "data.num_workers": 0}
-
-
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory) -> vislab.Run:
-    return vislab.train("digits", runs_dir=tmp_path_factory.mktemp("runs"), **QUICK)
-
-
-@pytest.fixture(scope="module")
-def panoptic_run(tmp_path_factory) -> vislab.Run:
-    return vislab.train("shapes-panoptic", runs_dir=tmp_path_factory.mktemp("runs"), **SEG)
-
-
 def metrics_close(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for key in a:
@@ -48,7 +34,7 @@ def test_onnx_export_carries_preprocessing_checks_itself_and_evaluates_like_pyto
     meta = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["vislab"])
     info = json.loads((digits_run.dir / "data_info.json").read_text())
     assert {k: meta[k] for k in ("mean", "std", "channels", "class_names")} == {k: info[k] for k in ("mean", "std", "channels", "class_names")}
-    assert meta["input_size"] == [8, 8] and meta["task"] == "classification" and meta["model"] == "cnn-mnist"
+    assert meta["input_size"] == [12, 12] and meta["resize"] == [12, 12] and meta["task"] == "classification" and meta["model"] == "cnn-mnist"
     check = json.loads((digits_run.dir / "export" / "export.json").read_text())["best.onnx"]
     assert check["sample"] == "32 validation images" and check["max_abs_diff"] < 1e-4 and check["agreement"] == 1.0
     assert check["metric"] == "acc" and check["pytorch"] == check["exported"]
@@ -61,7 +47,7 @@ def test_onnx_export_carries_preprocessing_checks_itself_and_evaluates_like_pyto
     images = tmp_path / "images"
     images.mkdir()
     for i, shade in enumerate((0, 90, 255)):
-        Image.fromarray(np.full((8, 8), shade, np.uint8), "L").save(images / f"{i}.png")
+        Image.fromarray(np.full((8, 9), shade, np.uint8), "L").save(images / f"{i}.png")
     ours = vislab.predict(digits_run, [images], topk=3)
     theirs = vislab.predict(digits_run, [images], topk=3, exported=path)
     assert [r["classes"] for r in ours] == [r["classes"] for r in theirs]
