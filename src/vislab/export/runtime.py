@@ -42,18 +42,19 @@ class ExportedModel(nn.Module):
         return {**dict(zip(names, joined)), **{key: [] for key in self.metadata.get("empty", [])}}
 
 
-def load_exported(path: str | Path, device: torch.device | str = "cpu") -> ExportedModel:
+def load_exported(path: str | Path, device: torch.device | str = "cpu", threads: int | None = None) -> ExportedModel:
     """The exported file at ``path`` (.onnx through ONNX Runtime, .torchscript through torch.jit) ready to
-    run on ``device``; a file that is missing, not an export of vislab, or unreadable is bad input."""
+    run on ``device``; a file that is missing, not an export of vislab, or unreadable is bad input.
+    ``threads``: ONNX Runtime's intra-op threads (default: its own choice, one per physical core)."""
     path = Path(path).expanduser()
     fmt = format_of(path)
     if not path.is_file():
         raise VislabError(f"exported model {path} does not exist; make it with: vislab export RUN_DIR --format {fmt}")
     device = torch.device(device)
-    return (_load_onnx if fmt == "onnx" else _load_torchscript)(path, device)
+    return _load_onnx(path, device, threads) if fmt == "onnx" else _load_torchscript(path, device)
 
 
-def _load_onnx(path: Path, device: torch.device) -> ExportedModel:
+def _load_onnx(path: Path, device: torch.device, threads: int | None) -> ExportedModel:
     require_extra("onnxruntime")
     import onnxruntime as ort
 
@@ -61,6 +62,7 @@ def _load_onnx(path: Path, device: torch.device) -> ExportedModel:
     providers = ["CUDAExecutionProvider"] if device.type == "cuda" and "CUDAExecutionProvider" in available else []
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: ORT warns about every initializer it folds
+    options.intra_op_num_threads = threads or 0
     try:
         session = ort.InferenceSession(str(path), options, providers=[*providers, "CPUExecutionProvider"])
     except Exception as e:  # ORT raises its own exception types, one per failure kind
