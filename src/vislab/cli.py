@@ -190,6 +190,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    from .export.options import check_profile_batch
+
+    check_profile_batch(args.batch)  # before torch is imported
     from .export.profile import profile, render_profile
 
     result = profile(args.target, checkpoint=args.checkpoint, batch=args.batch, exported=not args.eager_only)

@@ -51,3 +51,9 @@ def check_options(fmt: str, out: Optional[str | Path], opset: Optional[int]) -> 
     if fmt == "onnx":
         require_extra("onnx")
     return path
+
+
+def check_profile_batch(batch: Optional[int]) -> None:
+    """``vislab profile --batch``: the larger batch timed beside batch 1."""
+    if batch is not None and batch < 2:
+        raise VislabError(f"--batch is the larger batch timed beside batch 1: at least 2, not {batch}")

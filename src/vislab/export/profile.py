@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import VislabError
+from .options import check_profile_batch, require_extra
 
 
 def load_target(target: str | Path, checkpoint: str) -> tuple[nn.Module, Any, Any, str]:
@@ -94,10 +95,9 @@ def profile(target: str | Path, checkpoint: str = "best", batch: Optional[int] =
     """The profile of a run's model or a recipe's: ``parameters``, ``trainable``, ``flops_per_image``,
     ``activation_bytes_per_image`` at ``input`` [C, H, W], and ``eager`` / ``onnxruntime`` timings at batch 1
     and ``batch`` (default the run's evaluation batch size)."""
-    if batch is not None and batch < 2:
-        raise VislabError(f"--batch is the larger batch timed beside batch 1: at least 2, not {batch}")
+    check_profile_batch(batch)
     from .. import tasks
-    from .export import export_model, prepare
+    from .export import prepare
 
     model, cfg, info, what = load_target(target, checkpoint)
     module, example, meta = prepare(model, cfg, info, tasks.build(cfg, info), dynamic_batch=True, half=False, run_dir=what)
@@ -117,7 +117,6 @@ def profile(target: str | Path, checkpoint: str = "best", batch: Optional[int] =
 
 def _onnx_timings(module: nn.Module, example: torch.Tensor, meta: dict[str, Any], sizes: list[int]) -> Any:
     from .export import export_model
-    from .options import require_extra
     from .runtime import load_exported
 
     try:
