@@ -114,6 +114,7 @@ def test_without_the_extra_the_verbs_name_it(cli, tmp_path):
 
 
 def test_bad_export_arguments_are_refused_before_anything_is_written(main, digits_run, tmp_path):
+    before = sorted(digits_run.dir.rglob("*"))
     cases = [
         (["--format", "torchscript", "--opset", "17"], "--opset applies to --format onnx"),
         (["--out", tmp_path / "model.pt"], "must end in .onnx"),
@@ -127,7 +128,7 @@ def test_bad_export_arguments_are_refused_before_anything_is_written(main, digit
     assert code == 2 and "checkpoints/averaged.pt does not exist" in err and "(it has: best, last)" in err
     code, _, err = main("eval", digits_run.dir, "--exported", tmp_path / "none.onnx")
     assert code == 2 and "none.onnx does not exist" in err
-    assert not (digits_run.dir / "export").exists() and not list(tmp_path.iterdir())
+    assert sorted(digits_run.dir.rglob("*")) == before and not list(tmp_path.iterdir())
 
 
 def test_an_operator_onnx_lacks_is_bad_input_naming_it_and_the_model(tmp_path):

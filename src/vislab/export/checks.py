@@ -24,7 +24,8 @@ def output_tensors(outputs: Any) -> list[torch.Tensor]:
 def decisions(task: Any, outputs: Any) -> torch.Tensor:
     """What a user acts on: the top-1 class [B] of a classifier, the per-pixel class [B, H, W] otherwise."""
     from ..tasks.classification import ClassificationTask
-    from ..tasks.segmentation import as_outputs, labels
+    from ..tasks.segmentation import labels
+    from ..tasks.segmentation.task import as_outputs
 
     if isinstance(task, ClassificationTask):
         return task.class_logits(outputs).argmax(1)

@@ -47,14 +47,11 @@ class ClassificationTask(Task):
         (file, class_1, prob_1, ..., class_k, prob_k). Images go through the run's evaluation pipeline."""
         if topk < 1:
             raise VislabError(f"--topk must be at least 1, not {topk}")
-        from ...data.transforms import build_transform
-
         k = min(topk, self.num_classes)
-        transform = build_transform(cfg.aug, train=False)
         rows: list[dict[str, Any]] = []
         for start in range(0, len(files), 64):
             chunk = files[start : start + 64]
-            x = torch.stack([prepare_image(f, transform, info) for f in chunk]).to(device).float().div_(255)
+            x = torch.stack([prepare_image(f, cfg.aug, info) for f in chunk]).to(device)
             if cfg.aug.normalize:
                 x = (x - torch.tensor(info.mean, device=device).view(1, -1, 1, 1)) / torch.tensor(info.std, device=device).view(1, -1, 1, 1)
             probs, classes = model(x).float().softmax(1).topk(k, 1)
