@@ -64,7 +64,7 @@ def test_torchscript_export_with_any_batch_size(main, digits_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_panoptic_heads_export_with_dynamic_size_and_evaluate_like_pytorch(main, panoptic_run, tmp_path):
+def test_panoptic_heads_export_with_dynamic_size_and_evaluate_like_pytorch(main, panoptic_run, digits_run, tmp_path):
     code, out, err = main("export", panoptic_run.dir, "--dynamic-batch", "--out", tmp_path / "pan.onnx")
     assert code == 0, err
     check = json.loads((tmp_path / "export.json").read_text())["pan.onnx"]
@@ -77,6 +77,22 @@ def test_panoptic_heads_export_with_dynamic_size_and_evaluate_like_pytorch(main,
     vislab.predict(panoptic_run, [photo], out=tmp_path / "onnx", exported=tmp_path / "pan.onnx")
     for name in ("a_mask.png", "a_panoptic.png"):
         assert np.array_equal(np.asarray(Image.open(tmp_path / "torch" / name)), np.asarray(Image.open(tmp_path / "onnx" / name)))
+    code, _, err = main("eval", digits_run.dir, "--exported", tmp_path / "pan.onnx")
+    assert code == 2 and "was exported from another kind of run" in err
+
+
+def test_without_the_dataset_the_check_runs_on_generated_images():
+    from vislab import config
+    from vislab.export.checks import sample_batches
+    from vislab.inference import single_device_fabric
+
+    cfg = config.resolve("mnist-cnn", {"data.download": False})  # no MNIST under the test's data root
+    meta = {"channels": 1, "input_size": [28, 28], "normalize": True, "mean": [0.5], "std": [0.25]}
+    batches, source = sample_batches(cfg, single_device_fabric(cfg), 4, meta)
+    assert source.startswith("4 generated images (no validation data: ") and "mnist" in source
+    (batch,) = list(batches)
+    assert batch["image"].shape == (4, 1, 28, 28) and "target" not in batch
+    assert -2 <= float(batch["image"].min()) < 0 < float(batch["image"].max()) <= 2  # (U(0,1) - 0.5) / 0.25
 
 
 SITE_BLOCKER = '''
