@@ -71,10 +71,13 @@ def _is_rank_zero() -> bool:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from .export.options import check_exported
+
+    check_exported(args.exported)  # before torch is imported
     from .api import evaluate
 
     _, overrides = split_items(args.items, recipe_expected=False)
-    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides)
+    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, exported=args.exported)
     width = max(len(k) for k in metrics)
     for k, v in metrics.items():
         print(f"{k:<{width}}  {_num(v)}")
@@ -128,11 +131,15 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .export.options import check_exported
+
+    check_exported(args.exported)  # before torch is imported
     from .api import predict
 
     _, overrides = split_items(args.items, recipe_expected=False)
     options = {"topk": args.topk} if args.topk is not None else {}
-    rows = predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides, **options)
+    rows = predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides,
+                   exported=args.exported, **options)
     for row in rows:
         print(f"{row['file']}: {row['summary']}")
     if args.out:
@@ -199,6 +206,34 @@ def cmd_board(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export.options import check_options
+
+    check_options(args.format, args.out, args.opset)  # before torch is imported
+    from .export.export import export_run
+
+    report = export_run(args.run_dir, args.format, checkpoint=args.checkpoint, out=args.out,
+                        dynamic_batch=args.dynamic_batch, opset=args.opset, half=args.half)
+    print(f"wrote {report['file']}")
+    print(f"check on {report['sample']}: max abs difference {report['max_abs_diff']:.2e}, "
+          f"agreement {report['agreement']:.4f}" + (
+              f", {report['metric']} {report['pytorch']:.4f} (PyTorch) vs {report['exported']:.4f} (exported)"
+              if report["pytorch"] is not None else ""))
+    print(f"report: {report['report']}")
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from .export.options import check_profile_batch
+
+    check_profile_batch(args.batch)  # before torch is imported
+    from .export.profile import profile, render_profile
+
+    result = profile(args.target, checkpoint=args.checkpoint, batch=args.batch, exported=not args.eager_only)
+    print(render_profile(result, args.format), end="")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------
 # parser
 # ------------------------------------------------------------------------------------------------
@@ -218,8 +253,15 @@ def add_eval(sub: Any) -> None:
     p.add_argument("run_dir")
     p.add_argument("items", nargs="*", metavar="key=value", help="overrides, e.g. data.root=...")
     p.add_argument("--split", default="val", choices=["train", "val", "test"])
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    add_checkpoint(p)
+    p.add_argument("--exported", default=None, metavar="PATH", help="evaluate this exported file of the run "
+                   "(vislab export) with ONNX Runtime or TorchScript instead of its checkpoint")
     p.set_defaults(func=cmd_eval)
+
+
+def add_checkpoint(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default="best", metavar="NAME",
+                   help="checkpoints/NAME.pt of the run: best (default), last, ema, averaged")
 
 
 def add_recipes(sub: Any) -> None:
@@ -247,7 +289,7 @@ def add_ensemble(sub: Any) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--vote", default="soft", choices=["soft", "hard"], help="soft: mean probabilities; hard: majority")
     p.add_argument("--split", default="val", choices=["val", "test"])
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    add_checkpoint(p)
     p.set_defaults(func=cmd_ensemble)
 
 
@@ -257,7 +299,8 @@ def add_predict(sub: Any) -> None:
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     p.add_argument("--out", default=None, help="where to write the predictions (classification: a CSV file; "
                    "segmentation: a folder of mask and overlay PNGs, default RUN_DIR/predictions)")
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    add_checkpoint(p)
+    p.add_argument("--exported", default=None, metavar="PATH", help="predict with this exported file of the run")
     p.add_argument("--topk", type=int, default=None, help="classification: classes listed per image (default 5)")
     p.add_argument("--set", dest="items", action="append", default=[], metavar="key=value",
                    help="config override for inference, e.g. --set eval.sliding_window=[256,256] (repeatable)")
@@ -316,9 +359,34 @@ def add_board(sub: Any) -> None:
     p.set_defaults(func=cmd_board)
 
 
+def add_export(sub: Any) -> None:
+    p = sub.add_parser("export", help="write a run's model as ONNX or TorchScript, checked against PyTorch")
+    p.add_argument("run_dir")
+    p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
+    add_checkpoint(p)
+    p.add_argument("--out", default=None, metavar="PATH", help="file to write (default RUN_DIR/export/CHECKPOINT.onnx "
+                   "or .torchscript); its check goes to export.json beside it")
+    p.add_argument("--dynamic-batch", action="store_true", help="any batch size (default: batches of 1)")
+    p.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset (default: the exporter's, 18)")
+    p.add_argument("--half", action="store_true", help="float16 weights and inputs")
+    p.set_defaults(func=cmd_export)
+
+
+def add_profile(sub: Any) -> None:
+    p = sub.add_parser("profile", help="parameters, FLOPs, activation memory, latency and throughput of a model")
+    p.add_argument("target", metavar="RUN_DIR|RECIPE")
+    add_checkpoint(p)
+    p.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="the larger batch timed beside batch 1 (default train.eval_batch_size or train.batch_size)")
+    p.add_argument("--eager-only", action="store_true", help="skip the exported (ONNX Runtime) timings")
+    p.add_argument("--format", default="text", choices=["text", "json"])
+    p.set_defaults(func=cmd_profile)
+
+
 VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict, add_sweep, add_compare,
     add_board,
+    add_export, add_profile,
 ]
 
 

@@ -29,33 +29,41 @@ class Restored:
 
 
 def restore(
-    run: str | Path | Run, checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None, with_data: bool = True
+    run: str | Path | Run, checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None, with_data: bool = True,
+    exported: Optional[str | Path] = None,
 ) -> Restored:
-    """A run's model with its ``checkpoint`` (best or last) loaded, on one device. ``with_data=False``
-    builds the data only when the run saved no data_info.json."""
+    """A run's model with its ``checkpoint`` (checkpoints/<checkpoint>.pt: best, last, ema ...) loaded, on
+    one device; or, with ``exported``, that exported file (export.runtime) in the model's place.
+    ``with_data=False`` builds the data only when the run saved no data_info.json."""
     from . import data, tasks
     from .engine import describe_checkpoint, load_checkpoint, load_weights
 
     run = run if isinstance(run, Run) else Run.load(run)
-    if checkpoint not in ("best", "last"):
-        raise VislabError(f"--checkpoint must be best or last, not '{checkpoint}'")
-    state = load_checkpoint(run.checkpoint_path(checkpoint))
+    state = load_checkpoint(run.checkpoint_file(checkpoint)) if exported is None else None
     cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, "model.weights": None, **(overrides or {})})
     fabric = single_device_fabric(cfg)
     info = None if with_data else read_data_info(run)
     bundle = data.build(cfg.data, cfg.aug) if info is None else None
     info = info or bundle.info
     task = tasks.build(cfg, info)
+    if exported is not None:
+        from .export.runtime import check_matches, load_exported
+
+        model = load_exported(exported, fabric.device)
+        check_matches(model, info, run.dir)
+        return Restored(run, cfg, info, bundle, task, model.eval(), fabric)
     model = task.build_model(cfg, info)
     load_weights(model, state["model"], describe_checkpoint(run.checkpoint_path(checkpoint), state))
     return Restored(run, cfg, info, bundle, task, model.to(fabric.device).eval(), fabric)
 
 
 def evaluate(
-    run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None
+    run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None,
+    exported: Optional[str | Path] = None,
 ) -> dict[str, float]:
-    """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json,
-    with the per-sample records in records/<split>.npz (records/<split>-last.npz for the last checkpoint)."""
+    """Metrics of a run's checkpoint (or of the ``exported`` file of it) on a split (``val_acc`` ...); also
+    saved as eval_<split>_<checkpoint>.json (eval_<split>_<exported file name>.json), with the checkpoint's
+    per-sample records in records/<split>.npz (records/<split>-last.npz for the last checkpoint)."""
     import json
 
     from .engine import evaluate as evaluate_split
@@ -64,20 +72,22 @@ def evaluate(
 
     if split not in ("train", "val", "test"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
-    r = restore(run, checkpoint, overrides)
+    r = restore(run, checkpoint, overrides, exported=exported)
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
-    atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(metrics, indent=2) + "\n")
-    write_records(r.run.dir, r.model, task, r.fabric, {split: loader}, checkpoint)
+    source = Path(exported).name if exported is not None else checkpoint
+    atomic_write_text(r.run.dir / f"eval_{split}_{source}.json", json.dumps(metrics, indent=2) + "\n")
+    if exported is None:
+        write_records(r.run.dir, r.model, r.task, r.fabric, {split: loader}, checkpoint)
     return metrics
 
 
 def predict(
     run: str | Path | Run, inputs: list[str | Path], out: Optional[str | Path] = None, checkpoint: str = "best",
-    overrides: Optional[dict[str, Any]] = None, **options: Any,
+    overrides: Optional[dict[str, Any]] = None, exported: Optional[str | Path] = None, **options: Any,
 ) -> list[dict[str, Any]]:
     """Predictions of a run's checkpoint for image files (folders are searched), by the run's task.
 
@@ -85,12 +95,13 @@ def predict(
     returns one dict per image with at least ``file`` and ``summary`` (a line to print); ``out`` is
     where it writes its results (a CSV for classification; a folder of PNGs for tasks whose
     ``predicts_to_folder`` is set, by default RUN_DIR/predictions). ``overrides`` change the run's config
-    for inference (``eval.sliding_window=[256,256]``). Options not in the task's ``predict_options`` are
-    bad input.
+    for inference (``eval.sliding_window=[256,256]``). ``exported`` predicts with that
+    exported file of the run instead of its checkpoint. Options not in the task's ``predict_options`` are bad
+    input.
     """
     from .data.images import image_files
 
-    r = restore(run, checkpoint, overrides, with_data=False)
+    r = restore(run, checkpoint, overrides, with_data=False, exported=exported)
     task = r.task
     for key in options:
         if key not in task.predict_options:

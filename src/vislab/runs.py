@@ -102,6 +102,17 @@ class Run:
         """``checkpoints/<which>.pt`` (which: last or best)."""
         return self.dir / "checkpoints" / f"{which}.pt"
 
+    def checkpoint_file(self, name: str) -> Path:
+        """``checkpoints/<name>.pt`` for a ``--checkpoint`` name (best, last, ema, averaged ...) that exists;
+        a missing one is bad input naming the file and the checkpoints the run has."""
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+            raise VislabError(f"--checkpoint '{name}' is a checkpoint name such as best, last or ema, not a path")
+        path = self.checkpoint_path(name)
+        if not path.is_file():
+            have = sorted(p.stem for p in (self.dir / "checkpoints").glob("*.pt"))
+            raise VislabError(f"{path} does not exist: this run has no '{name}' checkpoint (it has: {', '.join(have) or 'none'})")
+        return path
+
     @property
     def config(self) -> "config_mod.Config":
         """The resolved config the run was trained with."""

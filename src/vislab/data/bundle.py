@@ -14,6 +14,8 @@ class DataInfo:
 
     task: "classification", "segmentation", "domain_generalization" or "panoptic".
     image_size: (H, W) of training images after their transforms, or None where sizes vary.
+    in_memory: the evaluation split was held as one tensor and resized/cropped as float batches
+    (data.batch_augment) rather than per uint8 image (data.transforms); predict repeats whichever ran.
     """
 
     task: str
@@ -26,6 +28,7 @@ class DataInfo:
     domains: Optional[list[str]] = None
     image_size: Optional[tuple[int, int]] = None
     thing_classes: Optional[list[int]] = None
+    in_memory: bool = False
 
 
 @dataclass

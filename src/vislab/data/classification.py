@@ -151,6 +151,7 @@ def classification_bundle(
         mean=list(mean),
         std=list(std),
         image_size=size,
+        in_memory=isinstance(splits["val"], MemoryDataset),
     )
     return DataBundle(
         train=splits["train"],

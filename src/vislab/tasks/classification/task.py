@@ -57,17 +57,15 @@ class ClassificationTask(Task):
         if topk < 1:
             raise VislabError(f"--topk must be at least 1, not {topk}")
         from ...data.images import prefetched
-        from ...data.transforms import build_transform
 
         k = min(topk, self.num_classes)
-        transform = build_transform(cfg.aug, train=False)
-        images = prefetched(files, lambda f: prepare_image(f, transform, info))
+        images = prefetched(files, lambda f: prepare_image(f, cfg.aug, info))
         mean = torch.tensor(info.mean, device=device).view(1, -1, 1, 1)
         std = torch.tensor(info.std, device=device).view(1, -1, 1, 1)
         top: list[tuple[torch.Tensor, torch.Tensor]] = []
         for start in range(0, len(files), 64):
             chunk = [next(images) for _ in files[start : start + 64]]
-            x = torch.stack(chunk).to(device, non_blocking=True).float().div_(255)
+            x = torch.stack(chunk).to(device, non_blocking=True)
             if cfg.aug.normalize:
                 x = (x - mean) / std
             top.append(model(x).float().softmax(1).topk(k, 1))  # kept on the device: one transfer at the end

@@ -1,0 +1,59 @@
+"""What ``vislab export`` accepts, checked without importing torch: formats, file names, opsets, and the
+optional packages (the ``export`` extra) that ONNX needs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Optional
+
+from ..errors import VislabError
+
+FORMATS = ("onnx", "torchscript")
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript"}
+EXTRA_MODULES = {"onnx": ("onnx", "onnxscript", "onnxruntime"), "onnxruntime": ("onnxruntime",)}
+
+
+def require_extra(what: str) -> None:
+    """The optional packages ``what`` needs (``onnx``: exporting, ``onnxruntime``: running) must be
+    installed, or the message says which extra installs them; found without importing them (or torch)."""
+    for name in EXTRA_MODULES.get(what, ()):
+        if importlib.util.find_spec(name) is None:
+            raise VislabError(
+                f"{what} needs the package {name}, which is not installed; install the extra: pip install 'vislab[export]'"
+            )
+
+
+def check_exported(path: Optional[str | Path]) -> None:
+    """An ``--exported`` file's format is known and what runs it is installed (None: nothing to check)."""
+    if path is not None and format_of(Path(path)) == "onnx":
+        require_extra("onnxruntime")
+
+
+def format_of(path: Path) -> str:
+    """'onnx' or 'torchscript' from a file's suffix; anything else is bad input."""
+    for fmt, suffix in SUFFIXES.items():
+        if path.suffix == suffix:
+            return fmt
+    raise VislabError(f"{path}: an exported model ends in .onnx or .torchscript (made by vislab export)")
+
+
+def check_options(fmt: str, out: Optional[str | Path], opset: Optional[int]) -> Optional[Path]:
+    """The format, the file name's suffix, the opset, and the extra ONNX needs; returns ``out`` as a Path
+    (None: the default)."""
+    if fmt not in FORMATS:
+        raise VislabError(f"--format must be {' or '.join(FORMATS)}, not '{fmt}'")
+    if opset is not None and (fmt != "onnx" or not 7 <= opset <= 23):
+        raise VislabError("--opset applies to --format onnx and must be between 7 and 23 (torch's exporter writes 18 by default)")
+    path = Path(out).expanduser() if out is not None else None
+    if path is not None and path.suffix != SUFFIXES[fmt]:
+        raise VislabError(f"--out {path}: a {fmt} file must end in {SUFFIXES[fmt]}")
+    if fmt == "onnx":
+        require_extra("onnx")
+    return path
+
+
+def check_profile_batch(batch: Optional[int]) -> None:
+    """``vislab profile --batch``: the larger batch timed beside batch 1."""
+    if batch is not None and batch < 2:
+        raise VislabError(f"--batch is the larger batch timed beside batch 1: at least 2, not {batch}")
