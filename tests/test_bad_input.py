@@ -208,3 +208,19 @@ def test_out_of_gpu_memory_names_a_batch_size_to_try(tmp_path: Path):
     assert_bad_input(proc.returncode, proc.stdout, proc.stderr,
                      "out of GPU memory with train.batch_size=1024; try train.batch_size=512")
     assert run_dirs(tmp_path / "runs") == []
+
+
+# ------------------------------------------------------------------------------------------------
+# sweeps
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values, phrase", [
+    ("optim.lr=1e-3,0.001", "optim.lr lists 0.001 twice"),
+    ("optim.name=adam,sgd,adam", "optim.name lists adam twice"),
+])
+def test_a_grid_value_given_twice(main, tmp_path: Path, values: str, phrase: str):
+    """Equal after parsing, they are one grid point: a sweep of both would wait forever for the second."""
+    code, out, err = main("sweep", "digits", values)
+    assert_bad_input(code, out, err, phrase, "give each value once")
+    assert not (tmp_path / "runs").exists()

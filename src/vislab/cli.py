@@ -139,7 +139,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .experiments.space import parse_items
-    from .experiments.sweep import summary_lines, sweep
+    from .experiments.sweep import failed_logs, summary_lines, sweep
 
     recipe = args.items[0] if args.items and "=" not in args.items[0] else None
     overrides, grid, ranges = parse_items(args.items[1:] if recipe else args.items)
@@ -151,6 +151,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         resume=args.resume, runs_dir=args.runs_dir, prune=not args.no_prune,
     )
     print("\n".join(summary_lines(result)))
+    logs = failed_logs(result)
+    if logs:  # a sweep whose trials failed did not succeed, whatever the others did
+        print(f"vislab: {len(logs)} of {result.spec.trials} trials failed; their logs: {', '.join(map(str, logs))}", file=sys.stderr)
+        return 1
     return 0
 
 

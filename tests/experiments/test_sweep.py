@@ -57,15 +57,16 @@ def test_a_failing_trial_is_recorded_and_resume_reruns_only_it(main, tmp_path):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"  # any SQLAlchemy URL, e.g. a database several machines share
     args = ["sweep", "digits", "optim.name=sgd", "optim.lr=0.01,1e6", *QUICK, "--name", "f", "--storage", storage]
     code, out, err = main(*args)
-    assert code == 0, err
+    sweep_dir = tmp_path / "runs" / "sweeps" / "f"
+    assert code == 1, err  # a sweep whose trials failed did not succeed
+    assert err.strip() == f"vislab: 1 of 2 trials failed; their logs: {sweep_dir / 'logs' / 'trial-0001.log'}"
     assert "TrainingDiverged: the loss became nan" in out and "1 of 2 done, 1 failed" in out
     assert f"continue with: vislab sweep --resume --name f --runs-dir {tmp_path / 'runs'} --storage {storage}" in out
-    sweep_dir = tmp_path / "runs" / "sweeps" / "f"
     assert "the loss became nan" in (sweep_dir / "logs" / "trial-0001.log").read_text()
     assert not (sweep_dir / "study.db").exists()
 
     code, out, err = main(*args, "--resume")
-    assert code == 0, err
+    assert code == 1 and "1 of 2 trials failed" in err
     trials = optuna.load_study(study_name="f", storage=storage).trials
     assert [(t.number, t.state.name, t.params["optim.lr"]) for t in trials] == [
         (0, "COMPLETE", 0.01), (1, "FAIL", 1e6), (2, "FAIL", 1e6),

@@ -116,6 +116,7 @@ def build_spec(
     else:
         raise VislabError(f"--search must be grid or tpe, not '{search}'")
     space = Space(params)
+    space.check_distinct()
     cfg = config_mod.resolve(recipe, overrides)
     base = config_mod.to_dict(cfg)
     for example in space.examples():
@@ -545,6 +546,12 @@ def summary_lines(sweep: Sweep) -> list[str]:
     if counts["failed"] or counts["pending"]:
         lines.append(f"continue with: {resume_command(sweep)}")
     return lines
+
+
+def failed_logs(sweep: Sweep) -> list[Path]:
+    """The log of the last attempt at each point whose attempts all failed."""
+    failed = [trials[-1] for point, trials in attempts(sweep).items() if point_states(sweep)[point] == "failed"]
+    return [sweep.log_path(t.number) for t in sorted(failed, key=lambda t: t.number)]
 
 
 def resume_command(sweep: Sweep) -> str:
