@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import torch
 
 from ..errors import VislabError
 
+if TYPE_CHECKING:
+    from PIL import Image
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 MODES = {1: "L", 3: "RGB"}  # channels -> PIL mode
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+WIDE_GRAY_MODES = ("I", "I;16", "I;16B", "I;16L")  # 16-bit PNG and TIFF files (PIL reads some as I)
 
 
 def is_image_file(path: Path) -> bool:
@@ -46,8 +50,19 @@ def read_image(path: Path, mode: str | None) -> torch.Tensor:
 
     with Image.open(path) as img:
         img.load()  # decode now, so a truncated file fails here
-        arr = np.asarray(img.convert(mode or ("L" if img.mode in GRAY_MODES else "RGB")))
+        target = mode or ("L" if img.mode in GRAY_MODES else "RGB")
+        arr = np.asarray(eight_bit(img).convert(target))
     return torch.from_numpy(arr.copy()).reshape(arr.shape[0], arr.shape[1], -1).permute(2, 0, 1).contiguous()
+
+
+def eight_bit(img: "Image.Image") -> "Image.Image":
+    """16-bit grayscale scaled to 0..255 (PIL's own conversion clips every value above 255 to white)."""
+    from PIL import Image
+
+    if img.mode not in WIDE_GRAY_MODES:
+        return img
+    wide = np.asarray(img, dtype=np.float64)
+    return Image.fromarray(np.clip(np.round(wide / 257), 0, 255).astype(np.uint8))
 
 
 def image_files(inputs: Iterable[str | Path]) -> list[Path]:
