@@ -224,3 +224,21 @@ def test_a_grid_value_given_twice(main, tmp_path: Path, values: str, phrase: str
     code, out, err = main("sweep", "digits", values)
     assert_bad_input(code, out, err, phrase, "give each value once")
     assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# outputs: --out
+# ------------------------------------------------------------------------------------------------
+
+
+def test_augment_out_without_png_extension(main, tmp_path: Path):
+    code, out, err = main("augment", "digits", "--out", tmp_path / "grid")
+    assert_bad_input(code, out, err, f"--out {tmp_path / 'grid'}", "a .png file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_augment_out_an_existing_folder(main, tmp_path: Path):
+    (tmp_path / "pictures").mkdir()
+    code, out, err = main("augment", "digits", "--out", tmp_path / "pictures")
+    assert_bad_input(code, out, err, f"--out {tmp_path / 'pictures'} is a folder", "pictures/augment.png")
+    assert list((tmp_path / "pictures").iterdir()) == []

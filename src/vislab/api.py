@@ -20,6 +20,7 @@ from .atomic import atomic_write_text
 from .config import Config
 from .errors import VislabError
 from .inference import ensemble, evaluate, predict, restore  # noqa: F401 (part of the API)
+from .outputs import png_file
 from .runs import Run, default_runs_dir, ensure_dir, write_data_info
 
 
@@ -163,8 +164,11 @@ def augment_preview(
     recipe: str | Path, out: str | Path = "augment.png", overrides: Optional[dict[str, Any]] = None, count: int = 16
 ) -> Path:
     """A PNG of ``count`` training samples as the training pipeline makes them, each beside its original."""
-    from . import data
+    out = png_file(out, "augment.png")
+    if count < 1:
+        raise VislabError(f"--count must be at least 1, not {count}")
+    cfg = config_mod.resolve(recipe, overrides)
+    from . import data  # after the checks: a mistake is answered without torch's import
     from .data.preview import save_augment_grid
 
-    cfg = config_mod.resolve(recipe, overrides)
-    return save_augment_grid(cfg, data.build(cfg.data, cfg.aug), Path(out), count)
+    return save_augment_grid(cfg, data.build(cfg.data, cfg.aug), out, count)
