@@ -242,3 +242,22 @@ def test_augment_out_an_existing_folder(main, tmp_path: Path):
     code, out, err = main("augment", "digits", "--out", tmp_path / "pictures")
     assert_bad_input(code, out, err, f"--out {tmp_path / 'pictures'} is a folder", "pictures/augment.png")
     assert list((tmp_path / "pictures").iterdir()) == []
+
+
+def test_predict_out_an_existing_folder_for_a_csv(main, finished_run: vislab.Run, tmp_path: Path):
+    from PIL import Image
+
+    (tmp_path / "photos").mkdir()
+    Image.new("L", (8, 8), 40).save(tmp_path / "photos" / "a.png")
+    (tmp_path / "results").mkdir()
+    code, out, err = main("predict", finished_run.dir, tmp_path / "photos", "--out", tmp_path / "results")
+    assert_bad_input(code, out, err, f"--out {tmp_path / 'results'} is a folder", "a CSV file", "results/predictions.csv")
+    assert list((tmp_path / "results").iterdir()) == []
+
+
+def test_predict_on_a_run_directory(main, finished_run: vislab.Run, run_copy: vislab.Run):
+    """Another run's directory holds PNGs (artifacts, predictions): they are not the user's images."""
+    before = snapshot(run_copy.dir)
+    code, out, err = main("predict", finished_run.dir, run_copy.dir)
+    assert_bad_input(code, out, err, f"{run_copy.dir} is a run directory", "give image files or folders of images")
+    assert snapshot(run_copy.dir) == before

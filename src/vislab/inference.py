@@ -12,6 +12,7 @@ from . import config as config_mod
 from .atomic import atomic_write_text
 from .config import Config
 from .errors import VislabError
+from .outputs import csv_file, new_folder
 from .runs import Run, read_data_info
 
 
@@ -98,14 +99,15 @@ def predict(
     for key in options:
         if key not in accepted:
             raise VislabError(f"--{key} does not apply to {r.info.task} runs")
-    files = image_files(inputs)
     target = Path(out).expanduser() if out else None
-    if getattr(task, "predicts_to_folder", False):
+    to_folder = getattr(task, "predicts_to_folder", False)
+    if to_folder:
         target = target or r.run.dir / "predictions"
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise VislabError(f"cannot create output folder {target}: {e.strerror}; choose another with --out") from None
+    elif target is not None:
+        target = csv_file(target, "predictions.csv")
+    files = image_files(inputs, skip=target if to_folder else None)
+    if to_folder:
+        new_folder(target)
     return method(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
 
 

@@ -30,7 +30,7 @@ def csv_file(out: str | Path, default_name: str) -> Path:
     return path
 
 
-def new_folder(out: Path, inputs: list[Path]) -> Path:
+def new_folder(out: Path) -> Path:
     """``--out`` as a folder to write into: created when missing; a file there is bad input."""
     if out.exists() and not out.is_dir():
         raise VislabError(f"--out {out} is a file; predictions of this run are a folder of PNGs, e.g. --out {out.with_suffix('')}")

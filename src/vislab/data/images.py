@@ -65,13 +65,21 @@ def eight_bit(img: "Image.Image") -> "Image.Image":
     return Image.fromarray(np.clip(np.round(wide / 257), 0, 255).astype(np.uint8))
 
 
-def image_files(inputs: Iterable[str | Path]) -> list[Path]:
-    """Image files named by ``inputs``: files as given, folders searched recursively (sorted, hidden skipped)."""
+def image_files(inputs: Iterable[str | Path], skip: Path | None = None) -> list[Path]:
+    """Image files named by ``inputs``: files as given, folders searched recursively (sorted, hidden skipped,
+    and nothing under ``skip``: the folder predictions go to, whose PNGs are no inputs). A run directory
+    is not a folder of images (its PNGs are artifacts and predictions): bad input."""
     files: list[Path] = []
+    skipped = skip.resolve() if skip is not None else None
     for item in inputs:
         path = Path(item).expanduser()
+        if path.is_dir() and (path / "config.yaml").is_file() and (path / "checkpoints").is_dir():
+            raise VislabError(f"{path} is a run directory, not images; give image files or folders of images")
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p) and not is_hidden(p))
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and is_image_file(p) and not is_hidden(p) and not _under(p, skipped)
+            )
             if not found:
                 raise VislabError(f"folder {path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
             files.extend(found)
@@ -80,3 +88,7 @@ def image_files(inputs: Iterable[str | Path]) -> list[Path]:
         else:
             raise VislabError(f"{path} does not exist; give image files or folders of images")
     return files
+
+
+def _under(path: Path, folder: Path | None) -> bool:
+    return folder is not None and path.resolve().is_relative_to(folder)
