@@ -261,3 +261,17 @@ def test_predict_on_a_run_directory(main, finished_run: vislab.Run, run_copy: vi
     code, out, err = main("predict", finished_run.dir, run_copy.dir)
     assert_bad_input(code, out, err, f"{run_copy.dir} is a run directory", "give image files or folders of images")
     assert snapshot(run_copy.dir) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# data
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_folder_dataset_with_one_class(main, tmp_path: Path):
+    from formats import write_folder
+
+    write_folder(tmp_path / "one", {"cat": 6})
+    code, out, err = main("train", "digits", "data.name=folder", f"data.root={tmp_path / 'one'}")
+    assert_bad_input(code, out, err, f"{tmp_path / 'one'} holds one class (cat)", "at least two class folders")
+    assert run_dirs(tmp_path / "runs") == []
