@@ -233,14 +233,14 @@ def test_a_grid_value_given_twice(main, tmp_path: Path, values: str, phrase: str
 
 def test_augment_out_without_png_extension(main, tmp_path: Path):
     code, out, err = main("augment", "digits", "--out", tmp_path / "grid")
-    assert_bad_input(code, out, err, f"--out {tmp_path / 'grid'}", "a .png file")
+    assert_bad_input(code, out, err, f"--out {tmp_path / 'grid'}", "give a name ending in .png")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_augment_out_an_existing_folder(main, tmp_path: Path):
     (tmp_path / "pictures").mkdir()
     code, out, err = main("augment", "digits", "--out", tmp_path / "pictures")
-    assert_bad_input(code, out, err, f"--out {tmp_path / 'pictures'} is a folder", "pictures/augment.png")
+    assert_bad_input(code, out, err, f"--out {tmp_path / 'pictures'} is a folder", "this writes a .png file", "pictures/augment.png")
     assert list((tmp_path / "pictures").iterdir()) == []
 
 
@@ -251,7 +251,7 @@ def test_predict_out_an_existing_folder_for_a_csv(main, finished_run: vislab.Run
     Image.new("L", (8, 8), 40).save(tmp_path / "photos" / "a.png")
     (tmp_path / "results").mkdir()
     code, out, err = main("predict", finished_run.dir, tmp_path / "photos", "--out", tmp_path / "results")
-    assert_bad_input(code, out, err, f"--out {tmp_path / 'results'} is a folder", "a CSV file", "results/predictions.csv")
+    assert_bad_input(code, out, err, f"--out {tmp_path / 'results'} is a folder", "this writes a .csv file", "results/predictions.csv")
     assert list((tmp_path / "results").iterdir()) == []
 
 

@@ -20,7 +20,7 @@ from .atomic import atomic_write_text
 from .config import Config
 from .errors import VislabError
 from .inference import ensemble, evaluate, predict, restore  # noqa: F401 (part of the API)
-from .outputs import png_file
+from .outputs import out_file
 from .runs import Run, default_runs_dir, ensure_dir, write_data_info
 
 
@@ -54,6 +54,8 @@ def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optiona
     from .engine import load_checkpoint
 
     run = path if isinstance(path, Run) else Run.load(path)
+    for folder in (run.dir, run.checkpoint_path().parent):
+        ensure_dir(folder, "run directory", "copy the run directory somewhere writable and resume the copy")
     last = run.checkpoint_path("last")
     if not last.is_file():
         raise VislabError(
@@ -164,7 +166,7 @@ def augment_preview(
     recipe: str | Path, out: str | Path = "augment.png", overrides: Optional[dict[str, Any]] = None, count: int = 16
 ) -> Path:
     """A PNG of ``count`` training samples as the training pipeline makes them, each beside its original."""
-    out = png_file(out, "augment.png")
+    out = out_file(out, "augment.png")
     if count < 1:
         raise VislabError(f"--count must be at least 1, not {count}")
     cfg = config_mod.resolve(recipe, overrides)

@@ -69,13 +69,22 @@ def _is_rank_zero() -> bool:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .api import evaluate
+    from .inference import MetricsNotSaved
 
     _, overrides = split_items(args.items, recipe_expected=False)
-    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides)
+    try:
+        metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, out=args.out)
+    except MetricsNotSaved as e:
+        print_metrics(e.metrics)  # measured all the same: show them before saying what was not written
+        raise
+    print_metrics(metrics)
+    return 0
+
+
+def print_metrics(metrics: dict[str, Any]) -> None:
     width = max(len(k) for k in metrics)
     for k, v in metrics.items():
         print(f"{k:<{width}}  {_num(v)}")
-    return 0
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
@@ -189,6 +198,7 @@ def add_eval(sub: Any) -> None:
     p.add_argument("items", nargs="*", metavar="key=value", help="overrides, e.g. data.root=...")
     p.add_argument("--split", default="val", choices=["train", "val", "test"])
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--out", default=None, metavar="FILE.json", help="where the metrics go (default RUN_DIR/eval_<split>_<checkpoint>.json)")
     p.set_defaults(func=cmd_eval)
 
 

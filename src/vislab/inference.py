@@ -12,7 +12,7 @@ from . import config as config_mod
 from .atomic import atomic_write_text
 from .config import Config
 from .errors import VislabError
-from .outputs import csv_file, new_folder
+from .outputs import out_file, out_folder
 from .runs import Run, read_data_info
 
 
@@ -50,18 +50,28 @@ def restore(
     return Restored(run, cfg, info, bundle, model.to(fabric.device).eval(), fabric)
 
 
-def evaluate(
-    run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None
-) -> dict[str, float]:
-    """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json."""
-    import json
+class MetricsNotSaved(VislabError):
+    """The metrics were measured, but their file could not be written; ``metrics`` holds them."""
 
+    def __init__(self, message: str, metrics: dict[str, float]) -> None:
+        super().__init__(message)
+        self.metrics = metrics
+
+
+def evaluate(
+    run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None,
+    out: Optional[str | Path] = None,
+) -> dict[str, float]:
+    """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as JSON to ``out``, by default
+    RUN_DIR/eval_<split>_<checkpoint>.json. A file that cannot be written raises MetricsNotSaved, which
+    carries the metrics."""
     from . import tasks
     from .engine import evaluate as evaluate_split
     from .engine import make_loader
 
     if split not in ("train", "val", "test"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
+    target = out_file(out, "eval.json") if out is not None else None
     r = restore(run, checkpoint, overrides)
     dataset = getattr(r.bundle, split)
     if dataset is None:
@@ -69,8 +79,21 @@ def evaluate(
     task = tasks.build(r.cfg, r.info)
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, task, r.fabric, r.cfg).items()}
-    atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(metrics, indent=2) + "\n")
+    save_metrics(target or r.run.dir / f"eval_{split}_{checkpoint}.json", metrics)
     return metrics
+
+
+def save_metrics(path: Path, metrics: dict[str, float]) -> None:
+    """``metrics`` as JSON at ``path``; a place that takes no files (read-only, full) raises MetricsNotSaved."""
+    import json
+
+    try:
+        atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
+    except OSError as e:
+        raise MetricsNotSaved(
+            f"cannot write {path}: {e.strerror}; the metrics above were not saved (write them elsewhere with --out FILE.json)",
+            metrics,
+        ) from None
 
 
 def predict(
@@ -104,10 +127,10 @@ def predict(
     if to_folder:
         target = target or r.run.dir / "predictions"
     elif target is not None:
-        target = csv_file(target, "predictions.csv")
+        target = out_file(target, "predictions.csv", strict_suffix=False)
     files = image_files(inputs, skip=target if to_folder else None)
     if to_folder:
-        new_folder(target)
+        out_folder(target)
     return method(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
 
 

@@ -8,34 +8,24 @@ from pathlib import Path
 from .errors import VislabError
 
 
-def png_file(out: str | Path, default_name: str) -> Path:
-    """``--out`` naming a PNG file to create or replace, in a folder that exists."""
+def out_file(out: str | Path, default_name: str, strict_suffix: bool = True) -> Path:
+    """``--out`` naming a file to create or replace (ending like ``default_name`` when ``strict_suffix``),
+    in a folder that exists."""
     path = Path(out).expanduser()
+    suffix = Path(default_name).suffix
     if path.is_dir():
-        raise VislabError(f"--out {path} is a folder; name the PNG to write, e.g. --out {path / default_name}")
-    if path.suffix.lower() != ".png":
-        raise VislabError(f"--out {path}: the picture is written as a .png file; give a name ending in .png")
+        raise VislabError(f"--out {path} is a folder; this writes a {suffix} file: give its name, e.g. --out {path / default_name}")
+    if strict_suffix and path.suffix.lower() != suffix:
+        raise VislabError(f"--out {path}: this writes a {suffix} file; give a name ending in {suffix}")
     if not path.parent.is_dir():
         raise VislabError(f"cannot write {path}: folder {path.parent} does not exist")
     return path
 
 
-def csv_file(out: str | Path, default_name: str) -> Path:
-    """``--out`` naming a CSV file to create or replace, in a folder that exists."""
-    path = Path(out).expanduser()
-    if path.is_dir():
-        raise VislabError(f"--out {path} is a folder; predictions of this run are a CSV file, e.g. --out {path / default_name}")
-    if not path.parent.is_dir():
-        raise VislabError(f"cannot write {path}: folder {path.parent} does not exist")
-    return path
+def out_folder(out: Path) -> Path:
+    """``--out`` as a folder to write files into: created when missing, checked to take files."""
+    from .runs import ensure_dir
 
-
-def new_folder(out: Path) -> Path:
-    """``--out`` as a folder to write into: created when missing; a file there is bad input."""
     if out.exists() and not out.is_dir():
-        raise VislabError(f"--out {out} is a file; predictions of this run are a folder of PNGs, e.g. --out {out.with_suffix('')}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise VislabError(f"cannot create output folder {out}: {e.strerror}; choose another with --out") from None
-    return out
+        raise VislabError(f"--out {out} is a file; this writes a folder of files: give a folder, e.g. --out {out.with_suffix('')}")
+    return ensure_dir(out, "output folder", "choose another with --out")

@@ -33,8 +33,9 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("VISLAB_RUNS") or "runs")
 
 
-def ensure_dir(path: Path, what: str = "runs directory") -> Path:
-    """Create ``path`` (and parents) or say why it cannot be, as bad input."""
+def ensure_dir(path: Path, what: str = "runs directory", fix: str = "choose another with --runs-dir") -> Path:
+    """Create ``path`` (and parents) and check that files can be written in it, or say why not (and ``fix``),
+    as bad input."""
     path = Path(path).expanduser()
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -43,7 +44,7 @@ def ensure_dir(path: Path, what: str = "runs directory") -> Path:
         probe.unlink()
     except OSError as e:
         reason = e.strerror or type(e).__name__
-        raise VislabError(f"cannot use {what} {path}: {reason}; choose another with --runs-dir") from None
+        raise VislabError(f"cannot use {what} {path}: {reason}; {fix}") from None
     return path
 
 
