@@ -21,7 +21,7 @@ from .config import Config
 from .errors import VislabError
 from .inference import ensemble, evaluate, predict, restore  # noqa: F401 (part of the API)
 from .outputs import out_file
-from .runs import Run, default_runs_dir, ensure_dir, write_data_info
+from .runs import Run, check_name, default_runs_dir, ensure_dir, write_data_info
 
 
 def train(
@@ -42,6 +42,8 @@ def train(
     returning a final status (see ``engine.fit``).
     """
     values = {**(overrides or {}), **kwargs}
+    if name is not None:
+        check_name(name)
     if resume is not None:
         return _resume(resume, values, on_epoch)
     if recipe is None:
@@ -51,8 +53,6 @@ def train(
 
 
 def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optional[Callable] = None) -> Run:
-    from .engine import load_checkpoint
-
     run = path if isinstance(path, Run) else Run.load(path)
     for folder in (run.dir, run.checkpoint_path().parent):
         ensure_dir(folder, "run directory", "copy the run directory somewhere writable and resume the copy")
@@ -62,6 +62,8 @@ def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optiona
             f"{run.dir} holds no checkpoint to resume (checkpoints/last.pt is missing); "
             f"start it again with: vislab train {run.config_path}"
         )
+    from .engine import load_checkpoint  # after the checks: a mistake is answered without torch's import
+
     checkpoint = load_checkpoint(last)
     lacking = [k for k in ("model", "optimizer", "scheduler", "state", "rng") if k not in checkpoint]
     if lacking:

@@ -311,3 +311,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt as e:
         print(f"vislab: interrupted{f'; {e}' if str(e) else ''}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return reader_gone()
+
+
+def reader_gone() -> int:
+    """The reader of our output stopped (`vislab recipes | head -3`): end quietly, as a shell tool would."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit; that flush must not fail again
+    return 128 + 13  # SIGPIPE's exit status

@@ -33,12 +33,12 @@ def restore(
 ) -> Restored:
     """A run's model with its ``checkpoint`` (best or last) loaded, on one device. ``with_data=False``
     builds the data only when the run saved no data_info.json."""
-    from . import data, models
-    from .engine import describe_checkpoint, load_checkpoint, load_weights
-
     run = run if isinstance(run, Run) else Run.load(run)
     if checkpoint not in ("best", "last"):
         raise VislabError(f"--checkpoint must be best or last, not '{checkpoint}'")
+    from . import data, models  # after the checks: a mistake is answered without torch's import
+    from .engine import describe_checkpoint, load_checkpoint, load_weights
+
     state = load_checkpoint(run.checkpoint_path(checkpoint))
     cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, "model.weights": None, **(overrides or {})})
     fabric = single_device_fabric(cfg)
@@ -65,14 +65,14 @@ def evaluate(
     """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as JSON to ``out``, by default
     RUN_DIR/eval_<split>_<checkpoint>.json. A file that cannot be written raises MetricsNotSaved, which
     carries the metrics."""
-    from . import tasks
-    from .engine import evaluate as evaluate_split
-    from .engine import make_loader
-
     if split not in ("train", "val", "test"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
     target = out_file(out, "eval.json") if out is not None else None
     r = restore(run, checkpoint, overrides)
+    from . import tasks
+    from .engine import evaluate as evaluate_split
+    from .engine import make_loader
+
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
@@ -110,10 +110,10 @@ def predict(
     """
     import inspect
 
+    r = restore(run, checkpoint, overrides, with_data=False)
     from . import tasks
     from .data.images import image_files
 
-    r = restore(run, checkpoint, overrides, with_data=False)
     task = tasks.build(r.cfg, r.info)
     method = getattr(task, "predict_files", None)
     if method is None:

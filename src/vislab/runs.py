@@ -25,7 +25,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+-]*$")
 def check_name(name: str) -> None:
     """A ``--name`` (of a run or a sweep) becomes a folder name: a safe one, or bad input."""
     if not _NAME.match(name):
-        raise VislabError(f"--name '{name}' may use letters, digits and . _ - = , + only, and no slashes")
+        raise VislabError(f"--name '{name}' may use ASCII letters, digits and . _ - = , + only, starting with a letter or digit")
 
 
 def default_runs_dir() -> Path:

@@ -467,6 +467,8 @@ def sweep(
     from .space import parse_range
     from .workers import make_pool, plan_slots, stop_on_signals
 
+    if name is not None:
+        check_name(name)
     slots = plan_slots(workers, gpus_per_trial)
     spec = None
     if recipe is not None:
