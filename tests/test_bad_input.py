@@ -275,3 +275,13 @@ def test_a_folder_dataset_with_one_class(main, tmp_path: Path):
     code, out, err = main("train", "digits", "data.name=folder", f"data.root={tmp_path / 'one'}")
     assert_bad_input(code, out, err, f"{tmp_path / 'one'} holds one class (cat)", "at least two class folders")
     assert run_dirs(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize("url, phrase", [
+    ("postgresql+pg8000://me@db-host/vislab", "its database driver is not installed; "),
+    ("nosuchdb://me@db-host/vislab", "is not a database URL SQLAlchemy knows"),
+])
+def test_a_storage_url_without_its_driver(main, tmp_path: Path, url: str, phrase: str):
+    code, out, err = main("sweep", "digits", "optim.lr=1e-3,1e-2", "--storage", url)
+    assert_bad_input(code, out, err, f"--storage {url}", phrase)
+    assert not (tmp_path / "runs").exists()

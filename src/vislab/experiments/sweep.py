@@ -226,9 +226,31 @@ def open_storage(url: str) -> Any:
             return optuna.storages.RDBStorage(
                 url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
             )
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as e:
+    except ImportError:
+        raise VislabError(f"cannot open --storage {masked(url)}: its database driver is not installed; {driver_hint(url)}") from None
+    except (sqlalchemy.exc.SQLAlchemyError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise VislabError(f"cannot open --storage {masked(url)}: {first}") from None
+
+
+def check_storage_url(url: str) -> None:
+    """A --storage URL that SQLAlchemy can parse and whose driver is installed (checked before anything is
+    created; connecting comes later)."""
+    import sqlalchemy
+
+    try:
+        sqlalchemy.engine.make_url(url).get_dialect().import_dbapi()
+    except ImportError:
+        raise VislabError(f"cannot open --storage {masked(url)}: its database driver is not installed; {driver_hint(url)}") from None
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as e:
+        raise VislabError(f"--storage {masked(url)} is not a database URL SQLAlchemy knows ({e}); e.g. postgresql://user@host/db") from None
+
+
+def driver_hint(url: str) -> str:
+    """How to install the driver a database URL needs."""
+    if url.startswith("postgresql"):
+        return "pip install 'vislab[postgres]'"
+    return "install the driver SQLAlchemy names for it (https://docs.sqlalchemy.org/en/20/dialects/)"
 
 
 def open_sweep(name: str, sweep_dir: Path, storage_url: str, spec: Optional[SweepSpec] = None, resume: bool = True) -> Sweep:
@@ -469,6 +491,8 @@ def sweep(
 
     if name is not None:
         check_name(name)
+    if storage is not None:
+        check_storage_url(storage)
     slots = plan_slots(workers, gpus_per_trial)
     spec = None
     if recipe is not None:
