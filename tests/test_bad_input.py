@@ -117,6 +117,26 @@ def test_resuming_a_run_without_checkpoint(main, run_copy: vislab.Run):
     assert snapshot(run_copy.dir) == before
 
 
+def test_resuming_with_a_setting_that_cannot_change(main, run_copy: vislab.Run):
+    """The rate (or anything else beyond length, patience, progress, checkpoints, workers and evaluation)
+    would half-apply: the optimizer state keeps the old one. Nothing is rewritten."""
+    before = snapshot(run_copy.dir)
+    code, out, err = main("train", "--resume", run_copy.dir, "optim.lr=0.5", "train.epochs=2")
+    assert_bad_input(code, out, err, "optim.lr cannot change on resume", "trained with 0.003, now 0.5 on the command line",
+                     "Start a new run")
+    assert snapshot(run_copy.dir) == before
+
+
+def test_resuming_after_editing_the_split_in_config_yaml(main, run_copy: vislab.Run):
+    """Another split_seed would move validation images into training."""
+    run_copy.config_path.write_text(run_copy.config_path.read_text().replace("split_seed: 0", "split_seed: 7"))
+    before = snapshot(run_copy.dir)
+    code, out, err = main("train", "--resume", run_copy.dir, "train.epochs=2")
+    assert_bad_input(code, out, err, "data.split_seed cannot change on resume",
+                     f"trained with 0, now 7 in {run_copy.config_path}")
+    assert snapshot(run_copy.dir) == before
+
+
 def foreign_checkpoint(run: vislab.Run, model: torch.nn.Module, name: str) -> None:
     """Replace the run's checkpoints with one holding ``model``'s weights, as another run would have left it."""
     state = load_checkpoint(run.checkpoint_path("last"))

@@ -68,13 +68,20 @@ def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optiona
     lacking = [k for k in ("model", "optimizer", "scheduler", "state", "rng") if k not in checkpoint]
     if lacking:
         raise VislabError(f"checkpoint {last} cannot be resumed: it holds no {', '.join(lacking)}")
+    from .engine.resume import change_notes, changed_settings, replanned
+
     cfg = config_mod.resolve(run.config_path, overrides)
     done = checkpoint["state"]["epoch"]
+    trained = config_mod.resolve(checkpoint.get("config") or run.config_path)
+    changes = changed_settings(config_mod.to_dict(trained), config_mod.to_dict(cfg), overrides, run.config_path, done)
     if done >= cfg.train.epochs and run.summary.get("status") == "completed":
         raise VislabError(
             f"{run.dir} already finished {done} of train.epochs={cfg.train.epochs}; pass train.epochs=N to train longer"
         )
-    return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint, on_epoch=on_epoch)
+    if "train.epochs" in changes:
+        checkpoint = replanned(checkpoint, cfg.sched, cfg.train.epochs)
+    notes = [*run.summary.get("resume_notes", []), *change_notes(changes, done)]
+    return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint, on_epoch=on_epoch, resume_notes=notes)
 
 
 def _run_training(
@@ -84,6 +91,7 @@ def _run_training(
     run: Optional[Run] = None,
     checkpoint: Optional[dict] = None,
     on_epoch: Optional[Callable] = None,
+    resume_notes: Optional[list[str]] = None,
 ) -> Run:
     from . import data, models, tasks
     from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
@@ -111,6 +119,8 @@ def _run_training(
                 print(f"vislab: {note}", file=sys.stderr)
             if bundle.notes:
                 run.update_summary(data_notes=bundle.notes)
+            if resume_notes:
+                run.update_summary(resume_notes=resume_notes)
         run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
         fit(cfg, bundle, model, task, run, fabric, resume=checkpoint, on_epoch=on_epoch)
     return run
