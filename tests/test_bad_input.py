@@ -211,6 +211,35 @@ def test_a_full_disk_is_bad_input_and_leaves_no_run_behind(tmp_path: Path):
     assert run_dirs(runs) == []
 
 
+@pytest.mark.slow
+def test_a_disk_that_fills_up_mid_run_leaves_a_summary_no_further_than_the_checkpoint(tmp_path: Path):
+    """A real small disk (a 2.6 MB tmpfs in a private mount namespace): epoch 1's two checkpoints fit, epoch 2's
+    do not. summary.json, metrics.csv and last.pt then all say one epoch."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    script = 'mount -t tmpfs -o size=2600k tmpfs "$0" && exec "$@"'
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, str(runs), sys.executable, "-c",
+         "import shutil, sys\nfrom vislab.cli import main\ncode = main(sys.argv[1:])\n"
+         "shutil.copytree(sys.argv[3], sys.argv[3] + '-kept')\nraise SystemExit(code)",  # the tmpfs goes with the namespace
+         "train", "--runs-dir", str(runs), "digits", "train.epochs=3", "train.progress=false", "data.limit=64",
+         "train.batch_size=16"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    if proc.returncode != 2 and "mount" in proc.stderr and "vislab" not in proc.stderr:
+        pytest.skip(f"no tmpfs mount here: {proc.stderr.strip()}")
+    assert_bad_input(proc.returncode, proc.stdout, proc.stderr, "No space left on device", "free space or choose another --runs-dir")
+    run = vislab.Run(next((tmp_path / "runs-kept").glob("digits/*")))
+    checkpoint = load_checkpoint(run.checkpoint_path("last"))
+    assert checkpoint["state"]["epoch"] == 1
+    assert [row["epoch"] for row in run.history] == [1]
+    summary = run.summary
+    assert summary["status"] == "failed" and summary["epochs_completed"] == 1 and "No space left" in summary["error"]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_out_of_gpu_memory_names_a_batch_size_to_try(tmp_path: Path):
     """The allocator is capped at 16 MB: model and data fit, a batch of 1024 digits' activations do not."""

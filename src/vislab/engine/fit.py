@@ -56,6 +56,7 @@ class Session:
     monitor: str
     mode: str
     epoch_metrics: Any = None  # the training metrics of the epoch in progress
+    recorded: Optional[dict] = None  # progress as of the last checkpoint and metrics.csv row both on disk
 
 
 
@@ -114,6 +115,7 @@ def fit(
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs),
         monitor, mode,
     )
+    s.recorded = progress_fields(s)
     s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
     if resume and fabric.is_global_zero:
         for folder in (run.dir, run.checkpoint_path().parent):
@@ -134,11 +136,11 @@ def fit(
         except KeyboardInterrupt as e:
             if isinstance(e, Interrupted) and not finishing:
                 save(s, "last")  # taken at a step boundary, so the resume is exact
-            s.recorder.summary(status="interrupted", **progress_fields(s), best_effort=True)
+            s.recorder.summary(status="interrupted", **s.recorded, best_effort=True)
             raise Interrupted(resume_hint(s)) from None
         except BaseException as e:
             error = f"{type(e).__name__}: {e}".splitlines()[0]
-            s.recorder.summary(status="failed", error=error, **progress_fields(s), best_effort=True)
+            s.recorder.summary(status="failed", error=error, **s.recorded, best_effort=True)  # never ahead of last.pt
             raise
         finally:
             s.progress.close()
@@ -195,7 +197,8 @@ def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
     st.epoch, st.step, st.partial = st.epoch + 1, 0, None
     save(s, "last", also_best=improved)
     s.recorder.log_epoch(st.history)
-    s.recorder.summary(status="running", **progress_fields(s))
+    s.recorded = progress_fields(s)
+    s.recorder.summary(status="running", **s.recorded)
     s.progress.end(row)
 
 
