@@ -124,3 +124,17 @@ def test_strings_that_look_like_numbers_survive_config_yaml(tmp_path: Path):
     again = config.resolve(path)
     assert again.data.test_domain == "1e-3"
     assert again.data.class_names == ["007", "yes", "null"]
+
+
+def test_extends_in_a_recipe_file_is_found_beside_that_file(tmp_path, monkeypatch):
+    from vislab.config import resolve
+
+    (tmp_path / "recipes" / "common").mkdir(parents=True)
+    (tmp_path / "recipes" / "common" / "base.yaml").write_text("extends: digits\noptim:\n  lr: 0.02\n")
+    (tmp_path / "recipes" / "mine.yaml").write_text("extends: common/base.yaml\ntrain:\n  epochs: 3\n")
+    (tmp_path / "recipes" / "sibling.yaml").write_text("extends: mine.yaml\ntrain:\n  batch_size: 8\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not where the recipes are
+    cfg = resolve(tmp_path / "recipes" / "sibling.yaml")
+    assert (cfg.optim.lr, cfg.train.epochs, cfg.train.batch_size, cfg.data.name) == (0.02, 3, 8, "digits")
+    assert cfg.recipe == "sibling"
