@@ -46,7 +46,7 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise VislabError(f"unknown dataset data.name='{cfg.name}': {hint}datasets are {', '.join(sorted(DATASETS))}")
     bundle = spec.build(cfg, aug)
-    mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None]
+    mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None and getattr(aug, k).p > 0]  # p=0 is off
     if mixing and bundle.batch_transform is None:
         raise VislabError(
             f"aug.{mixing[0]} mixes images and class labels, which data.name={cfg.name} ({bundle.info.task}) does not do; "

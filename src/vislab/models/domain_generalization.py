@@ -105,7 +105,7 @@ def with_domains(net: nn.Module, cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """For domain-generalization data, the classifier ``net`` wrapped in a DomainGeneralizationNet with the
     domain head and MixStyle ``cfg`` asks for; other data keeps ``net`` (and may not ask for either)."""
     if info.task != "domain_generalization":
-        if cfg.mixstyle is not None or cfg.domain_head:
+        if (cfg.mixstyle is not None and cfg.mixstyle.p > 0) or cfg.domain_head:  # p=0 is off
             raise VislabError(
                 f"model.mixstyle and model.domain_head need a domain-generalization dataset (officehome, digits-dg), "
                 f"not {info.task} data; set model.mixstyle=null model.domain_head=false"
