@@ -32,6 +32,7 @@ CASES = [
     (["train", "digits", "--name", "näme"], "--name 'näme' may use ASCII letters"),
     (["train", "digits", "--name", "a/b"], "--name 'a/b'"),
     (["train", "digits", "optim.lrr=1"], "unknown config key 'optim.lrr'"),
+    (["train", "digits", "data.val_fraction=0.6", "data.test_fraction=0.6"], "must sum below 1"),
     (["sweep", "digits", "optim.lr=1e-3,0.001"], "optim.lr lists 0.001 twice"),
     (["sweep", "digits", "optim.lr=1e-3,1e-2", "--name", "bad name"], "--name 'bad name'"),
     (["augment", "digits", "--out", "grid"], "give a name ending in .png"),

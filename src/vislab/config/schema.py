@@ -274,6 +274,12 @@ def check_values(cfg: "Config") -> None:
         v = flat.get(key)
         if isinstance(v, float) and not 0 <= v < 1:
             raise VislabError(f"config key '{key}' must be in [0, 1), got {v}")
+    held_out = (flat.get("data.val_fraction") or 0) + (flat.get("data.test_fraction") or 0)
+    if held_out >= 1:
+        raise VislabError(
+            f"data.val_fraction={flat['data.val_fraction']} and data.test_fraction={flat['data.test_fraction']} "
+            "leave nothing to train on: they must sum below 1"
+        )
 
 
 def to_dict(cfg: Any) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..config import flatten
 from ..errors import VislabError
 
 RESUMABLE = (
@@ -27,17 +28,6 @@ ALLOWED = "train.epochs/patience/progress/checkpoint_every_steps/eval_batch_size
 
 def resumable(key: str) -> bool:
     return any(key == k or (k.endswith(".") and key.startswith(k)) for k in RESUMABLE)
-
-
-def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{'optim': {'lr': 0.1}}`` -> ``{'optim.lr': 0.1}`` (lists stay whole values)."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def changed_settings(
