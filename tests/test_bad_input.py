@@ -334,3 +334,10 @@ def test_a_storage_url_without_its_driver(main, tmp_path: Path, url: str, phrase
     code, out, err = main("sweep", "digits", "optim.lr=1e-3,1e-2", "--storage", url)
     assert_bad_input(code, out, err, f"--storage {url}", phrase)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_runs_directory_that_is_a_file(main, tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    code, out, err = main("train", "--runs-dir", tmp_path / "notes.txt", "digits")
+    assert_bad_input(code, out, err, f"cannot use runs directory {tmp_path / 'notes.txt'}: it is a file, not a folder")
+    assert (tmp_path / "notes.txt").read_text() == "not a folder"

@@ -109,7 +109,9 @@ def _run_training(
     configure_backends(cfg.train, fabric)
     created = run is None and fabric.is_global_zero
     if fabric.is_global_zero:
-        run = run or Run.create(runs_dir, cfg.recipe, name)
+        if run is None:
+            run = Run.create(runs_dir, cfg.recipe, name)
+            print(f"vislab: run directory {run.dir}", file=sys.stderr)  # to find it while it runs, or after a kill
     with removed_unless_checkpointed(run if created else None):
         if fabric.is_global_zero:
             config_mod.save(cfg, run.config_path)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import VislabError
 
 
-def split_items(items: list[str], recipe_expected: bool = True) -> tuple[Optional[str], dict[str, Any]]:
-    """``['digits', 'optim.lr=1e-3']`` -> ``('digits', {'optim.lr': 0.001})``."""
+def split_items(
+    items: list[str], recipe_expected: bool = True, usage: str = "the recipe comes first (vislab train RECIPE key=value ...)",
+) -> tuple[Optional[str], dict[str, Any]]:
+    """``['digits', 'optim.lr=1e-3']`` -> ``('digits', {'optim.lr': 0.001})``; ``usage`` says how the verb takes them."""
     from .config import parse_override
 
     recipe = None
@@ -22,7 +25,7 @@ def split_items(items: list[str], recipe_expected: bool = True) -> tuple[Optiona
     overrides: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise VislabError(f"'{item}' is not key=value; the recipe comes first (vislab train RECIPE key=value ...)")
+            raise VislabError(f"'{item}' is not key=value; {usage}")
         key, value = parse_override(item)
         overrides[key] = value
     return recipe, overrides
@@ -71,7 +74,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .api import evaluate
     from .inference import MetricsNotSaved
 
-    _, overrides = split_items(args.items, recipe_expected=False)
+    _, overrides = split_items(args.items, recipe_expected=False, usage="overrides follow the run (vislab eval RUN_DIR key=value ...)")
     try:
         metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, out=args.out)
     except MetricsNotSaved as e:
@@ -115,7 +118,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_augment(args: argparse.Namespace) -> int:
     from .api import augment_preview
 
-    recipe, overrides = split_items(args.items)
+    recipe, overrides = split_items(args.items, usage="the recipe comes first (vislab augment RECIPE key=value ... --out grid.png)")
     if recipe is None:
         raise VislabError("name a recipe (vislab augment RECIPE [key=value ...] --out grid.png)")
     print(f"wrote {augment_preview(recipe, args.out, overrides, count=args.count)}")
@@ -136,7 +139,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .api import predict
 
-    _, overrides = split_items(args.items, recipe_expected=False)
+    _, overrides = split_items(args.items, recipe_expected=False, usage="give each as --set key=value (vislab predict RUN_DIR IMAGES --set key=value)")
     options = {"topk": args.topk} if args.topk is not None else {}
     rows = predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides, **options)
     for row in rows:
@@ -164,6 +167,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if logs:  # a sweep whose trials failed did not succeed, whatever the others did
         print(f"vislab: {len(logs)} of {result.spec.trials} trials failed; their logs: {', '.join(map(str, logs))}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .runs import default_runs_dir, recent_runs
+
+    root = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
+    rows = recent_runs(root, args.last)
+    if not rows:
+        print(f"no runs under {root}", file=sys.stderr)
+        return 0
+    for row in rows:
+        print(f"{row['status']:<11}  {row['epochs']:>7}  {row['best']:<18}  {row['dir']}")
     return 0
 
 
@@ -264,6 +280,13 @@ def add_sweep(sub: Any) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
+def add_runs(sub: Any) -> None:
+    p = sub.add_parser("runs", help="recent runs with their status, epochs and best value (newest first)")
+    p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
+    p.add_argument("--last", type=int, default=20, metavar="N", help="how many to list (default 20)")
+    p.set_defaults(func=cmd_runs)
+
+
 def add_compare(sub: Any) -> None:
     p = sub.add_parser("compare", help="group runs by their differing settings; tables, tests, curves and a report")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, sweep directories, or folders of runs")
@@ -277,6 +300,7 @@ def add_compare(sub: Any) -> None:
 
 VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict, add_sweep, add_compare,
+    add_runs,
 ]
 
 
@@ -293,8 +317,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def unknown_verb(argv: list[str]) -> Optional[str]:
+    """The message for a misspelt verb (`vislab trian`), with the closest ones; None when the verb is known."""
+    import difflib
+
+    verbs = [add.__name__.removeprefix("add_") for add in VERBS]
+    if not argv or argv[0].startswith("-") or argv[0] in verbs:
+        return None
+    close = difflib.get_close_matches(argv[0], verbs, n=2, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"unknown verb '{argv[0]}'; {hint}verbs are {', '.join(verbs)}"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
+    wrong = unknown_verb(sys.argv[1:] if argv is None else argv)
+    if wrong is not None:
+        print(f"vislab: error: {wrong}", file=sys.stderr)
+        return 2
     # key=value overrides may come after options (`vislab train digits --name x optim.lr=1e-3`), which
     # argparse's positional list does not take; give such leftovers to the verb's item list.
     args, extra = parser.parse_known_args(argv)

@@ -112,7 +112,7 @@ def fit(
         cfg, fabric, model, optimizer, scheduler, task, run, state,
         # TensorBoard steps are epochs: drop what a killed run logged after its checkpoint.
         Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
-        EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs),
+        EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs, monitor),
         monitor, mode,
     )
     s.recorded = progress_fields(s)

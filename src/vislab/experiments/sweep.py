@@ -538,7 +538,7 @@ def drive(sweep: Sweep, pool: Any, display: Any) -> None:
         for number in pool.stop():
             display.finished(number)
         display.note(f"stopped; continue with: {resume_command(sweep)}")
-        raise
+        raise KeyboardInterrupt from None  # one command: not also a trial's `vislab train --resume`
 
 
 def _latest_match(root: Path, spec: Optional[SweepSpec]) -> str:
