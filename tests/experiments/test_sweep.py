@@ -141,6 +141,25 @@ def test_ctrl_c_stops_the_workers_and_resume_finishes_without_repeating(main, tm
     assert all(r.summary["epochs_completed"] == 3 and r.summary["status"] == "completed" for r in runs)
 
 
+def test_ctrl_c_of_a_sweep_in_this_process_gives_one_resume_command(main, tmp_path):
+    sweep_dir = tmp_path / "runs" / "sweeps" / "one"
+    before = signal.getsignal(signal.SIGINT)
+
+    def press_ctrl_c() -> None:  # once the trial (trained in this process) finished an epoch
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if list(sweep_dir.glob("digits/*/metrics.csv")) and signal.getsignal(signal.SIGINT) is not before:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    code, out, err = main("sweep", "digits", "optim.name=adam,sgd", "train.epochs=3", "data.limit=120", "--name", "one")
+    assert code == 130 and err.splitlines()[-1] == "vislab: interrupted"
+    assert "vislab train --resume" not in err  # not also the trial's own resume command
+    assert out.count("continue with: vislab sweep --resume --name one") == 1 and "vislab train" not in out
+
+
 def test_a_search_prunes_a_trial_below_the_median_curve(tmp_path):
     import vislab
 
