@@ -117,6 +117,26 @@ def test_resuming_a_run_without_checkpoint(main, run_copy: vislab.Run):
     assert snapshot(run_copy.dir) == before
 
 
+def test_resuming_with_a_setting_that_cannot_change(main, run_copy: vislab.Run):
+    """The rate (or anything else beyond length, patience, progress, checkpoints, workers and evaluation)
+    would half-apply: the optimizer state keeps the old one. Nothing is rewritten."""
+    before = snapshot(run_copy.dir)
+    code, out, err = main("train", "--resume", run_copy.dir, "optim.lr=0.5", "train.epochs=2")
+    assert_bad_input(code, out, err, "optim.lr cannot change on resume", "trained with 0.003, now 0.5 on the command line",
+                     "Start a new run")
+    assert snapshot(run_copy.dir) == before
+
+
+def test_resuming_after_editing_the_split_in_config_yaml(main, run_copy: vislab.Run):
+    """Another split_seed would move validation images into training."""
+    run_copy.config_path.write_text(run_copy.config_path.read_text().replace("split_seed: 0", "split_seed: 7"))
+    before = snapshot(run_copy.dir)
+    code, out, err = main("train", "--resume", run_copy.dir, "train.epochs=2")
+    assert_bad_input(code, out, err, "data.split_seed cannot change on resume",
+                     f"trained with 0, now 7 in {run_copy.config_path}")
+    assert snapshot(run_copy.dir) == before
+
+
 def foreign_checkpoint(run: vislab.Run, model: torch.nn.Module, name: str) -> None:
     """Replace the run's checkpoints with one holding ``model``'s weights, as another run would have left it."""
     state = load_checkpoint(run.checkpoint_path("last"))
@@ -189,6 +209,35 @@ def test_a_full_disk_is_bad_input_and_leaves_no_run_behind(tmp_path: Path):
                             "free space or choose another --runs-dir")
     assert f"cannot write {runs / 'digits'}" in line and "checkpoints" in line
     assert run_dirs(runs) == []
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_up_mid_run_leaves_a_summary_no_further_than_the_checkpoint(tmp_path: Path):
+    """A real small disk (a 2.6 MB tmpfs in a private mount namespace): epoch 1's two checkpoints fit, epoch 2's
+    do not. summary.json, metrics.csv and last.pt then all say one epoch."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    script = 'mount -t tmpfs -o size=2600k tmpfs "$0" && exec "$@"'
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, str(runs), sys.executable, "-c",
+         "import shutil, sys\nfrom vislab.cli import main\ncode = main(sys.argv[1:])\n"
+         "shutil.copytree(sys.argv[3], sys.argv[3] + '-kept')\nraise SystemExit(code)",  # the tmpfs goes with the namespace
+         "train", "--runs-dir", str(runs), "digits", "train.epochs=3", "train.progress=false", "data.limit=64",
+         "train.batch_size=16"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    if proc.returncode != 2 and "mount" in proc.stderr and "vislab" not in proc.stderr:
+        pytest.skip(f"no tmpfs mount here: {proc.stderr.strip()}")
+    assert_bad_input(proc.returncode, proc.stdout, proc.stderr, "No space left on device", "free space or choose another --runs-dir")
+    run = vislab.Run(next((tmp_path / "runs-kept").glob("digits/*")))
+    checkpoint = load_checkpoint(run.checkpoint_path("last"))
+    assert checkpoint["state"]["epoch"] == 1
+    assert [row["epoch"] for row in run.history] == [1]
+    summary = run.summary
+    assert summary["status"] == "failed" and summary["epochs_completed"] == 1 and "No space left" in summary["error"]
 
 
 @pytest.mark.cuda
@@ -273,3 +322,87 @@ def test_a_loss_or_eval_key_the_task_does_not_read(main, tmp_path: Path, recipe:
     name = key.split("=")[0]
     assert_bad_input(code, out, err, f"config key {name} does nothing for {task} training", f"set {name}=")
     assert run_dirs(tmp_path / "runs") == []
+
+
+# ------------------------------------------------------------------------------------------------
+# sweeps
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values, phrase", [
+    ("optim.lr=1e-3,0.001", "optim.lr lists 0.001 twice"),
+    ("optim.name=adam,sgd,adam", "optim.name lists adam twice"),
+])
+def test_a_grid_value_given_twice(main, tmp_path: Path, values: str, phrase: str):
+    """Equal after parsing, they are one grid point: a sweep of both would wait forever for the second."""
+    code, out, err = main("sweep", "digits", values)
+    assert_bad_input(code, out, err, phrase, "give each value once")
+    assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# outputs: --out
+# ------------------------------------------------------------------------------------------------
+
+
+def test_augment_out_without_png_extension(main, tmp_path: Path):
+    code, out, err = main("augment", "digits", "--out", tmp_path / "grid")
+    assert_bad_input(code, out, err, f"--out {tmp_path / 'grid'}", "give a name ending in .png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_augment_out_an_existing_folder(main, tmp_path: Path):
+    (tmp_path / "pictures").mkdir()
+    code, out, err = main("augment", "digits", "--out", tmp_path / "pictures")
+    assert_bad_input(code, out, err, f"--out {tmp_path / 'pictures'} is a folder", "this writes a .png file", "pictures/augment.png")
+    assert list((tmp_path / "pictures").iterdir()) == []
+
+
+def test_predict_out_an_existing_folder_for_a_csv(main, finished_run: vislab.Run, tmp_path: Path):
+    from PIL import Image
+
+    (tmp_path / "photos").mkdir()
+    Image.new("L", (8, 8), 40).save(tmp_path / "photos" / "a.png")
+    (tmp_path / "results").mkdir()
+    code, out, err = main("predict", finished_run.dir, tmp_path / "photos", "--out", tmp_path / "results")
+    assert_bad_input(code, out, err, f"--out {tmp_path / 'results'} is a folder", "this writes a .csv file", "results/predictions.csv")
+    assert list((tmp_path / "results").iterdir()) == []
+
+
+def test_predict_on_a_run_directory(main, finished_run: vislab.Run, run_copy: vislab.Run):
+    """Another run's directory holds PNGs (artifacts, predictions): they are not the user's images."""
+    before = snapshot(run_copy.dir)
+    code, out, err = main("predict", finished_run.dir, run_copy.dir)
+    assert_bad_input(code, out, err, f"{run_copy.dir} is a run directory", "give image files or folders of images")
+    assert snapshot(run_copy.dir) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# data
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_folder_dataset_with_one_class(main, tmp_path: Path):
+    from formats import write_folder
+
+    write_folder(tmp_path / "one", {"cat": 6})
+    code, out, err = main("train", "digits", "data.name=folder", f"data.root={tmp_path / 'one'}")
+    assert_bad_input(code, out, err, f"{tmp_path / 'one'} holds one class (cat)", "at least two class folders")
+    assert run_dirs(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize("url, phrase", [
+    ("postgresql+pg8000://me@db-host/vislab", "its database driver is not installed; "),
+    ("nosuchdb://me@db-host/vislab", "is not a database URL SQLAlchemy knows"),
+])
+def test_a_storage_url_without_its_driver(main, tmp_path: Path, url: str, phrase: str):
+    code, out, err = main("sweep", "digits", "optim.lr=1e-3,1e-2", "--storage", url)
+    assert_bad_input(code, out, err, f"--storage {url}", phrase)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_runs_directory_that_is_a_file(main, tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    code, out, err = main("train", "--runs-dir", tmp_path / "notes.txt", "digits")
+    assert_bad_input(code, out, err, f"cannot use runs directory {tmp_path / 'notes.txt'}: it is a file, not a folder")
+    assert (tmp_path / "notes.txt").read_text() == "not a folder"

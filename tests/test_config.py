@@ -137,3 +137,17 @@ def test_strings_that_look_like_numbers_survive_config_yaml(tmp_path: Path):
 def test_range_rules_beside_their_fields_reach_every_section(key, value, message):
     with pytest.raises(VislabError, match=re.escape(message)):
         config.resolve("digits", {key: value})
+
+
+def test_extends_in_a_recipe_file_is_found_beside_that_file(tmp_path, monkeypatch):
+    from vislab.config import resolve
+
+    (tmp_path / "recipes" / "common").mkdir(parents=True)
+    (tmp_path / "recipes" / "common" / "base.yaml").write_text("extends: digits\noptim:\n  lr: 0.02\n")
+    (tmp_path / "recipes" / "mine.yaml").write_text("extends: common/base.yaml\ntrain:\n  epochs: 3\n")
+    (tmp_path / "recipes" / "sibling.yaml").write_text("extends: mine.yaml\ntrain:\n  batch_size: 8\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not where the recipes are
+    cfg = resolve(tmp_path / "recipes" / "sibling.yaml")
+    assert (cfg.optim.lr, cfg.train.epochs, cfg.train.batch_size, cfg.data.name) == (0.02, 3, 8, "digits")
+    assert cfg.recipe == "sibling"

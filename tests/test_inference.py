@@ -87,6 +87,16 @@ def test_augment_saves_originals_beside_augmented_samples(main, tmp_path):
     assert code == 2 and "aug.rotation" in err
 
 
+@pytest.mark.parametrize("recipe", ["shapes-unet", "shapes-panoptic"])
+def test_augment_shows_segmentation_masks_over_their_images(main, tmp_path, recipe):
+    code, out, err = main("augment", recipe, "data.num_samples=8", "aug.rotation=20", "--count", 2,
+                          "--out", tmp_path / "grid.png")
+    assert code == 0, err
+    assert out.strip() == f"wrote {tmp_path / 'grid.png'}"
+    with Image.open(tmp_path / "grid.png") as img:
+        assert img.format == "PNG" and img.size[0] > 3 * img.size[1]  # 2 samples: original | augmented, a row
+
+
 def test_domain_generalization_runs_vote_through_their_class_head(main, tmp_path):
     tiny = {"train.epochs": 1, "train.limit_batches": 3, "train.progress": False}
     members = [vislab.train("digits-dg", runs_dir=tmp_path / "runs", **tiny, **{"train.seed": s}) for s in (0, 1)]

@@ -20,7 +20,8 @@ from .atomic import atomic_write_text
 from .config import Config
 from .errors import VislabError
 from .inference import ensemble, evaluate, predict, restore  # noqa: F401 (part of the API)
-from .runs import Run, default_runs_dir, ensure_dir, write_data_info
+from .outputs import out_file
+from .runs import Run, check_name, default_runs_dir, ensure_dir, write_data_info
 
 
 def train(
@@ -41,6 +42,8 @@ def train(
     returning a final status (see ``engine.fit``).
     """
     values = {**(overrides or {}), **kwargs}
+    if name is not None:
+        check_name(name)
     if resume is not None:
         return _resume(resume, values, on_epoch)
     if recipe is None:
@@ -50,26 +53,35 @@ def train(
 
 
 def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optional[Callable] = None) -> Run:
-    from .engine import load_checkpoint
-
     run = path if isinstance(path, Run) else Run.load(path)
+    for folder in (run.dir, run.checkpoint_path().parent):
+        ensure_dir(folder, "run directory", "copy the run directory somewhere writable and resume the copy")
     last = run.checkpoint_path("last")
     if not last.is_file():
         raise VislabError(
             f"{run.dir} holds no checkpoint to resume (checkpoints/last.pt is missing); "
             f"start it again with: vislab train {run.config_path}"
         )
+    from .engine import load_checkpoint  # after the checks: a mistake is answered without torch's import
+
     checkpoint = load_checkpoint(last)
     lacking = [k for k in ("model", "optimizer", "scheduler", "state", "rng") if k not in checkpoint]
     if lacking:
         raise VislabError(f"checkpoint {last} cannot be resumed: it holds no {', '.join(lacking)}")
+    from .engine.resume import change_notes, changed_settings, replanned
+
     cfg = config_mod.resolve(run.config_path, overrides)
     done = checkpoint["state"]["epoch"]
+    trained = config_mod.resolve(checkpoint.get("config") or run.config_path)
+    changes = changed_settings(config_mod.to_dict(trained), config_mod.to_dict(cfg), overrides, run.config_path, done)
     if done >= cfg.train.epochs and run.summary.get("status") == "completed":
         raise VislabError(
             f"{run.dir} already finished {done} of train.epochs={cfg.train.epochs}; pass train.epochs=N to train longer"
         )
-    return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint, on_epoch=on_epoch)
+    if "train.epochs" in changes:
+        checkpoint = replanned(checkpoint, cfg.sched, cfg.train.epochs)
+    notes = [*run.summary.get("resume_notes", []), *change_notes(changes, done)]
+    return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint, on_epoch=on_epoch, resume_notes=notes)
 
 
 def _run_training(
@@ -79,6 +91,7 @@ def _run_training(
     run: Optional[Run] = None,
     checkpoint: Optional[dict] = None,
     on_epoch: Optional[Callable] = None,
+    resume_notes: Optional[list[str]] = None,
 ) -> Run:
     from . import data, tasks
     from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
@@ -99,7 +112,9 @@ def _run_training(
     configure_backends(cfg.train, fabric)
     created = run is None and fabric.is_global_zero
     if fabric.is_global_zero:
-        run = run or Run.create(runs_dir, cfg.recipe, name)
+        if run is None:
+            run = Run.create(runs_dir, cfg.recipe, name)
+            print(f"vislab: run directory {run.dir}", file=sys.stderr)  # to find it while it runs, or after a kill
     with removed_unless_checkpointed(run if created else None):
         if fabric.is_global_zero:
             config_mod.save(cfg, run.config_path)
@@ -109,6 +124,8 @@ def _run_training(
                 print(f"vislab: {note}", file=sys.stderr)
             if bundle.notes:
                 run.update_summary(data_notes=bundle.notes)
+            if resume_notes:
+                run.update_summary(resume_notes=resume_notes)
         run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
         fit(cfg, bundle, model, task, run, fabric, resume=checkpoint, on_epoch=on_epoch)
     return run
@@ -166,8 +183,11 @@ def augment_preview(
     recipe: str | Path, out: str | Path = "augment.png", overrides: Optional[dict[str, Any]] = None, count: int = 16
 ) -> Path:
     """A PNG of ``count`` training samples as the training pipeline makes them, each beside its original."""
-    from . import data
+    out = out_file(out, "augment.png")
+    if count < 1:
+        raise VislabError(f"--count must be at least 1, not {count}")
+    cfg = config_mod.resolve(recipe, overrides)
+    from . import data  # after the checks: a mistake is answered without torch's import
     from .data.preview import save_augment_grid
 
-    cfg = config_mod.resolve(recipe, overrides)
-    return save_augment_grid(cfg, data.build(cfg.data, cfg.aug), Path(out), count)
+    return save_augment_grid(cfg, data.build(cfg.data, cfg.aug), out, count)

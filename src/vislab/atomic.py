@@ -14,6 +14,7 @@ def atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; the result should read like any file
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -29,6 +30,13 @@ def atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it: the only portable way)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def remove_leftovers(folder: Path) -> None:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import VislabError
 
 
-def split_items(items: list[str], recipe_expected: bool = True) -> tuple[Optional[str], dict[str, Any]]:
-    """``['digits', 'optim.lr=1e-3']`` -> ``('digits', {'optim.lr': 0.001})``."""
+def split_items(
+    items: list[str], recipe_expected: bool = True, usage: str = "the recipe comes first (vislab train RECIPE key=value ...)",
+) -> tuple[Optional[str], dict[str, Any]]:
+    """``['digits', 'optim.lr=1e-3']`` -> ``('digits', {'optim.lr': 0.001})``; ``usage`` says how the verb takes them."""
     from .config import parse_override
 
     recipe = None
@@ -22,7 +25,7 @@ def split_items(items: list[str], recipe_expected: bool = True) -> tuple[Optiona
     overrides: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise VislabError(f"'{item}' is not key=value; the recipe comes first (vislab train RECIPE key=value ...)")
+            raise VislabError(f"'{item}' is not key=value; {usage}")
         key, value = parse_override(item)
         overrides[key] = value
     return recipe, overrides
@@ -75,13 +78,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     check_exported(args.exported)  # before torch is imported
     from .api import evaluate
+    from .inference import MetricsNotSaved
 
-    _, overrides = split_items(args.items, recipe_expected=False)
-    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, exported=args.exported)
+    _, overrides = split_items(args.items, recipe_expected=False, usage="overrides follow the run (vislab eval RUN_DIR key=value ...)")
+    try:
+        metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, out=args.out,
+                           exported=args.exported)
+    except MetricsNotSaved as e:
+        print_metrics(e.metrics)  # measured all the same: show them before saying what was not written
+        raise
+    print_metrics(metrics)
+    return 0
+
+
+def print_metrics(metrics: dict[str, Any]) -> None:
     width = max(len(k) for k in metrics)
     for k, v in metrics.items():
         print(f"{k:<{width}}  {_num(v)}")
-    return 0
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
@@ -112,7 +125,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_augment(args: argparse.Namespace) -> int:
     from .api import augment_preview
 
-    recipe, overrides = split_items(args.items)
+    recipe, overrides = split_items(args.items, usage="the recipe comes first (vislab augment RECIPE key=value ... --out grid.png)")
     if recipe is None:
         raise VislabError("name a recipe (vislab augment RECIPE [key=value ...] --out grid.png)")
     print(f"wrote {augment_preview(recipe, args.out, overrides, count=args.count)}")
@@ -136,7 +149,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     check_exported(args.exported)  # before torch is imported
     from .api import predict
 
-    _, overrides = split_items(args.items, recipe_expected=False)
+    _, overrides = split_items(args.items, recipe_expected=False, usage="give each as --set key=value (vislab predict RUN_DIR IMAGES --set key=value)")
     options = {"topk": args.topk} if args.topk is not None else {}
     rows = predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides,
                    exported=args.exported, **options)
@@ -150,7 +163,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .config import parse_override
     from .experiments.space import parse_items
-    from .experiments.sweep import summary_lines, sweep
+    from .experiments.sweep import failed_logs, summary_lines, sweep
 
     recipe = args.items[0] if args.items and "=" not in args.items[0] else None
     overrides, grid, ranges = parse_items(args.items[1:] if recipe else args.items)
@@ -164,6 +177,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         resume=args.resume, runs_dir=args.runs_dir, prune=not args.no_prune,
     )
     print("\n".join(summary_lines(result)))
+    logs = failed_logs(result)
+    if logs:  # a sweep whose trials failed did not succeed, whatever the others did
+        print(f"vislab: {len(logs)} of {result.spec.trials} trials failed; their logs: {', '.join(map(str, logs))}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .runs import default_runs_dir, recent_runs
+
+    root = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
+    rows = recent_runs(root, args.last)
+    if not rows:
+        print(f"no runs under {root}", file=sys.stderr)
+        return 0
+    for row in rows:
+        print(f"{row['status']:<11}  {row['epochs']:>7}  {row['best']:<18}  {row['dir']}")
     return 0
 
 
@@ -256,6 +286,7 @@ def add_eval(sub: Any) -> None:
     add_checkpoint(p)
     p.add_argument("--exported", default=None, metavar="PATH", help="evaluate this exported file of the run "
                    "(vislab export) with ONNX Runtime or TorchScript instead of its checkpoint")
+    p.add_argument("--out", default=None, metavar="FILE.json", help="where the metrics go (default RUN_DIR/eval_<split>_<checkpoint>.json)")
     p.set_defaults(func=cmd_eval)
 
 
@@ -333,6 +364,13 @@ def add_sweep(sub: Any) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
+def add_runs(sub: Any) -> None:
+    p = sub.add_parser("runs", help="recent runs with their status, epochs and best value (newest first)")
+    p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
+    p.add_argument("--last", type=int, default=20, metavar="N", help="how many to list (default 20)")
+    p.set_defaults(func=cmd_runs)
+
+
 def add_compare(sub: Any) -> None:
     p = sub.add_parser("compare", help="group runs by their differing settings; tables, tests, curves and a report")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, sweep directories, or folders of runs")
@@ -387,6 +425,7 @@ VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict, add_sweep, add_compare,
     add_board,
     add_export, add_profile,
+    add_runs,
 ]
 
 
@@ -403,8 +442,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def unknown_verb(argv: list[str]) -> Optional[str]:
+    """The message for a misspelt verb (`vislab trian`), with the closest ones; None when the verb is known."""
+    import difflib
+
+    verbs = [add.__name__.removeprefix("add_") for add in VERBS]
+    if not argv or argv[0].startswith("-") or argv[0] in verbs:
+        return None
+    close = difflib.get_close_matches(argv[0], verbs, n=2, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"unknown verb '{argv[0]}'; {hint}verbs are {', '.join(verbs)}"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
+    wrong = unknown_verb(sys.argv[1:] if argv is None else argv)
+    if wrong is not None:
+        print(f"vislab: error: {wrong}", file=sys.stderr)
+        return 2
     # key=value overrides may come after options (`vislab train digits --name x optim.lr=1e-3`), which
     # argparse's positional list does not take; give such leftovers to the verb's item list.
     args, extra = parser.parse_known_args(argv)
@@ -421,3 +476,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt as e:
         print(f"vislab: interrupted{f'; {e}' if str(e) else ''}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return reader_gone()
+
+
+def reader_gone() -> int:
+    """The reader of our output stopped (`vislab recipes | head -3`): end quietly, as a shell tool would."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit; that flush must not fail again
+    return 128 + 13  # SIGPIPE's exit status

@@ -12,6 +12,7 @@ from . import config as config_mod
 from .atomic import atomic_write_text
 from .config import Config
 from .errors import VislabError
+from .outputs import out_file, out_folder
 from .runs import Run, read_data_info
 
 
@@ -35,11 +36,12 @@ def restore(
     """A run's model with its ``checkpoint`` (checkpoints/<checkpoint>.pt: best, last, ema ...) loaded, on
     one device; or, with ``exported``, that exported file (export.runtime) in the model's place.
     ``with_data=False`` builds the data only when the run saved no data_info.json."""
-    from . import data, tasks
+    run = run if isinstance(run, Run) else Run.load(run)
+    path = run.checkpoint_file(checkpoint) if exported is None else None
+    from . import data, tasks  # after the checks: a mistake is answered without torch's import
     from .engine import describe_checkpoint, load_checkpoint, load_weights
 
-    run = run if isinstance(run, Run) else Run.load(run)
-    state = load_checkpoint(run.checkpoint_file(checkpoint)) if exported is None else None
+    state = load_checkpoint(path) if path is not None else None
     cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, "model.weights": None, **(overrides or {})})
     fabric = single_device_fabric(cfg)
     info = None if with_data else read_data_info(run)
@@ -57,32 +59,58 @@ def restore(
     return Restored(run, cfg, info, bundle, task, model.to(fabric.device).eval(), fabric)
 
 
+class MetricsNotSaved(VislabError):
+    """The metrics were measured, but their file could not be written; ``metrics`` holds them."""
+
+    def __init__(self, message: str, metrics: dict[str, float]) -> None:
+        super().__init__(message)
+        self.metrics = metrics
+
+
 def evaluate(
     run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None,
-    exported: Optional[str | Path] = None,
+    out: Optional[str | Path] = None, exported: Optional[str | Path] = None,
 ) -> dict[str, float]:
-    """Metrics of a run's checkpoint (or of the ``exported`` file of it) on a split (``val_acc`` ...); also
-    saved as eval_<split>_<checkpoint>.json (eval_<split>_<exported file name>.json), with the checkpoint's
-    per-sample records in records/<split>.npz (records/<split>-last.npz for the last checkpoint)."""
-    import json
-
+    """Metrics of a run's checkpoint (or of the ``exported`` file of it) on a split (``val_acc`` ...); also saved
+    as JSON to ``out``, by default RUN_DIR/eval_<split>_<checkpoint>.json (eval_<split>_<exported file>.json),
+    and, for a checkpoint written into its own run directory, the per-sample records in records/<split>.npz
+    (records/<split>-last.npz for the last checkpoint). A file that cannot be written raises
+    MetricsNotSaved, which carries the metrics."""
+    if split not in ("train", "val", "test"):
+        raise VislabError(f"--split must be train, val or test, not '{split}'")
+    target = out_file(out, "eval.json") if out is not None else None
+    r = restore(run, checkpoint, overrides, exported=exported)
     from .engine import evaluate as evaluate_split
     from .engine import make_loader
     from .engine.sample_records import write_records
 
-    if split not in ("train", "val", "test"):
-        raise VislabError(f"--split must be train, val or test, not '{split}'")
-    r = restore(run, checkpoint, overrides, exported=exported)
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
     source = Path(exported).name if exported is not None else checkpoint
-    atomic_write_text(r.run.dir / f"eval_{split}_{source}.json", json.dumps(metrics, indent=2) + "\n")
-    if exported is None:
-        write_records(r.run.dir, r.model, r.task, r.fabric, {split: loader}, checkpoint)
+    save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", metrics)
+    if exported is None and target is None:
+        try:
+            write_records(r.run.dir, r.model, r.task, r.fabric, {split: loader}, checkpoint)
+        except OSError as e:
+            raise MetricsNotSaved(f"cannot write {r.run.dir / 'records'}: {e.strerror}; the metrics above were saved, "
+                                  "the per-image records were not", metrics) from None
     return metrics
+
+
+def save_metrics(path: Path, metrics: dict[str, float]) -> None:
+    """``metrics`` as JSON at ``path``; a place that takes no files (read-only, full) raises MetricsNotSaved."""
+    import json
+
+    try:
+        atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
+    except OSError as e:
+        raise MetricsNotSaved(
+            f"cannot write {path}: {e.strerror}; the metrics above were not saved (write them elsewhere with --out FILE.json)",
+            metrics,
+        ) from None
 
 
 def predict(
@@ -99,21 +127,21 @@ def predict(
     exported file of the run instead of its checkpoint. Options not in the task's ``predict_options`` are bad
     input.
     """
+    r = restore(run, checkpoint, overrides, with_data=False, exported=exported)
     from .data.images import image_files
 
-    r = restore(run, checkpoint, overrides, with_data=False, exported=exported)
     task = r.task
     for key in options:
         if key not in task.predict_options:
             raise VislabError(f"--{key} does not apply to {task.name} runs")
-    files = image_files(inputs)
     target = Path(out).expanduser() if out else None
     if task.predicts_to_folder:
         target = target or r.run.dir / "predictions"
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise VislabError(f"cannot create output folder {target}: {e.strerror}; choose another with --out") from None
+    elif target is not None:
+        target = out_file(target, "predictions.csv", strict_suffix=False)
+    files = image_files(inputs, skip=target if task.predicts_to_folder else None)
+    if task.predicts_to_folder:
+        out_folder(target)
     return task.predict_files(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
 
 

@@ -25,7 +25,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+-]*$")
 def check_name(name: str) -> None:
     """A ``--name`` (of a run or a sweep) becomes a folder name: a safe one, or bad input."""
     if not _NAME.match(name):
-        raise VislabError(f"--name '{name}' may use letters, digits and . _ - = , + only, and no slashes")
+        raise VislabError(f"--name '{name}' may use ASCII letters, digits and . _ - = , + only, starting with a letter or digit")
 
 
 def default_runs_dir() -> Path:
@@ -33,9 +33,12 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("VISLAB_RUNS") or "runs")
 
 
-def ensure_dir(path: Path, what: str = "runs directory") -> Path:
-    """Create ``path`` (and parents) or say why it cannot be, as bad input."""
+def ensure_dir(path: Path, what: str = "runs directory", fix: str = "choose another with --runs-dir") -> Path:
+    """Create ``path`` (and parents) and check that files can be written in it, or say why not (and ``fix``),
+    as bad input."""
     path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise VislabError(f"cannot use {what} {path}: it is a file, not a folder; {fix}")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".vislab-write-test-{os.getpid()}"
@@ -43,7 +46,7 @@ def ensure_dir(path: Path, what: str = "runs directory") -> Path:
         probe.unlink()
     except OSError as e:
         reason = e.strerror or type(e).__name__
-        raise VislabError(f"cannot use {what} {path}: {reason}; choose another with --runs-dir") from None
+        raise VislabError(f"cannot use {what} {path}: {reason}; {fix}") from None
     return path
 
 
@@ -187,6 +190,38 @@ def find_runs(root: Path | str) -> Iterator[Run]:
     for cfg in sorted(root.rglob("config.yaml")):
         if (cfg.parent / "checkpoints").is_dir() or (cfg.parent / "summary.json").is_file():
             yield Run(cfg.parent)
+
+
+def recent_runs(root: Path | str, last: int = 20) -> list[dict[str, str]]:
+    """The ``last`` most recently changed runs at or below ``root``, newest first: status, epochs done of
+    planned, best value, directory (what `vislab runs` prints; a killed run still says "running")."""
+    def changed(run: Run) -> float:
+        return max((p.stat().st_mtime for p in (run.dir / "summary.json", run.dir) if p.exists()), default=0.0)
+
+    rows = []
+    for run in sorted(find_runs(root), key=changed, reverse=True)[:last]:
+        try:
+            summary = run.summary
+        except VislabError:
+            summary = {"status": "damaged"}
+        planned = _planned_epochs(run)
+        best = summary.get("best_value")
+        rows.append({
+            "status": str(summary.get("status", "starting")),
+            "epochs": f"{summary.get('epochs_completed', 0)}/{planned}",
+            "best": f"{summary.get('best_metric')} {best:.4f}" if isinstance(best, float) else "-",
+            "dir": str(run.dir),
+        })
+    return rows
+
+
+def _planned_epochs(run: Run) -> str:
+    import yaml
+
+    try:
+        return str(((yaml.safe_load(run.config_path.read_text()) or {}).get("train") or {}).get("epochs", "?"))
+    except (OSError, yaml.YAMLError):
+        return "?"
 
 
 def load_run(path: Path | str) -> Run:

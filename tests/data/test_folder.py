@@ -44,6 +44,13 @@ def test_training_saves_the_stratified_split_and_counts_skipped_files(main, tmp_
     assert code == 2 and "the data changed since" in err and "splits/train.txt" in err
 
 
+def test_a_class_with_a_single_image_is_named_in_a_warning(tmp_path):
+    write_folder(tmp_path / "d", {"a": 6, "b": 6, "c": 1})
+    bundle = folder_bundle(tmp_path / "d")
+    assert sorted(bundle.files["train"]).count("c/0.png") == 1  # its only image trains
+    assert bundle.notes == ["class c has a single image: it trains, and no validation image measures it"]
+
+
 def test_train_val_test_folders_are_used_as_they_are(tmp_path):
     for split, n in (("train", 4), ("val", 2), ("test", 1)):
         write_folder(tmp_path / "d" / split, {"a": n, "b": n}, seed=n)

@@ -57,15 +57,16 @@ def test_a_failing_trial_is_recorded_and_resume_reruns_only_it(main, tmp_path):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"  # any SQLAlchemy URL, e.g. a database several machines share
     args = ["sweep", "digits", "optim.name=sgd", "optim.lr=0.01,1e6", *QUICK, "--name", "f", "--storage", storage]
     code, out, err = main(*args)
-    assert code == 0, err
+    sweep_dir = tmp_path / "runs" / "sweeps" / "f"
+    assert code == 1, err  # a sweep whose trials failed did not succeed
+    assert err.strip() == f"vislab: 1 of 2 trials failed; their logs: {sweep_dir / 'logs' / 'trial-0001.log'}"
     assert "TrainingDiverged: the loss became nan" in out and "1 of 2 done, 1 failed" in out
     assert f"continue with: vislab sweep --resume --name f --runs-dir {tmp_path / 'runs'} --storage {storage}" in out
-    sweep_dir = tmp_path / "runs" / "sweeps" / "f"
     assert "the loss became nan" in (sweep_dir / "logs" / "trial-0001.log").read_text()
     assert not (sweep_dir / "study.db").exists()
 
     code, out, err = main(*args, "--resume")
-    assert code == 0, err
+    assert code == 1 and "1 of 2 trials failed" in err
     trials = optuna.load_study(study_name="f", storage=storage).trials
     assert [(t.number, t.state.name, t.params["optim.lr"]) for t in trials] == [
         (0, "COMPLETE", 0.01), (1, "FAIL", 1e6), (2, "FAIL", 1e6),
@@ -138,6 +139,25 @@ def test_ctrl_c_stops_the_workers_and_resume_finishes_without_repeating(main, tm
     runs = list(find_runs(sweep_dir))
     assert len(runs) == 2  # the interrupted runs were continued, not started again
     assert all(r.summary["epochs_completed"] == 3 and r.summary["status"] == "completed" for r in runs)
+
+
+def test_ctrl_c_of_a_sweep_in_this_process_gives_one_resume_command(main, tmp_path):
+    sweep_dir = tmp_path / "runs" / "sweeps" / "one"
+    before = signal.getsignal(signal.SIGINT)
+
+    def press_ctrl_c() -> None:  # once the trial (trained in this process) finished an epoch
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if list(sweep_dir.glob("digits/*/metrics.csv")) and signal.getsignal(signal.SIGINT) is not before:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    code, out, err = main("sweep", "digits", "optim.name=adam,sgd", "train.epochs=3", "data.limit=120", "--name", "one")
+    assert code == 130 and err.splitlines()[-1] == "vislab: interrupted"
+    assert "vislab train --resume" not in err  # not also the trial's own resume command
+    assert out.count("continue with: vislab sweep --resume --name one") == 1 and "vislab train" not in out
 
 
 def test_a_search_prunes_a_trial_below_the_median_curve(tmp_path):

@@ -73,3 +73,16 @@ def test_names_and_options_a_model_lacks_are_bad_input(main):
     assert code == 2 and "did you mean resnet18" in err
     code, _, err = main("train", "digits", "model.name=resnet18", "model.drop_path=0.1")
     assert code == 2 and "resnet18 has no stochastic depth" in err
+
+
+@pytest.mark.parametrize("keys", [{"drop_path": 0}, {"drop_path": 0.0}, {"dropout": 0}])
+def test_a_rate_of_zero_means_off_wherever_the_key_is(keys):
+    model = build(model_cfg("resnet18", **keys), GRAY10)  # resnet18 has no stochastic depth: 0 asks for none
+    assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("recipe, key", [("shapes-unet", "aug.cutmix={p: 0}"), ("digits", "model.mixstyle={p: 0}")])
+def test_a_mixing_probability_of_zero_is_off_where_mixing_does_not_apply(main, recipe, key):
+    extra = ["data.num_samples=8"] if recipe == "shapes-unet" else ["data.limit=32"]
+    code, out, err = main("train", recipe, key, *extra, "train.epochs=1", "train.limit_batches=1", "train.progress=false")
+    assert code == 0, err

@@ -80,6 +80,17 @@ def test_shapes_unet_predicts_colour_masks_and_overlays_at_each_image_size(shape
     assert "a_mask.png" in out
 
 
+def test_predictions_inside_the_input_folder_are_not_read_again(shapes_run, tmp_path, main):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.full((30, 50, 3), 90, np.uint8)).save(photos / "a.png")
+    for _ in range(2):
+        code, out, err = main("predict", shapes_run.dir, photos, "--out", photos / "masks")
+        assert code == 0, err
+    assert sorted(p.name for p in (photos / "masks").iterdir()) == ["a_mask.png", "a_overlay.png"]
+    assert out.count("_mask.png") == 1
+
+
 def test_eval_and_bad_predict_inputs(shapes_run, tmp_path, main):
     code, out, _ = main("eval", shapes_run.dir)
     assert code == 0 and "val_miou" in out and "val_iou_triangle" in out

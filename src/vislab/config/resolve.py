@@ -222,6 +222,7 @@ def load_recipe(recipe: str | Path, _seen: tuple = ()) -> dict:
     values = dict(values)
     base = values.pop("extends", None)
     if base is not None:
+        base = base_of(path, str(base))
         if base in _seen:
             raise VislabError(f"recipe {path}: 'extends' loops through {base}")
         merged = load_recipe(base, _seen + (base,))
@@ -232,6 +233,17 @@ def load_recipe(recipe: str | Path, _seen: tuple = ()) -> dict:
         values = merged
     values.setdefault("recipe", default_name)
     return values
+
+
+def base_of(path: Path, base: str) -> str:
+    """What ``extends: base`` in the recipe at ``path`` names: a file beside that recipe (a relative path is
+    read from the recipe's own folder, not the current one), else a packaged recipe."""
+    if path.parent == RECIPES_DIR:
+        return base
+    beside = path.parent / Path(base).expanduser()
+    if base.endswith((".yaml", ".yml")) or beside.is_file():
+        return str(beside)
+    return base
 
 
 def parse_override(text: str) -> tuple[str, Any]:

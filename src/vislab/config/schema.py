@@ -346,6 +346,13 @@ def check_values(cfg: Any, prefix: str = "") -> None:
             for i, item in enumerate(value):
                 if is_dataclass(item):
                     check_values(item, f"{key}[{i}].")
+    if not prefix and is_dataclass(getattr(cfg, "data", None)):
+        held_out = (cfg.data.val_fraction or 0) + (cfg.data.test_fraction or 0)
+        if held_out >= 1:
+            raise VislabError(
+                f"data.val_fraction={cfg.data.val_fraction} and data.test_fraction={cfg.data.test_fraction} "
+                "leave nothing to train on: they must sum below 1"
+            )
 
 
 def to_dict(cfg: Any) -> dict:

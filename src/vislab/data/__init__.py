@@ -53,7 +53,7 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         raise VislabError(f"unknown dataset data.name='{cfg.name}': {hint}datasets are {', '.join(sorted(DATASETS))}")
     check_reads(cfg, "data", COMMON + spec.reads, f"data.name={cfg.name}")
     bundle = spec.build(cfg, aug)
-    mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None]
+    mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None and getattr(aug, k).p > 0]  # p=0 is off
     if mixing and bundle.batch_transform is None:
         raise VislabError(
             f"aug.{mixing[0]} mixes images and class labels, which data.name={cfg.name} ({bundle.info.task}) does not do; "

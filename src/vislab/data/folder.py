@@ -40,6 +40,7 @@ class Listing:
     splits: dict[str, list[tuple]]
     skipped: list[str] = field(default_factory=list)
     extra_keys: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)  # warnings for the user, such as a class of one image
 
     def extras(self, split: str) -> dict[str, torch.Tensor]:
         """The split's further labels by name, int64 [N]."""
@@ -111,6 +112,8 @@ def list_folder(cfg: DataConfig, root: Path) -> Listing:
     if not classes:
         raise VislabError(f"{root} holds no class folders; expected {root}/<class>/<image> or {root}/train/<class>/<image>")
     names = [c.name for c in classes]
+    if len(names) == 1:
+        raise VislabError(f"{root} holds one class ({names[0]}); a classifier needs at least two class folders")
     found: dict[str, list[tuple[str, int]]] = {}
     for split, base in bases.items():
         found[split] = []
@@ -122,16 +125,29 @@ def list_folder(cfg: DataConfig, root: Path) -> Listing:
     held_out = [s for s in ("val", "test") if s not in found]
     rng = np.random.default_rng(cfg.split_seed)
     found = {s: [items[i] for i in rng.permutation(len(items))] for s, items in found.items()}  # limit: a random subset
+    notes = []
     if held_out:
         fractions = {"val": cfg.val_fraction, "test": cfg.test_fraction}
         val_f, test_f = (fractions[s] if s in held_out else 0.0 for s in ("val", "test"))
         items = found["train"]
+        notes = single_image_notes(names, [label for _, label in items])
         parts = stratified_split([label for _, label in items], val_f, test_f, cfg.split_seed)
         for split, idx in zip(SPLITS, parts):
             if split == "train" or split in held_out:
                 found[split] = [items[i] for i in idx]
     splits = {s: found[s][: cfg.limit] for s in SPLITS if found.get(s)}
-    return Listing(names, splits, skipped)
+    return Listing(names, splits, skipped, notes=notes)
+
+
+def single_image_notes(names: list[str], labels: list[int]) -> list[str]:
+    """A warning naming the classes with one image: the split keeps it in training, so no validation image
+    measures the class."""
+    counts = np.bincount(labels, minlength=len(names))
+    single = [n for n, c in zip(names, counts) if c == 1]
+    if not single:
+        return []
+    what = f"class {single[0]} has" if len(single) == 1 else f"classes {', '.join(single)} have"
+    return [f"{what} a single image: it trains, and no validation image measures it"]
 
 
 @dataclass
@@ -189,7 +205,7 @@ def listing_bundle(cfg: DataConfig, aug: AugConfig, root: Path, listing: Listing
     run or are skipped), channel statistics of the training split, in memory when small enough."""
     everything = [it[0] for items in listing.splits.values() for it in items]
     found = scan(root, everything, image_mode(cfg.channels), available_memory() // MEMORY_SHARE)
-    notes = []
+    notes = list(listing.notes)
     if found.unreadable:
         first, error = found.unreadable[0]
         if not cfg.skip_corrupt:

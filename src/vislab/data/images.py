@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -15,9 +15,13 @@ from ..threads import usable_cores
 T = TypeVar("T")
 R = TypeVar("R")
 
+if TYPE_CHECKING:
+    from PIL import Image
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 MODES = {1: "L", 3: "RGB"}  # channels -> PIL mode
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+WIDE_GRAY_MODES = ("I", "I;16", "I;16B", "I;16L")  # 16-bit PNG and TIFF files (PIL reads some as I)
 
 
 def is_image_file(path: Path) -> bool:
@@ -51,17 +55,36 @@ def read_image(path: Path, mode: str | None) -> torch.Tensor:
 
     with Image.open(path) as img:
         img.load()  # decode now, so a truncated file fails here
-        arr = np.asarray(img.convert(mode or ("L" if img.mode in GRAY_MODES else "RGB")))
+        target = mode or ("L" if img.mode in GRAY_MODES else "RGB")
+        arr = np.asarray(eight_bit(img).convert(target))
     return torch.from_numpy(arr.copy()).reshape(arr.shape[0], arr.shape[1], -1).permute(2, 0, 1).contiguous()
 
 
-def image_files(inputs: Iterable[str | Path]) -> list[Path]:
-    """Image files named by ``inputs``: files as given, folders searched recursively (sorted, hidden skipped)."""
+def eight_bit(img: "Image.Image") -> "Image.Image":
+    """16-bit grayscale scaled to 0..255 (PIL's own conversion clips every value above 255 to white)."""
+    from PIL import Image
+
+    if img.mode not in WIDE_GRAY_MODES:
+        return img
+    wide = np.asarray(img, dtype=np.float64)
+    return Image.fromarray(np.clip(np.round(wide / 257), 0, 255).astype(np.uint8))
+
+
+def image_files(inputs: Iterable[str | Path], skip: Path | None = None) -> list[Path]:
+    """Image files named by ``inputs``: files as given, folders searched recursively (sorted, hidden skipped,
+    and nothing under ``skip``: the folder predictions go to, whose PNGs are no inputs). A run directory
+    is not a folder of images (its PNGs are artifacts and predictions): bad input."""
     files: list[Path] = []
+    skipped = skip.resolve() if skip is not None else None
     for item in inputs:
         path = Path(item).expanduser()
+        if path.is_dir() and (path / "config.yaml").is_file() and (path / "checkpoints").is_dir():
+            raise VislabError(f"{path} is a run directory, not images; give image files or folders of images")
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p) and not is_hidden(p))
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and is_image_file(p) and not is_hidden(p) and not _under(p, skipped)
+            )
             if not found:
                 raise VislabError(f"folder {path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
             files.extend(found)
@@ -70,6 +93,10 @@ def image_files(inputs: Iterable[str | Path]) -> list[Path]:
         else:
             raise VislabError(f"{path} does not exist; give image files or folders of images")
     return files
+
+
+def _under(path: Path, folder: Path | None) -> bool:
+    return folder is not None and path.resolve().is_relative_to(folder)
 
 
 def prefetched(items: Sequence[T], load: Callable[[T], R], ahead: int = 32) -> Iterator[R]:

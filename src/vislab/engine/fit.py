@@ -61,6 +61,7 @@ class Session:
     extra_models: dict[str, nn.Module]  # the task's, on the device
     streams: dict[str, StreamCursor]  # the task's extra training streams
     epoch_metrics: Any = None  # the training metrics of the epoch in progress
+    recorded: Optional[dict] = None  # progress as of the last checkpoint and metrics.csv row both on disk
     threads: Any = None  # the CPU thread planner (vislab.threads.ThreadPlanner); None on accelerators
 
     def context(self) -> StepContext:
@@ -125,10 +126,11 @@ def fit(
         cfg, fabric, model, optimizer, scheduler, task, run, state,
         # TensorBoard steps are epochs: drop what a killed run logged after its checkpoint.
         Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
-        EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs),
+        EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs, monitor),
         monitor, mode, extra_models, stream_cursors(cfg, task.extra_streams(bundle), fabric, bundle),
         threads=cpu_threads(cfg.train, fabric),
     )
+    s.recorded = progress_fields(s)
     s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
     if resume and fabric.is_global_zero:
         for folder in (run.dir, run.checkpoint_path().parent):
@@ -149,11 +151,11 @@ def fit(
         except KeyboardInterrupt as e:
             if isinstance(e, Interrupted) and not finishing:
                 save(s, "last")  # taken at a step boundary, so the resume is exact
-            s.recorder.summary(status="interrupted", **progress_fields(s), best_effort=True)
+            s.recorder.summary(status="interrupted", **s.recorded, best_effort=True)
             raise Interrupted(resume_hint(s)) from None
         except BaseException as e:
             error = f"{type(e).__name__}: {e}".splitlines()[0]
-            s.recorder.summary(status="failed", error=error, **progress_fields(s), best_effort=True)
+            s.recorder.summary(status="failed", error=error, **s.recorded, best_effort=True)  # never ahead of last.pt
             raise
         finally:
             s.progress.close()
@@ -221,7 +223,8 @@ def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
     st.epoch, st.step, st.partial = st.epoch + 1, 0, None
     save(s, "last", also_best=improved)
     s.recorder.log_epoch(st.history)
-    s.recorder.summary(status="running", **progress_fields(s))
+    s.recorded = progress_fields(s)
+    s.recorder.summary(status="running", **s.recorded)
     s.progress.end(row)
 
 

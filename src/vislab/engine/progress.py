@@ -1,29 +1,39 @@
-"""What the user sees while training: a bar per epoch, then one line per epoch (rank 0 only)."""
+"""What the user sees while training (on stderr, rank 0 only): on a terminal a bar per epoch, elsewhere (a log
+file, a pipe) a plain line every tenth of an epoch; then one line per epoch with the headline metrics."""
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, Optional
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+PLAIN_EVERY = 0.1  # without a terminal: a line per this share of an epoch
+HEADLINE = re.compile(r"^(train|val)_[a-z0-9]+$")  # val_acc, val_miou; not val_iou_<class> or val_acc_<domain>
+
 
 class EpochProgress:
-    def __init__(self, enabled: bool, epochs: int) -> None:
+    def __init__(self, enabled: bool, epochs: int, monitor: Optional[str] = None) -> None:
         self.enabled = enabled
         self.epochs = epochs
+        self.monitor = monitor
         self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
         self.bar: Optional[Progress] = None
         self.task: Any = None
+        self.plain: Optional[dict[str, Any]] = None  # epoch, total and next step to print, without a terminal
 
     @property
     def active(self) -> bool:
-        """Whether a bar is showing (a terminal, rank 0, train.progress on)."""
-        return self.bar is not None
+        """Whether progress within the epoch is shown (rank 0, train.progress on)."""
+        return self.bar is not None or self.plain is not None
 
     def start(self, epoch: int, total: int, done: int) -> None:
-        if not self.enabled or not self.console.is_terminal:
+        if not self.enabled:
+            return
+        if not self.console.is_terminal:
+            self.plain = {"epoch": epoch, "total": total, "next": done + max(1, round(total * PLAIN_EVERY))}
             return
         self.bar = Progress(
             TextColumn(f"epoch {epoch + 1}/{self.epochs}"),
@@ -39,30 +49,40 @@ class EpochProgress:
         self.task = self.bar.add_task("train", total=total, completed=done, stats="")
 
     def update(self, done: int, stats: dict[str, float]) -> None:
+        text = "  ".join(f"{k} {v:.4g}" if k != "img/s" else f"{v:,.0f} img/s" for k, v in stats.items())
         if self.bar is not None:
-            text = "  ".join(f"{k} {v:.4g}" if k != "img/s" else f"{v:,.0f} img/s" for k, v in stats.items())
             self.bar.update(self.task, completed=done, stats=text)
+        elif self.plain is not None and (done >= self.plain["next"]) and done < self.plain["total"]:
+            total = self.plain["total"]
+            self.plain["next"] = done + max(1, round(total * PLAIN_EVERY))
+            self.console.print(f"epoch {self.plain['epoch'] + 1}/{self.epochs}  {100 * done // total}% ({done}/{total})  {text}")
 
     def end(self, row: dict[str, Any]) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
+        self.close()
         if self.enabled:
-            self.console.print(format_row(row, self.epochs))
+            self.console.print(format_row(row, self.epochs, self.monitor))
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
+        self.plain = None
 
 
-def format_row(row: dict[str, Any], epochs: int) -> str:
-    """'epoch 3/10  lr 0.001  train_loss 0.21  val_acc 0.97 ...  2.1s  5,310 img/s'."""
-    parts = [f"epoch {row['epoch']}/{epochs}"]
-    for k, v in row.items():
-        if k in ("epoch", "seconds", "images_per_s") or v is None:
-            continue
-        parts.append(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}")
+def format_row(row: dict[str, Any], epochs: int, monitor: Optional[str] = None) -> str:
+    """'epoch 3/10  lr 0.001  train_loss 0.21  val_loss 0.1  val_acc 0.97 ...  2.1s  5,310 img/s': the monitored
+    metric first, then the other headline ones; per-class and per-domain values stay in metrics.csv."""
+    parts = [f"epoch {row['epoch']}/{epochs}", *_shown("lr", row.get("lr"))]
+    keys = [k for k in row if HEADLINE.match(k) and k != monitor]
+    losses = [k for k in keys if k.endswith("_loss")]
+    for key in [*losses, *([monitor] if monitor in row else []), *(k for k in keys if k not in losses)]:
+        parts.extend(_shown(key, row[key]))
     parts.append(f"{row.get('seconds', 0):.1f}s")
     parts.append(f"{row.get('images_per_s', 0):,.0f} img/s")
     return "  ".join(parts)
+
+
+def _shown(key: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"]

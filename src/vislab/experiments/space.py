@@ -147,6 +147,15 @@ class Space:
         choices = [[encode(v) for v in self.params[k].values] for k in keys]
         return [dict(zip(keys, combo)) for combo in itertools.product(*choices)]
 
+    def check_distinct(self) -> None:
+        """Values equal once parsed (``1e-3,0.001``) are one point, which a grid cannot list twice: bad input."""
+        for key, p in self.params.items():
+            if isinstance(p, Choice):
+                seen = [encode(v) for v in p.values]
+                twice = next((v for i, v in enumerate(seen) if v in seen[:i]), None)
+                if twice is not None:
+                    raise VislabError(f"{key} lists {_short(twice)} twice (values equal once parsed); give each value once")
+
     def grid_space(self) -> dict[str, list]:
         """The grid as Optuna's GridSampler takes it."""
         return {k: [encode(v) for v in p.values] for k, p in self.params.items()}

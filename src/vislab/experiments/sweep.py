@@ -139,6 +139,7 @@ def build_spec(
     else:
         raise VislabError(f"--search must be grid or tpe, not '{search}'")
     space = Space(params)
+    space.check_distinct()
     cfg = config_mod.resolve(recipe, overrides)
     base = config_mod.to_dict(cfg)
     for example in space.examples():
@@ -260,9 +261,31 @@ def open_storage(url: str) -> Any:
             return optuna.storages.RDBStorage(
                 url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
             )
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as e:
+    except ImportError:
+        raise VislabError(f"cannot open --storage {masked(url)}: its database driver is not installed; {driver_hint(url)}") from None
+    except (sqlalchemy.exc.SQLAlchemyError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise VislabError(f"cannot open --storage {masked(url)}: {first}") from None
+
+
+def check_storage_url(url: str) -> None:
+    """A --storage URL that SQLAlchemy can parse and whose driver is installed (checked before anything is
+    created; connecting comes later)."""
+    import sqlalchemy
+
+    try:
+        sqlalchemy.engine.make_url(url).get_dialect().import_dbapi()
+    except ImportError:
+        raise VislabError(f"cannot open --storage {masked(url)}: its database driver is not installed; {driver_hint(url)}") from None
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as e:
+        raise VislabError(f"--storage {masked(url)} is not a database URL SQLAlchemy knows ({e}); e.g. postgresql://user@host/db") from None
+
+
+def driver_hint(url: str) -> str:
+    """How to install the driver a database URL needs."""
+    if url.startswith("postgresql"):
+        return "pip install 'vislab[postgres]'"
+    return "install the driver SQLAlchemy names for it (https://docs.sqlalchemy.org/en/20/dialects/)"
 
 
 def open_sweep(name: str, sweep_dir: Path, storage_url: str, spec: Optional[SweepSpec] = None, resume: bool = True) -> Sweep:
@@ -505,6 +528,10 @@ def sweep(
     from .space import parse_range
     from .workers import make_pool, plan_slots, stop_on_signals
 
+    if name is not None:
+        check_name(name)
+    if storage is not None:
+        check_storage_url(storage)
     slots = plan_slots(workers, gpus_per_trial)
     spec = None
     if recipe is not None:
@@ -554,7 +581,7 @@ def drive(sweep: Sweep, pool: Any, display: Any) -> None:
         for number in pool.stop():
             display.finished(number)
         display.note(f"stopped; continue with: {resume_command(sweep)}")
-        raise
+        raise KeyboardInterrupt from None  # one command: not also a trial's `vislab train --resume`
 
 
 def next_round(sweep: Sweep) -> bool:
@@ -596,6 +623,12 @@ def summary_lines(sweep: Sweep) -> list[str]:
     if counts["failed"] or counts["pending"]:
         lines.append(f"continue with: {resume_command(sweep)}")
     return lines
+
+
+def failed_logs(sweep: Sweep) -> list[Path]:
+    """The log of the last attempt at each point whose attempts all failed."""
+    failed = [trials[-1] for point, trials in attempts(sweep).items() if point_states(sweep)[point] == "failed"]
+    return [sweep.log_path(t.number) for t in sorted(failed, key=lambda t: t.number)]
 
 
 def resume_command(sweep: Sweep) -> str:

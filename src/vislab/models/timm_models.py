@@ -70,7 +70,7 @@ def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     kwargs = {"num_classes": model_classes(cfg, info), "in_chans": model_channels(cfg, info)}
     if cfg.dropout is not None:
         kwargs["drop_rate"] = cfg.dropout
-    if cfg.drop_path is not None:
+    if cfg.drop_path:  # 0 is off, which every model is
         kwargs["drop_path_rate"] = cfg.drop_path
     pretrained = cfg.pretrained and cfg.weights is None
     try:

@@ -112,7 +112,7 @@ def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     """The model named ``cfg.name``, with its head and first convolution fitted to the data."""
     import torchvision.models
 
-    kwargs = {} if cfg.drop_path is None else {"stochastic_depth_prob": cfg.drop_path}
+    kwargs = {"stochastic_depth_prob": cfg.drop_path} if cfg.drop_path else {}  # 0 is off, which every model is
     weights = pretrained_weights(cfg.name) if cfg.pretrained and cfg.weights is None else None
     try:
         model = torchvision.models.get_model(cfg.name, weights=weights, **kwargs)

@@ -58,7 +58,8 @@ def build(cfg: Config, info: DataInfo) -> Task:
             "task.name=panoptic learns centers and offsets: use a model with those heads, model.heads=panoptic "
             "(unet) or model.name=panoptic_deeplab"
         )
-    if name != "domain_generalization" and (cfg.model.mixstyle is not None or cfg.model.domain_head):
+    mixstyle_on = cfg.model.mixstyle is not None and cfg.model.mixstyle.p > 0  # p=0 is off
+    if name != "domain_generalization" and (mixstyle_on or cfg.model.domain_head):
         raise VislabError(
             f"model.mixstyle and model.domain_head need task.name=domain_generalization (a domain-generalization "
             f"dataset: officehome, digits-dg), not {name}; set model.mixstyle=null model.domain_head=false"
