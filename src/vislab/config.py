@@ -105,6 +105,10 @@ class DataConfig:
     test_domain: Union[str, None] = opt(None, "lodo: the held-out domain; null: the first. Naming one selects lodo")
     image_size: Union[int, list[int], None] = opt(None, "generated datasets (shapes): image size [H, W]")
     num_samples: Union[int, None] = opt(None, "generated datasets (shapes): number of training scenes")
+    allow_missing_classes: bool = opt(False, "multi-domain folders: allow a class folder to be absent from some domains")
+    sampler: Literal["random", "domain_balanced"] = opt(
+        "random", "training batches: seeded shuffle, or equal shares of the training domains (Dassl's RandomDomainSampler)")
+    domains_per_batch: Union[int, None] = opt(None, "domain_balanced: domains drawn per batch; null: every training domain")
 
 
 @dataclass

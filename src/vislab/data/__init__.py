@@ -9,10 +9,11 @@ from typing import Callable, Optional
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from . import cifar100, digits, digits_dg, folder, mnist, officehome, pairs, shapes, voc
+from . import cifar100, digits, digits_dg, domain_folders, domainbed, folder, mnist, officehome, pairs, shapes, voc
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
+from .domain_balanced import train_sampler
 from .loading import Loader
 from .splits import data_root
 
@@ -32,6 +33,8 @@ DATASETS: dict[str, DatasetSpec] = {
     "folder": DatasetSpec(folder.build, folder.status),
     "officehome": DatasetSpec(officehome.build, officehome.status),
     "digits-dg": DatasetSpec(digits_dg.build, digits_dg.status),
+    "domains": DatasetSpec(domain_folders.build, domain_folders.status),
+    **{name: DatasetSpec(*domainbed.builders(name)) for name in domainbed.SETS},
     "pairs": DatasetSpec(pairs.build, pairs.status),
     "shapes": DatasetSpec(shapes.build, shapes.status),
     "voc": DatasetSpec(voc.build, voc.status),
@@ -46,6 +49,7 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise VislabError(f"unknown dataset data.name='{cfg.name}': {hint}datasets are {', '.join(sorted(DATASETS))}")
     bundle = spec.build(cfg, aug)
+    bundle.train_sampler = train_sampler(cfg, bundle)
     mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None]
     if mixing and bundle.batch_transform is None:
         raise VislabError(
