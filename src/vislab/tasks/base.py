@@ -48,8 +48,8 @@ class Task:
 
     def train_sampler(self, bundle: DataBundle) -> Optional[Callable[..., Any]]:
         """The training batch sampler, called like data.sampling.EpochBatchSampler, for tasks whose
-        batches must be arranged; None: the seeded shuffle."""
-        return None
+        batches must be arranged; by default the one ``data.sampler`` chose (None: the seeded shuffle)."""
+        return bundle.train_sampler
 
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
         """Write artifacts from (outputs, batch) pairs over the validation split; return summary additions."""
