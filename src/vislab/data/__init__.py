@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from . import cifar100, digits, digits_dg, domain_folders, domainbed, folder, mnist, officehome, pairs, shapes, voc
+from . import cifar, digits, digits_dg, domain_folders, domainbed, folder, mnist, officehome, pairs, shapes, voc
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
@@ -28,8 +28,8 @@ class DatasetSpec:
 
 DATASETS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec(digits.build, digits.status),
-    "mnist": DatasetSpec(mnist.build, mnist.status),
-    "cifar100": DatasetSpec(cifar100.build, cifar100.status),
+    **{name: DatasetSpec(*mnist.builders(name)) for name in mnist.SETS},
+    **{name: DatasetSpec(*cifar.builders(name)) for name in cifar.SETS},
     "folder": DatasetSpec(folder.build, folder.status),
     "officehome": DatasetSpec(officehome.build, officehome.status),
     "digits-dg": DatasetSpec(digits_dg.build, digits_dg.status),
