@@ -84,3 +84,39 @@ def write_pairs(folder: Path, n: int = 6, size: tuple[int, int] = (24, 32), valu
         Image.fromarray(image[..., 0] if gray else image).save(folder / image_dir / f"{i:03d}.png")
         Image.fromarray(mask).save(folder / mask_dir / f"{i:03d}.png")
     return folder
+
+
+def write_ade20k(root: Path, train: int = 4, val: int = 3) -> Path:
+    """ROOT/ADEChallengeData2016/{images,annotations}/{training,validation}/ADE_*.{jpg,png} as the SceneParsing
+    archive lays it out: grayscale annotations holding 0 (other, ignored), 1 (wall) and 150 (flag)."""
+    base = root / "ADEChallengeData2016"
+    for split, prefix, n in (("training", "ADE_train", train), ("validation", "ADE_val", val)):
+        (base / "images" / split).mkdir(parents=True, exist_ok=True)
+        (base / "annotations" / split).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            image, mask = scene(i, (36 + 4 * (i % 2), 44), [0, 1, 150])
+            name = f"{prefix}_{i + 1:08d}"
+            Image.fromarray(image).save(base / "images" / split / f"{name}.jpg", quality=95)
+            Image.fromarray(mask).save(base / "annotations" / split / f"{name}.png")
+    return base
+
+
+def write_cityscapes(root: Path, train: int = 4, val: int = 2, size: tuple[int, int] = (32, 64)) -> Path:
+    """ROOT/cityscapes/{leftImg8bit,gtFine}/{train,val}/<city>/<city>_<seq>_<frame>_*.png as the two archives
+    lay them out: labelIds masks holding 7 (road, train id 0), 26 (car, 13), 4 (static, ignored) and 33
+    (bicycle, 18); the colour and instance files beside them, as the archive has them."""
+    base = root / "cityscapes"
+    cities = {"train": ("aachen", "bochum"), "val": ("frankfurt",)}
+    for split, n in (("train", train), ("val", val)):
+        for i in range(n):
+            city = cities[split][i % len(cities[split])]
+            stem = f"{city}_{i:06d}_000019"
+            image, mask = scene(i, size, [7, 26, 4, 33])
+            for kind in ("leftImg8bit", "gtFine"):
+                (base / kind / split / city).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(base / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png")
+            Image.fromarray(mask).save(base / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png")
+            Image.fromarray(np.stack([mask] * 3, -1)).save(base / "gtFine" / split / city / f"{stem}_gtFine_color.png")
+            Image.fromarray(mask.astype(np.uint16) * 1000).save(  # 16-bit, as the real ones
+                base / "gtFine" / split / city / f"{stem}_gtFine_instanceIds.png")
+    return base

@@ -72,6 +72,7 @@ SLOW = {"cifar100-effnetv2", "cifar10-resnet18"}  # ImageNet-sized networks: ove
 
 SMOKED_ELSEWHERE = {  # test_segmentation_recipes.py and test_panoptic_recipes.py
     "shapes-unet", "voc-deeplabv3", "voc-unet", "voc-unet-baseline", "shapes-panoptic", "voc-panoptic",
+    "ade20k-deeplabv3", "cityscapes-unet",
 }
 
 
