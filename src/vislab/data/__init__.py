@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from . import ade20k, cifar, cityscapes, digits, digits_dg, domain_folders, domainbed, folder, mnist, officehome, pairs, shapes, voc
+from . import ade20k, cifar, cityscapes, coco_panoptic, digits, digits_dg, domain_folders, domainbed, folder, mnist, officehome, pairs, shapes, voc
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
@@ -40,6 +40,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "voc": DatasetSpec(voc.build, voc.status),
     "ade20k": DatasetSpec(ade20k.build, ade20k.status),
     "cityscapes": DatasetSpec(cityscapes.build, cityscapes.status),
+    "coco_panoptic": DatasetSpec(coco_panoptic.build, coco_panoptic.status),
 }
 
 
