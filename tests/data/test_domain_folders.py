@@ -78,6 +78,7 @@ def test_wrong_trees_are_bad_input(tmp_path, main, layout, message):
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
+@pytest.mark.slow
 def test_a_domain_generalization_recipe_trains_on_any_domain_folder_with_metrics_per_domain(tmp_path):
     write_domains(tmp_path / "tree")
     run = vislab.train("digits-dg", runs_dir=tmp_path / "runs", **{
@@ -166,9 +167,47 @@ def test_offline_datasets_say_what_to_put_where(tmp_path, main):
     data = tmp_path / "data"
     code, _, err = main("train", "officehome-erm", "data.name=pacs", "data.download=false", f"data.root={data}")
     assert code == 2 and f"PACS.zip missing from {data} (data.download=false)" in err and f"put them in {data}" in err
-    code, _, err = main("train", "officehome-erm", "data.name=terra_incognita", f"data.root={data}")
-    assert code == 2 and f"{data / 'terra_incognita'} is absent" in err
-    assert "location_100, location_38, location_43, location_46" in err and "download_terra_incognita" in err
+    code, _, err = main("train", "officehome-erm", "data.name=terra_incognita", "data.download=false", f"data.root={data}")
+    assert code == 2 and "eccv_18_all_images_sm.tar.gz, caltech_camera_traps.json.zip missing from" in err
+    assert "https://lila.science/datasets/caltech-camera-traps" in err
     out = main("datasets", "--root", data)[1]
     assert "terra_incognita  missing  location_100/location_38/location_43/location_46/<class>/*" in out
     assert "domains          yours" in out
+
+
+def test_terra_incognita_is_selected_from_caltech_camera_traps_as_domainbed_does(tmp_path, monkeypatch, server):
+    """Images of the four locations and ten classes, from the images archive and the annotation JSON."""
+    from PIL import Image
+
+    kinds = {"a": ("38", ["dog"]), "b": ("38", ["empty"]), "c": ("100", ["bobcat", "dog"]), "d": ("43", ["dog"]),
+             "e": ("46", ["empty"]), "f": ("46", ["dog"]), "g": ("43", ["empty"]), "h": ("100", ["empty"]),
+             "i": ("7", ["dog"]), "j": ("38", ["deer"])}  # i: another location, j: another class; both left out
+    images = {f"{k}{n}.jpg": v for k, v in kinds.items() for n in (1, 2)}  # two of each: one to validate on
+    src = tmp_path / "src" / "eccv_18_all_images_sm"
+    src.mkdir(parents=True)
+    for name in images:
+        Image.new("RGB", (16, 16), (len(name) * 40, 0, 0)).save(src / name)
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode="w:gz") as tar:
+        tar.add(src, arcname="eccv_18_all_images_sm")
+    cats = {"dog": 1, "empty": 2, "bobcat": 3, "deer": 4}
+    annotations = [{"image_id": n, "category_id": cats[c]} for n, (_, cs) in images.items() for c in cs]
+    listing = {"images": [{"id": n, "file_name": n, "location": loc} for n, (loc, _) in images.items()],
+               "annotations": annotations, "categories": [{"id": i, "name": c} for c, i in cats.items()]}
+    json_zip = io.BytesIO()
+    with zipfile.ZipFile(json_zip, "w") as zf:
+        zf.writestr("caltech_images_20210113.json", __import__("json").dumps(listing))
+    server.files["eccv_18_all_images_sm.tar.gz"] = tar_bytes.getvalue()
+    server.files["caltech_camera_traps.json.zip"] = json_zip.getvalue()
+    serve(monkeypatch, server, "terra_incognita")
+    data = tmp_path / "data"
+    cfg = resolve("officehome-erm", {"data.name": "terra_incognita", "data.root": str(data), "data.val_fraction": 0.5,
+                                     "data.allow_missing_classes": True})
+    bundle = build(cfg.data, cfg.aug)
+    assert bundle.info.domains == ["location_100", "location_38", "location_43", "location_46"]
+    assert bundle.info.class_names == ["bobcat", "dog", "empty"]
+    assert sorted(images_in(data / "terra_incognita")) == [f"{place}{n}.jpg" for place in (
+        "location_100/bobcat/c", "location_100/dog/c", "location_100/empty/h", "location_38/dog/a",
+        "location_38/empty/b", "location_43/dog/d", "location_43/empty/g", "location_46/dog/f",
+        "location_46/empty/e") for n in (1, 2)]
+    assert sorted(p.name for p in data.iterdir()) == ["terra_incognita"]

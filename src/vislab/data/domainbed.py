@@ -6,17 +6,19 @@ DomainNet from its authors' server), so a download is checked by its announced l
 structure: every domain folder must come out of the archives, or the archives are bad input to delete.
 Archives are extracted into a staging folder beside the dataset and their domain folders moved into
 place only once all are there, so an interrupted extraction leaves nothing that passes for the dataset;
-the archives are deleted afterwards, as DomainBed does. TerraIncognita is not an archive but a selection
-DomainBed's script makes from Caltech Camera Traps (4 camera locations, 10 classes): it is put in place
-by hand. Splits follow ``data.protocol``, as for every multi-domain folder (``domain_folders``).
+the archives are deleted afterwards, as DomainBed does. TerraIncognita is the selection DomainBed's script
+makes from Caltech Camera Traps' images and annotations (4 camera locations, 10 classes), made the same
+way here. Splits follow ``data.protocol``, as for every multi-domain folder (``domain_folders``).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
@@ -26,6 +28,7 @@ from .download import RemoteFile, fetch_all, safe_extract
 from .splits import data_root
 
 SCRIPT = "https://github.com/facebookresearch/DomainBed/blob/main/domainbed/scripts/download.py"
+CCT = "https://lilablobssc.blob.core.windows.net/caltechcameratraps"  # Caltech Camera Traps, as DomainBed fetches it
 
 
 def _drive(file_id: str) -> str:
@@ -36,7 +39,8 @@ def _drive(file_id: str) -> str:
 @dataclass(frozen=True)
 class DomainBedSet:
     """One dataset: its folder under the data root, its domains in DomainBed's (sorted) order, its class
-    count, and the archives whose ``inner`` folder holds the domain folders (none: put in place by hand)."""
+    count, and the archives whose ``inner`` folder holds the domain folders once extracted; ``prepare``
+    (the extraction folder -> the folder of domain folders), where DomainBed builds them from the archives."""
 
     folder: str
     domains: tuple[str, ...]
@@ -45,6 +49,42 @@ class DomainBedSet:
     archives: tuple[RemoteFile, ...]
     inner: str
     page: str
+    prepare: Optional[Callable[[Path], Path]] = None
+
+
+# TerraIncognita as DomainBed selects it from Caltech Camera Traps: four camera locations, ten classes
+TERRA_LOCATIONS = ("38", "46", "100", "43")
+TERRA_CLASSES = ("bird", "bobcat", "cat", "coyote", "dog", "empty", "opossum", "rabbit", "raccoon", "squirrel")
+TERRA_JSON = "caltech_images_20210113.json"
+TERRA_IMAGES = "eccv_18_all_images_sm"
+
+
+def select_terra_incognita(stage: Path) -> Path:
+    """DomainBed's selection from the extracted Caltech Camera Traps: every image of the four locations
+    copied to ``location_<id>/<class>/`` for each of its annotations of the ten classes. Returns the
+    folder holding the location folders."""
+    path = stage / TERRA_JSON
+    try:
+        data = json.loads(path.read_text())
+        names = {c["id"]: c["name"] for c in data["categories"]}
+        labels: dict = {}
+        for ann in data["annotations"]:
+            labels.setdefault(ann["image_id"], []).append(names[ann["category_id"]])
+        chosen = [(str(im["location"]), im["file_name"], labels.get(im["id"], [])) for im in data["images"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise VislabError(f"{path} is not Caltech Camera Traps' annotation file ({e}); delete the archives and run again") from None
+    out = stage / "terra_incognita"
+    for location, name, classes in chosen:
+        for cls in classes:
+            if location in TERRA_LOCATIONS and cls in TERRA_CLASSES:
+                target = out / f"location_{location}" / cls / Path(name).name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    shutil.copyfile(stage / TERRA_IMAGES / name, target)
+                except FileNotFoundError:
+                    raise VislabError(f"{TERRA_IMAGES}/{name}, named in {TERRA_JSON}, is not in the image archive; "
+                                      "delete the archives and run again") from None
+    return out
 
 
 SETS: dict[str, DomainBedSet] = {
@@ -59,8 +99,10 @@ SETS: dict[str, DomainBedSet] = {
         "http://www.eecs.qmul.ac.uk/~dl307/project_iccv2017",
     ),
     "terra_incognita": DomainBedSet(
-        "terra_incognita", ("location_100", "location_38", "location_43", "location_46"), 10, 24_788, (), "",
-        "https://lila.science/datasets/caltech-camera-traps",
+        "terra_incognita", ("location_100", "location_38", "location_43", "location_46"), 10, 24_788,
+        (RemoteFile("eccv_18_all_images_sm.tar.gz", (f"{CCT}/eccv_18_all_images_sm.tar.gz",)),
+         RemoteFile("caltech_camera_traps.json.zip", (f"{CCT}/labels/caltech_camera_traps.json.zip",))),
+        "", "https://lila.science/datasets/caltech-camera-traps", select_terra_incognita,
     ),
     "domainnet": DomainBedSet(
         "domain_net", ("clipart", "infograph", "painting", "quickdraw", "real", "sketch"), 345, 586_575,
@@ -71,16 +113,6 @@ SETS: dict[str, DomainBedSet] = {
         "", "http://ai.bu.edu/M3SDA/",
     ),
 }
-
-
-def how_to_get(spec: DomainBedSet, folder: Path) -> str:
-    if not spec.archives:
-        return (
-            f"build it as DomainBed's download_terra_incognita does ({SCRIPT}) from {spec.page} and put its "
-            f"folders {', '.join(spec.domains)} (each holding <class>/<image>) in {folder}/"
-        )
-    names = ", ".join(r.name for r in spec.archives)
-    return f"get {names} ({spec.page}; DomainBed: {SCRIPT}) and put them in {folder.parent}/, or put the domain folders in {folder}/"
 
 
 def missing_domains(spec: DomainBedSet, folder: Path) -> list[str]:
@@ -96,7 +128,7 @@ def install(spec: DomainBedSet, folder: Path, download: bool) -> None:
     try:
         for archive in archives:
             safe_extract(archive, stage)
-        inner = stage / spec.inner
+        inner = spec.prepare(stage) if spec.prepare else stage / spec.inner
         absent = [d for d in spec.domains if not (inner / d).is_dir()]
         if absent:
             raise VislabError(
@@ -116,11 +148,7 @@ def install(spec: DomainBedSet, folder: Path, download: bool) -> None:
 def build(name: str, cfg: DataConfig, aug: AugConfig) -> DataBundle:
     spec = SETS[name]
     folder = data_root(cfg.root) / spec.folder
-    absent = missing_domains(spec, folder)
-    if absent and not spec.archives:
-        lacks = "is absent" if len(absent) == len(spec.domains) else f"lacks {', '.join(absent)}"
-        raise VislabError(f"{folder} {lacks}: {spec.folder} cannot be downloaded as it is; {how_to_get(spec, folder)}")
-    if absent:
+    if missing_domains(spec, folder):
         install(spec, folder, cfg.download)
     return tree_bundle(cfg, aug, folder, {d: folder / d for d in spec.domains})
 
@@ -128,8 +156,7 @@ def build(name: str, cfg: DataConfig, aug: AugConfig) -> DataBundle:
 def status(name: str, root: Path) -> tuple[str, bool]:
     spec = SETS[name]
     folder = root / spec.folder
-    how = "downloaded when online" if spec.archives else f"built from Caltech Camera Traps by hand, see {SCRIPT}"
-    what = f"{'/'.join(spec.domains)}/<class>/* in {folder} ({spec.images:,} images, {spec.num_classes} classes; {how})"
+    what = f"{'/'.join(spec.domains)}/<class>/* in {folder} ({spec.images:,} images, {spec.num_classes} classes; downloaded when online)"
     return what, not missing_domains(spec, folder)
 
 
