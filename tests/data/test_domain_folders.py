@@ -15,7 +15,7 @@ import pytest
 
 import vislab
 from formats import write_folder
-from http_server import Server, server  # noqa: F401 (the fixture)
+from http_server import Server
 from vislab.config import resolve
 from vislab.data import build, domainbed
 from vislab.errors import VislabError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from http_server import Server, server  # noqa: F401 (the fixture)
+from http_server import Server
 from vislab.data.download import RemoteFile, fetch
 from vislab.errors import VislabError
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from http_server import Server, server  # noqa: F401 (the fixture)
 from seg_files import scene, write_ade20k, write_cityscapes
 from vislab.config import resolve
 from vislab.data import ade20k, build
@@ -79,7 +78,7 @@ def test_cityscapes_maps_label_ids_to_the_19_train_ids_and_ignores_the_rest(tmp_
 def test_cityscapes_is_extracted_from_its_two_zips_and_absent_says_where_to_get_it(tmp_path, main):
     code, _, err = main("train", "cityscapes-unet", f"data.root={tmp_path / 'data'}")
     assert code == 2 and err.count("\n") == 1 and "needs a login" in err
-    assert f"leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from https://www.cityscapes-dataset.com/downloads/" in err
+    assert "leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from https://www.cityscapes-dataset.com/downloads/" in err
     assert f"in {tmp_path / 'data' / 'cityscapes'}/" in err
     base = write_cityscapes(tmp_path / "src")
     target = tmp_path / "data" / "cityscapes"

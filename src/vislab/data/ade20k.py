@@ -15,11 +15,11 @@ from pathlib import Path
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from .bundle import DataBundle, DataInfo
+from .bundle import DataBundle
 from .download import RemoteFile, fetch, safe_extract
-from .segmentation import IMAGENET_MEAN, IMAGENET_STD, MaskValues, SegmentationFiles, split_bundle
-from .segmentation_files import check_masks, matched
-from .splits import data_root, limited
+from .segmentation import MaskValues
+from .segmentation_files import annotated_bundle
+from .splits import data_root
 
 ARCHIVE = RemoteFile(
     "ADEChallengeData2016.zip", ("http://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016.zip",),
@@ -67,16 +67,10 @@ def ensure(cfg: DataConfig) -> Path:
 
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     base = ensure(cfg)
-    redo = f"ADE20K under {base} is incomplete or damaged: delete it and run again to extract {ARCHIVE.name} anew"
-    splits = {
-        split: list(limited(matched(base / "images" / folder, base / "annotations" / folder, ".jpg", ".png", redo), cfg.limit))
-        for split, folder in SPLITS.items()
-    }
+    folders = {split: (base / "images" / folder, base / "annotations" / folder) for split, folder in SPLITS.items()}
     values = MaskValues(len(CLASSES), 255, {0: 255, **{k + 1: k for k in range(len(CLASSES))}})
-    check_masks(splits, values, "ADE20K's 0..150", redo)
-    info = DataInfo(task="segmentation", num_classes=len(CLASSES), class_names=list(CLASSES), channels=3,
-                    mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), ignore_index=255)
-    return split_bundle(cfg, aug, splits, lambda items, t: SegmentationFiles(items, 3, values, t), info, base)
+    redo = f"ADE20K under {base} is incomplete or damaged: delete it and run again to extract {ARCHIVE.name} anew"
+    return annotated_bundle(cfg, aug, base, folders, (".jpg", ".png"), CLASSES, values, "ADE20K's 0..150", redo)
 
 
 def status(root: Path) -> tuple[str, bool]:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from .bundle import DataBundle, DataInfo
+from .bundle import DataBundle
 from .download import safe_extract
-from .segmentation import IMAGENET_MEAN, IMAGENET_STD, MaskValues, SegmentationFiles, split_bundle
-from .segmentation_files import check_masks, matched
-from .splits import data_root, limited
+from .segmentation import MaskValues
+from .segmentation_files import annotated_bundle
+from .splits import data_root
 
 FOLDER = "cityscapes"
 PAGE = "https://www.cityscapes-dataset.com/downloads/"
@@ -57,17 +57,11 @@ def ensure(cfg: DataConfig) -> Path:
 
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     base = ensure(cfg)
-    redo = f"Cityscapes under {base} is incomplete: extract {' and '.join(ARCHIVES.values())} again"
-    splits = {
-        split: list(limited(matched(base / "leftImg8bit" / split, base / "gtFine" / split, "_leftImg8bit.png",
-                                    "_gtFine_labelIds.png", redo), cfg.limit))
-        for split in SPLITS
-    }
+    folders = {split: (base / "leftImg8bit" / split, base / "gtFine" / split) for split in SPLITS}
     values = MaskValues(len(CLASSES), 255, {i: TRAIN_IDS.get(i, 255) for i in range(LABEL_IDS)})
-    check_masks(splits, values, "Cityscapes labelIds (0..33); are these the _gtFine_labelIds.png files?", redo)
-    info = DataInfo(task="segmentation", num_classes=len(CLASSES), class_names=list(CLASSES), channels=3,
-                    mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), ignore_index=255)
-    return split_bundle(cfg, aug, splits, lambda items, t: SegmentationFiles(items, 3, values, t), info, base)
+    redo = f"Cityscapes under {base} is incomplete: extract {' and '.join(ARCHIVES.values())} again"
+    what = "Cityscapes labelIds (0..33); are these the _gtFine_labelIds.png files?"
+    return annotated_bundle(cfg, aug, base, folders, ("_leftImg8bit.png", "_gtFine_labelIds.png"), CLASSES, values, what, redo)
 
 
 def status(root: Path) -> tuple[str, bool]:

@@ -6,7 +6,8 @@ DomainNet from its authors' server), so a download is checked by its announced l
 structure: every domain folder must come out of the archives, or the archives are bad input to delete.
 Archives are extracted into a staging folder beside the dataset and their domain folders moved into
 place only once all are there, so an interrupted extraction leaves nothing that passes for the dataset;
-the archives are deleted afterwards, as DomainBed does. TerraIncognita is the selection DomainBed's script
+the archives are deleted afterwards, as DomainBed does (which also deletes the DomainNet duplicates its
+misc/domain_net_duplicates.txt lists; vislab keeps them). TerraIncognita is the selection DomainBed's script
 makes from Caltech Camera Traps' images and annotations (4 camera locations, 10 classes), made the same
 way here. Splits follow ``data.protocol``, as for every multi-domain folder (``domain_folders``).
 """

@@ -4,9 +4,15 @@ matching each image to its annotation by name, and checking a few annotations be
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
+from ..config import AugConfig, DataConfig
 from ..errors import VislabError
-from .segmentation import MaskValues, image_size, mask_value_set, read_mask
+from .bundle import DataBundle, DataInfo
+from .segmentation import (
+    IMAGENET_MEAN, IMAGENET_STD, MaskValues, SegmentationFiles, image_size, mask_value_set, read_mask, split_bundle,
+)
+from .splits import limited
 
 CHECKED_PER_SPLIT = 8  # a wrong or damaged dataset shows in its first annotations; all would take minutes
 
@@ -40,3 +46,15 @@ def check_masks(splits: dict[str, list[tuple[Path, Path]]], values: MaskValues, 
             bad = values.invalid(mask_value_set(raw))
             if bad:
                 raise VislabError(f"annotation {mask} holds values {', '.join(map(str, bad[:8]))}, not {what}; {redo}")
+
+
+def annotated_bundle(cfg: DataConfig, aug: AugConfig, base: Path, folders: dict[str, tuple[Path, Path]],
+                     suffixes: tuple[str, str], classes: Sequence[str], values: MaskValues, what: str, redo: str) -> DataBundle:
+    """The bundle of RGB images and their annotations: ``folders`` gives each split's (images, annotations)
+    folders, ``suffixes`` the (image, annotation) name endings (see ``matched``), ``values`` the class of
+    each annotation value (``what`` describes them); bad input ends with ``redo``."""
+    splits = {split: list(limited(matched(images, masks, *suffixes, redo), cfg.limit)) for split, (images, masks) in folders.items()}
+    check_masks(splits, values, what, redo)
+    info = DataInfo(task="segmentation", num_classes=len(classes), class_names=list(classes), channels=3,
+                    mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), ignore_index=values.ignore_index)
+    return split_bundle(cfg, aug, splits, lambda items, t: SegmentationFiles(items, 3, values, t), info, base)
