@@ -10,7 +10,8 @@ import torch
 
 from vislab.config import resolve
 from vislab.data import Loader, build
-from vislab.data.domain_balanced import DomainBalancedSampler
+from vislab import tasks
+from vislab.data.domain_balanced import DomainBalancedSampler, train_sampler
 from vislab.errors import VislabError
 
 # 3 domains of 40, 12 and 25 samples, interleaved
@@ -67,9 +68,35 @@ def test_the_bundle_carries_the_sampler_to_the_loader_and_other_data_refuse_it()
     loader = Loader(bundle.train, 12, device=torch.device("cpu"), train=True, sampler=bundle.train_sampler)
     for batch in loader.epoch(0):
         assert Counter(batch["domain"].tolist()) == {1: 4, 2: 4, 3: 4}  # lodo: domain 0 is tested on
+    assert tasks.build(cfg, bundle.info).train_sampler(bundle) is bundle.train_sampler  # what the engine uses
     digits = resolve("digits", {"data.sampler": "domain_balanced"})
     with pytest.raises(VislabError, match="data.sampler=domain_balanced draws equally from the domains, which data.name=digits"):
         build(digits.data, digits.aug)
     stray = resolve("digits-dg", {"data.domains_per_batch": 2})
     with pytest.raises(VislabError, match="data.domains_per_batch applies only with data.sampler=domain_balanced"):
-        build(stray.data, stray.aug)
+        train_sampler(stray.data, bundle)
+
+
+def test_crossdomain_mixstyle_needs_two_domains_per_balanced_batch():
+    from vislab.data.bundle import DataInfo
+    from vislab.tasks.domain_generalization import DomainGeneralizationTask
+
+    cfg = resolve("digits-dg-mixstyle", {"model.mixstyle.mix": "crossdomain", "data.sampler": "domain_balanced",
+                                         "data.domains_per_batch": 1})
+    info = DataInfo("domain_generalization", 10, [str(i) for i in range(10)], 3, [0.5] * 3, [0.2] * 3, domains=list("abcd"))
+    with pytest.raises(VislabError, match="crossdomain needs two domains per batch: set data.domains_per_batch=2"):
+        DomainGeneralizationTask(cfg, info)
+
+
+@pytest.mark.slow
+def test_a_resumed_domain_balanced_run_ends_with_the_same_weights(tmp_path):
+    import vislab
+    from vislab.engine import load_checkpoint
+
+    settings = {"data.sampler": "domain_balanced", "train.batch_size": 12, "train.limit_batches": 3,
+                "train.deterministic": True, "sched.name": "none", "train.progress": False}
+    straight = vislab.train("digits-dg", runs_dir=tmp_path / "a", **settings, **{"train.epochs": 2})
+    halted = vislab.train("digits-dg", runs_dir=tmp_path / "b", **settings, **{"train.epochs": 1})
+    resumed = vislab.train(resume=halted.dir, **{"train.epochs": 2})
+    a, b = (load_checkpoint(r.dir / "checkpoints" / "last.pt")["model"] for r in (straight, resumed))
+    assert all(torch.equal(a[k], b[k]) for k in a)
