@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torchvision import tv_tensors
 
-from ..config import AugConfig, CocoPanopticConfig, DataConfig
+from ..config import AugConfig, DataConfig
+from ..config.schema import CocoPanopticConfig
 from ..errors import VislabError
 from .bundle import DataBundle, DataInfo
 from .datasets import SampleDataset
