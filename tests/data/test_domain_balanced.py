@@ -93,7 +93,7 @@ def test_a_resumed_domain_balanced_run_ends_with_the_same_weights(tmp_path):
     import vislab
     from vislab.engine import load_checkpoint
 
-    settings = {"data.sampler": "domain_balanced", "train.batch_size": 12, "train.limit_batches": 3,
+    settings = {"data.sampler": "domain_balanced", "data.limit": 60, "train.batch_size": 12, "train.limit_batches": 3,
                 "train.deterministic": True, "sched.name": "none", "train.progress": False}
     straight = vislab.train("digits-dg", runs_dir=tmp_path / "a", **settings, **{"train.epochs": 2})
     halted = vislab.train("digits-dg", runs_dir=tmp_path / "b", **settings, **{"train.epochs": 1})
