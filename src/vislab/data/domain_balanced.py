@@ -2,9 +2,9 @@
 Dassl's RandomDomainSampler does.
 
 Each batch picks ``data.domains_per_batch`` distinct domains (null: every training domain) and takes
-batch_size / domains_per_batch samples from each, without replacement within the epoch; the epoch ends
-when a picked domain has too few samples left for the next batch, so one epoch sees each sample at most
-once and the smallest domain sets its length. Every draw comes from a generator seeded with (seed,
+batch_size / domains_per_batch samples from each, without replacement within the epoch; as in Dassl, the
+epoch ends after the batch that leaves one of its domains with fewer samples than a share, so one epoch
+sees each sample at most once and the smallest domain sets its length. Every draw comes from a generator seeded with (seed,
 epoch): the batches depend only on the seed, the epoch and the step, every rank computes the same
 sequence and takes every world_size-th batch, and a resumed epoch continues where it stopped.
 """
@@ -58,15 +58,15 @@ class DomainBalancedSampler(EpochBatchSampler):
         left = {d: (self.domains == d).nonzero().flatten() for d in self.present}
         left = {d: idx[torch.randperm(len(idx), generator=g)].tolist() for d, idx in left.items()}
         out: list[list[int]] = []
-        while True:
+        while True:  # every domain holds a share at first (checked above), so there is at least one batch
             picked = [self.present[int(i)] for i in torch.randperm(len(self.present), generator=g)[: self.per_batch]]
-            if any(len(left[d]) < self.share for d in picked):
-                return out
             batch = []
             for d in picked:
                 batch += left[d][: self.share]
                 left[d] = left[d][self.share :]
             out.append(batch)
+            if any(len(left[d]) < self.share for d in picked):  # as Dassl stops
+                return out
 
     def indices(self) -> list[int]:
         mine = self.batches()
