@@ -77,16 +77,15 @@ def write_idx_gz(path: Path, array: np.ndarray) -> None:
 def mnist_root(scratch: Path) -> tuple[Path, str]:
     """A data root holding MNIST: the real one when present, else generated files (whose checksums
     replace the published ones for this process only)."""
-    real = data_root(None)
-    if all((real / mnist.FOLDER / f.name).is_file() for f in mnist.FILES):
-        return real, f"MNIST from {real / mnist.FOLDER}"
-    folder = scratch / mnist.FOLDER
+    real, spec = data_root(None), mnist.SETS["mnist"]
+    if all((real / spec.folder / f.name).is_file() for f in spec.files):
+        return real, f"MNIST from {real / spec.folder}"
+    folder = scratch / spec.folder
     folder.mkdir(parents=True)
     for name, array in generated_mnist().items():
         write_idx_gz(folder / name, array)
-    mnist.FILES = tuple(
-        dataclasses.replace(f, md5=hashlib.md5((folder / f.name).read_bytes()).hexdigest()) for f in mnist.FILES
-    )
+    files = tuple(dataclasses.replace(f, md5=hashlib.md5((folder / f.name).read_bytes()).hexdigest()) for f in spec.files)
+    mnist.SETS["mnist"] = dataclasses.replace(spec, files=files)
     return scratch, "MNIST files absent: generated 60,000 MNIST-shaped training images (28x28 uint8)"
 
 
@@ -174,7 +173,8 @@ def main() -> None:
         print(f"device {device}, torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads, "
               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, batch {BATCH}")
         cfg = resolve("mnist-cnn", {"data.root": str(root)})
-        images, targets = mnist.load_pair(root / mnist.FOLDER / mnist.FILES[0].name, root / mnist.FOLDER / mnist.FILES[1].name)
+        spec = mnist.SETS["mnist"]
+        images, targets = mnist.load_pair(root / spec.folder / spec.files[0].name, root / spec.folder / spec.files[1].name)
         per_sample = ArrayDataset(images, targets, build_transform(cfg.aug, train=True))
         in_memory = MemoryDataset(images, targets, augment=augment_for_memory(cfg.aug))
         data = {"per-sample": [], "in-memory": []}

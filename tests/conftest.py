@@ -10,6 +10,8 @@ from typing import Callable
 
 import pytest
 
+pytest_plugins = ("http_server",)  # the `server` fixture: files served over HTTP on 127.0.0.1
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 SHARED_DATA = ROOT.parent / "shared" / "data"

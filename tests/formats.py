@@ -26,8 +26,9 @@ def write_idx_gz(path: Path, array: np.ndarray) -> None:
         f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
-def write_mnist(root: Path, n_train: int = 200, n_test: int = 50, seed: int = 0) -> dict[str, np.ndarray]:
-    """root/mnist/*-ubyte.gz holding random 28x28 digits with labels cycling 0..9; returns the arrays."""
+def write_mnist(root: Path, n_train: int = 200, n_test: int = 50, seed: int = 0, folder: str = "mnist") -> dict[str, np.ndarray]:
+    """root/<folder>/*-ubyte.gz (MNIST, or Fashion-MNIST with folder="fashion_mnist") holding random 28x28
+    images with labels cycling 0..9; returns the arrays."""
     rng = np.random.default_rng(seed)
     arrays = {
         "train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
@@ -36,16 +37,17 @@ def write_mnist(root: Path, n_train: int = 200, n_test: int = 50, seed: int = 0)
         "t10k-labels-idx1-ubyte.gz": (np.arange(n_test) % 10).astype(np.uint8),
     }
     for name, array in arrays.items():
-        write_idx_gz(root / "mnist" / name, array)
+        write_idx_gz(root / folder / name, array)
     return arrays
 
 
-def accept_mnist(monkeypatch, root: Path) -> None:
-    """Make vislab's MNIST checksums those of the tiny files under root (the check itself still runs)."""
+def accept_mnist(monkeypatch, root: Path, name: str = "mnist") -> None:
+    """Make vislab's checksums of MNIST (or ``name``) those of the tiny files under root (the check itself still runs)."""
     from vislab.data import mnist
 
-    files = tuple(dataclasses.replace(f, md5=md5(root / "mnist" / f.name)) for f in mnist.FILES)
-    monkeypatch.setattr(mnist, "FILES", files)
+    spec = mnist.SETS[name]
+    files = tuple(dataclasses.replace(f, md5=md5(root / spec.folder / f.name)) for f in spec.files)
+    monkeypatch.setitem(mnist.SETS, name, dataclasses.replace(spec, files=files))
 
 
 def cifar_pickle(obj: dict) -> bytes:
@@ -53,36 +55,46 @@ def cifar_pickle(obj: dict) -> bytes:
     return pickle.dumps({k.encode(): v for k, v in obj.items()}, protocol=2)
 
 
-def write_cifar100(root: Path, n_train: int = 500, n_test: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
-    """root/cifar100/cifar-100-python.tar.gz with train, test and meta batches of random images; returns
-    the rows of data [N, 3072] (R plane, G plane, B plane) and labels."""
+def write_cifar(root: Path, name: str = "cifar100", n_train: int = 500, n_test: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
+    """root/<name>/<archive> as the real one (cifar10: data_batch_1..5, test_batch, batches.meta with
+    "labels"; cifar100: train, test, meta with "fine_labels") of random images; returns the rows of data
+    [N, 3072] (R plane, G plane, B plane) and labels of "train" (all batches in order) and "test"."""
+    from vislab.data.cifar import SETS
+
+    spec = SETS[name]
+    classes = 10 if name == "cifar10" else 100
     rng = np.random.default_rng(seed)
-    names = [f"class{i:02d}".encode() for i in range(100)]
+    names = [f"class{i:02d}".encode() for i in range(classes)]
+    members = {spec.meta: cifar_pickle({spec.names: names, **({"coarse_label_names": names[:20]} if classes == 100 else {})})}
     out = {}
-    members = {"meta": cifar_pickle({"fine_label_names": names, "coarse_label_names": names[:20]})}
-    for split, n in (("train", n_train), ("test", n_test)):
+    for split, n, files in (("train", n_train, spec.train), ("test", n_test, (spec.test,))):
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-        labels = [i % 100 for i in range(n)]
+        labels = [i % classes for i in range(n)]
         out[split], out[split + "_labels"] = data, np.array(labels)
-        members[split] = cifar_pickle({
-            "data": data, "fine_labels": labels, "coarse_labels": [x // 5 for x in labels],
-            "filenames": [f"img{i}.png".encode() for i in range(n)], "batch_label": split.encode(),
-        })
-    archive = root / "cifar100" / "cifar-100-python.tar.gz"
+        for part, rows in zip(files, np.array_split(np.arange(n), len(files))):
+            batch = {"data": data[rows], spec.labels: [labels[i] for i in rows], "batch_label": part.encode(),
+                     "filenames": [f"img{i}.png".encode() for i in rows]}
+            if classes == 100:
+                batch["coarse_labels"] = [labels[i] // 5 for i in rows]
+            members[part] = cifar_pickle(batch)
+    archive = root / spec.folder / spec.archive.name
     archive.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "w:gz") as tar:
-        for name, payload in members.items():
-            info = tarfile.TarInfo(f"cifar-100-python/{name}")
+        for member, payload in members.items():
+            info = tarfile.TarInfo(f"{spec.extracted}/{member}")
             info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))
     return out
 
 
-def accept_cifar100(monkeypatch, root: Path) -> None:
-    from vislab.data import cifar100
+def accept_cifar(monkeypatch, root: Path, name: str = "cifar100") -> None:
+    """Make vislab's checksum (and size) of the CIFAR archive those of the tiny one under root."""
+    from vislab.data import cifar
 
-    archive = root / "cifar100" / cifar100.ARCHIVE.name
-    monkeypatch.setattr(cifar100, "ARCHIVE", dataclasses.replace(cifar100.ARCHIVE, md5=md5(archive)))
+    spec = cifar.SETS[name]
+    archive = root / spec.folder / spec.archive.name
+    remote = dataclasses.replace(spec.archive, md5=md5(archive), size=archive.stat().st_size)
+    monkeypatch.setitem(cifar.SETS, name, dataclasses.replace(spec, archive=remote))
 
 
 def write_folder(root: Path, classes: dict[str, int], size=(12, 10), mode: str = "RGB", ext: str = ".png", seed: int = 0) -> None:

@@ -84,3 +84,102 @@ def write_pairs(folder: Path, n: int = 6, size: tuple[int, int] = (24, 32), valu
         Image.fromarray(image[..., 0] if gray else image).save(folder / image_dir / f"{i:03d}.png")
         Image.fromarray(mask).save(folder / mask_dir / f"{i:03d}.png")
     return folder
+
+
+def write_ade20k(root: Path, train: int = 4, val: int = 3) -> Path:
+    """ROOT/ADEChallengeData2016/{images,annotations}/{training,validation}/ADE_*.{jpg,png} as the SceneParsing
+    archive lays it out: grayscale annotations holding 0 (other, ignored), 1 (wall) and 150 (flag)."""
+    base = root / "ADEChallengeData2016"
+    for split, prefix, n in (("training", "ADE_train", train), ("validation", "ADE_val", val)):
+        (base / "images" / split).mkdir(parents=True, exist_ok=True)
+        (base / "annotations" / split).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            image, mask = scene(i, (36 + 4 * (i % 2), 44), [0, 1, 150])
+            name = f"{prefix}_{i + 1:08d}"
+            Image.fromarray(image).save(base / "images" / split / f"{name}.jpg", quality=95)
+            Image.fromarray(mask).save(base / "annotations" / split / f"{name}.png")
+    return base
+
+
+def write_cityscapes(root: Path, train: int = 4, val: int = 2, size: tuple[int, int] = (32, 64)) -> Path:
+    """ROOT/cityscapes/{leftImg8bit,gtFine}/{train,val}/<city>/<city>_<seq>_<frame>_*.png as the two archives
+    lay them out: labelIds masks holding 7 (road, train id 0), 26 (car, 13), 4 (static, ignored) and 33
+    (bicycle, 18); the colour and instance files beside them, as the archive has them."""
+    base = root / "cityscapes"
+    cities = {"train": ("aachen", "bochum"), "val": ("frankfurt",)}
+    for split, n in (("train", train), ("val", val)):
+        for i in range(n):
+            city = cities[split][i % len(cities[split])]
+            stem = f"{city}_{i:06d}_000019"
+            image, mask = scene(i, size, [7, 26, 4, 33])
+            for kind in ("leftImg8bit", "gtFine"):
+                (base / kind / split / city).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(base / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png")
+            Image.fromarray(mask).save(base / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png")
+            Image.fromarray(np.stack([mask] * 3, -1)).save(base / "gtFine" / split / city / f"{stem}_gtFine_color.png")
+            Image.fromarray(mask.astype(np.uint16) * 1000).save(  # 16-bit, as the real ones
+                base / "gtFine" / split / city / f"{stem}_gtFine_instanceIds.png")
+    return base
+
+
+# The three exports of the COCO panoptic format: where each split's JSON, PNGs and images go, and
+# what data.coco_panoptic.* must say for each (COCO's are the defaults).
+PANOPTIC_LAYOUTS = {
+    "coco": {"json": "annotations/panoptic_{s}2017.json", "masks": "annotations/panoptic_{s}2017",
+             "images": "{s}2017", "image": "{i:012d}.jpg", "png": "{i:012d}.png"},
+    "cityscapes": {"json": "gtFine/cityscapes_panoptic_{s}.json", "masks": "gtFine/cityscapes_panoptic_{s}",
+                   "images": "leftImg8bit/{s}", "image": "frankfurt/frankfurt_{i:06d}_000019_leftImg8bit.png",
+                   "png": "frankfurt_{i:06d}_000019_gtFine_panoptic.png"},
+    "ade20k": {"json": "ade20k_panoptic_{s}.json", "masks": "ade20k_panoptic_{s}",
+               "images": "images/{t}", "image": "ADE_{s}_{i:08d}.jpg", "png": "ADE_{s}_{i:08d}.png"},
+}
+PANOPTIC_CATEGORIES = [  # ids as Cityscapes numbers them: a stuff class and two thing classes
+    {"id": 7, "name": "road", "isthing": 0, "supercategory": "flat", "color": [128, 64, 128]},
+    {"id": 24, "name": "person", "isthing": 1, "supercategory": "human", "color": [220, 20, 60]},
+    {"id": 26, "name": "car", "isthing": 1, "supercategory": "vehicle", "color": [0, 0, 142]},
+]
+
+
+def panoptic_scene(i: int, size: tuple[int, int] = (32, 48)) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """An RGB image, its segment ids [H,W] and segments_info: road (stuff) on the left half, two cars on
+    the right (top, bottom), a crowd of persons in the middle rows and an unlabeled (0) first row."""
+    h, w = size
+    ids = np.zeros((h, w), np.int64)
+    ids[1:, : w // 2] = 7  # stuff: Cityscapes numbers a stuff segment by its label id
+    ids[1 : h // 2, w // 2 :] = 26001  # things: label id * 1000 + instance
+    ids[h // 2 :, w // 2 :] = 26002
+    ids[h // 2 - 2 : h // 2 + 2, w // 4 : 3 * w // 4] = 24000  # crowd
+    segments = [{"id": 7, "category_id": 7, "iscrowd": 0}, {"id": 26001, "category_id": 26, "iscrowd": 0},
+                {"id": 26002, "category_id": 26, "iscrowd": 0}, {"id": 24000, "category_id": 24, "iscrowd": 1}]
+    image = (np.stack([ids % 256, ids // 256 % 256, ids // 65536], -1) * 0.5 + 40 + i).clip(0, 255).astype(np.uint8)
+    return image, ids, segments
+
+
+def write_coco_panoptic(root: Path, layout: str = "coco", train: int = 3, val: int = 2) -> dict[str, str]:
+    """A panoptic export in ``layout``'s real places (see PANOPTIC_LAYOUTS); returns the data.coco_panoptic.*
+    overrides naming them."""
+    import json
+
+    spec = PANOPTIC_LAYOUTS[layout]
+    overrides = {}
+    for split, long, n in (("train", "training", train), ("val", "validation", val)):
+        fmt = {"s": split, "t": long}
+        images, annotations = [], []
+        for i in range(n):
+            image, ids, segments = panoptic_scene(i)
+            name = spec["image"].format(i=i, **fmt)
+            png = spec["png"].format(i=i, **fmt)
+            image_path = root / spec["images"].format(**fmt) / name
+            image_path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(image_path, **({"quality": 95} if name.endswith(".jpg") else {}))
+            png_path = root / spec["masks"].format(**fmt) / png
+            png_path.parent.mkdir(parents=True, exist_ok=True)
+            rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], -1).astype(np.uint8)
+            Image.fromarray(rgb).save(png_path)
+            images.append({"id": i + 1, "file_name": Path(name).name, "height": ids.shape[0], "width": ids.shape[1]})
+            annotations.append({"image_id": i + 1, "file_name": png, "segments_info": segments})
+        json_path = root / spec["json"].format(**fmt)
+        json_path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": PANOPTIC_CATEGORIES}))
+        for key in ("json", "masks", "images"):
+            overrides[f"data.coco_panoptic.{split}_{key}"] = spec[key].format(**fmt)
+    return overrides

@@ -3,6 +3,7 @@ that cross-domain MixStyle needs."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_domain_mistakes_are_bad_input(tmp_path, main):
     for f in (tmp_path / "OfficeHome" / "Product" / "Mug").iterdir():
         f.unlink()
     (tmp_path / "OfficeHome" / "Product" / "Mug").rmdir()
-    with pytest.raises(VislabError, match="Product does not have the classes of .*Art .*differ in Mug"):
+    with pytest.raises(VislabError, match="Product lacks the class Mug that domain Art has; .*data.allow_missing_classes=true"):
         officehome(tmp_path)
 
 
@@ -83,9 +84,9 @@ def test_offline_office_home_says_where_to_get_it_and_where_to_put_it(main, tmp_
     assert f"Art, Clipart, Product, Real_World (or 'Real World') in {expected}/" in err
     assert not list((tmp_path / "runs").iterdir())  # no run directory
     code, out, _ = main("datasets", "--root", tmp_path)
-    assert code == 0 and "officehome  missing  manual download" in out
+    assert code == 0 and re.search(r"officehome +missing  manual download", out)
     write_officehome(tmp_path, {"Mug": 1})
-    assert "officehome  present" in main("datasets", "--root", tmp_path)[1]
+    assert re.search(r"officehome +present", main("datasets", "--root", tmp_path)[1])
 
 
 def test_digits_dg_deals_the_digits_into_four_styled_domains():

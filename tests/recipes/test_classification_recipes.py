@@ -10,7 +10,7 @@ import pytest
 import torch
 import torchvision
 
-from formats import accept_cifar100, accept_mnist, write_cifar100, write_mnist, write_officehome
+from formats import accept_cifar, accept_mnist, write_cifar, write_mnist, write_officehome
 from vislab.config import recipe_names, resolve
 
 TINY = ["train.epochs=1", "train.limit_batches=2", "train.progress=false"]
@@ -22,9 +22,21 @@ def prepare_mnist(data: Path, monkeypatch) -> list[str]:
     return ["data.limit=40"]
 
 
+def prepare_fashion_mnist(data: Path, monkeypatch) -> list[str]:
+    write_mnist(data, n_train=100, n_test=20, folder="fashion_mnist")
+    accept_mnist(monkeypatch, data, "fashion_mnist")
+    return ["data.limit=40"]
+
+
+def prepare_cifar10(data: Path, monkeypatch) -> list[str]:
+    write_cifar(data, "cifar10", n_train=100, n_test=10)
+    accept_cifar(monkeypatch, data, "cifar10")
+    return ["data.limit=8", "train.batch_size=4"]
+
+
 def prepare_cifar100(data: Path, monkeypatch) -> list[str]:
-    write_cifar100(data, n_train=500, n_test=10)
-    accept_cifar100(monkeypatch, data)
+    write_cifar(data, "cifar100", n_train=500, n_test=10)
+    accept_cifar(monkeypatch, data)
     hub = data.parent / "torch"
     monkeypatch.setenv("TORCH_HOME", str(hub))  # the ImageNet weights, as the first download leaves them
     (hub / "hub" / "checkpoints").mkdir(parents=True)
@@ -48,14 +60,19 @@ def prepare_officehome(data: Path, monkeypatch) -> list[str]:
 
 PREPARE = {
     "digits": lambda data, mp: [], "mnist-cnn": prepare_mnist, "cifar100-effnetv2": prepare_cifar100,
+    "fashion-mnist-cnn": prepare_fashion_mnist, "cifar10-resnet18": prepare_cifar10,
     "digits-dg": lambda data, mp: [], "digits-dg-mixstyle": lambda data, mp: [],
     "officehome-mixstyle": prepare_officehome, "officehome-erm": prepare_officehome,
 }
 CLASSES = {"cifar100-effnetv2": 100, "officehome-mixstyle": 2, "officehome-erm": 2}
 
 
+SLOW = {"cifar100-effnetv2", "cifar10-resnet18"}  # ImageNet-sized networks: over 30 s on 2 shared cores
+
+
 SMOKED_ELSEWHERE = {  # test_segmentation_recipes.py and test_panoptic_recipes.py
     "shapes-unet", "voc-deeplabv3", "voc-unet", "voc-unet-baseline", "shapes-panoptic", "voc-panoptic",
+    "ade20k-deeplabv3", "cityscapes-unet",
 }
 
 
@@ -64,7 +81,7 @@ def test_every_packaged_recipe_has_a_smoke_run():
 
 
 @pytest.mark.parametrize(
-    "recipe", [pytest.param(r, marks=pytest.mark.slow) if r == "cifar100-effnetv2" else r for r in sorted(PREPARE)]
+    "recipe", [pytest.param(r, marks=pytest.mark.slow) if r in SLOW else r for r in sorted(PREPARE)]
 )
 def test_recipe_trains_a_few_batches(main, tmp_path, monkeypatch, recipe):
     overrides = PREPARE[recipe](tmp_path / "data", monkeypatch)

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from seg_files import write_pairs, write_voc
-from vislab import api, config, data, tasks
+from seg_files import write_coco_panoptic, write_pairs, write_voc
+from vislab import api, config, data, models, tasks
 from vislab.data.loading import Loader
 from vislab.engine.optim import build_optimizer
 from vislab.experiments.space import parse_items
@@ -26,6 +26,19 @@ TINY = ["train.epochs=1", "train.batch_size=2", "train.limit_batches=2", "train.
 def shapes_run(tmp_path_factory):
     overrides = dict(config.parse_override(i) for i in ["data.num_samples=8", "aug.hflip=0.5", *TINY])
     return api.train("shapes-panoptic", runs_dir=tmp_path_factory.mktemp("runs"), **overrides)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", ["shapes-panoptic", "voc-panoptic"])
+def test_the_panoptic_recipes_train_on_a_coco_panoptic_export(recipe, tmp_path, main):
+    overrides = write_coco_panoptic(tmp_path / "data", "cityscapes")
+    small = ["model.backbone=resnet50", "model.pretrained=false"] if recipe == "voc-panoptic" else []
+    code, _, err = main("train", recipe, "data.name=coco_panoptic", f"data.root={tmp_path / 'data'}",
+                        *(f"{k}={v}" for k, v in overrides.items()), *TINY, *small)
+    assert code == 0, err
+    summary = json.loads((next((tmp_path / "runs" / recipe).iterdir()) / "summary.json").read_text())
+    assert summary["status"] == "completed" and 0 <= summary["metrics"]["val_pq_car"] <= 1
+    assert {"val_pq", "val_miou", "val_iou_road", "val_iou_car"} <= set(summary["metrics"])
 
 
 def test_shapes_panoptic_picks_its_best_checkpoint_by_pq_and_writes_pq_tables(shapes_run):

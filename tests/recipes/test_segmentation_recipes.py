@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from seg_files import write_voc
-from vislab import api, config, data, tasks
+from seg_files import write_ade20k, write_cityscapes, write_voc
+from vislab import api, config, data, models, tasks
 from vislab.data.loading import Loader
 from vislab.engine.optim import build_optimizer, build_scheduler
 
@@ -62,6 +62,27 @@ def test_voc_deeplabv3_recipe_takes_two_training_steps(tmp_path):
         assert math.isfinite(loss.item()) and outputs["aux"].shape == outputs["out"].shape
     assert type(optimizer).__name__ == "AdamW" and optimizer.param_groups[0]["lr"] == pytest.approx(9e-6)
     assert not torch.equal(before, model.classifier[4].weight) and model.classifier[4].out_channels == 21
+
+
+# Each recipe's pipeline at a size a CPU test affords: 32x32 crops (32x64 for Cityscapes), no pretrained weights.
+SCENE_PARSING = {
+    "ade20k-deeplabv3": (write_ade20k, ["model.pretrained=false", "aug.random_crop.size=[32,32]", "aug.random_resize=[0.8,1.2]"],
+                         "val_iou_wall"),
+    "cityscapes-unet": (write_cityscapes, ["aug.random_crop.size=[32,64]", "eval.sliding_window=[32,32]", "model.depth=3",
+                                           "model.widths=[8,16,32]"], "val_iou_car"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", ["ade20k-deeplabv3", "cityscapes-unet"])
+def test_scene_parsing_recipes_train_two_batches(recipe, tmp_path, main):
+    write, overrides, metric = SCENE_PARSING[recipe]
+    write(tmp_path / "data")
+    code, out, err = main("train", recipe, f"data.root={tmp_path / 'data'}", *TINY, *overrides)
+    assert code == 0, err
+    run = next((tmp_path / "runs" / recipe).iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["best_metric"] == "val_miou" and 0 <= summary["metrics"][metric] <= 1
 
 
 def test_shapes_unet_predicts_colour_masks_and_overlays_at_each_image_size(shapes_run, tmp_path, main):

@@ -124,6 +124,16 @@ class AugConfig:
 
 
 @dataclass
+class CocoPanopticConfig:
+    train_json: str = opt("annotations/panoptic_train2017.json", "training JSON (images, annotations with segments_info, categories), under data.root")
+    train_masks: str = opt("annotations/panoptic_train2017", "folder of the training segment-id PNGs, under data.root")
+    train_images: str = opt("train2017", "folder of the training images (searched below it by file name), under data.root")
+    val_json: str = opt("annotations/panoptic_val2017.json", "validation JSON, under data.root")
+    val_masks: str = opt("annotations/panoptic_val2017", "folder of the validation segment-id PNGs, under data.root")
+    val_images: str = opt("val2017", "folder of the validation images, under data.root")
+
+
+@dataclass
 class DataConfig:
     name: str = opt("digits", "dataset; `vislab datasets` lists them")
     root: Union[str, None] = opt(None, "where the dataset lives or downloads to; null: $VISLAB_DATA or ~/.cache/vislab/data")
@@ -149,6 +159,11 @@ class DataConfig:
     test_domain: Union[str, None] = opt(None, "lodo: the held-out domain; null: the first. Naming one selects lodo")
     image_size: Union[int, list[int], None] = opt(None, "generated datasets (shapes): image size [H, W]")
     num_samples: Union[int, None] = opt(None, "generated datasets (shapes): number of training scenes")
+    allow_missing_classes: bool = opt(False, "multi-domain folders: allow a class folder to be absent from some domains")
+    sampler: Literal["random", "domain_balanced"] = opt(
+        "random", "training batches: seeded shuffle, or equal shares of the training domains (Dassl's RandomDomainSampler)")
+    domains_per_batch: Union[int, None] = opt(None, "domain_balanced: domains drawn per batch; null: every training domain")
+    coco_panoptic: CocoPanopticConfig = opt(CocoPanopticConfig(), "coco_panoptic: where each split's JSON, PNGs and images are (COCO 2017 by default)")
 
 
 @dataclass

@@ -10,11 +10,15 @@ from typing import Callable, Optional
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from ..reads import check_reads
-from . import cifar100, digits, digits_dg, folder, mnist, officehome, pairs, shapes, voc
+from . import (
+    ade20k, cifar, cityscapes, coco_panoptic, digits, digits_dg, domain_folders, domainbed, folder, mnist, officehome, pairs,
+    shapes, voc,
+)
 from .augment_plan import image_only
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
+from .domain_balanced import train_sampler
 from .loading import Loader
 from .splits import data_root
 
@@ -28,19 +32,25 @@ class DatasetSpec:
     reads: tuple[str, ...]  # data.* keys the builder reads beyond COMMON; any other set is refused
 
 
-COMMON = ("name", "num_workers")  # read for every dataset (the loaders take num_workers)
+COMMON = ("name", "num_workers", "sampler", "domains_per_batch")  # read for every dataset: the loaders take
+# num_workers, and data.build itself checks the sampler against the data's domains
 
 
 DATASETS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec(digits.build, digits.status, digits.READS),
-    "mnist": DatasetSpec(mnist.build, mnist.status, mnist.READS),
-    "cifar100": DatasetSpec(cifar100.build, cifar100.status, cifar100.READS),
+    **{name: DatasetSpec(*mnist.builders(name), mnist.READS) for name in mnist.SETS},
+    **{name: DatasetSpec(*cifar.builders(name), cifar.READS) for name in cifar.SETS},
     "folder": DatasetSpec(folder.build, folder.status, folder.READS),
     "officehome": DatasetSpec(officehome.build, officehome.status, officehome.READS),
     "digits-dg": DatasetSpec(digits_dg.build, digits_dg.status, digits_dg.READS),
+    "domains": DatasetSpec(domain_folders.build, domain_folders.status, domain_folders.READS),
+    **{name: DatasetSpec(*domainbed.builders(name), domainbed.READS) for name in domainbed.SETS},
     "pairs": DatasetSpec(pairs.build, pairs.status, pairs.READS),
     "shapes": DatasetSpec(shapes.build, shapes.status, shapes.READS),
     "voc": DatasetSpec(voc.build, voc.status, voc.READS),
+    "ade20k": DatasetSpec(ade20k.build, ade20k.status, ade20k.READS),
+    "cityscapes": DatasetSpec(cityscapes.build, cityscapes.status, cityscapes.READS),
+    "coco_panoptic": DatasetSpec(coco_panoptic.build, coco_panoptic.status, coco_panoptic.READS),
 }
 
 
@@ -53,6 +63,7 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         raise VislabError(f"unknown dataset data.name='{cfg.name}': {hint}datasets are {', '.join(sorted(DATASETS))}")
     check_reads(cfg, "data", COMMON + spec.reads, f"data.name={cfg.name}")
     bundle = spec.build(cfg, aug)
+    bundle.train_sampler = train_sampler(cfg, bundle)
     mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None and getattr(aug, k).p > 0]  # p=0 is off
     if mixing and bundle.batch_transform is None:
         raise VislabError(

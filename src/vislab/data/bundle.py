@@ -39,6 +39,8 @@ class DataBundle:
     ``target`` (int64 [] or [H,W]), and task-specific keys; keys are ``index`` or ``(index, sample_seed)``.
     ``batch_transform(batch, generator) -> batch`` runs per training batch on the device after
     normalization (CutMix, MixUp). ``files`` lists each split's files, saved in the run directory.
+    ``train_sampler`` (called like data.sampling.EpochBatchSampler) arranges the training batches where
+    ``data.sampler`` asks for it; None: the seeded shuffle.
     """
 
     train: Dataset
@@ -48,3 +50,4 @@ class DataBundle:
     batch_transform: Optional[Callable[[dict, Any], dict]] = None
     files: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    train_sampler: Optional[Callable[..., Any]] = None

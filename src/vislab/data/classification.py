@@ -138,9 +138,7 @@ def classification_bundle(
 ) -> DataBundle:
     """DataBundle for splits "train", "val" and optionally "test"; checks the pipelines on a first sample
     (so a crop that cannot fit is reported before any run directory exists) and records their output size."""
-    for name in ("train", "val"):
-        if len(splits[name]) == 0:
-            raise VislabError(f"the {name} split is empty; check data.val_fraction and data.limit")
+    require_splits({k: len(v) for k, v in splits.items()})
     size = pipeline_output_size(splits["train"], "training")
     pipeline_output_size(splits["val"], "validation")
     info = DataInfo(
@@ -162,6 +160,13 @@ def classification_bundle(
         files=files or {},
         notes=notes or [],
     )
+
+
+def require_splits(sizes: dict[str, int]) -> None:
+    """A training or validation split without samples is bad input (``sizes``: samples per split)."""
+    for name in ("train", "val"):
+        if not sizes.get(name):
+            raise VislabError(f"the {name} split is empty; check data.val_fraction and data.limit")
 
 
 def pipeline_output_size(dataset: Dataset, what: str) -> tuple[int, int]:

@@ -34,6 +34,7 @@ class RemoteFile:
     urls: Sequence[str]
     md5: Optional[str] = None
     sha256: Optional[str] = None
+    sha1: Optional[str] = None
     size: Optional[int] = None
     content_sha256: Optional[str] = None
 
@@ -51,7 +52,7 @@ def verify(path: Path, remote: RemoteFile) -> Optional[str]:
     size = path.stat().st_size
     if remote.size is not None and size != remote.size:
         return f"size {size} bytes, expected {remote.size}"
-    for algorithm in ("sha256", "md5"):
+    for algorithm in ("sha256", "sha1", "md5"):
         expected = getattr(remote, algorithm)
         if expected and file_digest(path, algorithm) != expected:
             return f"{algorithm} differs from the published {expected}"

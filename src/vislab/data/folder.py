@@ -21,7 +21,9 @@ import torch
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from .bundle import DataBundle
-from .classification import MEMORY_SHARE, array_split, available_memory, classification_bundle, use_memory
+from .classification import (
+    MEMORY_SHARE, array_split, available_memory, classification_bundle, require_splits, use_memory,
+)
 from .datasets import SampleDataset, extra_labels
 from .digits import stats_from_moments
 from .images import IMAGE_EXTENSIONS, image_mode, is_hidden, is_image_file, read_image, unreadable_errors
@@ -217,6 +219,7 @@ def listing_bundle(cfg: DataConfig, aug: AugConfig, root: Path, listing: Listing
         listing.splits = {s: [it for it in items if it[0] not in bad] for s, items in listing.splits.items()}
     if found.unreadable or listing.skipped:
         notes.append(f"skipped {len(found.unreadable)} unreadable images and {len(listing.skipped)} other files in {root}")
+    require_splits({k: len(v) for k, v in listing.splits.items()})
     check_classes(listing, root)
     channels = cfg.channels or (3 if found.colour else 1)
     if len(found.sizes) > 1 and aug.resize is None and aug.center_crop is None:

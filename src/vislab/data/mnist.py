@@ -1,4 +1,5 @@
-"""MNIST: 70,000 handwritten digits, 28x28 gray, in the IDX format (gzipped), under ``<data root>/mnist``.
+"""MNIST and Fashion-MNIST: 70,000 28x28 gray images of 10 classes each (handwritten digits; Zalando's
+clothes), in the IDX format (gzipped), under ``<data root>/mnist`` and ``<data root>/fashion_mnist``.
 
 Validation is held out of the 60,000 training images (``data.val_fraction``); the test split is the
 official 10,000.
@@ -6,8 +7,10 @@ official 10,000.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +23,37 @@ from .classification import holdout_bundle
 from .download import RemoteFile, fetch_all
 from .splits import data_root
 
-MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
-def _remote(name: str, md5: str) -> RemoteFile:
-    return RemoteFile(name, tuple(m + name for m in MIRRORS), md5=md5)
+@dataclass(frozen=True)
+class IdxSet:
+    """One dataset of four IDX files (train images and labels, test images and labels, in ``NAMES``'
+    order): its folder under the data root, its files with their mirrors and checksums, its classes."""
+
+    folder: str
+    files: tuple[RemoteFile, ...]
+    classes: tuple[str, ...]
+
+
+def _files(mirrors: tuple[str, ...], md5s: tuple[str, ...]) -> tuple[RemoteFile, ...]:
+    return tuple(RemoteFile(name, tuple(m + name for m in mirrors), md5=md5) for name, md5 in zip(NAMES, md5s))
 
 
 # The published checksums (as torchvision checks them).
-FILES = (
-    _remote("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    _remote("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
-    _remote("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
-    _remote("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
-)
-FOLDER = "mnist"
+SETS: dict[str, IdxSet] = {
+    "mnist": IdxSet("mnist", _files(
+        ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+         "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
+    ), tuple(str(i) for i in range(10))),
+    "fashion_mnist": IdxSet("fashion_mnist", _files(
+        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+        ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+         "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ), ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")),
+}
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -69,18 +88,28 @@ def load_pair(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch
     return torch.from_numpy(images.astype(np.uint8)).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
-READS = ("root", "download", "limit", "val_fraction", "split_seed", "channels", "in_memory")  # a test split of its own  # data.* keys ``build`` reads
+READS = ("root", "download", "limit", "val_fraction", "split_seed", "channels", "in_memory")  # a test split of its own: data.* keys ``build`` reads
 
 
-def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
-    folder = data_root(cfg.root) / FOLDER
-    paths = fetch_all(FILES, folder, cfg.download, MIRRORS[0])
+def build(name: str, cfg: DataConfig, aug: AugConfig) -> DataBundle:
+    spec = SETS[name]
+    folder = data_root(cfg.root) / spec.folder
+    paths = fetch_all(spec.files, folder, cfg.download, spec.files[0].urls[0].rsplit("/", 1)[0] + "/")
     train = load_pair(paths[0], paths[1])
     test = load_pair(paths[2], paths[3])
-    return holdout_bundle(cfg, aug, train, test, [str(i) for i in range(10)])
+    for split, (_, labels) in (("train", train), ("test", test)):
+        if len(labels) and int(labels.max()) >= len(spec.classes):
+            raise VislabError(f"the {split} labels in {folder} reach {int(labels.max())}; {name} has {len(spec.classes)} classes")
+    return holdout_bundle(cfg, aug, train, test, list(spec.classes))
 
 
-def status(root: Path) -> tuple[str, bool]:
-    folder = root / FOLDER
-    names = ", ".join(f.name for f in FILES)
-    return f"{names} in {folder} (downloaded when online)", all((folder / f.name).is_file() for f in FILES)
+def status(name: str, root: Path) -> tuple[str, bool]:
+    spec = SETS[name]
+    folder = root / spec.folder
+    names = ", ".join(f.name for f in spec.files)
+    return f"{names} in {folder} (downloaded when online)", all((folder / f.name).is_file() for f in spec.files)
+
+
+def builders(name: str):
+    """(build, status) of one of ``SETS`` for the dataset registry."""
+    return functools.partial(build, name), functools.partial(status, name)

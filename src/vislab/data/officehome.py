@@ -3,8 +3,7 @@
 
 Its licence asks users to download it themselves, so there is no download: an absent dataset is bad input
 saying where to get it and where to put it. The official archive names the last domain "Real World";
-that folder is accepted as it is. Images are listed and read by the image-folder code (every image is
-decoded once before training; ``data.skip_corrupt`` applies); the splits follow ``data.protocol``.
+that folder is accepted as it is. Images are listed as every multi-domain folder is (``domain_folders``).
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ from pathlib import Path
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from .bundle import DataBundle
-from .domains import domain_bundle, protocol_split
-from .folder import Listing, class_folders, list_class, listing_bundle
+from .domain_folders import tree_bundle
 from .splits import data_root
 
 FOLDER = "OfficeHome"
@@ -36,42 +34,22 @@ def how_to_get(root: Path) -> str:
     )
 
 
-def list_domains(cfg: DataConfig, root: Path) -> Listing:
-    """Every image as (path under ``root``, class id, domain id), split by ``data.protocol``; every domain
-    must have the same class folders."""
+def domain_folders(root: Path) -> dict[str, Path]:
+    """Each domain's folder; an absent or incomplete dataset is bad input saying where to get it."""
     missing = [d for d in DOMAINS if not domain_folder(root, d).is_dir()]
     if missing:
         lacks = "is absent" if len(missing) == len(DOMAINS) else f"lacks {', '.join(missing)}"
         raise VislabError(f"{root} {lacks}. {how_to_get(root)}")
-    skipped: list[str] = []
-    items: list[tuple[str, int, int]] = []
-    names: list[str] = []
-    for domain_id, domain in enumerate(DOMAINS):
-        folders = class_folders(domain_folder(root, domain))
-        here = [f.name for f in folders]
-        names = names or here
-        if here != names:
-            differ = sorted(set(here) ^ set(names))
-            raise VislabError(
-                f"{domain_folder(root, domain)} does not have the classes of {domain_folder(root, DOMAINS[0])} "
-                f"(they differ in {', '.join(differ[:5])}); every domain needs the same class folders"
-            )
-        for class_id, folder in enumerate(folders):
-            items += [(f, class_id, domain_id) for f in list_class(folder, root, cfg.skip_corrupt, skipped)]
-    if not names:
-        raise VislabError(f"{domain_folder(root, DOMAINS[0])} holds no class folders. {how_to_get(root)}")
-    parts = protocol_split(cfg, [it[1] for it in items], [it[2] for it in items], DOMAINS)
-    splits = {s: [items[i] for i in idx] for s, idx in parts.items()}
-    return Listing(names, splits, skipped, extra_keys=("domain",))
+    return {d: domain_folder(root, d) for d in DOMAINS}
 
 
-READS = ("root", "skip_corrupt", "protocol", "test_domain", "limit", "val_fraction", "test_fraction", "split_seed", "channels", "in_memory")  # data.* keys ``build`` reads
+READS = ("root", "skip_corrupt", "protocol", "test_domain", "limit", "val_fraction", "test_fraction", "split_seed", "channels", "in_memory",
+         "allow_missing_classes")  # data.* keys ``build`` reads
 
 
 def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     root = data_root(cfg.root) / FOLDER
-    listing = list_domains(cfg, root)
-    return domain_bundle(listing_bundle(cfg, aug, root, listing), DOMAINS)
+    return tree_bundle(cfg, aug, root, domain_folders(root))
 
 
 def status(root: Path) -> tuple[str, bool]:

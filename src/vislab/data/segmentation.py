@@ -22,6 +22,7 @@ from torchvision.transforms import v2
 
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
+from .bundle import DataBundle, DataInfo
 from .datasets import SampleDataset
 from .images import GRAY_MODES, image_mode, read_image, unreadable_errors
 from .transforms import build_transform
@@ -247,6 +248,22 @@ def pad_collate(samples: list[dict], ignore_index: int = 255) -> dict:
     return batch
 
 
-def relative_names(pairs: Sequence[tuple[Path, Path]], root: Path) -> list[str]:
-    """The image files of a split, relative to the dataset root (what splits/<split>.txt lists)."""
-    return [str(image.relative_to(root)) if image.is_relative_to(root) else str(image) for image, _ in pairs]
+def relative_names(pairs: Sequence[tuple[Path, ...]], root: Path) -> list[str]:
+    """The image files of a split (each item's first path), relative to the dataset root (what
+    splits/<split>.txt lists)."""
+    return [str(item[0].relative_to(root)) if item[0].is_relative_to(root) else str(item[0]) for item in pairs]
+
+
+def split_bundle(cfg: DataConfig, aug: AugConfig, splits: dict[str, list], make: Callable[[list, Optional[Callable]], SampleDataset],
+                 info: DataInfo, root: Path) -> DataBundle:
+    """The bundle of per-sample splits ("train", "val", optionally "test"): ``make(items, transform)``
+    builds one split from its items (each an image path first); training gets ``data.repeat`` and
+    ``aug``, the others the evaluation transform."""
+    eval_transform = build_transform(aug, train=False, ignore_index=info.ignore_index)
+    return DataBundle(
+        train=augmented_train(make(splits["train"], None), cfg, aug),
+        val=make(splits["val"], eval_transform),
+        test=make(splits["test"], eval_transform) if splits.get("test") else None,
+        info=info,
+        files={name: relative_names(items, root) for name, items in splits.items()},
+    )

@@ -171,8 +171,8 @@ class Task:
 
     def train_sampler(self, bundle: DataBundle) -> Optional[Callable[..., Any]]:
         """The training batch sampler, called like data.sampling.EpochBatchSampler, for tasks whose
-        batches must be arranged; None: the seeded shuffle."""
-        return None
+        batches must be arranged; by default the one ``data.sampler`` chose (None: the seeded shuffle)."""
+        return bundle.train_sampler
 
     def sample_records(self, outputs: Any, batch: dict) -> dict[str, torch.Tensor]:
         """Per-image rows of an evaluated batch for records/<split>.npz (each [B, ...]; see vislab.records),

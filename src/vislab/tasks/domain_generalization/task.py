@@ -59,6 +59,8 @@ class DomainGeneralizationTask(ClassificationTask):
         self.crossdomain = cfg.model.mixstyle is not None and cfg.model.mixstyle.mix == "crossdomain"
         if self.crossdomain and cfg.train.batch_size < 2:
             raise VislabError("model.mixstyle.mix=crossdomain pairs samples of two domains: train.batch_size must be at least 2")
+        if self.crossdomain and cfg.data.sampler == "domain_balanced" and cfg.data.domains_per_batch == 1:
+            raise VislabError("model.mixstyle.mix=crossdomain needs two domains per batch: set data.domains_per_batch=2 or more (or null)")
 
     def build_model(self, cfg: Config, info: DataInfo) -> torch.nn.Module:
         """The classifier in a DomainGeneralizationNet: domain head and MixStyle as ``model.*`` asks."""
@@ -98,8 +100,10 @@ class DomainGeneralizationTask(ClassificationTask):
         return MetricGroup(parts)
 
     def train_sampler(self, bundle: DataBundle) -> Optional[Callable[..., Any]]:
-        """Cross-domain MixStyle needs two domains in every batch; random mixing takes any batch."""
-        return functools.partial(DomainBatchSampler, domains=domain_labels(bundle.train)) if self.crossdomain else None
+        """``data.sampler``'s batches; else, for cross-domain MixStyle, batches of two domains each."""
+        if bundle.train_sampler is not None or not self.crossdomain:
+            return bundle.train_sampler  # domain_balanced batches hold the domains_per_batch (>= 2) domains
+        return functools.partial(DomainBatchSampler, domains=domain_labels(bundle.train))
 
     def predict_files(  # type: ignore[override]
         self, model: torch.nn.Module, files: list[Path], *, cfg: Config, info: DataInfo, device: torch.device,
