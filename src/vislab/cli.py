@@ -83,7 +83,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _, overrides = split_items(args.items, recipe_expected=False, usage="overrides follow the run (vislab eval RUN_DIR key=value ...)")
     try:
         metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, out=args.out,
-                           exported=args.exported)
+                           exported=args.exported, weights=args.weights)
     except MetricsNotSaved as e:
         print_metrics(e.metrics)  # measured all the same: show them before saying what was not written
         raise
@@ -287,6 +287,7 @@ def add_eval(sub: Any) -> None:
     p.add_argument("--exported", default=None, metavar="PATH", help="evaluate this exported file of the run "
                    "(vislab export) with ONNX Runtime or TorchScript instead of its checkpoint")
     p.add_argument("--out", default=None, metavar="FILE.json", help="where the metrics go (default RUN_DIR/eval_<split>_<checkpoint>.json)")
+    p.add_argument("--weights", default="raw", choices=["raw", "ema"], help="the trained weights, or their EMA (train.ema)")
     p.set_defaults(func=cmd_eval)
 
 

@@ -31,17 +31,20 @@ class Restored:
 
 def restore(
     run: str | Path | Run, checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None, with_data: bool = True,
-    exported: Optional[str | Path] = None,
+    exported: Optional[str | Path] = None, weights: str = "raw",
 ) -> Restored:
-    """A run's model with its ``checkpoint`` (checkpoints/<checkpoint>.pt: best, last, ema ...) loaded, on
-    one device; or, with ``exported``, that exported file (export.runtime) in the model's place.
-    ``with_data=False`` builds the data only when the run saved no data_info.json."""
+    """A run's model with its ``checkpoint`` (checkpoints/<checkpoint>.pt: best, last, averaged ...) loaded, on
+    one device: the trained weights (``weights="raw"``) or their EMA (``"ema"``); or, with ``exported``, that
+    exported file (export.runtime) in the model's place. ``with_data=False`` builds the data only when the
+    run saved no data_info.json."""
     run = run if isinstance(run, Run) else Run.load(run)
     path = run.checkpoint_file(checkpoint) if exported is None else None
     from . import data, tasks  # after the checks: a mistake is answered without torch's import
     from .engine import describe_checkpoint, load_checkpoint, load_weights
+    from .engine.ema import ema_weights
 
     state = load_checkpoint(path) if path is not None else None
+    state_weights = (ema_weights(state, path) if weights == "ema" else state["model"]) if state is not None else None
     cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, "model.weights": None, **(overrides or {})})
     fabric = single_device_fabric(cfg)
     info = None if with_data else read_data_info(run)
@@ -55,7 +58,7 @@ def restore(
         check_matches(model, info, run.dir)
         return Restored(run, cfg, info, bundle, task, model.eval(), fabric)
     model = task.build_model(cfg, info)
-    load_weights(model, state["model"], describe_checkpoint(run.checkpoint_path(checkpoint), state))
+    load_weights(model, state_weights, describe_checkpoint(path, state))
     return Restored(run, cfg, info, bundle, task, model.to(fabric.device).eval(), fabric)
 
 
@@ -69,17 +72,18 @@ class MetricsNotSaved(VislabError):
 
 def evaluate(
     run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None,
-    out: Optional[str | Path] = None, exported: Optional[str | Path] = None,
+    out: Optional[str | Path] = None, exported: Optional[str | Path] = None, weights: str = "raw",
 ) -> dict[str, float]:
     """Metrics of a run's checkpoint (or of the ``exported`` file of it) on a split (``val_acc`` ...); also saved
-    as JSON to ``out``, by default RUN_DIR/eval_<split>_<checkpoint>.json (eval_<split>_<exported file>.json),
-    and, for a checkpoint written into its own run directory, the per-sample records in records/<split>.npz
+    as JSON to ``out``, by default RUN_DIR/eval_<split>_<checkpoint>.json (eval_<split>_<checkpoint>_ema.json for the EMA weights, eval_<split>_<exported
+    file>.json),
+    and, for a checkpoint written into its own run directory, with its trained or EMA ``weights``, the per-sample records in records/<split>.npz
     (records/<split>-last.npz for the last checkpoint). A file that cannot be written raises
     MetricsNotSaved, which carries the metrics."""
     if split not in ("train", "val", "test"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
     target = out_file(out, "eval.json") if out is not None else None
-    r = restore(run, checkpoint, overrides, exported=exported)
+    r = restore(run, checkpoint, overrides, exported=exported, weights=weights)
     from .engine import evaluate as evaluate_split
     from .engine import make_loader
     from .engine.sample_records import write_records
@@ -89,11 +93,11 @@ def evaluate(
         raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
-    source = Path(exported).name if exported is not None else checkpoint
+    source = Path(exported).name if exported is not None else checkpoint + ("_ema" if weights == "ema" else "")
     save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", metrics)
     if exported is None and target is None:
         try:
-            write_records(r.run.dir, r.model, r.task, r.fabric, {split: loader}, checkpoint)
+            write_records(r.run.dir, r.model, r.task, r.fabric, {split: loader}, source)
         except OSError as e:
             raise MetricsNotSaved(f"cannot write {r.run.dir / 'records'}: {e.strerror}; the metrics above were saved, "
                                   "the per-image records were not", metrics) from None

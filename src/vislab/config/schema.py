@@ -249,6 +249,15 @@ class ProgressiveConfig:
 
 
 @dataclass
+class EmaConfig:
+    decay: Union[float, None] = opt(None, "model EMA: weight of the old average per update, e.g. 0.999; null: off",
+                                    range="[0, 1)")
+    warmup_steps: int = opt(0, "ramp the decay as decay x (1 - exp(-updates / warmup_steps)); 0: the full decay from the start",
+                            range="[0, inf)")
+    every_steps: int = opt(1, "update the EMA every this many optimizer steps", range="[1, inf)")
+
+
+@dataclass
 class TrainConfig:
     epochs: int = opt(10, "passes over the training set", range="[1, inf)")
     batch_size: int = opt(64, "samples per step and process", range="[1, inf)")
@@ -274,6 +283,10 @@ class TrainConfig:
                                     range="[1, inf)")
     progress: bool = opt(True, "show a progress bar")
     progressive: Union[ProgressiveConfig, None] = opt(None, "progressive resizing and regularization (EfficientNetV2); null: off")
+    ema: EmaConfig = opt(EmaConfig(), "an exponential moving average of the weights, validated each epoch (val_ema_<metric>)")
+    average_last: Union[int, None] = opt(None, "average the last K epochs' weights into checkpoints/averaged.pt; null: off",
+                                         range="[1, inf)")
+    accumulate: int = opt(1, "step the optimizer every this many batches, summing their gradients", range="[1, inf)")
 
 
 @dataclass
@@ -361,13 +374,28 @@ def check_values(cfg: Any, prefix: str = "") -> None:
             for i, item in enumerate(value):
                 if is_dataclass(item):
                     check_values(item, f"{key}[{i}].")
-    if not prefix and is_dataclass(getattr(cfg, "data", None)):
-        held_out = (cfg.data.val_fraction or 0) + (cfg.data.test_fraction or 0)
-        if held_out >= 1:
-            raise VislabError(
-                f"data.val_fraction={cfg.data.val_fraction} and data.test_fraction={cfg.data.test_fraction} "
-                "leave nothing to train on: they must sum below 1"
-            )
+    if prefix:
+        return  # the rules between keys of different sections, once, from the top
+    held_out = (cfg.data.val_fraction or 0) + (cfg.data.test_fraction or 0)
+    if held_out >= 1:
+        raise VislabError(
+            f"data.val_fraction={cfg.data.val_fraction} and data.test_fraction={cfg.data.test_fraction} "
+            "leave nothing to train on: they must sum below 1"
+        )
+    check_ema(cfg.train.ema)
+    every, accumulate = cfg.train.checkpoint_every_steps, cfg.train.accumulate
+    if every is not None and every % accumulate:
+        raise VislabError(f"config key 'train.checkpoint_every_steps' must be a multiple of train.accumulate={accumulate} "
+                          f"(accumulated gradients are not checkpointed), got {every}")
+
+
+def check_ema(ema: "EmaConfig") -> None:
+    """EMA settings other than the decay do nothing while it is off (null)."""
+    if ema.decay is not None:
+        return
+    for key, default in (("warmup_steps", 0), ("every_steps", 1)):
+        if getattr(ema, key) != default:
+            raise VislabError(f"config key 'train.ema.{key}' does nothing with train.ema.decay=null; set train.ema.decay (e.g. 0.999)")
 
 
 def to_dict(cfg: Any) -> dict:
