@@ -4,10 +4,8 @@ with the numbers of the PyTorch model."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
