@@ -250,7 +250,7 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
         s.scheduler.step()
         st.step, st.global_step = step + 1, st.global_step + 1
         partial.seconds = seconds_before + time.perf_counter() - started
-        if checked and s.progress.active:
+        if checked and s.progress.due(st.step):
             running = metrics.peek() if hasattr(metrics, "peek") else {}
             s.progress.update(st.step, {"loss": loss_value, **running, "img/s": partial.count * fabric.world_size / max(partial.seconds, 1e-9)})
         if every and st.global_step % every == 0 and st.step < len(loader):
