@@ -331,7 +331,7 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
             s.scheduler.step()
         st.step, st.global_step = step + 1, st.global_step + 1
         partial.seconds = seconds_before + time.perf_counter() - started
-        if checked and s.progress.active:
+        if checked and s.progress.due(st.step):
             s.progress.update(st.step, {"loss": loss_value, **metrics.peek(), "img/s": partial.count * fabric.world_size / max(partial.seconds, 1e-9)})
         if group_end:  # accumulated gradients are not checkpointed: stop and save only between groups
             if every and st.global_step % every == 0 and st.step < batches:

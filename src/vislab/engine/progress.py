@@ -24,10 +24,12 @@ class EpochProgress:
         self.task: Any = None
         self.plain: Optional[dict[str, Any]] = None  # epoch, total and next step to print, without a terminal
 
-    @property
-    def active(self) -> bool:
-        """Whether progress within the epoch is shown (rank 0, train.progress on)."""
-        return self.bar is not None or self.plain is not None
+    def due(self, done: int) -> bool:
+        """Whether progress after ``done`` steps is shown: always on a bar, every tenth of an epoch in plain lines
+        (so the running metrics are computed only when shown)."""
+        if self.plain is not None:
+            return self.plain["next"] <= done < self.plain["total"]
+        return self.bar is not None
 
     def start(self, epoch: int, total: int, done: int) -> None:
         if not self.enabled:
@@ -52,7 +54,7 @@ class EpochProgress:
         text = "  ".join(f"{k} {v:.4g}" if k != "img/s" else f"{v:,.0f} img/s" for k, v in stats.items())
         if self.bar is not None:
             self.bar.update(self.task, completed=done, stats=text)
-        elif self.plain is not None and (done >= self.plain["next"]) and done < self.plain["total"]:
+        elif self.plain is not None and self.due(done):
             total = self.plain["total"]
             self.plain["next"] = done + max(1, round(total * PLAIN_EVERY))
             self.console.print(f"epoch {self.plain['epoch'] + 1}/{self.epochs}  {100 * done // total}% ({done}/{total})  {text}")
