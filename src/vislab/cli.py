@@ -124,6 +124,16 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .api import calibrate
+
+    c = calibrate(args.run_dir, split=args.split, checkpoint=args.checkpoint)
+    print(f"temperature {c.temperature:.4f} fitted on the {c.split} split ({c.samples} images, {c.checkpoint}.pt)")
+    print(f"  NLL {c.nll_before:.4f} -> {c.nll_after:.4f}, ECE {c.ece_before:.4f} -> {c.ece_after:.4f}")
+    print(f"wrote {args.run_dir.rstrip('/')}/calibration.json (predict and ensemble use it)")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from .api import predict
 
@@ -217,6 +227,14 @@ def add_ensemble(sub: Any) -> None:
     p.set_defaults(func=cmd_ensemble)
 
 
+def add_calibrate(sub: Any) -> None:
+    p = sub.add_parser("calibrate", help="fit a temperature to a classification run's probabilities, stored with the run")
+    p.add_argument("run_dir")
+    p.add_argument("--split", default="val", choices=["train", "val", "test"], help="split it is fitted on (default val)")
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.set_defaults(func=cmd_calibrate)
+
+
 def add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="predict image files (or folders of them) with a run's checkpoint")
     p.add_argument("run_dir")
@@ -262,7 +280,7 @@ def add_compare(sub: Any) -> None:
 
 
 VERBS: list[Callable[[Any], None]] = [
-    add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict, add_sweep, add_compare,
+    add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_calibrate, add_predict, add_sweep, add_compare,
 ]
 
 

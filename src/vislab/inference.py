@@ -87,10 +87,12 @@ def predict(
     import inspect
 
     from . import tasks
+    from .calibration import run_temperature
     from .data.images import image_files
 
     r = restore(run, checkpoint, overrides, with_data=False)
     task = tasks.build(r.cfg, r.info)
+    task.temperature = run_temperature(r.run.dir)
     method = getattr(task, "predict_files", None)
     if method is None:
         raise VislabError(f"{r.info.task} runs cannot predict from image files")
@@ -124,6 +126,28 @@ def ensemble(
         raise VislabError("an ensemble needs at least two run directories")
     members = [member_outputs(restore(r, checkpoint), split) for r in runs]
     return vote_accuracy(members, vote, split)
+
+
+def calibrate(run: str | Path | Run, split: str = "val", checkpoint: str = "best") -> Any:
+    """Temperature scaling of a classification (or domain-generalization) run, fitted on ``split``: stored
+    as RUN_DIR/calibration.json (used by predict and ensemble from then on), with reliability diagrams
+    before and after in RUN_DIR/artifacts. Returns the calibration.Calibration."""
+    from .calibration import calibrate_logits, reliability_bins, save_calibration, save_reliability_diagram
+    from .voting import split_logits
+
+    if split not in ("val", "test", "train"):
+        raise VislabError(f"--split must be train, val or test, not '{split}'")
+    r = restore(run, checkpoint)
+    logits, targets, _ = split_logits(r, split)
+    result = calibrate_logits(logits, targets, split, checkpoint)
+    art = r.run.dir / "artifacts"
+    art.mkdir(exist_ok=True)
+    for name, t in (("uncalibrated", 1.0), ("calibrated", result.temperature)):
+        save_reliability_diagram(art / f"reliability_{split}_{checkpoint}_{name}.png",
+                                 reliability_bins((logits / t).softmax(1), targets),
+                                 f"{split} split, {checkpoint}.pt, temperature {t:.3f}")
+    save_calibration(r.run.dir, result)
+    return result
 
 
 def single_device_fabric(cfg: Config) -> Any:
