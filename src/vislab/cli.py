@@ -71,10 +71,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .api import evaluate
 
     _, overrides = split_items(args.items, recipe_expected=False)
-    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides)
+    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides,
+                       export_panoptic=args.export_panoptic)
     width = max(len(k) for k in metrics)
     for k, v in metrics.items():
         print(f"{k:<{width}}  {_num(v)}")
+    if args.export_panoptic:
+        print(f"wrote {args.export_panoptic}: predictions.json and predictions/, ground_truth.json and ground_truth/ "
+              "(COCO panoptic format)")
     return 0
 
 
@@ -195,6 +199,8 @@ def add_eval(sub: Any) -> None:
     p.add_argument("items", nargs="*", metavar="key=value", help="overrides, e.g. data.root=...")
     p.add_argument("--split", default="val", choices=["train", "val", "test"])
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--export-panoptic", default=None, metavar="DIR",
+                   help="panoptic runs: also write predictions and ground truth of the split in COCO panoptic format")
     p.set_defaults(func=cmd_eval)
 
 

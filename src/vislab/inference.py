@@ -50,9 +50,12 @@ def restore(
 
 
 def evaluate(
-    run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None
+    run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None,
+    export_panoptic: Optional[str | Path] = None,
 ) -> dict[str, float]:
-    """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json."""
+    """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json
+    with the evaluation settings used (``tta``; panoptic post-processing). ``export_panoptic``: a folder that
+    gets the panoptic predictions and ground truth of the split in the COCO panoptic format."""
     import json
 
     from . import tasks
@@ -61,15 +64,32 @@ def evaluate(
 
     if split not in ("train", "val", "test"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
+    export_dir = check_export_dir(export_panoptic) if export_panoptic is not None else None
     r = restore(run, checkpoint, overrides)
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
     task = tasks.build(r.cfg, r.info)
+    if export_dir is not None and not task.exports_panoptic:
+        raise VislabError(f"--export-panoptic needs a panoptic run; {r.run.dir} is a {r.info.task} run")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, task, r.fabric, r.cfg).items()}
-    atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(metrics, indent=2) + "\n")
+    record = {**metrics, **task.eval_settings()}
+    atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(record, indent=2) + "\n")
+    if export_dir is not None:
+        from .engine import predictions
+
+        whole = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False, sharded=False)
+        task.export_panoptic(export_dir, predictions(r.model, whole, task, r.fabric))
     return metrics
+
+
+def check_export_dir(path: str | Path) -> Path:
+    """A folder for a COCO panoptic export: new, or empty; never one holding files (nothing is overwritten)."""
+    out = Path(path).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise VislabError(f"--export-panoptic {out} exists and is not an empty folder; name a new one")
+    return out
 
 
 def predict(
