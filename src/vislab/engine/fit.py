@@ -1,4 +1,5 @@
-"""The training loop on Lightning Fabric: ``fit`` -> ``train_one_epoch`` and ``evaluate`` (evaluation.py).
+"""The training loop on Lightning Fabric: ``fit`` -> ``train_one_epoch`` and ``evaluate`` (evaluation.py);
+the state it keeps is in state.py.
 
 ``fit`` is the only writer of the run directory during training. It knows nothing about the kind of
 work beyond the task's interface: forward, loss, metrics, finalize.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
@@ -30,29 +31,12 @@ from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
 from .recorder import Recorder
+from .state import EpochAccumulators, TrainState
 from .weights import load_weights, unwrap
 
 
 class TrainingDiverged(VislabError):
     """The loss became NaN or infinite (bad hyperparameters, usually: exit code 2)."""
-
-
-@dataclass
-class TrainState:
-    """Where training stands; saved whole in every checkpoint."""
-
-    epoch: int = 0  # the epoch in progress (0-based); equals the epochs completed between epochs
-    step: int = 0  # batches finished within `epoch`
-    global_step: int = 0
-    best_value: Optional[float] = None
-    best_epoch: Optional[int] = None  # 1-based, as in metrics.csv
-    bad_epochs: int = 0
-    skipped_batches: int = 0
-    train_seconds: float = 0.0
-    train_images: int = 0
-    wall_seconds: float = 0.0
-    history: list = field(default_factory=list)
-    partial: Optional[dict] = None  # accumulators of the epoch in progress, for mid-epoch resume
 
 
 @dataclass
@@ -106,7 +90,7 @@ def fit(
     every process with each new metrics.csv row) may end training early by returning a status, such as
     a sweep's "pruned", which summary.json then carries instead of "completed". Returns summary.json.
     """
-    state = TrainState(**resume["state"]) if resume else TrainState()
+    state = TrainState.from_checkpoint(resume["state"]) if resume else TrainState()
     if resume:
         load_weights(model, resume["model"], "the checkpoint")
     if cfg.train.channels_last:
@@ -229,16 +213,12 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
     cfg, fabric, model, task, st = s.cfg, s.fabric, s.model, s.task, s.state
     model.train()
     s.epoch_metrics = metrics = task.metrics(train=True)
-    partial = st.partial or {}
-    if "metrics" in partial and hasattr(metrics, "load_state_dict"):
-        metrics.load_state_dict(partial["metrics"])
-    st.partial = partial = {
-        "loss_sum": partial.get("loss_sum", torch.zeros((), dtype=torch.float64)).to(fabric.device),
-        "count": int(partial.get("count", 0)),
-        "seconds": float(partial.get("seconds", 0.0)),
-        "lr": partial.get("lr", lr),
-    }
-    seconds_before = partial["seconds"]
+    partial = st.partial or EpochAccumulators(torch.zeros((), dtype=torch.float64), lr=lr)
+    if partial.metrics is not None and hasattr(metrics, "load_state_dict"):
+        metrics.load_state_dict(partial.metrics)
+    partial.loss_sum, partial.metrics = partial.loss_sum.to(fabric.device), None
+    st.partial = partial
+    seconds_before = partial.seconds
     check_every = 1 if fabric.device.type == "cpu" or cfg.train.nan_policy == "skip_batch" else 25
     every = cfg.train.checkpoint_every_steps
     s.progress.start(st.epoch, len(loader), st.step)
@@ -261,27 +241,27 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
                 fabric.clip_gradients(model, s.optimizer, max_norm=cfg.train.grad_clip)
             s.optimizer.step()
             n = batch["image"].shape[0]
-            partial["loss_sum"] += loss.detach().double() * n
-            partial["count"] += n
+            partial.loss_sum += loss.detach().double() * n
+            partial.count += n
             metrics.update(outputs, batch)
         s.scheduler.step()
         st.step, st.global_step = step + 1, st.global_step + 1
-        partial["seconds"] = seconds_before + time.perf_counter() - started
+        partial.seconds = seconds_before + time.perf_counter() - started
         if checked and s.progress.active:
             running = metrics.peek() if hasattr(metrics, "peek") else {}
-            s.progress.update(st.step, {"loss": loss_value, **running, "img/s": partial["count"] * fabric.world_size / max(partial["seconds"], 1e-9)})
+            s.progress.update(st.step, {"loss": loss_value, **running, "img/s": partial.count * fabric.world_size / max(partial.seconds, 1e-9)})
         if every and st.global_step % every == 0 and st.step < len(loader):
             save(s, "last")
         interruption_point()
     wall = time.perf_counter() - started
     seconds = seconds_before + wall
-    count = torch.tensor(float(partial["count"]), dtype=torch.float64, device=fabric.device)
-    totals = fabric.all_reduce(torch.stack([partial["loss_sum"], count]), reduce_op="sum")
+    count = torch.tensor(float(partial.count), dtype=torch.float64, device=fabric.device)
+    totals = fabric.all_reduce(torch.stack([partial.loss_sum, count]), reduce_op="sum")
     images = int(totals[1])
     st.train_seconds += seconds
     st.train_images += images
     result = {"loss": float(totals[0] / max(images, 1)), **(metrics.compute() if images else {})}
-    return {"metrics": result, "seconds": seconds, "wall": wall, "images": images, "lr": partial["lr"]}
+    return {"metrics": result, "seconds": seconds, "wall": wall, "images": images, "lr": partial.lr}
 
 
 # ------------------------------------------------------------------------------------------------
