@@ -9,8 +9,9 @@ import torch
 
 from vislab.config import resolve
 from vislab.data.bundle import DataInfo
-from vislab.tasks.domain_generalization import DomainGeneralizationTask, write_domain_table
-from vislab.tasks.segmentation import confusion
+from vislab.tasks.domain_generalization import DomainGeneralizationTask
+from vislab.tasks.domain_generalization.artifacts import write_domain_table
+from vislab.tasks.segmentation.metrics import confusion
 
 DOMAINS = ["original", "inverted", "tinted"]
 
