@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 import torch
 from torch import nn
 
 from ..data.bundle import DataBundle
+from ..errors import VislabError
 
 
 class Metrics(Protocol):
@@ -30,6 +31,8 @@ class Task:
 
     monitor: str = "loss"
     mode: str = "min"
+    temperature: float = 1.0  # divides class logits before the softmax in predict_files (set from `vislab calibrate`)
+    exports_panoptic: bool = False  # whether export_panoptic applies (`vislab eval --export-panoptic`)
 
     def forward(self, model: nn.Module, batch: dict) -> Any:
         """Model outputs for a training batch."""
@@ -54,3 +57,22 @@ class Task:
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
         """Write artifacts from (outputs, batch) pairs over the validation split; return summary additions."""
         return {}
+
+    def eval_settings(self) -> dict:
+        """How evaluation ran beyond the checkpoint (test-time augmentation, post-processing), as the eval JSON
+        records it."""
+        return {}
+
+    def export_panoptic(self, out: Path, predictions: Iterable[tuple[Any, dict]]) -> list[Path]:
+        """Write the panoptic predictions and ground truth of (outputs, batch) pairs in COCO panoptic format."""
+        raise NotImplementedError
+
+
+def refuse_unused(cfg: Any, keys: Sequence[str], what: str) -> None:
+    """Bad input when any of ``keys`` (dotted) differs from its default: they do nothing for ``what``."""
+    from ..config import Config, flatten
+
+    given, default = flatten(cfg), flatten(Config())
+    for key in keys:
+        if given[key] != default[key]:
+            raise VislabError(f"config key '{key}' does nothing for {what}; remove it")
