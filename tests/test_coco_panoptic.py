@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from panopticapi_pq import pq_compute
-from vislab.coco_panoptic import PanopticExport, id_to_rgb, rgb_to_id, segments
+from vislab.tasks.panoptic.coco import PanopticExport, id_to_rgb, rgb_to_id, segments
 
 IGNORE = 255
 
@@ -56,7 +56,7 @@ def perturbed(g, cls, inst):
 
 
 def test_panopticapi_reads_the_export_and_agrees_with_vislab_pq(tmp_path):
-    from vislab.tasks.panoptic import pq_counts, pq_scores
+    from vislab.tasks.panoptic.metrics import pq_counts, pq_scores
 
     g = torch.Generator().manual_seed(0)
     names, things = ["sky", "grass", "circle", "square"], [2, 3]
@@ -70,10 +70,11 @@ def test_panopticapi_reads_the_export_and_agrees_with_vislab_pq(tmp_path):
         gt.add(image_id, *(t.numpy() for t in true))
         pred.add(image_id, *(t.numpy() for t in guess))
     official = pq_compute(gt.close(), pred.close())
-    ours = pq_scores(counts)
+    ours = pq_scores(counts, things)
     assert 0.2 < official["All"]["pq"] < 0.9  # a prediction neither perfect nor hopeless
-    for key in ("pq", "sq", "rq"):
-        assert ours[key] == pytest.approx(official["All"][key], abs=1e-9)
+    for group, suffix in (("All", ""), ("Things", "_things"), ("Stuff", "_stuff")):
+        for key in ("pq", "sq", "rq"):
+            assert ours[key + suffix] == pytest.approx(official[group][key], abs=1e-9), (group, key)
     png = np.array(Image.open(tmp_path / "predictions" / "00000000.png"))
     assert png.dtype == np.uint8 and png.shape == (24, 32, 3)
     doc = json.loads((tmp_path / "ground_truth.json").read_text())

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .atomic import atomic_write_text
+from ...atomic import atomic_write_text
 
 
 def id_to_rgb(ids: np.ndarray) -> np.ndarray:
