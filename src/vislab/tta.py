@@ -8,7 +8,7 @@ averaged, as MMSegmentation and detectron2 do.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -66,9 +66,17 @@ def segmentation_tta(infer: Callable[[torch.Tensor], Maps], x: torch.Tensor, fli
     return {key: value / views for key, value in total.items()}
 
 
+def mean_outputs(a: Any, b: Any) -> Any:
+    """The mean of two model outputs: tensors averaged (as float), mappings key by key, anything else
+    taken from ``a`` (e.g. a domain-generalization model's list of style mixings)."""
+    if torch.is_tensor(a):
+        return (a.float() + b.float()) / 2
+    if isinstance(a, dict):
+        return {key: mean_outputs(value, b[key]) for key, value in a.items()}
+    return a
+
+
 def classification_tta(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, flip: bool) -> torch.Tensor:
     """Logits [B, K] of images [B, C, H, W], averaged with those of the flipped images when ``flip``."""
     logits = forward(x)
-    if not flip:
-        return logits
-    return (logits.float() + forward(x.flip(-1)).float()) / 2
+    return mean_outputs(logits, forward(x.flip(-1))) if flip else logits
