@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from vislab.tta import classification_tta, describe, segmentation_tta
