@@ -107,6 +107,7 @@ def test_panoptic_heads_without_instance_ids_exit_2_before_any_run(args, message
     assert not list(tmp_path.glob("runs/*/*/config.yaml"))
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_regrouped_and_exported_for_panopticapi(shapes_run, tmp_path, main):
     import sys
     from pathlib import Path

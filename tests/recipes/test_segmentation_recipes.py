@@ -86,6 +86,7 @@ def test_eval_and_bad_predict_inputs(shapes_run, tmp_path, main):
     assert code == 2 and "nowhere.png does not exist" in err
 
 
+@pytest.mark.slow
 def test_eval_with_tta_records_it_and_averages_flips_and_scales(shapes_run, main):
     code, out, err = main("eval", shapes_run.dir, "eval.tta.flip=true", "eval.tta.scales=[0.75,1.0,1.25]")
     assert code == 0, err

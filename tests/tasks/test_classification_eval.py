@@ -21,6 +21,9 @@ from vislab.inference import restore
 from vislab.voting import member_outputs
 
 
+pytestmark = pytest.mark.slow  # the run-based tests train a digits run; the hand-value ones are instant
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> vislab.Run:
     return vislab.train("digits", runs_dir=tmp_path_factory.mktemp("runs"), **{"train.epochs": 1, "train.progress": False, "data.limit": 600})
