@@ -7,7 +7,7 @@
 
 __version__ = "0.1.0"
 
-from .api import augment_preview, ensemble, evaluate, predict, train  # noqa: E402
+from .api import augment_preview, calibrate, ensemble, evaluate, predict, train  # noqa: E402
 from .errors import VislabError  # noqa: E402
 from .runs import Run, load_run  # noqa: E402
 
@@ -24,6 +24,6 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Run", "VislabError", "__version__", "augment_preview", "compare", "ensemble", "evaluate", "load_run", "predict",
+    "Run", "VislabError", "__version__", "augment_preview", "calibrate", "compare", "ensemble", "evaluate", "load_run", "predict",
     "sweep", "train",
 ]

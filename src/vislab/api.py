@@ -3,7 +3,7 @@
     run = vislab.train("digits", **{"optim.lr": 3e-3})
     vislab.evaluate(run, split="test")
 
-Training lives here; what reads a finished run's checkpoint (evaluate, predict, ensemble) in inference.py.
+Training lives here; what reads a finished run's checkpoint (evaluate, predict, ensemble, calibrate) in inference.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from . import config as config_mod
 from .atomic import atomic_write_text
 from .config import Config
 from .errors import VislabError
-from .inference import ensemble, evaluate, predict, restore  # noqa: F401 (part of the API)
+from .inference import calibrate, ensemble, evaluate, predict, restore  # noqa: F401 (part of the API)
 from .outputs import out_file
 from .runs import Run, check_name, default_runs_dir, ensure_dir, write_data_info
 

@@ -83,11 +83,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _, overrides = split_items(args.items, recipe_expected=False, usage="overrides follow the run (vislab eval RUN_DIR key=value ...)")
     try:
         metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, out=args.out,
-                           exported=args.exported, weights=args.weights)
+                           exported=args.exported, weights=args.weights,
+                           export_panoptic=args.export_panoptic)
     except MetricsNotSaved as e:
         print_metrics(e.metrics)  # measured all the same: show them before saying what was not written
         raise
     print_metrics(metrics)
+    if args.export_panoptic:
+        print(f"wrote {args.export_panoptic}: predictions.json and predictions/, ground_truth.json and ground_truth/ "
+              "(COCO panoptic format)")
     return 0
 
 
@@ -140,6 +144,16 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     for member in result["members"]:
         print(f"  acc {member['acc']:.4f}  {member['run']}")
     print(f"  acc {result['ensemble']['acc']:.4f}  ensemble ({result['ensemble']['vote']} vote, {len(result['members'])} runs)")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .api import calibrate
+
+    c = calibrate(args.run_dir, split=args.split, checkpoint=args.checkpoint)
+    print(f"temperature {c.temperature:.4f} fitted on the {c.split} split ({c.samples} images, {c.checkpoint}.pt)")
+    print(f"  NLL {c.nll_before:.4f} -> {c.nll_after:.4f}, ECE {c.ece_before:.4f} -> {c.ece_after:.4f}")
+    print(f"wrote {args.run_dir.rstrip('/')}/calibration.json (predict and ensemble use it)")
     return 0
 
 
@@ -288,6 +302,8 @@ def add_eval(sub: Any) -> None:
                    "(vislab export) with ONNX Runtime or TorchScript instead of its checkpoint")
     p.add_argument("--out", default=None, metavar="FILE.json", help="where the metrics go (default RUN_DIR/eval_<split>_<checkpoint>.json)")
     p.add_argument("--weights", default="raw", choices=["raw", "ema"], help="the trained weights, or their EMA (train.ema)")
+    p.add_argument("--export-panoptic", default=None, metavar="DIR",
+                   help="panoptic runs: also write predictions and ground truth of the split in COCO panoptic format")
     p.set_defaults(func=cmd_eval)
 
 
@@ -323,6 +339,14 @@ def add_ensemble(sub: Any) -> None:
     p.add_argument("--split", default="val", choices=["val", "test"])
     add_checkpoint(p)
     p.set_defaults(func=cmd_ensemble)
+
+
+def add_calibrate(sub: Any) -> None:
+    p = sub.add_parser("calibrate", help="fit a temperature to a classification run's probabilities, stored with the run")
+    p.add_argument("run_dir")
+    p.add_argument("--split", default="val", choices=["train", "val", "test"], help="split it is fitted on (default val)")
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.set_defaults(func=cmd_calibrate)
 
 
 def add_predict(sub: Any) -> None:
@@ -423,7 +447,7 @@ def add_profile(sub: Any) -> None:
 
 
 VERBS: list[Callable[[Any], None]] = [
-    add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_predict, add_sweep, add_compare,
+    add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_calibrate, add_predict, add_sweep, add_compare,
     add_board,
     add_export, add_profile,
     add_runs,

@@ -73,16 +73,19 @@ class MetricsNotSaved(VislabError):
 def evaluate(
     run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None,
     out: Optional[str | Path] = None, exported: Optional[str | Path] = None, weights: str = "raw",
+    export_panoptic: Optional[str | Path] = None,
 ) -> dict[str, float]:
-    """Metrics of a run's checkpoint (or of the ``exported`` file of it) on a split (``val_acc`` ...); also saved
-    as JSON to ``out``, by default RUN_DIR/eval_<split>_<checkpoint>.json (eval_<split>_<checkpoint>_ema.json for the EMA weights, eval_<split>_<exported
-    file>.json),
-    and, for a checkpoint written into its own run directory, with its trained or EMA ``weights``, the per-sample records in records/<split>.npz
-    (records/<split>-last.npz for the last checkpoint). A file that cannot be written raises
-    MetricsNotSaved, which carries the metrics."""
+    """Metrics of a run's checkpoint, with its trained or EMA ``weights`` (or of the ``exported`` file of it), on
+    a split (``val_acc`` ...). Saved as JSON with the evaluation settings used (``tta``; panoptic
+    post-processing) to ``out``, by default RUN_DIR/eval_<split>_<checkpoint>[_ema].json (eval_<split>_<file>.json
+    for an exported file); for a checkpoint evaluated into its own run directory also the per-sample records,
+    records/<split>.npz (records/<split>-<checkpoint>.npz for the others). A file that cannot be written raises
+    MetricsNotSaved, which carries the metrics. ``export_panoptic``: a folder that gets the panoptic
+    predictions and ground truth of the split in the COCO panoptic format."""
     if split not in ("train", "val", "test"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
     target = out_file(out, "eval.json") if out is not None else None
+    export_dir = check_export_dir(export_panoptic) if export_panoptic is not None else None
     r = restore(run, checkpoint, overrides, exported=exported, weights=weights)
     from .engine import evaluate as evaluate_split
     from .engine import make_loader
@@ -91,17 +94,32 @@ def evaluate(
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
+    if export_dir is not None and not r.task.exports_panoptic:
+        raise VislabError(f"--export-panoptic needs a panoptic run; {r.run.dir} is a {r.task.name} run")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
     source = Path(exported).name if exported is not None else checkpoint + ("_ema" if weights == "ema" else "")
-    save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", metrics)
+    save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", {**metrics, **r.task.eval_settings()})
     if exported is None and target is None:
         try:
             write_records(r.run.dir, r.model, r.task, r.fabric, {split: loader}, source)
         except OSError as e:
             raise MetricsNotSaved(f"cannot write {r.run.dir / 'records'}: {e.strerror}; the metrics above were saved, "
                                   "the per-image records were not", metrics) from None
+    if export_dir is not None:
+        from .engine import predictions
+
+        whole = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False, sharded=False)
+        r.task.export_panoptic(export_dir, predictions(r.model, whole, r.task, r.fabric))
     return metrics
+
+
+def check_export_dir(path: str | Path) -> Path:
+    """A folder for a COCO panoptic export: new, or empty; never one holding files (nothing is overwritten)."""
+    out = Path(path).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise VislabError(f"--export-panoptic {out} exists and is not an empty folder; name a new one")
+    return out
 
 
 def save_metrics(path: Path, metrics: dict[str, float]) -> None:
@@ -132,9 +150,11 @@ def predict(
     input.
     """
     r = restore(run, checkpoint, overrides, with_data=False, exported=exported)
+    from .calibration import run_temperature
     from .data.images import image_files
 
     task = r.task
+    task.temperature = run_temperature(r.run.dir)
     for key in options:
         if key not in task.predict_options:
             raise VislabError(f"--{key} does not apply to {task.name} runs")
@@ -164,6 +184,28 @@ def ensemble(
         raise VislabError("an ensemble needs at least two run directories")
     members = [member_outputs(restore(r, checkpoint), split) for r in runs]
     return vote_accuracy(members, vote, split)
+
+
+def calibrate(run: str | Path | Run, split: str = "val", checkpoint: str = "best") -> Any:
+    """Temperature scaling of a classification (or domain-generalization) run, fitted on ``split``: stored
+    as RUN_DIR/calibration.json (used by predict and ensemble from then on), with reliability diagrams
+    before and after in RUN_DIR/artifacts. Returns the calibration.Calibration."""
+    from .calibration import calibrate_logits, reliability_bins, save_calibration, save_reliability_diagram
+    from .voting import split_logits
+
+    if split not in ("val", "test", "train"):
+        raise VislabError(f"--split must be train, val or test, not '{split}'")
+    r = restore(run, checkpoint)
+    logits, targets, _ = split_logits(r, split)
+    result = calibrate_logits(logits, targets, split, checkpoint)
+    art = r.run.dir / "artifacts"
+    art.mkdir(exist_ok=True)
+    for name, t in (("uncalibrated", 1.0), ("calibrated", result.temperature)):
+        save_reliability_diagram(art / f"reliability_{split}_{checkpoint}_{name}.png",
+                                 reliability_bins((logits / t).softmax(1), targets),
+                                 f"{split} split, {checkpoint}.pt, temperature {t:.3f}")
+    save_calibration(r.run.dir, result)
+    return result
 
 
 def single_device_fabric(cfg: Config) -> Any:

@@ -6,7 +6,7 @@ Torch-free: the declarations are plain tuples of key names beside each builder.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from typing import Any, Iterable
 
 from .errors import VislabError
@@ -14,10 +14,25 @@ from .errors import VislabError
 
 def unread(section: Any, reads: Iterable[str]) -> list[str]:
     """Keys of the config dataclass ``section`` set away from their defaults and not among ``reads``
-    (names within the section; naming a sub-section covers all of its keys)."""
+    (names within the section; naming a sub-section covers all of its keys, ``sub.key`` only that one)."""
     defaults = type(section)()
     known = set(reads)
-    return [f.name for f in fields(section) if f.name not in known and getattr(section, f.name) != getattr(defaults, f.name)]
+    keys = []
+    for f in fields(section):
+        value = getattr(section, f.name)
+        if f.name in known or value == getattr(defaults, f.name):
+            continue
+        inner = [r.split(".", 1)[1] for r in known if r.startswith(f.name + ".")]
+        keys += [f"{f.name}.{k}" for k in unread(value, inner)] if inner and is_dataclass(value) else [f.name]
+    return keys
+
+
+def default_of(section: Any, key: str) -> Any:
+    """The default of dotted ``key`` within the config dataclass ``section``."""
+    value = type(section)()
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def check_reads(section: Any, prefix: str, reads: Iterable[str], what: str) -> None:
@@ -27,8 +42,7 @@ def check_reads(section: Any, prefix: str, reads: Iterable[str], what: str) -> N
     if keys:
         from .config import yaml_dump
 
-        defaults = type(section)()
-        reset = " ".join(f"{prefix}.{k}={yaml_dump(getattr(defaults, k))}" for k in keys)
+        reset = " ".join(f"{prefix}.{k}={yaml_dump(default_of(section, k))}" for k in keys)
         names = ", ".join(f"{prefix}.{k}" for k in keys)
         raise VislabError(f"config key{'s' if len(keys) > 1 else ''} {names} do{'' if len(keys) > 1 else 'es'} nothing for {what}; "
                           f"remove {'them' if len(keys) > 1 else 'it'} or set {reset}")

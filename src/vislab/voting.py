@@ -23,10 +23,11 @@ class MemberOutput:
     files: list[str]
 
 
-def member_outputs(restored: Any, split: str) -> MemberOutput:
-    """Softmax outputs of a restored run (see inference.restore) over ``split``, in index order, through its
-    own evaluation pipeline (members may use different input sizes)."""
+def split_logits(restored: Any, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Class logits [N, C], true classes [N] and sample indices [N] of a restored classification (or
+    domain-generalization) run over ``split``, in index order, through its own evaluation pipeline."""
     from .engine import make_loader, predictions
+
     r = restored
     task = r.task
     if not task.votes:  # domain generalization votes too, with its class head
@@ -35,15 +36,23 @@ def member_outputs(restored: Any, split: str) -> MemberOutput:
     if dataset is None:
         raise VislabError(f"{r.run.dir}: dataset {r.cfg.data.name} has no {split} split")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False, sharded=False)
-    probs, targets, index = [], [], []
+    logits, targets, index = [], [], []
     for outputs, batch in predictions(r.model, loader, task, r.fabric):
-        probs.append(task.class_logits(outputs).float().softmax(1).cpu())
+        logits.append(task.class_logits(outputs).float().cpu())
         targets.append(batch["target"].cpu())
         index.append(torch.as_tensor(batch["index"]).cpu())
-    return MemberOutput(
-        str(r.run.dir), torch.cat(probs), torch.cat(targets), torch.cat(index), r.info.class_names,
-        r.bundle.files.get(split, []),
-    )
+    return torch.cat(logits), torch.cat(targets), torch.cat(index)
+
+
+def member_outputs(restored: Any, split: str) -> MemberOutput:
+    """Probabilities of a restored run (see inference.restore) over ``split`` (split_logits), divided by the
+    temperature ``vislab calibrate`` stored with the run, if any, before the softmax."""
+    from .calibration import run_temperature
+
+    r = restored
+    logits, targets, index = split_logits(r, split)
+    probs = (logits / run_temperature(r.run.dir)).softmax(1)
+    return MemberOutput(str(r.run.dir), probs, targets, index, r.info.class_names, r.bundle.files.get(split, []))
 
 
 def check_shared(members: list[MemberOutput], split: str) -> None:

@@ -130,3 +130,29 @@ def test_a_run_keeps_per_image_pq_tallies_that_give_its_pq(shapes_run):
     pq = records.metric_function(rows, "pq")(rows, np.ones((1, len(rows["index"]))))[0]
     best = next(r for r in shapes_run.history if r["epoch"] == shapes_run.summary["best_epoch"])
     assert pq == pytest.approx(best["val_pq"], abs=1e-6, nan_ok=True)
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_regrouped_and_exported_for_panopticapi(shapes_run, tmp_path, main):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from panopticapi_pq import pq_compute
+
+    code, out, err = main("eval", shapes_run.dir, "eval.panoptic.nms_kernel=11", "eval.panoptic.threshold=0.05",
+                          "--export-panoptic", tmp_path / "coco")
+    assert code == 0, err
+    saved = json.loads((shapes_run.dir / "eval_val_best.json").read_text())
+    assert saved["panoptic"] == {"threshold": 0.05, "nms_kernel": 11, "top_k": 200, "stuff_area": 0}
+    assert {"val_pq_things", "val_pq_stuff", "val_things_split"} <= set(saved)
+    official = pq_compute(tmp_path / "coco" / "ground_truth.json", tmp_path / "coco" / "predictions.json")
+    for group, suffix in (("All", ""), ("Things", "_things"), ("Stuff", "_stuff")):
+        for key in ("pq", "sq", "rq"):
+            ours = saved[f"val_{key}{suffix}"]
+            assert (math.isnan(ours) and official[group]["n"] == 0) or ours == pytest.approx(official[group][key], abs=1e-9)
+    assert len(list((tmp_path / "coco" / "predictions").iterdir())) == len(json.loads((tmp_path / "coco" / "predictions.json").read_text())["annotations"])
+    code, _, err = main("eval", shapes_run.dir, "--export-panoptic", tmp_path / "coco")
+    assert code == 2 and "is not an empty folder" in err
+    code, _, err = main("eval", shapes_run.dir, "eval.panoptic.nms_kernel=4")
+    assert code == 2 and "eval.panoptic.nms_kernel must be an odd number" in err

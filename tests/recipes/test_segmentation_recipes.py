@@ -129,3 +129,33 @@ def test_a_run_keeps_per_image_intersections_and_unions_that_give_its_miou(shape
     miou = records.metric_function(rows, "miou")(rows, np.ones((1, len(rows["index"]))))[0]
     best = next(r for r in shapes_run.history if r["epoch"] == shapes_run.summary["best_epoch"])
     assert miou == pytest.approx(best["val_miou"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_eval_with_tta_records_it_and_averages_flips_and_scales(shapes_run, main):
+    code, out, err = main("eval", shapes_run.dir, "eval.tta.flip=true", "eval.tta.scales=[0.75,1.0,1.25]")
+    assert code == 0, err
+    saved = json.loads((shapes_run.dir / "eval_val_best.json").read_text())
+    assert saved["tta"] == {"flip": True, "scales": [0.75, 1.0, 1.25]} and 0 <= saved["val_miou"] <= 1
+    plain = api.evaluate(shapes_run.dir)
+    assert plain["val_loss"] != saved["val_loss"]  # six views averaged are not the image alone
+    code, _, err = main("eval", shapes_run.dir, "eval.panoptic.nms_kernel=11")
+    assert code == 2 and "config key 'eval.panoptic.nms_kernel' does nothing for segmentation runs" in err
+    code, _, err = main("eval", shapes_run.dir, "eval.tta.scales=[0,1]")
+    assert code == 2 and "eval.tta.scales must be positive" in err
+
+
+def test_loss_terms_are_summed_and_keys_they_do_not_read_refused():
+    cfg = config.resolve("shapes-unet", {"loss.terms": [{"name": "ce"}, {"name": "dice", "weight": 0.5}]})
+    info = data.bundle.DataInfo("segmentation", 3, ["a", "b", "c"], 3, [0.5] * 3, [0.2] * 3)
+    task = tasks.build(cfg, info)
+    logits, target = torch.randn(2, 3, 4, 5), torch.randint(0, 3, (2, 4, 5))
+    target[0, 0] = 255
+    from vislab.losses import cross_entropy, dice
+
+    expected = cross_entropy(logits, target, 255) + 0.5 * dice(logits, target, 255)
+    torch.testing.assert_close(task.loss({"out": logits}, {"target": target}), expected)
+    with pytest.raises(api.VislabError, match="config key 'loss.label_smoothing' does nothing for loss.terms without a multi-class ce"):
+        tasks.build(config.resolve("shapes-unet", {"loss.terms": [{"name": "dice"}], "loss.label_smoothing": 0.1}), info)
+    with pytest.raises(api.VislabError, match=r"loss.terms\[0\].gamma: the dice loss has no gamma"):
+        tasks.build(config.resolve("shapes-unet", {"loss.terms": [{"name": "dice", "gamma": 2}]}), info)

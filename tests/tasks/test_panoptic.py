@@ -157,3 +157,29 @@ def test_panoptic_heads_on_data_without_instance_ids_is_bad_input():
     info = DataInfo(task="segmentation", num_classes=3, class_names=["a", "b", "c"], channels=1, mean=[0.0], std=[1.0])
     with pytest.raises(VislabError, match="dataset pairs has no instance ids.*data.instance_dir"):
         build(config.resolve("shapes-panoptic", {"data.name": "pairs"}), info)
+
+
+def test_things_split_counts_true_instances_cut_into_pieces():
+    from vislab.tasks.panoptic.metrics import split_counts
+
+    true_classes = torch.zeros(10, 20, dtype=torch.long)
+    true_classes[2:8, 2:18] = 1  # one long thing instance
+    true_instances = (true_classes == 1).long()
+    pred_instances = true_instances.clone()
+    pred_instances[:, 10:] *= 2  # predicted as two halves
+    assert split_counts(true_classes, pred_instances, true_classes, true_instances, THINGS).tolist() == [1.0, 1.0]
+    pred_instances[2:8, 17] = 3  # a sliver of 6 of its 96 pixels (< 10%) is no piece
+    pred_instances[:, :17][pred_instances[:, :17] == 2] = 1
+    assert split_counts(true_classes, pred_instances, true_classes, true_instances, THINGS).tolist() == [0.0, 1.0]
+
+
+def test_stuff_smaller_than_stuff_area_becomes_void():
+    from vislab.config.schema import PanopticEvalConfig
+
+    semantic = torch.zeros(8, 10, dtype=torch.long)
+    semantic[0, :3] = 3  # three pixels of a stuff class
+    heat = torch.zeros(8, 10)
+    classes, _ = panoptic_maps(semantic, heat, torch.zeros(2, 8, 10), THINGS, 255, PanopticEvalConfig(stuff_area=4))
+    assert (classes[0, :3] == 255).all() and (classes[1:] == 0).all()
+    classes, _ = panoptic_maps(semantic, heat, torch.zeros(2, 8, 10), THINGS, 255, PanopticEvalConfig(stuff_area=3))
+    assert (classes[0, :3] == 3).all()

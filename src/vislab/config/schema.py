@@ -228,6 +228,16 @@ class SchedConfig:
 
 
 @dataclass
+class LossTermConfig:
+    name: Literal["ce", "dice", "focal", "lovasz", "tversky"] = opt("ce", "loss family: ce, dice, focal, lovasz (Lovasz-softmax), tversky")
+    weight: float = opt(1.0, "this term's weight in the sum")
+    binary: bool = opt(False, "two-class masks: the binary form on the foreground logit (BCE, Lovasz hinge...)")
+    gamma: Union[float, None] = opt(None, "focal: focusing exponent; null: 2")
+    alpha: Union[float, None] = opt(None, "tversky: weight of false positives (null: 0.5); binary focal: weight of foreground pixels (null: none)")
+    beta: Union[float, None] = opt(None, "tversky: weight of false negatives; null: 0.5")
+
+
+@dataclass
 class LossConfig:
     label_smoothing: float = opt(0.0, "cross-entropy label smoothing", range="[0, 1)")
     class_weights: Union[list[float], None] = opt(None, "per-class cross-entropy weights")
@@ -237,6 +247,7 @@ class LossConfig:
     center_weight: float = opt(200.0, "panoptic: weight of the center heatmap MSE")
     offset_weight: float = opt(0.01, "panoptic: weight of the offset L1")
     center_sigma: float = opt(8.0, "panoptic: Gaussian sigma of the center heatmap in pixels")
+    terms: Union[list[LossTermConfig], None] = opt(None, "segmentation: losses summed with weights, e.g. [{name: ce}, {name: dice, weight: 0.5}]; null: cross-entropy")
 
 
 @dataclass
@@ -296,9 +307,25 @@ class TaskConfig:
 
 
 @dataclass
+class TTAConfig:
+    flip: bool = opt(False, "average the predictions of the image and its horizontal mirror")
+    scales: list[float] = opt([1.0], "segmentation, panoptic: input scales whose logits are averaged at full resolution")
+
+
+@dataclass
+class PanopticEvalConfig:
+    threshold: float = opt(0.1, "center heatmap score above which a local maximum is an instance")
+    nms_kernel: int = opt(7, "window (pixels, odd) of the max-pool that keeps one center per instance")
+    top_k: int = opt(200, "at most this many instances per image, highest centers first")
+    stuff_area: int = opt(0, "stuff segments of fewer pixels become void")
+
+
+@dataclass
 class EvalConfig:
     sliding_window: Union[int, list[int], None] = opt(None, "segmentation: evaluate with [H, W] windows; null: whole images")
     window_overlap: float = opt(0.5, "segmentation: overlap of sliding windows")
+    tta: TTAConfig = opt(TTAConfig(), "test-time augmentation (eval and predict)")
+    panoptic: PanopticEvalConfig = opt(PanopticEvalConfig(), "panoptic grouping; change it on a finished run with vislab eval RUN eval.panoptic.KEY=...")
 
 
 @dataclass

@@ -30,22 +30,28 @@ def thing_pixels(target: torch.Tensor, instance: torch.Tensor, things: torch.Ten
 
 def instance_segments(target: torch.Tensor, instance: torch.Tensor, things: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Number the instances of a batch: (segment [B,H,W], -1 off things; image of each segment [S];
-    center [S, 2] (y, x) as float)."""
+    center [S, 2] (y, x) as float). An instance is keyed by (image, class, id): COCO and Cityscapes number
+    instances per class, so one id can name objects of two classes."""
     B, H, W = target.shape
+    device = target.device
     thing = thing_pixels(target, instance, things)
-    key = torch.arange(B, device=target.device).view(B, 1, 1) * (int(instance.max()) + 1) + instance.long()
+    ids_per_class, classes = int(instance.max()) + 1, int(target[thing].max()) + 1 if bool(thing.any()) else 1
+    per_image = classes * ids_per_class
+    key = torch.arange(B, device=device).view(B, 1, 1) * per_image + target.long() * ids_per_class + instance.long()
     ids, inverse = torch.unique(torch.where(thing, key, -1), return_inverse=True)
     has_none = bool(ids.numel()) and int(ids[0]) < 0  # -1 (no instance) sorts first when present
     segment = inverse - int(has_none)
     n = ids.numel() - int(has_none)
-    ys, xs = torch.meshgrid(torch.arange(H, device=target.device), torch.arange(W, device=target.device), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(H, device=device), torch.arange(W, device=device), indexing="ij")
     sel = segment[thing]
-    count = torch.zeros(n, device=target.device).index_add_(0, sel, torch.ones_like(sel, dtype=torch.float32))
-    center = torch.stack([
-        torch.zeros(n, device=target.device).index_add_(0, sel, ys.expand(B, H, W)[thing].float()),
-        torch.zeros(n, device=target.device).index_add_(0, sel, xs.expand(B, H, W)[thing].float()),
-    ], 1) / count.clamp_min(1)[:, None]
-    image = torch.div(ids[int(has_none):], int(instance.max()) + 1, rounding_mode="floor")
+    # summed as integers: in float32 the coordinate sums of a 100,000-pixel instance lose their last bits,
+    # moving its centre by a tenth of a pixel and its heatmap peak by a whole one (float64 would do, but not on MPS)
+    total = lambda v: torch.zeros(n, dtype=torch.long, device=device).index_add_(0, sel, v)  # noqa: E731
+    count = total(torch.ones_like(sel)).clamp_min(1)[:, None]
+    sums = torch.stack([total(ys.expand(B, H, W)[thing]), total(xs.expand(B, H, W)[thing])], 1)
+    whole = torch.div(sums, count, rounding_mode="floor")
+    center = whole.float() + (sums - whole * count).float() / count.float()  # the fraction from a small remainder
+    image = torch.div(ids[int(has_none):], per_image, rounding_mode="floor")
     return segment, image, center
 
 

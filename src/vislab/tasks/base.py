@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -114,6 +114,8 @@ class Task:
     predicts_to_folder: bool = False  # vislab predict writes into a folder (RUN_DIR/predictions by default)
     predict_options: tuple[str, ...] = ()  # keyword options predict_files takes (``vislab predict --topk``)
     votes: bool = False  # whether runs of this task vote in `vislab ensemble` (through ``class_logits``)
+    temperature: float = 1.0  # divides class logits before the softmax in predict_files (set from `vislab calibrate`)
+    exports_panoptic: bool = False  # whether export_panoptic applies (`vislab eval --export-panoptic`)
 
     # -- the model and what trains beside it --------------------------------------------------------
 
@@ -193,3 +195,22 @@ class Task:
                       device: torch.device, out: Optional[Path], **options: Any) -> list[dict[str, Any]]:
         """Predictions for image files: one dict per image with at least ``file`` and ``summary``."""
         raise VislabError(f"{self.name} runs cannot predict from image files")
+
+    def eval_settings(self) -> dict:
+        """How evaluation ran beyond the checkpoint (test-time augmentation, post-processing), as the eval JSON
+        records it."""
+        return {}
+
+    def export_panoptic(self, out: Path, predictions: Iterable[tuple[Any, dict]]) -> list[Path]:
+        """Write the panoptic predictions and ground truth of (outputs, batch) pairs in COCO panoptic format."""
+        raise NotImplementedError
+
+
+def refuse_unused(cfg: Any, keys: Sequence[str], what: str) -> None:
+    """Bad input when any of ``keys`` (dotted) differs from its default: they do nothing for ``what``."""
+    from ..config import Config, flatten
+
+    given, default = flatten(cfg), flatten(Config())
+    for key in keys:
+        if given[key] != default[key]:
+            raise VislabError(f"config key '{key}' does nothing for {what}; remove it")

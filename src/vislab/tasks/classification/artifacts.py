@@ -1,29 +1,74 @@
-"""Classification artifacts: confusion matrix, per-class accuracy, gallery of the most confident mistakes."""
+"""Classification artifacts: confusion matrix, per-class precision/recall/F1/support, reliability diagram,
+gallery of the most confident mistakes."""
 
 from __future__ import annotations
 
 import csv
+import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 
+from ...calibration import reliability_bins, save_reliability_diagram
 from ...viz import save_confusion, save_grid, to_display
+from ..segmentation.artifacts import fmt_number, write_tables
 
 
-def write_classification_report(
-    out: Path,
-    truth: torch.Tensor,
-    pred: torch.Tensor,
-    confidence: torch.Tensor,
-    index: torch.Tensor,
-    class_names: list[str],
-    dataset: Any,
-    gallery_size: int = 32,
-) -> dict:
-    """The artifacts of a classification run, from per-sample truth, prediction, confidence and index."""
+@dataclass
+class Samples:
+    """Per-sample results over a split: true classes [N], probabilities [N, C], dataset indices [N], and
+    each sample's domain name where samples carry one."""
+
+    truth: torch.Tensor
+    probs: torch.Tensor
+    index: torch.Tensor
+    domains: Optional[list[str]] = None
+
+
+def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """From a confusion matrix [K, K] of counts (rows: truth): per-class ``precision``, ``recall``, ``f1`` [K]
+    (nan where undefined: nothing predicted, no sample, neither) and ``support`` [K]."""
+    m = matrix.astype(np.float64)
+    tp, support, predicted = np.diag(m), m.sum(1), m.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "precision": np.where(predicted > 0, tp / predicted, np.nan),
+            "recall": np.where(support > 0, tp / support, np.nan),
+            "f1": np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan),
+            "support": matrix.sum(1),
+        }
+
+
+def write_per_class_table(out: Path, matrix: np.ndarray, class_names: Sequence[str]) -> None:
+    """per_class.csv and per_class.md: precision, recall, F1 and support per class, with the accuracy and the
+    macro means (over the classes with samples, as scikit-learn's classification_report less its warnings)."""
+    s = per_class_scores(matrix)
+    rows = [[name, *(fmt_number(float(s[k][i])) for k in ("precision", "recall", "f1")), int(s["support"][i])]
+            for i, name in enumerate(class_names)]
+    seen = s["support"] > 0
+    macro = {k: float(np.nanmean(s[k][seen])) if seen.any() else math.nan for k in ("precision", "recall", "f1")}
+    accuracy = float(np.trace(matrix) / matrix.sum()) if matrix.sum() else math.nan
+    footer = (f"accuracy {fmt_number(accuracy)} over {int(matrix.sum())} samples; macro mean over the {int(seen.sum())} "
+              f"classes with samples: precision {fmt_number(macro['precision'])}, recall {fmt_number(macro['recall'])}, "
+              f"F1 {fmt_number(macro['f1'])}")
+    write_tables(out / "per_class", ["class", "precision", "recall", "f1", "support"], rows, footer)
+
+
+def caption(true_name: str, predicted_name: str, probability: float, domain: Optional[str] = None) -> str:
+    """A gallery caption that explains itself: 'true 5, predicted 6, p=0.28[, domain tinted]'."""
+    text = f"true {true_name}, predicted {predicted_name}, p={probability:.2f}"
+    return f"{text}, domain {domain}" if domain is not None else text
+
+
+def write_classification_report(out: Path, samples: Samples, class_names: list[str], dataset: Any, title: str,
+                                gallery_size: int = 32) -> dict:
+    """The artifacts of a classification run over a split (``title`` names it and the checkpoint)."""
     k = len(class_names)
+    confidence, pred = samples.probs.max(1)
+    truth = samples.truth
     matrix = np.zeros((k, k), dtype=np.int64)
     np.add.at(matrix, (truth.numpy(), pred.numpy()), 1)
     with open(out / "confusion_matrix.csv", "w", newline="") as f:
@@ -31,19 +76,14 @@ def write_classification_report(
         w.writerow(["true\\pred", *class_names])
         for name, row in zip(class_names, matrix):
             w.writerow([name, *row.tolist()])
-    save_confusion(out / "confusion_matrix.png", matrix, class_names)
-    with open(out / "per_class.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["class", "support", "correct", "accuracy"])
-        for i, name in enumerate(class_names):
-            support = int(matrix[i].sum())
-            w.writerow([name, support, int(matrix[i, i]), f"{matrix[i, i] / support:.4f}" if support else ""])
+    save_confusion(out / "confusion_matrix.png", matrix, class_names, f"confusion matrix, {title}")
+    write_per_class_table(out, matrix, class_names)
+    save_reliability_diagram(out / "reliability.png", reliability_bins(samples.probs, truth), f"reliability, {title}")
     wrong = (truth != pred).nonzero().flatten()
     wrong = wrong[confidence[wrong].argsort(descending=True)][:gallery_size]  # most confident mistakes first
     if len(wrong):
-        images = [to_display(dataset[int(index[i])]["image"]) for i in wrong]
-        titles = [
-            f"{class_names[int(truth[i])]} -> {class_names[int(pred[i])]} ({float(confidence[i]):.2f})" for i in wrong
-        ]
+        images = [to_display(dataset[int(samples.index[i])]["image"]) for i in wrong]
+        titles = [caption(class_names[int(truth[i])], class_names[int(pred[i])], float(confidence[i]),
+                          samples.domains[int(i)] if samples.domains else None) for i in wrong]
         save_grid(out / "misclassified.png", images, titles)
     return {"val_misclassified": int((truth != pred).sum())}

@@ -6,7 +6,9 @@ from typing import Any, Callable, Optional
 
 import torch
 from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics.classification import MulticlassAccuracy, MulticlassCalibrationError, MulticlassF1Score
+
+from ...calibration import BINS
 
 
 
@@ -71,10 +73,18 @@ class TorchMetrics:
 
 
 def classification_metrics(num_classes: int, train: bool) -> dict:
-    """acc (top-1); for evaluation also macro f1 and top5 where there are at least 5 classes."""
+    """acc (top-1); for evaluation also macro f1, ece (expected calibration error, 15 bins) and top5 where
+    there are at least 5 classes. Feed them probabilities (class_probabilities): the calibration error, like
+    average precision, would take logits that happen to lie in [0, 1] for probabilities."""
     metrics: dict[str, Any] = {"acc": MulticlassAccuracy(num_classes, average="micro")}
     if not train:
         metrics["f1"] = MulticlassF1Score(num_classes, average="macro")
+        metrics["ece"] = MulticlassCalibrationError(num_classes, n_bins=BINS, norm="l1")
         if num_classes >= 5:
             metrics["top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
     return metrics
+
+
+def class_probabilities(logits: torch.Tensor, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(softmax probabilities [B, C] of class logits [B, C], hard labels [B]): what the metrics take."""
+    return logits.float().softmax(1), hard_labels(batch["target"])

@@ -1,4 +1,5 @@
-"""Image classification: cross-entropy (hard or soft targets), top-1/top-5/macro-F1, confusion artifacts."""
+"""Image classification: cross-entropy (hard or soft targets), top-1/top-5/macro-F1/ECE, flip test-time
+augmentation, confusion, per-class and calibration artifacts."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import torch.nn.functional as F
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
 from ...errors import VislabError
+from ...tta import classification_tta, describe, mean_outputs
 from ..base import Task
-from .artifacts import write_classification_report
-from .metrics import TorchMetrics, classification_metrics, hard_labels
+from .artifacts import Samples, write_classification_report
+from .metrics import TorchMetrics, class_probabilities, classification_metrics, hard_labels
 from .predict import prepare_image, write_predictions_csv
 
 
@@ -23,11 +25,13 @@ class ClassificationTask(Task):
     mode = "max"
     predict_options = ("topk",)
     votes = True
-    reads = {"loss": ("label_smoothing", "class_weights")}
+    reads = {"loss": ("label_smoothing", "class_weights"), "eval": ("tta.flip",)}
+    domains: list[str] = []  # domain names, for tasks whose samples carry a domain (named in the gallery)
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         self.num_classes = cfg.model.num_classes or info.num_classes
         self.class_names = info.class_names
+        self.flip = cfg.eval.tta.flip
         self.label_smoothing = cfg.loss.label_smoothing
         self.class_weights = torch.tensor(cfg.loss.class_weights) if cfg.loss.class_weights else None
 
@@ -45,7 +49,17 @@ class ClassificationTask(Task):
         return F.cross_entropy(outputs, batch["target"], weight=weight, label_smoothing=self.label_smoothing)
 
     def metrics(self, train: bool = False) -> TorchMetrics:
-        return TorchMetrics(classification_metrics(self.num_classes, train))
+        return TorchMetrics(classification_metrics(self.num_classes, train), inputs=class_probabilities)
+
+    def predict(self, model: torch.nn.Module, batch: dict) -> Any:
+        """The outputs for an evaluation batch, averaged with those of the mirrored images under ``eval.tta.flip``."""
+        outputs = self.forward(model, batch)
+        if not self.flip:
+            return outputs
+        return mean_outputs(outputs, self.forward(model, {**batch, "image": batch["image"].flip(-1)}))
+
+    def eval_settings(self) -> dict:
+        return {"tta": describe(self.flip, [1.0])}
 
     @torch.inference_mode()
     def predict_files(
@@ -53,7 +67,8 @@ class ClassificationTask(Task):
         out: Optional[Path] = None, topk: int = 5,
     ) -> list[dict[str, Any]]:
         """The ``topk`` most probable classes of each image file; ``out`` gets them as CSV
-        (file, class_1, prob_1, ..., class_k, prob_k). Images go through the run's evaluation pipeline."""
+        (file, class_1, prob_1, ..., class_k, prob_k). Images go through the run's evaluation pipeline; logits
+        are averaged with the mirrored image's under ``eval.tta.flip`` and divided by the run's ``temperature``."""
         if topk < 1:
             raise VislabError(f"--topk must be at least 1, not {topk}")
         from ...data.images import prefetched
@@ -68,7 +83,8 @@ class ClassificationTask(Task):
             x = torch.stack(chunk).to(device, non_blocking=True)
             if cfg.aug.normalize:
                 x = (x - mean) / std
-            top.append(model(x).float().softmax(1).topk(k, 1))  # kept on the device: one transfer at the end
+            logits = classification_tta(model, x, self.flip).float()
+            top.append((logits / self.temperature).softmax(1).topk(k, 1))  # kept on the device: one transfer at the end
         rows: list[dict[str, Any]] = []
         probs = torch.cat([p for p, _ in top]).tolist() if top else []
         classes = torch.cat([c for _, c in top]).tolist() if top else []
@@ -81,18 +97,18 @@ class ClassificationTask(Task):
         return rows
 
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
-        """Confusion matrix (PNG, CSV), per-class accuracy (CSV), gallery of misclassified validation images."""
-        truth, pred, conf, index = [], [], [], []
+        """Confusion matrix (PNG, CSV), per-class precision/recall/F1/support (CSV, Markdown), reliability
+        diagram, gallery of misclassified validation images (named by domain where samples have one)."""
+        truth, probs, index, domain = [], [], [], []
         for logits, batch in predictions:
-            probs = logits.float().softmax(1)
-            p, c = probs.max(1)
+            probs.append(logits.float().softmax(1).cpu())
             truth.append(hard_labels(batch["target"]).cpu())
-            pred.append(c.cpu())
-            conf.append(p.cpu())
             index.append(torch.as_tensor(batch["index"]).cpu())
+            if self.domains:
+                domain.append(batch["domain"].cpu())
         if not truth:
             return {}
-        t, c, p, idx = (torch.cat(x) for x in (truth, pred, conf, index))
-        return write_classification_report(artifacts_dir, t, c, p, idx, self.class_names, bundle.val)
-
-
+        names = [self.domains[int(d)] for d in torch.cat(domain)] if domain else None
+        samples = Samples(torch.cat(truth), torch.cat(probs), torch.cat(index), names)
+        return write_classification_report(artifacts_dir, samples, self.class_names, bundle.val,
+                                           "validation split, best checkpoint")

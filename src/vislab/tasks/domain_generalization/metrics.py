@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -78,12 +79,61 @@ class MetricGroup:
 
 
 def class_inputs(outputs: dict, batch: dict) -> tuple:
-    return outputs["logits"].float(), hard_labels(batch["target"])
+    """Class probabilities [B, C], not logits: torchmetrics' average precision softmaxes a batch only when
+    some value lies outside [0, 1], so logits would be ranked on different scales from batch to batch."""
+    return outputs["logits"].float().softmax(1), hard_labels(batch["target"])
 
 
-def domain_inputs(outputs: dict, batch: dict) -> tuple:
-    return outputs["domain_logits"].float(), batch["domain"]
+def domain_inputs(trained: torch.Tensor, outputs: dict, batch: dict) -> tuple:
+    """Domain-head probabilities [b, D] and domains [b] of the samples whose domain was trained on (bool
+    ``trained`` [D]): on a held-out domain the head can only be wrong, which says nothing about it."""
+    keep = trained.to(batch["domain"].device)[batch["domain"]]
+    return outputs["domain_logits"].float()[keep].softmax(1), batch["domain"][keep]
 
 
 def per_domain_inputs(outputs: dict, batch: dict) -> tuple:
     return outputs["logits"], hard_labels(batch["target"]), batch["domain"]
+
+
+class SampleCount(Metric):
+    """How many samples a metric collection was fed (update(preds [B, ...], target [B]))."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("n", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        self.n += len(target)
+
+    def compute(self) -> torch.Tensor:
+        return self.n
+
+
+class DomainHeadMetrics(TorchMetrics):
+    """The domain head's metrics over the samples of trained domains; none at all for a split without any
+    (a leave-one-domain-out test split), rather than an accuracy of 0 and an mAP of 1 that mean nothing."""
+
+    def __init__(self, metrics: dict, trained: torch.Tensor) -> None:
+        super().__init__({**metrics, "samples": SampleCount()}, inputs=functools.partial(domain_inputs, trained))
+        self.trained = trained
+
+    def update(self, outputs: Any, batch: dict) -> None:
+        if bool(self.trained.to(batch["domain"].device)[batch["domain"]].any()):  # torchmetrics refuses empty batches
+            super().update(outputs, batch)
+
+    def compute(self) -> dict[str, float]:
+        with warnings.catch_warnings():  # "compute before update": on a process that saw no trained domain
+            warnings.simplefilter("ignore", UserWarning)
+            seen = int(self.collection["samples"].compute())
+        if seen == 0:
+            return {}
+        values = super().compute()
+        values.pop("samples")
+        return values
+
+    def peek(self) -> dict[str, float]:
+        values = super().peek() if int(self.collection["samples"].n) else {}
+        values.pop("samples", None)
+        return values

@@ -24,12 +24,12 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
-from ...data.domains import DomainBatchSampler, domain_labels
+from ...data.domains import DomainBatchSampler, domain_labels, held_out_domain
 from ...errors import VislabError
 from ...models.domain_generalization import with_domains
 from ..classification import ClassificationTask, TorchMetrics, classification_metrics, hard_labels
 from .artifacts import write_domain_table
-from .metrics import AccuracyPerDomain, MeanAveragePrecision, MetricGroup, class_inputs, domain_inputs, per_domain_inputs
+from .metrics import AccuracyPerDomain, DomainHeadMetrics, MeanAveragePrecision, MetricGroup, class_inputs, per_domain_inputs
 
 
 def domain_targets(domain: torch.Tensor, mixes: list, num_domains: int) -> torch.Tensor:
@@ -45,7 +45,7 @@ def domain_targets(domain: torch.Tensor, mixes: list, num_domains: int) -> torch
 
 
 class DomainGeneralizationTask(ClassificationTask):
-    reads = {"loss": ("label_smoothing", "class_weights", "domain_weight")}
+    reads = {"loss": ("label_smoothing", "class_weights", "domain_weight"), "eval": ("tta.flip",)}
     """Classification with domain labels: the model answers with a dict (models.domain_generalization);
     the best checkpoint is picked by val_acc, as for classification."""
 
@@ -57,6 +57,8 @@ class DomainGeneralizationTask(ClassificationTask):
         self.domain_head = cfg.model.domain_head
         self.domain_weight = cfg.loss.domain_weight
         self.crossdomain = cfg.model.mixstyle is not None and cfg.model.mixstyle.mix == "crossdomain"
+        self.held_out = [held_out_domain(cfg.data, self.domains)] if cfg.data.protocol == "lodo" and self.domains else []
+        self.trained = torch.tensor([i not in self.held_out for i in range(len(self.domains))])
         if self.crossdomain and cfg.train.batch_size < 2:
             raise VislabError("model.mixstyle.mix=crossdomain pairs samples of two domains: train.batch_size must be at least 2")
         if self.crossdomain and cfg.data.sampler == "domain_balanced" and cfg.data.domains_per_batch == 1:
@@ -94,7 +96,7 @@ class DomainGeneralizationTask(ClassificationTask):
             domain = {"domain_acc": MulticlassAccuracy(n, average="micro")}
             if not train:
                 domain["domain_map"] = MeanAveragePrecision(n)
-            parts.append(TorchMetrics(domain, inputs=domain_inputs))
+            parts.append(DomainHeadMetrics(domain, self.trained))
         if not train:
             parts.append(TorchMetrics({"per_domain": AccuracyPerDomain(self.domains)}, inputs=per_domain_inputs))
         return MetricGroup(parts)
@@ -130,7 +132,7 @@ class DomainGeneralizationTask(ClassificationTask):
         extra = super().finalize(artifacts_dir, class_logits(), bundle)
         if domain:
             write_domain_table(artifacts_dir / "per_domain.csv", self.domains, torch.cat(domain), torch.cat(hit),
-                               torch.cat(named) if named else None)
+                               torch.cat(named) if named else None, self.held_out)
         return extra
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ...config.schema import PanopticEvalConfig
+
+DEFAULT = PanopticEvalConfig()  # eval.panoptic's defaults
 
 
-NMS_KERNEL, CENTER_THRESHOLD, TOP_K = 7, 0.1, 200
-
-
-def find_centers(heatmap: torch.Tensor, threshold: float = CENTER_THRESHOLD, kernel: int = NMS_KERNEL,
-                 top_k: int = TOP_K) -> torch.Tensor:
+def find_centers(heatmap: torch.Tensor, threshold: float = DEFAULT.threshold, kernel: int = DEFAULT.nms_kernel,
+                 top_k: int = DEFAULT.top_k) -> torch.Tensor:
     """Instance centers [N, 2] (y, x) from a heatmap [H, W]: local maxima in a ``kernel`` window above
     ``threshold``, at most ``top_k`` of them, highest first."""
     pooled = F.max_pool2d(heatmap[None, None], kernel, stride=1, padding=kernel // 2)[0, 0]
@@ -35,13 +35,17 @@ def group_pixels(centers: torch.Tensor, offset: torch.Tensor, where: torch.Tenso
 
 
 def panoptic_maps(semantic: torch.Tensor, center: torch.Tensor, offset: torch.Tensor, things: torch.Tensor,
-                  ignore_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+                  ignore_index: int, post: PanopticEvalConfig = DEFAULT) -> tuple[torch.Tensor, torch.Tensor]:
     """(classes [H,W], instance ids [H,W]) from semantic class ids [H,W], a center heatmap [H,W] and offsets
-    [2,H,W]: thing pixels are grouped around the centers, each instance taking the majority class of its
-    pixels; thing pixels with no center at all are void."""
+    [2,H,W]: thing pixels are grouped around the centers (``post``: threshold, nms_kernel, top_k), each
+    instance taking the majority class of its pixels; thing pixels with no center at all are void, and so
+    are stuff classes covering fewer than ``post.stuff_area`` pixels."""
     thing = torch.isin(semantic, things.to(semantic.device))
-    instance = group_pixels(find_centers(center), offset, thing)
+    instance = group_pixels(find_centers(center, post.threshold, post.nms_kernel, post.top_k), offset, thing)
     classes = torch.where(thing, ignore_index, semantic)
+    if post.stuff_area > 0:
+        area = torch.bincount(semantic.flatten().long(), minlength=int(semantic.max()) + 1)
+        classes = torch.where(~thing & (area[semantic.long()] < post.stuff_area), ignore_index, classes)
     if bool(thing.any()) and int(instance.max()) > 0:
         k = int(semantic.max()) + 1
         votes = torch.bincount(instance[thing] * k + semantic[thing], minlength=(int(instance.max()) + 1) * k)

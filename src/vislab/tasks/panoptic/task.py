@@ -12,6 +12,7 @@ A panoptic prediction is a pair of maps: classes [H,W] (``ignore_index`` where v
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ...config import Config
+from ...config.schema import PanopticEvalConfig
 from ...data.bundle import DataBundle, DataInfo
 from ...data.panoptic import panoptic_targets, thing_pixels
 from ...errors import VislabError
@@ -26,6 +28,7 @@ from ...viz import save_png
 from ..classification import TorchMetrics
 from ..segmentation import SegmentationTask, image_sizes, labels
 from .artifacts import panoptic_colors, write_pq_tables
+from .coco import PanopticExport
 from .metrics import PanopticMetrics, pq_counts
 from .predict import panoptic_maps
 
@@ -40,8 +43,9 @@ class PanopticTask(SegmentationTask):
     monitor = "pq"
     mode = "max"
     reads = {"loss": (*SegmentationTask.reads["loss"], "center_weight", "offset_weight", "center_sigma"),
-             "eval": SegmentationTask.reads["eval"]}
+             "eval": (*SegmentationTask.reads["eval"], "panoptic")}
     heads = ("out", "center", "offset")
+    exports_panoptic = True
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         if info.task != "segmentation" or not info.thing_classes:
@@ -53,6 +57,7 @@ class PanopticTask(SegmentationTask):
         super().__init__(cfg, info)
         self.things = torch.tensor(info.thing_classes)
         self.sigma = cfg.loss.center_sigma
+        self.post = check_post_processing(cfg.eval.panoptic)
 
     def loss(self, outputs: dict, batch: dict) -> torch.Tensor:
         """Semantic cross-entropy (the auxiliary head's too) + center_weight x MSE of the heatmap (ignored
@@ -80,7 +85,7 @@ class PanopticTask(SegmentationTask):
         """Image ``i``'s predicted (classes, instance ids) [h, w] from batched outputs, cropped to ``size``."""
         h, w = size
         return panoptic_maps(labels(outputs["out"][i : i + 1, :, :h, :w])[0], outputs["center"][i, 0, :h, :w].float(),
-                             outputs["offset"][i, :, :h, :w], self.things, self.ignore_index)
+                             outputs["offset"][i, :, :h, :w], self.things, self.ignore_index, self.post)
 
     def truth(self, batch: dict, i: int, size: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Image ``i``'s true (classes, instance ids) [h, w]: thing pixels without an instance id are void."""
@@ -112,6 +117,20 @@ class PanopticTask(SegmentationTask):
         write_pq_tables(artifacts_dir, counts, self.class_names, self.things.tolist())
         return extra
 
+    def eval_settings(self) -> dict:
+        return {**super().eval_settings(), "panoptic": dataclasses.asdict(self.post)}
+
+    def export_panoptic(self, out: Path, predictions: Iterable[tuple[Any, dict]]) -> list[Path]:
+        """OUT/predictions.json with OUT/predictions/ and OUT/ground_truth.json with OUT/ground_truth/, the COCO
+        panoptic format (coco.PanopticExport) that panopticapi's pq_compute reads; images by sample index."""
+        sides = [PanopticExport(out, name, self.class_names, self.things.tolist(), self.ignore_index)
+                 for name in ("predictions", "ground_truth")]
+        for outputs, batch in predictions:
+            for index, maps in zip(batch["index"].tolist(), self.image_pairs(outputs, batch)):
+                for side, (classes, instances) in zip(sides, maps):
+                    side.add(int(index), classes.cpu().numpy(), instances.cpu().numpy())
+        return [side.close() for side in sides]
+
     # -- prediction on files ----------------------------------------------------------------------
 
     def save_prediction(self, out: Path, stem: str, image: torch.Tensor, outputs: dict[str, torch.Tensor]) -> dict[str, Path]:
@@ -128,3 +147,14 @@ class PanopticTask(SegmentationTask):
         return paths
 
 
+def check_post_processing(post: PanopticEvalConfig) -> PanopticEvalConfig:
+    """``eval.panoptic``, its ranges checked."""
+    if post.nms_kernel < 1 or post.nms_kernel % 2 == 0:
+        raise VislabError(f"eval.panoptic.nms_kernel must be an odd number of pixels (3, 7, 11...), not {post.nms_kernel}")
+    if post.top_k < 1:
+        raise VislabError(f"eval.panoptic.top_k must be at least 1, not {post.top_k}")
+    if not 0 <= post.threshold < 1:
+        raise VislabError(f"eval.panoptic.threshold must be in [0, 1), the heatmap's range; got {post.threshold}")
+    if post.stuff_area < 0:
+        raise VislabError(f"eval.panoptic.stuff_area must not be negative, got {post.stuff_area}")
+    return post

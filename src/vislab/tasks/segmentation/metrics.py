@@ -24,6 +24,7 @@ def labels(logits: torch.Tensor) -> torch.Tensor:
 def confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
     """int64 [K, K] counts of (true class, predicted class) over pixels whose target is not ignored."""
     k2 = num_classes**2
+    target = target.long()  # a uint8 target would wrap: 20 * 21 + 20 = 440 is 184 in uint8
     codes = torch.where(target != ignore_index, target * num_classes + pred, k2)  # ignored pixels count in bin k2
     return torch.bincount(codes.flatten(), minlength=k2 + 1)[:k2].reshape(num_classes, num_classes)
 

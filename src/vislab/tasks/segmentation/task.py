@@ -1,5 +1,6 @@
-"""Semantic segmentation: per-pixel cross-entropy (ignore index, optional hard-pixel mining, auxiliary head),
-metrics from one confusion matrix, evaluation on whole images or sliding windows, IoU artifacts, predictions.
+"""Semantic segmentation: per-pixel losses by name (``loss.terms``; cross-entropy by default, ignore index,
+optional hard-pixel mining, auxiliary head), metrics from one confusion matrix, evaluation on whole images or
+sliding windows with optional test-time augmentation, IoU artifacts, predictions.
 
 Model outputs are a logits tensor [B, K, H, W] or torchvision's ``{"out": ..., "aux": ...}``; the task
 works on ``{"out": logits[, "aux": logits]}``.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -18,12 +19,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...config import Config
+from ...config.schema import LossTermConfig, TTAConfig
 from ...data.bundle import DataBundle, DataInfo
 from ...data.segmentation import load_image
 from ...data.transforms import size_hw
+<<<<<<< HEAD
 from ...models.contract import contract_of
 from ...viz import colorize, overlay, save_grid, save_mask_png, save_png, to_display
 from ..base import Task
+=======
+from ...errors import VislabError
+from ...losses import build_loss, check_terms
+from ...tta import describe, segmentation_tta
+from ...viz import class_legend, colorize, overlay, save_grid, save_mask_png, save_png, to_display
+from ..base import Task, refuse_unused
+>>>>>>> eval
 from .artifacts import write_iou_tables
 from .metrics import TRAIN_PIXEL_STRIDE, SegmentationMetrics, confusion, image_sizes, labels, scores
 from .predict import resized, unique_stem
@@ -49,7 +59,8 @@ class SegmentationTask(Task):
     name = "segmentation"
     monitor = "miou"
     mode = "max"
-    reads = {"loss": ("label_smoothing", "class_weights", "aux_weight", "topk"), "eval": ("sliding_window", "window_overlap")}
+    reads = {"loss": ("label_smoothing", "class_weights", "aux_weight", "topk", "terms"),
+             "eval": ("sliding_window", "window_overlap", "tta")}
     predicts_to_folder = True  # vislab predict writes PNGs into a folder (RUN_DIR/predictions by default)
     heads: tuple[str, ...] = ("out",)  # the model outputs evaluation keeps (the auxiliary head is for training)
 
@@ -60,7 +71,8 @@ class SegmentationTask(Task):
         self.ignore_index = info.ignore_index
         self.channels = info.channels
         self.loss_cfg = cfg.loss
-        self.class_weights = torch.tensor(cfg.loss.class_weights) if cfg.loss.class_weights else None
+        self.pixel_loss = pixel_loss(cfg, self.num_classes, self.ignore_index)
+        self.tta = check_tta(cfg)
         self.window = size_hw(cfg.eval.sliding_window) if cfg.eval.sliding_window is not None else None
         self.overlap = cfg.eval.window_overlap
         self.resize = size_hw(cfg.aug.resize) if cfg.aug.resize is not None else None
@@ -71,19 +83,6 @@ class SegmentationTask(Task):
 
     def forward(self, model: nn.Module, batch: dict) -> dict[str, torch.Tensor]:
         return as_outputs(model(batch["image"]))
-
-    def pixel_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy over the pixels not ignored; with ``loss.topk`` only that share of the hardest ones."""
-        weight = self.class_weights.to(logits.device) if self.class_weights is not None else None
-        ce = F.cross_entropy(logits.float(), target, weight=weight, ignore_index=self.ignore_index, reduction="none",
-                             label_smoothing=self.loss_cfg.label_smoothing)
-        valid = target != self.ignore_index
-        if self.loss_cfg.topk is not None:
-            hard = ce[valid]
-            k = math.ceil(self.loss_cfg.topk * hard.numel())
-            return hard.topk(k).values.mean() if k else ce.sum()
-        total = weight[target[valid]].sum() if weight is not None else valid.sum()
-        return ce.sum() / total.clamp_min(1e-12)
 
     def loss(self, outputs: dict, batch: dict) -> torch.Tensor:
         """Main head, plus ``loss.aux_weight`` times the auxiliary head's loss when there is one."""
@@ -106,6 +105,14 @@ class SegmentationTask(Task):
     # -- evaluation -------------------------------------------------------------------------------
 
     def infer(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The ``heads`` maps [B, *, H, W] for images [B, C, H, W] (infer_views), averaged over the flips and
+        scales of ``eval.tta`` when it asks for more than the image itself."""
+        flip, scales = self.tta.flip, self.tta.scales
+        if not flip and list(scales) == [1.0]:
+            return self.infer_views(model, x)
+        return segmentation_tta(lambda view: self.infer_views(model, view), x, flip, scales)
+
+    def infer_views(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The ``heads`` maps [B, *, H, W] for images [B, C, H, W]: whole images padded to the model's stride
         and cropped back, or ``eval.sliding_window`` windows averaged where they overlap."""
         if self.window is None:
@@ -168,8 +175,12 @@ class SegmentationTask(Task):
             for neg_iou, index, target, pred in worst:
                 images += [to_display(bundle.val[index]["image"]), colorize(target), colorize(pred)]
                 titles += [f"#{index} IoU {-neg_iou:.2f}", "truth", "prediction"]
-            save_grid(artifacts_dir / "worst_val.png", images, titles, ncols=3, cell=2.4)
+            save_grid(artifacts_dir / "worst_val.png", images, titles, ncols=3, cell=2.4,
+                      legend=class_legend(self.class_names, self.ignore_index))
         return {}
+
+    def eval_settings(self) -> dict:
+        return {"tta": describe(self.tta.flip, self.tta.scales)}
 
     # -- prediction on files ----------------------------------------------------------------------
 
@@ -208,7 +219,7 @@ class SegmentationTask(Task):
                 for path, w in zip(files, written)]
 
     def save_prediction(self, out: Path, stem: str, image: torch.Tensor, outputs: dict[str, torch.Tensor]) -> dict[str, Path]:
-        """OUT/<stem>_mask.png (a palette PNG of class ids, in VOC colours) and OUT/<stem>_overlay.png (the
+        """OUT/<stem>_mask.png (a palette PNG of class ids, in the class palette) and OUT/<stem>_overlay.png (the
         image with the classes blended in) for one image uint8 [C,H,W] and the model's maps [1, *, h, w]."""
         pred = labels(resized(outputs["out"].float(), tuple(image.shape[-2:])))[0].cpu().numpy().astype(np.uint8)
         paths = {"mask": out / f"{stem}_mask.png", "overlay": out / f"{stem}_overlay.png"}
@@ -217,3 +228,22 @@ class SegmentationTask(Task):
         return paths
 
 
+def pixel_loss(cfg: Config, num_classes: int, ignore_index: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """loss(logits [B, K, H, W], target [B, H, W]) from ``loss.terms`` (cross-entropy when unset); the
+    cross-entropy keys (label_smoothing, class_weights, topk) are bad input when no term reads them."""
+    terms = cfg.loss.terms if cfg.loss.terms is not None else [LossTermConfig(name="ce")]
+    if not terms:
+        raise VislabError("loss.terms is empty; name at least one loss, e.g. loss.terms=[{name: ce}]")
+    check_terms(terms, num_classes)
+    if not any(t.name == "ce" and not t.binary for t in terms):
+        refuse_unused(cfg, ("loss.label_smoothing", "loss.class_weights", "loss.topk"), "loss.terms without a multi-class ce term")
+    weight = torch.tensor(cfg.loss.class_weights) if cfg.loss.class_weights else None
+    return build_loss(terms, ignore_index, weight, cfg.loss.label_smoothing, cfg.loss.topk)
+
+
+def check_tta(cfg: Config) -> TTAConfig:
+    """``eval.tta``, its scales checked."""
+    scales = cfg.eval.tta.scales
+    if not scales or any(not s > 0 for s in scales):
+        raise VislabError(f"eval.tta.scales must be positive numbers, e.g. [0.75, 1.0, 1.25]; got {scales}")
+    return cfg.eval.tta

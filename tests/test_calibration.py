@@ -1,0 +1,66 @@
+"""Calibration: ECE against hand values and torchmetrics, temperature scaling, the stored temperature."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torchmetrics.functional.classification import multiclass_calibration_error
+
+from vislab.calibration import (
+    Calibration, calibrate_logits, expected_calibration_error, fit_temperature, reliability_bins, run_temperature,
+    save_calibration, save_reliability_diagram,
+)
+from vislab.errors import VislabError
+
+
+def test_ece_by_hand():
+    # confidences 0.9, 0.9 (bin 13 of 0..14, one right: accuracy 0.5, gap 0.4) and 0.7 (bin 10, right, gap 0.3)
+    probs = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.3, 0.7]])
+    target = torch.tensor([0, 1, 1])
+    assert expected_calibration_error(probs, target) == pytest.approx((2 * 0.4 + 0.3) / 3, abs=1e-6)
+    bins = reliability_bins(probs, target)
+    assert bins.count.tolist() == [0] * 10 + [1, 0, 0, 2, 0]
+    assert bins.accuracy[13] == 0.5 and bins.confidence[13] == pytest.approx(0.9)
+
+
+def test_ece_agrees_with_torchmetrics():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(500, 7, generator=g) * 3
+    target = torch.randint(0, 7, (500,), generator=g)
+    probs = logits.softmax(1)
+    expected = float(multiclass_calibration_error(probs, target, num_classes=7, n_bins=15, norm="l1"))
+    assert expected_calibration_error(probs, target) == pytest.approx(expected, abs=1e-6)
+
+
+def test_temperature_scaling_recovers_a_known_temperature_and_lowers_ece():
+    g = torch.Generator().manual_seed(1)
+    true_logits = torch.randn(2000, 5, generator=g) * 2
+    target = torch.distributions.Categorical(logits=true_logits).sample()
+    overconfident = true_logits * 3  # a model three times too sure: temperature 3 undoes it
+    assert fit_temperature(overconfident, target) == pytest.approx(3.0, rel=0.1)
+    c = calibrate_logits(overconfident, target, "val", "best")
+    assert c.nll_after < c.nll_before and c.ece_after < c.ece_before / 3
+
+
+def test_stored_temperature_is_read_back_and_missing_means_one(tmp_path):
+    assert run_temperature(tmp_path) == 1.0
+    save_calibration(tmp_path, Calibration(2.5, "val", "best", 10, 1.0, 0.5, 0.2, 0.05))
+    assert run_temperature(tmp_path) == 2.5
+    assert json.loads((tmp_path / "calibration.json").read_text())["split"] == "val"
+    (tmp_path / "calibration.json").write_text('{"temperature": -1}')
+    with pytest.raises(VislabError, match="temperature must be positive"):
+        run_temperature(tmp_path)
+
+
+def test_reliability_diagram_is_written(tmp_path):
+    from PIL import Image
+
+    probs = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
+    path = save_reliability_diagram(tmp_path / "r.png", reliability_bins(probs, torch.tensor([0, 1, 0])), "val, best.pt")
+    assert Image.open(path).size == (450, 550)
+    assert not math.isnan(reliability_bins(probs, torch.tensor([0, 1, 0])).ece)
+    assert np.isnan(reliability_bins(probs, torch.tensor([0, 1, 0])).accuracy[0])
