@@ -23,17 +23,12 @@ from ...config.schema import LossTermConfig, TTAConfig
 from ...data.bundle import DataBundle, DataInfo
 from ...data.segmentation import load_image
 from ...data.transforms import size_hw
-<<<<<<< HEAD
-from ...models.contract import contract_of
-from ...viz import colorize, overlay, save_grid, save_mask_png, save_png, to_display
-from ..base import Task
-=======
 from ...errors import VislabError
 from ...losses import build_loss, check_terms
+from ...models.contract import contract_of
 from ...tta import describe, segmentation_tta
 from ...viz import class_legend, colorize, overlay, save_grid, save_mask_png, save_png, to_display
 from ..base import Task, refuse_unused
->>>>>>> eval
 from .artifacts import write_iou_tables
 from .metrics import TRAIN_PIXEL_STRIDE, SegmentationMetrics, confusion, image_sizes, labels, scores
 from .predict import resized, unique_stem
