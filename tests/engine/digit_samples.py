@@ -38,7 +38,7 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
     return DataBundle(train=train, val=val, test=test, info=memory.info)
 
 
-DATASETS["digit-samples"] = DatasetSpec(build, digits.status)
+DATASETS["digit-samples"] = DatasetSpec(build, digits.status, digits.READS)
 
 if __name__ == "__main__":
     from vislab.cli import main
