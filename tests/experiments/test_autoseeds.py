@@ -8,6 +8,7 @@ import optuna
 import pytest
 
 from vislab.experiments.autoseeds import auto_spec, look_lines, wanted_points
+from vislab.experiments.sweep import build_spec, claim, default_storage, next_round, open_sweep, prepare
 from vislab.experiments.space import SEED, Choice, Space
 from vislab.runs import Run
 
@@ -60,14 +61,27 @@ def test_bad_auto_sweeps_exit_2_before_creating_anything(main, tmp_path, args, m
     assert not (tmp_path / "runs" / "sweeps").exists()
 
 
-@pytest.mark.slow
-def test_a_real_auto_sweep_stops_a_decided_comparison_after_three_seeds(main, tmp_path):
-    code, out, err = main("sweep", "digits", "optim.lr=0.003,0.0", "--seeds", "auto", "--max-seeds", "5",
-                          "train.epochs=1", "data.limit=200", "train.batch_size=16", "--runs-dir", tmp_path / "runs", "--name", "auto")
-    assert code == 0, err
-    study = optuna.load_study(study_name="auto", storage=f"sqlite:///{tmp_path / 'runs/sweeps/auto/study.db'}")
-    assert len(study.trials) == 6  # lr 0 never learns: different from the baseline at the first look
-    assert "optim.lr=0: different after 3 seeds" in out and "sweep auto: 6 of 6 done" in out
+@pytest.mark.parametrize("sgd, trials", [
+    (lambda seed: 0.10 + 0.001 * seed, 6),  # far below the baseline: decided at the first look, 3 seeds each
+    (lambda seed: 0.95 + 0.002 * seed + 0.01 * (-1) ** seed, 10),  # the same, give or take: open until --max-seeds 5
+])
+def test_a_real_study_queues_rounds_until_the_plan_decides(tmp_path, sgd, trials):
+    """The sweep's own queueing, claiming and rounds on a real Optuna study; each trial's objective is told
+    directly instead of trained (the training of a trial is tested in test_sweep)."""
+    spec = build_spec("digits", {}, {"optim.name": ["adam", "sgd"]}, {}, seeds="auto", search="grid", trials=None,
+                      prune=False, max_seeds=5)
+    sweep = open_sweep("auto", tmp_path, default_storage(tmp_path), spec, resume=False)
+    prepare(sweep)
+    while True:
+        trial = claim(sweep)
+        if trial is None:
+            if next_round(sweep):
+                continue
+            break
+        values = sweep.space.suggest(trial)
+        sweep.study.tell(trial, 0.95 + 0.002 * values[SEED] if values["optim.name"] == "adam" else sgd(values[SEED]))
+    assert len(sweep.trials()) == trials and all(t.state.name == "COMPLETE" for t in sweep.trials())
+    assert sweep.tally()["pending"] == 0 and sweep.planned() == trials
 
 
 @pytest.mark.slow
