@@ -9,22 +9,16 @@ from vislab.data.panoptic import instance_segments, panoptic_targets
 THINGS = torch.tensor([1, 2])
 
 
-def test_centre_of_a_large_instance_is_exact():
-    # 300 x 400 = 120,000 pixels; its centre is (100 + 149.5, 50 + 199.5) = (249.5, 249.5) shifted below
+def test_centre_and_offsets_of_a_large_instance_are_exact():
+    # 300 x 400 = 120,000 pixels at rows 101..400 and columns 51..450: centre (250.5, 250.5)
     target = torch.zeros(1, 420, 460, dtype=torch.long)
     target[0, 101:401, 51:451] = 1
     instance = (target == 1).long()
     _, _, center = instance_segments(target, instance, THINGS)
     # summed in float32, the row sum (~3e7) loses its last bits and the centre lands ~0.1 px away
     assert torch.allclose(center.double(), torch.tensor([[250.5, 250.5]], dtype=torch.float64), atol=1e-4)
-
-
-def test_offsets_point_at_the_exact_centre_of_a_large_instance():
-    target = torch.zeros(1, 420, 460, dtype=torch.long)
-    target[0, 101:401, 51:451] = 1
-    t = panoptic_targets(target, (target == 1).long(), THINGS, sigma=8.0, ignore_index=255)
-    # the pixel at (101, 51) points to (250.5, 250.5)
-    assert torch.allclose(t.offset[0, :, 101, 51], torch.tensor([149.5, 199.5]), atol=1e-3)
+    t = panoptic_targets(target, instance, THINGS, sigma=8.0, ignore_index=255)
+    assert torch.allclose(t.offset[0, :, 101, 51], torch.tensor([149.5, 199.5]), atol=1e-3)  # (101, 51) -> (250.5, 250.5)
 
 
 def test_an_id_reused_by_two_classes_names_two_instances():

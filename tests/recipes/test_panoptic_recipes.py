@@ -140,11 +140,11 @@ def test_a_finished_run_is_regrouped_and_exported_for_panopticapi(shapes_run, tm
     sys.path.insert(0, str(Path(__file__).parents[1]))
     from panopticapi_pq import pq_compute
 
-    code, out, err = main("eval", shapes_run.dir, "eval.panoptic.nms_kernel=11", "eval.panoptic.threshold=0.05",
+    code, out, err = main("eval", shapes_run.dir, "eval.panoptic.nms_kernel=15", "eval.panoptic.threshold=0.05",
                           "--export-panoptic", tmp_path / "coco")
     assert code == 0, err
     saved = json.loads((shapes_run.dir / "eval_val_best.json").read_text())
-    assert saved["panoptic"] == {"threshold": 0.05, "nms_kernel": 11, "top_k": 200, "stuff_area": 0}
+    assert saved["panoptic"] == {"threshold": 0.05, "nms_kernel": 15, "top_k": 200, "stuff_area": 0}
     assert {"val_pq_things", "val_pq_stuff", "val_things_split"} <= set(saved)
     official = pq_compute(tmp_path / "coco" / "ground_truth.json", tmp_path / "coco" / "predictions.json")
     for group, suffix in (("All", ""), ("Things", "_things"), ("Stuff", "_stuff")):

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow  # the run-based tests train a digits run; the han
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> vislab.Run:
-    return vislab.train("digits", runs_dir=tmp_path_factory.mktemp("runs"), **{"train.epochs": 1, "train.progress": False, "data.limit": 600})
+    return vislab.train("digits", runs_dir=tmp_path_factory.mktemp("runs"), **{"train.epochs": 1, "train.progress": False, "data.limit": 300})
 
 
 def test_calibrate_stores_a_temperature_that_lowers_the_validation_nll(main, run):
@@ -95,7 +95,7 @@ def test_eval_with_flip_records_it_and_keys_that_do_nothing_are_refused(main, ru
     saved = json.loads((run.dir / "eval_val_best.json").read_text())
     assert saved["tta"] == {"flip": True, "scales": [1.0]} and "val_acc" in saved
     plain = vislab.evaluate(run.dir)
-    assert saved["val_acc"] != plain["val_acc"]  # mirrored digits change the answers
+    assert saved["val_loss"] != plain["val_loss"]  # mirrored digits change the answers
     assert json.loads((run.dir / "eval_val_best.json").read_text())["tta"] == {"flip": False, "scales": [1.0]}
     code, _, err = main("eval", run.dir, "eval.tta.scales=[0.5,1.0]")
     assert code == 2 and "config key 'eval.tta.scales' does nothing for classification runs" in err
