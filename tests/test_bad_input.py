@@ -289,13 +289,14 @@ def test_a_model_key_the_model_does_not_read(main, tmp_path: Path, model: str, k
     assert run_dirs(tmp_path / "runs") == []
 
 
-def test_every_packaged_recipe_builds_its_model_without_unread_keys():
-    from vislab import config, models
+def test_every_packaged_recipe_sets_only_keys_its_dataset_and_model_read():
+    from vislab import config, data, models
     from vislab.reads import unread
 
     for name in config.recipe_names():
         cfg = config.resolve(name)
         assert unread(cfg.model, models.COMMON + models.family_of(cfg.model.name).reads) == [], name
+        assert unread(cfg.data, data.COMMON + data.DATASETS[cfg.data.name].reads) == [], name
 
 
 @pytest.mark.parametrize("dataset, key", [

@@ -112,11 +112,11 @@ def test_a_weight_sweep_runs_on_shapes_panoptic(tmp_path, main):
      "task.name=panoptic cannot train on dataset digits \\(classification data\\); use task.name=classification"),
     (["shapes-panoptic", "data.name=pairs", "data.root=PAIRS", "data.mask_values={0: 0, 255: 1}"],
      "dataset pairs has no instance ids.*data.instance_dir=FOLDER"),
-    (["shapes-panoptic", "model.name=deeplabv3_resnet50"], "deeplabv3_resnet50 has no center and offset heads"),
+    (["shapes-panoptic", "model.name=deeplabv3_resnet50", "data.num_samples=8"], "deeplabv3_resnet50 has no center and offset heads"),
 ])
 def test_panoptic_heads_without_instance_ids_exit_2_before_any_run(args, message, tmp_path, main):
     pairs = write_pairs(tmp_path / "pairs", n=4)
-    code, _, err = main("train", *[a.replace("PAIRS", str(pairs)) for a in args], "data.num_samples=8", *TINY)
+    code, _, err = main("train", *[a.replace("PAIRS", str(pairs)) for a in args], *TINY)
     assert code == 2 and "Traceback" not in err
     assert re.search(message, err), err
     assert not list(tmp_path.glob("runs/*/*/config.yaml"))
