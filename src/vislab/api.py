@@ -114,7 +114,8 @@ def _run_training(
     if fabric.is_global_zero:
         if run is None:
             run = Run.create(runs_dir, cfg.recipe, name)
-            print(f"vislab: run directory {run.dir}", file=sys.stderr)  # to find it while it runs, or after a kill
+            if cfg.train.progress:  # with the progress: to find the run while it runs, or after a kill
+                print(f"vislab: run directory {run.dir}", file=sys.stderr)
     with removed_unless_checkpointed(run if created else None):
         if fabric.is_global_zero:
             config_mod.save(cfg, run.config_path)
