@@ -36,6 +36,10 @@ CASES = {
 
 def build(keys: dict, info: DataInfo):
     cfg = config.resolve({"data": {"name": "shapes"}}, {f"model.{k}": v for k, v in keys.items()})
+    if info.task == "domain_generalization":  # the task wraps the classifier (tasks.domain_generalization)
+        from vislab.models.domain_generalization import with_domains
+
+        return with_domains(models.build(cfg.model, info), cfg.model, info)
     return models.build(cfg.model, info)
 
 
