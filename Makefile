@@ -25,7 +25,8 @@ demo: install
 # elsewhere those tests skip and say why.
 browser:
 	@if ! command -v chromedriver >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get install -y -q chromium chromium-driver >/dev/null || echo "chromium not installed: the browser tests will skip"; fi
+		{ apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } \
+			|| echo "chromium not installed: the browser tests will skip"; fi
 
 test: install browser
 	$(BIN)/python -m pytest -q
