@@ -99,7 +99,7 @@ def evaluate(
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
     source = Path(exported).name if exported is not None else checkpoint + ("_ema" if weights == "ema" else "")
-    save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", {**metrics, **r.task.eval_settings()})
+    save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", metrics, r.task.eval_settings())
     if exported is None and target is None:
         try:
             write_records(r.run.dir, r.model, r.task, r.fabric, {split: loader}, source)
@@ -122,12 +122,13 @@ def check_export_dir(path: str | Path) -> Path:
     return out
 
 
-def save_metrics(path: Path, metrics: dict[str, float]) -> None:
-    """``metrics`` as JSON at ``path``; a place that takes no files (read-only, full) raises MetricsNotSaved."""
+def save_metrics(path: Path, metrics: dict[str, float], settings: Optional[dict[str, Any]] = None) -> None:
+    """``metrics`` and the evaluation ``settings`` as JSON at ``path``; a place that takes no files (read-only,
+    full) raises MetricsNotSaved, which carries the metrics."""
     import json
 
     try:
-        atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
+        atomic_write_text(path, json.dumps({**metrics, **(settings or {})}, indent=2) + "\n")
     except OSError as e:
         raise MetricsNotSaved(
             f"cannot write {path}: {e.strerror}; the metrics above were not saved (write them elsewhere with --out FILE.json)",

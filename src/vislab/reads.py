@@ -6,7 +6,7 @@ Torch-free: the declarations are plain tuples of key names beside each builder.
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from typing import Any, Iterable
 
 from .errors import VislabError
@@ -23,8 +23,17 @@ def unread(section: Any, reads: Iterable[str]) -> list[str]:
         if f.name in known or value == getattr(defaults, f.name):
             continue
         inner = [r.split(".", 1)[1] for r in known if r.startswith(f.name + ".")]
-        keys += [f"{f.name}.{k}" for k in unread(value, inner)] if inner and is_dataclass(value) else [f.name]
+        default = getattr(defaults, f.name)
+        if is_dataclass(value) and is_dataclass(default):  # name the keys within it that were set
+            keys += [f"{f.name}.{k}" for k in unread(value, inner)]
+        else:
+            keys.append(f.name)
     return keys
+
+
+def plain(value: Any) -> Any:
+    """A config value as YAML can write it (a section as its mapping)."""
+    return asdict(value) if is_dataclass(value) else value
 
 
 def default_of(section: Any, key: str) -> Any:
@@ -42,7 +51,7 @@ def check_reads(section: Any, prefix: str, reads: Iterable[str], what: str) -> N
     if keys:
         from .config import yaml_dump
 
-        reset = " ".join(f"{prefix}.{k}={yaml_dump(default_of(section, k))}" for k in keys)
+        reset = " ".join(f"{prefix}.{k}={yaml_dump(plain(default_of(section, k)))}" for k in keys)
         names = ", ".join(f"{prefix}.{k}" for k in keys)
         raise VislabError(f"config key{'s' if len(keys) > 1 else ''} {names} do{'' if len(keys) > 1 else 'es'} nothing for {what}; "
                           f"remove {'them' if len(keys) > 1 else 'it'} or set {reset}")

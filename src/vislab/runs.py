@@ -113,7 +113,8 @@ class Run:
         path = self.checkpoint_path(name)
         if not path.is_file():
             have = sorted(p.stem for p in (self.dir / "checkpoints").glob("*.pt"))
-            raise VislabError(f"{path} does not exist: this run has no '{name}' checkpoint (it has: {', '.join(have) or 'none'})")
+            how = {"averaged": " (train with train.average_last=K to write one)"}.get(name, "")
+            raise VislabError(f"{path} does not exist: this run has no '{name}' checkpoint{how} (it has: {', '.join(have) or 'none'})")
         return path
 
     @property

@@ -156,10 +156,11 @@ def default_path(run_dir: Path, checkpoint: str, fmt: str) -> Path:
 def prepare(model: nn.Module, cfg: Any, info: Any, task: Any, dynamic_batch: bool, half: bool,
             run_dir: str) -> tuple[nn.Module, torch.Tensor, dict[str, Any]]:
     """(the module to export, an example input [B, C, H, W] on the model's device, the metadata)."""
-    from ..tasks.segmentation import SegmentationTask
+    from ..models.contract import contract_of
 
-    dense = isinstance(task, SegmentationTask)  # images of any size, windows, padding to the stride
-    stride = getattr(model, "output_stride", 1)  # as the segmentation task pads for it
+    contract = contract_of(model)
+    dense = contract.dense  # per-pixel maps: images of any size, windows, padding to the stride
+    stride = contract.output_stride or 1  # as the segmentation task pads for it
     size = input_size(cfg, info, stride)
     model = model.half() if half else model
     device = next(model.parameters()).device

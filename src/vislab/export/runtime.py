@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import VislabError
+from ..models.contract import Contract
 from .options import format_of, require_extra
 
 METADATA_KEY = "vislab"  # the ONNX metadata_props key, and TorchScript's extra file vislab.json
@@ -28,6 +29,8 @@ class ExportedModel(nn.Module):
         super().__init__()
         self.path, self.metadata, self.runner, self.batch = path, metadata, runner, batch
         self.output_stride = metadata["output_stride"]
+        # the contract the task reads (padding to the stride); the heads are the file's outputs
+        self.contract = Contract(heads={name: name for name in metadata["outputs"]}, output_stride=self.output_stride)
         self.dtype = getattr(torch, metadata["dtype"])
 
     def forward(self, image: torch.Tensor, *_: Any) -> Any:
