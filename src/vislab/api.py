@@ -85,7 +85,7 @@ def _run_training(
 
     fabric = make_fabric(cfg.train)
     seed_all(cfg.train.seed)
-    bundle = data.build(cfg.data, cfg.aug)
+    bundle = data.bootstrapped(data.build(cfg.data, cfg.aug), cfg.data, cfg.train.seed)
     model = models.build(cfg.model, bundle.info)
     if run is not None and checkpoint is not None:  # checked before anything in the run directory changes
         load_weights(model, checkpoint["model"], describe_checkpoint(run.checkpoint_path("last"), checkpoint))

@@ -105,6 +105,10 @@ class DataConfig:
     test_domain: Union[str, None] = opt(None, "lodo: the held-out domain; null: the first. Naming one selects lodo")
     image_size: Union[int, list[int], None] = opt(None, "generated datasets (shapes): image size [H, W]")
     num_samples: Union[int, None] = opt(None, "generated datasets (shapes): number of training scenes")
+    labeled_per_class: Union[int, None] = opt(None, "keep this many labeled training samples per class (seeded by split_seed); the rest is unlabeled")
+    labeled_fraction: Union[float, None] = opt(None, "keep this share of the training split labeled (stratified by class where there is one)")
+    unlabeled_root: Union[str, None] = opt(None, "a folder of images without labels, added to the unlabeled pool")
+    bootstrap: bool = opt(False, "draw the training split with replacement from train.seed (bagging)")
 
 
 @dataclass
@@ -165,6 +169,13 @@ class SchedConfig:
 
 
 @dataclass
+class DistillConfig:
+    teacher: Union[str, None] = opt(None, "run directory of the finished teacher (its best.pt)")
+    temperature: float = opt(4.0, "softmax temperature of teacher and student")
+    weight: float = opt(0.9, "share of the distillation term; the labels' cross-entropy gets 1 - weight")
+
+
+@dataclass
 class LossConfig:
     label_smoothing: float = opt(0.0, "cross-entropy label smoothing")
     class_weights: Union[list[float], None] = opt(None, "per-class cross-entropy weights")
@@ -174,6 +185,7 @@ class LossConfig:
     center_weight: float = opt(200.0, "panoptic: weight of the center heatmap MSE")
     offset_weight: float = opt(0.01, "panoptic: weight of the offset L1")
     center_sigma: float = opt(8.0, "panoptic: Gaussian sigma of the center heatmap in pixels")
+    distill: Union[DistillConfig, None] = opt(None, "knowledge distillation from a finished run; null: off")
 
 
 @dataclass
@@ -201,6 +213,21 @@ class TrainConfig:
 
 
 @dataclass
+class SemisupConfig:
+    method: Literal["none", "fixmatch", "mean_teacher", "noisy_student"] = opt("none", "learning from the unlabeled pool")
+    ratio: int = opt(7, "unlabeled images per labeled image in each step (FixMatch's mu)")
+    weight: float = opt(1.0, "weight of the unlabeled loss")
+    threshold: float = opt(0.95, "fixmatch, noisy_student: confidence a pseudo-label needs (per pixel for segmentation)")
+    strong_ops: int = opt(2, "fixmatch, noisy_student: RandAugment operations in the strong view")
+    cutout: float = opt(0.5, "fixmatch, noisy_student: largest side of the strong view's cutout, as a share of the image")
+    ema_decay: float = opt(0.999, "mean_teacher: decay of the teacher's exponential moving average")
+    rampup_epochs: float = opt(5.0, "mean_teacher: epochs of sigmoid ramp-up of the consistency weight")
+    teacher: Union[str, None] = opt(None, "noisy_student: run directory of the finished teacher")
+    pseudo: Literal["hard", "soft"] = opt("hard", "noisy_student: the teacher's argmax, or its probabilities")
+    balance: bool = opt(True, "noisy_student: weight pseudo-labels so that every class counts alike")
+
+
+@dataclass
 class EvalConfig:
     sliding_window: Union[int, list[int], None] = opt(None, "segmentation: evaluate with [H, W] windows; null: whole images")
     window_overlap: float = opt(0.5, "segmentation: overlap of sliding windows")
@@ -218,6 +245,7 @@ class Config:
     loss: LossConfig = opt(LossConfig(), "loss")
     train: TrainConfig = opt(TrainConfig(), "training loop and hardware")
     eval: EvalConfig = opt(EvalConfig(), "evaluation")
+    semisup: SemisupConfig = opt(SemisupConfig(), "semi-supervised learning from unlabeled images")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -419,9 +447,11 @@ def _unknown_key(key: str) -> VislabError:
 
 
 _POSITIVE = ("train.epochs", "train.batch_size", "train.eval_batch_size", "train.devices", "train.num_nodes",
-             "train.limit_batches", "train.checkpoint_every_steps", "data.limit", "model.depth")
+             "train.limit_batches", "train.checkpoint_every_steps", "data.limit", "model.depth",
+             "data.labeled_per_class", "semisup.ratio", "semisup.strong_ops")
 _NON_NEGATIVE = ("optim.lr", "optim.weight_decay", "optim.momentum", "loss.label_smoothing", "sched.warmup_epochs",
-                 "train.patience", "train.grad_clip", "data.num_workers", "model.dropout", "model.drop_path")
+                 "train.patience", "train.grad_clip", "data.num_workers", "model.dropout", "model.drop_path",
+                 "semisup.weight", "semisup.rampup_epochs")
 
 
 def check_values(cfg: "Config") -> None:
@@ -435,7 +465,8 @@ def check_values(cfg: "Config") -> None:
         v = flat.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
             raise VislabError(f"config key '{key}' must not be negative, got {v}")
-    for key in ("model.dropout", "model.drop_path", "loss.label_smoothing", "data.val_fraction", "data.test_fraction"):
+    for key in ("model.dropout", "model.drop_path", "loss.label_smoothing", "data.val_fraction", "data.test_fraction",
+                "semisup.threshold", "semisup.cutout", "semisup.ema_decay", "loss.distill.weight"):
         v = flat.get(key)
         if isinstance(v, float) and not 0 <= v < 1:
             raise VislabError(f"config key '{key}' must be in [0, 1), got {v}")

@@ -13,6 +13,7 @@ from . import cifar100, digits, digits_dg, folder, mnist, officehome, pairs, sha
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
+from .labeled import bootstrapped, split_labeled
 from .loading import Loader
 from .splits import data_root
 
@@ -52,7 +53,7 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
             f"aug.{mixing[0]} mixes images and class labels, which data.name={cfg.name} ({bundle.info.task}) does not do; "
             f"set aug.{mixing[0]}=null"
         )
-    return bundle
+    return split_labeled(bundle, cfg)
 
 
 def status(root: str | None = None) -> list[tuple[str, str, Optional[bool]]]:
@@ -63,5 +64,5 @@ def status(root: str | None = None) -> list[tuple[str, str, Optional[bool]]]:
 
 __all__ = [
     "DATASETS", "DataBundle", "DataInfo", "DatasetSpec", "Loader", "MemoryDataset", "SampleDataset",
-    "augment_for_memory", "build", "data_root", "status",
+    "augment_for_memory", "bootstrapped", "build", "data_root", "status",
 ]

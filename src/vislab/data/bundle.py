@@ -36,6 +36,7 @@ class DataBundle:
     ``target`` (int64 [] or [H,W]), and task-specific keys; keys are ``index`` or ``(index, sample_seed)``.
     ``batch_transform(batch, generator) -> batch`` runs per training batch on the device after
     normalization (CutMix, MixUp). ``files`` lists each split's files, saved in the run directory.
+    ``unlabeled`` is the pool of training images without labels (targets hidden), when there is one.
     """
 
     train: Dataset
@@ -45,3 +46,4 @@ class DataBundle:
     batch_transform: Optional[Callable[[dict, Any], dict]] = None
     files: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    unlabeled: Optional[Dataset] = None

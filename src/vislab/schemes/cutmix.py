@@ -1,0 +1,46 @@
+"""CutMix consistency for segmentation (French et al. 2020; UniMatch's form): a box of each unlabeled image's
+strong view is replaced by the same box of its partner's (the next image in the batch), and so are the
+pseudo-labels, their confidence mask and the valid-pixel mask, so the student is taught, pixel by pixel,
+what the teacher said about the pixel it now sees.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..data.batch_augment import coin, integers, uniform
+from .losses import PseudoLabels
+
+AREA = (0.02, 0.4)  # UniMatch's obtain_cutmix_box: box area as a share of the image
+LOG_RATIO = (math.log(0.3), math.log(1 / 0.3))
+
+
+def cutmix_boxes(batch: int, height: int, width: int, g: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """bool [B, H, W]: one box per sample (with probability ``p``, else empty), area and aspect ratio drawn
+    as UniMatch draws them."""
+    area = uniform(g, batch, *AREA) * (height * width)
+    ratio = uniform(g, batch, *LOG_RATIO).exp()
+    bh = (area * ratio).sqrt().round().clamp(1, height).long()
+    bw = (area / ratio).sqrt().round().clamp(1, width).long()
+    top, left = integers(g, batch, height - bh + 1), integers(g, batch, width - bw + 1)
+    rows = torch.arange(height, device=g.device)[None]
+    cols = torch.arange(width, device=g.device)[None]
+    in_rows = (rows >= top[:, None]) & (rows < (top + bh)[:, None])
+    in_cols = (cols >= left[:, None]) & (cols < (left + bw)[:, None])
+    return in_rows[:, :, None] & in_cols[:, None, :] & coin(g, batch, p)[:, None, None]
+
+
+def from_partner(x: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+    """``x`` [B, ...spatial] or [B, C, H, W] with the pixels inside ``box`` [B, H, W] taken from the next
+    sample of the batch (the last from the first)."""
+    partner = x.roll(-1, dims=0)
+    mask = box[:, None] if x.ndim == box.ndim + 1 else box
+    return torch.where(mask, partner, x)
+
+
+def mixed(images: torch.Tensor, pseudo: PseudoLabels, valid: torch.Tensor, box: torch.Tensor) -> tuple[torch.Tensor, PseudoLabels, torch.Tensor]:
+    """The strong images [B, C, H, W], pseudo-labels [B, H, W] and valid mask [B, H, W] mixed alike."""
+    mixed_pseudo = PseudoLabels(*(from_partner(t, box) for t in pseudo))
+    return from_partner(images, box), mixed_pseudo, from_partner(valid, box)
