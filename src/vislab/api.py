@@ -80,6 +80,9 @@ def _run_training(
     checkpoint: Optional[dict] = None,
     on_epoch: Optional[Callable] = None,
 ) -> Run:
+    from .schemes.settings import check as check_schemes
+
+    check_schemes(cfg)  # on the config alone, before torch is imported
     from . import data, models, tasks
     from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
 
