@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vislab.schemes.cutmix import cutmix_boxes, from_partner, mixed
+from vislab.schemes.cutmix import cutmix_boxes, from_partner, mixed_labels
 from vislab.schemes.losses import (
     distillation_loss, ema_update, fixmatch_loss, masked_cross_entropy, pseudo_labels, sigmoid_rampup,
     soft_cross_entropy, softmax_mse,
@@ -103,7 +103,8 @@ def test_cutmix_takes_the_box_from_the_next_image_for_images_and_labels_alike() 
     pseudo = pseudo_labels(logits, 0.5)
     valid = torch.ones(3, 2, 2, dtype=torch.bool)
     valid[1] = False  # image 1 is all padding
-    out, mixed_pseudo, mixed_valid = mixed(images, pseudo, valid, box)
+    out = from_partner(images, box)
+    mixed_pseudo, mixed_valid = mixed_labels(pseudo, valid, box)
     assert out[0, :, 0, 0].tolist() == [1.0, 1.0] and out[0, :, 1, 1].tolist() == [0.0, 0.0]
     assert out[2, :, 1, 1].tolist() == [0.0, 0.0]  # the last image's partner is the first
     assert mixed_pseudo.labels[0].tolist() == [[1, 0], [0, 0]]

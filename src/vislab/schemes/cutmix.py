@@ -40,7 +40,7 @@ def from_partner(x: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, partner, x)
 
 
-def mixed(images: torch.Tensor, pseudo: PseudoLabels, valid: torch.Tensor, box: torch.Tensor) -> tuple[torch.Tensor, PseudoLabels, torch.Tensor]:
-    """The strong images [B, C, H, W], pseudo-labels [B, H, W] and valid mask [B, H, W] mixed alike."""
-    mixed_pseudo = PseudoLabels(*(from_partner(t, box) for t in pseudo))
-    return from_partner(images, box), mixed_pseudo, from_partner(valid, box)
+def mixed_labels(pseudo: PseudoLabels, valid: torch.Tensor, box: torch.Tensor) -> tuple[PseudoLabels, torch.Tensor]:
+    """Pseudo-labels and the valid-pixel mask [B, H, W] mixed as ``from_partner(images, box)`` mixed the
+    strong images they belong to."""
+    return PseudoLabels(*(from_partner(t, box) for t in pseudo)), from_partner(valid, box)
