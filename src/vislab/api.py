@@ -85,6 +85,7 @@ def _run_training(
     check_schemes(cfg)  # on the config alone, before torch is imported
     from . import data, models, tasks
     from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
+    from .schemes.task import wrap
 
     fabric = make_fabric(cfg.train)
     seed_all(cfg.train.seed)
@@ -92,7 +93,7 @@ def _run_training(
     model = models.build(cfg.model, bundle.info)
     if run is not None and checkpoint is not None:  # checked before anything in the run directory changes
         load_weights(model, checkpoint["model"], describe_checkpoint(run.checkpoint_path("last"), checkpoint))
-    task = tasks.build(cfg, bundle.info)
+    task = wrap(tasks.build(cfg, bundle.info), cfg, bundle, model)
     if run is not None:
         check_split_files(run, bundle.files)
     fabric.launch()  # with several devices this starts the other processes, which re-run up to here

@@ -22,7 +22,7 @@ from ..data.loading import Loader
 from ..errors import VislabError
 from ..meta import git_commit, versions
 from ..runs import Run
-from ..tasks.base import Task
+from ..tasks.base import StepContext, Task
 from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
 from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
 from .hardware import describe_device
@@ -122,6 +122,7 @@ def fit(
     scheduler = build_scheduler(cfg.sched, optimizer, len(train_loader), cfg.train.epochs)
     if resume:
         load_training_state(fabric, optimizer, scheduler, resume)
+        task.load_state_dict(resume.get("task", {}))
     monitor, mode = monitor_of(cfg, task)
     s = Session(
         cfg, fabric, model, optimizer, scheduler, task, run, state,
@@ -246,8 +247,9 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
     for step, batch in enumerate(loader.epoch(st.epoch, st.step), start=st.step):
         if cfg.train.channels_last:
             batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-        outputs = task.forward(model, batch)
-        loss = task.loss(outputs, batch)
+        ctx = StepContext(st.epoch, step, st.global_step, len(loader), cfg.train.seed, fabric.device,
+                          fabric.global_rank, fabric.world_size)
+        loss, outputs = task.training_step(model, batch, ctx)
         checked = (step + 1) % check_every == 0 or step + 1 == len(loader)
         if checked and not math.isfinite(loss_value := float(loss.detach())):
             if cfg.train.nan_policy == "stop":
@@ -260,6 +262,7 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
             if cfg.train.grad_clip:
                 fabric.clip_gradients(model, s.optimizer, max_norm=cfg.train.grad_clip)
             s.optimizer.step()
+            task.after_optimizer_step(model, ctx)
             n = batch["image"].shape[0]
             partial["loss_sum"] += loss.detach().double() * n
             partial["count"] += n
@@ -303,6 +306,7 @@ def checkpoint_state(s: Session) -> dict[str, Any]:
         "scaler": scaler.state_dict() if scaler is not None else None,
         "state": state,
         "rng": rng_state(),
+        "task": s.task.state_dict(),
         "config": to_dict(s.cfg),
     }
 

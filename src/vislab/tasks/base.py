@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Protocol
 
@@ -19,6 +20,20 @@ class Metrics(Protocol):
     def compute(self) -> dict[str, float]: ...
 
     def reset(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Where a training step stands: ``global_step`` counts steps over the whole run (before this one)."""
+
+    epoch: int
+    step: int
+    global_step: int
+    steps_per_epoch: int
+    seed: int
+    device: torch.device
+    rank: int = 0
+    world_size: int = 1
 
 
 class Task:
@@ -41,6 +56,21 @@ class Task:
 
     def loss(self, outputs: Any, batch: dict) -> torch.Tensor:
         raise NotImplementedError
+
+    def training_step(self, model: nn.Module, batch: dict, ctx: StepContext) -> tuple[torch.Tensor, Any]:
+        """(loss, outputs) of one training batch; outputs feed the training metrics."""
+        outputs = self.forward(model, batch)
+        return self.loss(outputs, batch), outputs
+
+    def after_optimizer_step(self, model: nn.Module, ctx: StepContext) -> None:
+        """Called after every optimizer step (an EMA teacher follows the model here)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the task keeps across steps (EMA weights, pseudo-labels), saved in every checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
 
     def metrics(self, train: bool = False) -> Metrics:
         """A fresh accumulator; ``train=True`` asks for the cheap ones shown while training."""
