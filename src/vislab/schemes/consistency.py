@@ -1,9 +1,10 @@
 """One training step of each scheme, for any task whose model gives class logits per image [B, K] or per
-pixel [B, K, H, W]: the labeled batch and the unlabeled one go through the model together (one forward,
+pixel [B, K, H, W]: the labeled batch and the unlabeled views go through the model together (one forward,
 so BatchNorm sees both, as FixMatch's reference does), then the outputs are split.
 
-``forward(images) -> outputs`` is the task's forward; ``logits(outputs) -> tensor`` picks the class logits
-from them; the labeled part of the outputs goes back to the task for its own loss and metrics.
+``forward(parts) -> outputs per part`` runs the task's forward on batches (dicts) joined into one;
+``logits(outputs) -> tensor`` picks the class logits; the labeled part of the outputs goes back to the
+task for its own loss and metrics.
 """
 
 from __future__ import annotations
@@ -21,14 +22,26 @@ from .noisy_student import PseudoLabelSet
 from .strong import strong_view
 from .teacher import stats
 
-Forward = Callable[[torch.Tensor], Any]
+Forward = Callable[[list[dict]], list[Any]]
 Logits = Callable[[Any], torch.Tensor]
+_LABELS = ("target", "index", "size")  # not model inputs: never joined
+
+
+def join(parts: list[dict]) -> dict:
+    """Batches as one: the per-sample model inputs every part has (``image``, a domain id ...) concatenated."""
+    sizes = [p["image"].shape[0] for p in parts]
+    keys = [k for k, v in parts[0].items() if k not in _LABELS and torch.is_tensor(v) and v.ndim and v.shape[0] == sizes[0]
+            and all(k in p and torch.is_tensor(p[k]) and p[k].shape[0] == n for p, n in zip(parts, sizes))]
+    return {k: torch.cat([p[k] for p in parts]) for k in keys}
 
 
 def split_outputs(outputs: Any, sizes: list[int]) -> list[Any]:
-    """Model outputs of a concatenated batch (a tensor, or a dict of tensors) cut into ``sizes`` parts."""
+    """Model outputs of a joined batch (a tensor, or a dict of tensors) cut into ``sizes`` parts; dict
+    entries that are not per sample are given to every part."""
+    total = sum(sizes)
     if isinstance(outputs, dict):
-        parts = {k: torch.split(v, sizes) for k, v in outputs.items()}
+        parts = {k: torch.split(v, sizes) if torch.is_tensor(v) and v.ndim and v.shape[0] == total else [v] * len(sizes)
+                 for k, v in outputs.items()}
         return [{k: p[i] for k, p in parts.items()} for i in range(len(sizes))]
     return list(torch.split(outputs, sizes))
 
@@ -67,7 +80,7 @@ class FixMatch(Scheme):
     """Pseudo-labels from the weak view, taught to the strong one where confident; for per-pixel tasks the
     strong views are CutMixed between images and the pseudo-labels mixed alike."""
 
-    def step(self, forward: Forward, logits: Logits, labeled: torch.Tensor, unlabeled: dict,
+    def step(self, forward: Forward, logits: Logits, labeled: dict, unlabeled: dict,
              g: torch.Generator) -> tuple[Any, torch.Tensor, dict[str, float]]:
         """(labeled outputs, weighted unlabeled loss, {"mask": share of confident pseudo-labels})."""
         weak = unlabeled["image"]
@@ -75,8 +88,7 @@ class FixMatch(Scheme):
         box = cutmix_boxes(weak.shape[0], weak.shape[-2], weak.shape[-1], g) if self.per_pixel else None
         if box is not None:
             strong = from_partner(strong, box)
-        n, m = labeled.shape[0], weak.shape[0]
-        out_labeled, out_weak, out_strong = split_outputs(forward(torch.cat([labeled, weak, strong])), [n, m, m])
+        out_labeled, out_weak, out_strong = forward([labeled, unlabeled, {**unlabeled, "image": strong}])
         if box is None:
             loss, pseudo = fixmatch_loss(logits(out_weak), logits(out_strong), self.semisup.threshold)
         else:
@@ -92,14 +104,13 @@ class MeanTeacher(Scheme):
     ``semisup.cutout=0`` reduce to the weak one) held to the EMA teacher's on the weak view, the weight
     ramped up over ``semisup.rampup_epochs``."""
 
-    def step(self, forward: Forward, logits: Logits, teacher: Forward, labeled: torch.Tensor, unlabeled: dict,
+    def step(self, forward: Forward, logits: Logits, teacher: Forward, labeled: dict, unlabeled: dict,
              g: torch.Generator, epochs_done: float) -> tuple[Any, torch.Tensor, dict[str, float]]:
         """(labeled outputs, weighted consistency loss, {"weight": the ramped weight})."""
-        weak = unlabeled["image"]
-        student_view = self.strong(weak, g)
-        out_labeled, out_student = split_outputs(forward(torch.cat([labeled, student_view])), [labeled.shape[0], weak.shape[0]])
+        student_view = {**unlabeled, "image": self.strong(unlabeled["image"], g)}
+        out_labeled, out_student = forward([labeled, student_view])
         with torch.no_grad():
-            target = logits(teacher(weak))
+            target = logits(teacher([unlabeled])[0])
         weight = self.semisup.weight * sigmoid_rampup(epochs_done, self.semisup.rampup_epochs)
         return out_labeled, weight * softmax_mse(logits(out_student), target), {"weight": weight}
 
@@ -113,11 +124,10 @@ class NoisyStudent(Scheme):
         self.labels = labels
         self.num_classes = info.num_classes
 
-    def step(self, forward: Forward, logits: Logits, labeled: torch.Tensor, unlabeled: dict,
+    def step(self, forward: Forward, logits: Logits, labeled: dict, unlabeled: dict,
              g: torch.Generator) -> tuple[Any, torch.Tensor, dict[str, float]]:
         """(labeled outputs, weighted pseudo-label loss, {})."""
-        strong = self.strong(unlabeled["image"], g)
-        out_labeled, out_strong = split_outputs(forward(torch.cat([labeled, strong])), [labeled.shape[0], strong.shape[0]])
+        out_labeled, out_strong = forward([labeled, {**unlabeled, "image": self.strong(unlabeled["image"], g)}])
         rows = unlabeled["index"].cpu()
         targets = self.labels.targets[rows]
         probs = targets if targets.ndim == 2 else F.one_hot(targets, self.num_classes).float()

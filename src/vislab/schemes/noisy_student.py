@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch.utils.data import Dataset
@@ -53,14 +53,16 @@ def evaluation_view(pool: Dataset, aug: AugConfig) -> Dataset:
 
 @torch.no_grad()
 def teacher_probabilities(teacher: Teacher, pool: Dataset, aug: AugConfig, mean: list[float], std: list[float],
-                          device: torch.device, batch_size: int) -> torch.Tensor:
-    """The teacher's class probabilities float [N, K] for every pool sample, in pool order, un-noised."""
+                          device: torch.device, batch_size: int, run: Callable[[torch.nn.Module, dict], torch.Tensor]) -> torch.Tensor:
+    """The teacher's class probabilities float [N, K] for every pool sample, in pool order, un-noised;
+    ``run(model, batch)`` gives class logits (the task's forward and class head)."""
     loader = Loader(evaluation_view(pool, aug), batch_size, device=device, train=False, mean=mean, std=std, num_workers=0)
     model_mean, model_std = stats(mean).to(device), stats(std).to(device)
     teacher.model.to(device)
     probs: list[Any] = [None] * len(pool)
     for batch in loader.epoch(0):
-        p = teacher.logits(batch["image"], model_mean, model_std).float().softmax(1).cpu()
+        logits = teacher.logits(batch["image"], model_mean, model_std, lambda m, x: run(m, {**batch, "image": x}))
+        p = logits.float().softmax(1).cpu()
         for row, i in zip(p, batch["index"].tolist()):
             probs[i] = row
     return torch.stack(probs)

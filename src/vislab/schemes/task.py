@@ -11,6 +11,7 @@ uninterrupted one would have. The Mean Teacher's EMA weights and Noisy Student's
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
@@ -23,7 +24,7 @@ from ..data.labeled import subset
 from ..data.loading import Loader
 from ..data.seeding import mix_seed
 from ..tasks.base import StepContext, Task
-from .consistency import FixMatch, MeanTeacher, NoisyStudent, valid_pixels
+from .consistency import FixMatch, MeanTeacher, NoisyStudent, join, split_outputs
 from .losses import distillation_loss, ema_update
 from .noisy_student import PseudoLabelSet, select, teacher_probabilities
 from .teacher import load_teacher, stats
@@ -111,23 +112,29 @@ class SchemeTask(Task):
         unlabeled = self.unlabeled_batch(ctx)
         g = torch.Generator(device=ctx.device)
         g.manual_seed(mix_seed(ctx.seed, _STRONG_VIEW, ctx.global_step, ctx.rank))
-        forward = lambda images: self.base.forward(model, {**batch, "image": images})  # noqa: E731
+        forward = functools.partial(self.joint_forward, model)
         if self.fixmatch is not None:
-            outputs, extra, _ = self.fixmatch.step(forward, self.logits, batch["image"], unlabeled, g)
+            outputs, extra, _ = self.fixmatch.step(forward, self.logits, batch, unlabeled, g)
         elif self.mean_teacher is not None:
-            teacher = lambda images: self.base.forward(self.ema, {**batch, "image": images})  # noqa: E731
+            teacher = functools.partial(self.joint_forward, self.ema)
             epochs_done = ctx.global_step / ctx.steps_per_epoch
-            outputs, extra, _ = self.mean_teacher.step(forward, self.logits, teacher, batch["image"], unlabeled, g, epochs_done)
+            outputs, extra, _ = self.mean_teacher.step(forward, self.logits, teacher, batch, unlabeled, g, epochs_done)
         else:
-            outputs, extra, _ = self.noisy.step(forward, self.logits, batch["image"], unlabeled, g)  # type: ignore[union-attr]
+            outputs, extra, _ = self.noisy.step(forward, self.logits, batch, unlabeled, g)  # type: ignore[union-attr]
         return self.base.loss(outputs, batch) + extra, outputs
+
+    def joint_forward(self, model: nn.Module, parts: list[dict]) -> list[Any]:
+        """The base task's forward on the parts joined into one batch, its outputs split back per part."""
+        outputs = self.base.forward(model, join(parts))
+        return split_outputs(outputs, [p["image"].shape[0] for p in parts])
 
     def distillation_step(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, Any]:
         """(1 - weight) x the task's loss + weight x T^2 KL to the teacher (per pixel: the labeled pixels)."""
         teacher, d = self.distill_teacher, self.cfg.loss.distill
         outputs = self.base.forward(model, batch)
         image = batch["image"]
-        target = teacher.logits(image, self.mean.to(image.device), self.std.to(image.device))  # type: ignore[union-attr]
+        target = teacher.logits(image, self.mean.to(image.device), self.std.to(image.device),  # type: ignore[union-attr]
+                                lambda m, x: self.logits(self.base.forward(m, {**batch, "image": x})))
         valid = None
         if self.per_pixel:
             valid = batch["target"] != self.bundle.info.ignore_index
@@ -146,7 +153,8 @@ class SchemeTask(Task):
         if self.pseudo_teacher is not None:
             if self.pseudo is None:
                 probs = teacher_probabilities(self.pseudo_teacher, pool, cfg.aug, bundle.info.mean, bundle.info.std,
-                                              ctx.device, cfg.train.eval_batch_size or cfg.train.batch_size)
+                                              ctx.device, cfg.train.eval_batch_size or cfg.train.batch_size,
+                                              lambda m, b: self.logits(self.base.forward(m, b)))
                 s = cfg.semisup
                 self.pseudo = select(probs, s.threshold, s.pseudo == "soft", s.balance)
             self.noisy = NoisyStudent(cfg, bundle.info, self.pseudo)
