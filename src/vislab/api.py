@@ -83,17 +83,17 @@ def _run_training(
     from .schemes.settings import check as check_schemes
 
     check_schemes(cfg)  # on the config alone, before torch is imported
-    from . import data, models, tasks
+    from . import data, tasks
     from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
     from .schemes.task import wrap
 
     fabric = make_fabric(cfg.train)
     seed_all(cfg.train.seed)
     bundle = data.bootstrapped(data.build(cfg.data, cfg.aug), cfg.data, cfg.train.seed)
-    model = models.build(cfg.model, bundle.info)
+    task = wrap(tasks.build(cfg, bundle.info), cfg, bundle)
+    model = task.build_model(cfg, bundle.info)
     if run is not None and checkpoint is not None:  # checked before anything in the run directory changes
         load_weights(model, checkpoint["model"], describe_checkpoint(run.checkpoint_path("last"), checkpoint))
-    task = wrap(tasks.build(cfg, bundle.info), cfg, bundle, model)
     if run is not None:
         check_split_files(run, bundle.files)
     fabric.launch()  # with several devices this starts the other processes, which re-run up to here

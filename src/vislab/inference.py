@@ -17,12 +17,13 @@ from .runs import Run, read_data_info
 
 @dataclasses.dataclass
 class Restored:
-    """A finished run brought back for inference: its config, data (when built), and model in eval mode."""
+    """A finished run brought back for inference: its config, data (when built), task, and model in eval mode."""
 
     run: Run
     cfg: Config
     info: Any
     bundle: Any
+    task: Any
     model: Any
     fabric: Any
 
@@ -32,7 +33,7 @@ def restore(
 ) -> Restored:
     """A run's model with its ``checkpoint`` (best or last) loaded, on one device. ``with_data=False``
     builds the data only when the run saved no data_info.json."""
-    from . import data, models
+    from . import data, tasks
     from .engine import describe_checkpoint, load_checkpoint, load_weights
 
     run = run if isinstance(run, Run) else Run.load(run)
@@ -44,9 +45,10 @@ def restore(
     info = None if with_data else read_data_info(run)
     bundle = data.build(cfg.data, cfg.aug) if info is None else None
     info = info or bundle.info
-    model = models.build(cfg.model, info)
+    task = tasks.build(cfg, info)
+    model = task.build_model(cfg, info)
     load_weights(model, state["model"], describe_checkpoint(run.checkpoint_path(checkpoint), state))
-    return Restored(run, cfg, info, bundle, model.to(fabric.device).eval(), fabric)
+    return Restored(run, cfg, info, bundle, task, model.to(fabric.device).eval(), fabric)
 
 
 def evaluate(
@@ -55,7 +57,6 @@ def evaluate(
     """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json."""
     import json
 
-    from . import tasks
     from .engine import evaluate as evaluate_split
     from .engine import make_loader
 
@@ -65,9 +66,8 @@ def evaluate(
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
-    task = tasks.build(r.cfg, r.info)
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
-    metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, task, r.fabric, r.cfg).items()}
+    metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
     atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 
@@ -82,31 +82,25 @@ def predict(
     returns one dict per image with at least ``file`` and ``summary`` (a line to print); ``out`` is
     where it writes its results (a CSV for classification; a folder of PNGs for tasks whose
     ``predicts_to_folder`` is set, by default RUN_DIR/predictions). ``overrides`` change the run's config
-    for inference (``eval.sliding_window=[256,256]``). Options the task does not take are bad input.
+    for inference (``eval.sliding_window=[256,256]``). Options not in the task's ``predict_options`` are
+    bad input.
     """
-    import inspect
-
-    from . import tasks
     from .data.images import image_files
 
     r = restore(run, checkpoint, overrides, with_data=False)
-    task = tasks.build(r.cfg, r.info)
-    method = getattr(task, "predict_files", None)
-    if method is None:
-        raise VislabError(f"{r.info.task} runs cannot predict from image files")
-    accepted = inspect.signature(method).parameters
+    task = r.task
     for key in options:
-        if key not in accepted:
-            raise VislabError(f"--{key} does not apply to {r.info.task} runs")
+        if key not in task.predict_options:
+            raise VislabError(f"--{key} does not apply to {task.name} runs")
     files = image_files(inputs)
     target = Path(out).expanduser() if out else None
-    if getattr(task, "predicts_to_folder", False):
+    if task.predicts_to_folder:
         target = target or r.run.dir / "predictions"
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise VislabError(f"cannot create output folder {target}: {e.strerror}; choose another with --out") from None
-    return method(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
+    return task.predict_files(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
 
 
 def ensemble(

@@ -27,13 +27,10 @@ def member_outputs(restored: Any, split: str) -> MemberOutput:
     """Softmax outputs of a restored run (see inference.restore) over ``split``, in index order, through its
     own evaluation pipeline (members may use different input sizes)."""
     from .engine import make_loader, predictions
-    from .tasks import build as build_task
-    from .tasks.classification import ClassificationTask
-
     r = restored
-    task = build_task(r.cfg, r.info)
-    if not isinstance(task, ClassificationTask):  # domain generalization is one too: it votes with its class head
-        raise VislabError(f"{r.run.dir} is a {r.info.task} run; ensembles vote over classification runs")
+    task = r.task
+    if not task.votes:  # domain generalization votes too, with its class head
+        raise VislabError(f"{r.run.dir} is a {task.name} run; ensembles vote over classification runs")
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"{r.run.dir}: dataset {r.cfg.data.name} has no {split} split")

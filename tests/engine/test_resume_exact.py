@@ -152,7 +152,7 @@ def assert_identical(resumed: Path, reference: Path) -> None:
         a, b = checkpoint(resumed, which), checkpoint(reference, which)
         same(a["model"], b["model"], f"{which}.model")
         same(a["optimizer"], b["optimizer"], f"{which}.optimizer")
-        same(a["task"], b["task"], f"{which}.task")  # an EMA teacher, pseudo-labels
+        same(a["extra_models"], b["extra_models"], f"{which}.extra_models")  # an EMA teacher, pseudo-labels
     assert metrics_rows(resumed) == metrics_rows(reference)
     s, r = (Run(resumed).summary, Run(reference).summary)
     assert s["status"] == "completed"
@@ -248,7 +248,7 @@ def test_mean_teacher_resumes_its_teacher_and_unlabeled_stream_bit_identical(tmp
     stop_when(proc, lambda: (st := watch.last()) is not None and st["epoch"] >= 1 and st["step"] > 0, "mid-epoch")
     kill(proc)
     run = run_dir_of(runs)
-    assert "ema" in checkpoint(run, "last")["task"]
+    assert "ema" in checkpoint(run, "last")["extra_models"]
     finished(start("train", "--resume", run))
     finished(proc_ref)
     assert_identical(run, run_dir_of(reference_runs))

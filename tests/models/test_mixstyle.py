@@ -8,7 +8,8 @@ import torch
 from vislab.config import MixStyleConfig, resolve
 from vislab.data.bundle import DataInfo
 from vislab.errors import VislabError
-from vislab.models import build
+from vislab.tasks import build as build_task
+from vislab.tasks.domain_generalization import DomainGeneralizationTask
 from vislab.models.mixstyle import MixStyle, cross_domain_partners, mix_styles
 
 EPS = 1e-6
@@ -83,9 +84,10 @@ def test_bad_settings_are_named():
         MixStyle(MixStyleConfig(p=1.5))
 
 
-def dg_model(**overrides):
-    cfg = resolve("digits-dg-mixstyle", overrides)
-    return build(cfg.model, RGB)
+def dg_model(recipe: str = "digits-dg-mixstyle", **overrides):
+    """The model the domain-generalization task builds (it wraps the classifier)."""
+    cfg = resolve(recipe, overrides)
+    return DomainGeneralizationTask(cfg, RGB).build_model(cfg, RGB)
 
 
 def test_the_model_answers_with_class_and_domain_logits_and_its_mixings():
@@ -106,8 +108,7 @@ def test_the_model_answers_with_class_and_domain_logits_and_its_mixings():
 
 
 def test_mixstyle_sits_after_resnet_stages_and_the_freeze_still_holds():
-    cfg = resolve("officehome-mixstyle", {"model.pretrained": False, "model.name": "resnet18"})  # resnet50's stages, smaller
-    model = build(cfg.model, RGB)
+    model = dg_model("officehome-mixstyle", **{"model.pretrained": False, "model.name": "resnet18"})  # resnet50's stages, smaller
     assert not any(p.requires_grad for p in model.net.layer1.parameters())
     assert all(p.requires_grad for p in model.net.layer2.parameters())
     assert model.net.fc.dropout == 0.5 and model.net.fc.domain.out_features == 3
@@ -125,7 +126,9 @@ def test_stages_that_are_not_feature_maps_or_do_not_exist_are_bad_input():
         dg_model(**{"model.mixstyle.layers": ["dropout"]})
 
 
-def test_mixstyle_and_domain_head_need_domain_data():
+def test_mixstyle_and_domain_head_need_the_domain_generalization_task():
     info = DataInfo("classification", 5, list("abcde"), 3, [0.5] * 3, [0.25] * 3, image_size=(32, 32))
-    with pytest.raises(VislabError, match="need a domain-generalization dataset"):
-        build(resolve("digits-dg-mixstyle").model, info)
+    with pytest.raises(VislabError, match="need task.name=domain_generalization"):
+        build_task(resolve("digits-dg-mixstyle"), info)
+    with pytest.raises(VislabError, match="need task.name=domain_generalization .*not classification"):
+        build_task(resolve("digits-dg-mixstyle", {"task.name": "classification"}), RGB)

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from seg_files import write_pairs, write_voc
-from vislab import api, config, data, models, tasks
+from vislab import api, config, data, tasks
 from vislab.data.loading import Loader
 from vislab.engine.optim import build_optimizer
 from vislab.experiments.space import parse_items
@@ -61,7 +61,8 @@ def test_voc_panoptic_recipe_takes_two_training_steps_on_segmentation_object_png
     cfg = config.resolve("voc-panoptic", {"data.root": str(write_voc(tmp_path, objects=True)), "model.pretrained": False,
                                           "model.backbone": "resnet50"})
     bundle = data.build(cfg.data, cfg.aug)
-    model, task = models.build(cfg.model, bundle.info), tasks.build(cfg, bundle.info)
+    task = tasks.build(cfg, bundle.info)
+    model = task.build_model(cfg, bundle.info)
     optimizer = build_optimizer(cfg.optim, model)
     loader = Loader(bundle.train, 2, device=torch.device("cpu"), train=True, num_workers=0,
                     mean=bundle.info.mean, std=bundle.info.std, limit_batches=2)
@@ -94,7 +95,8 @@ def test_a_weight_sweep_runs_on_shapes_panoptic(tmp_path, main):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["digits", "model.name=unet", "model.heads=panoptic"], "dataset digits has no instance ids"),
+    (["digits", "task.name=panoptic", "model.name=unet", "model.heads=panoptic"],
+     "task.name=panoptic cannot train on dataset digits \\(classification data\\); use task.name=classification"),
     (["shapes-panoptic", "data.name=pairs", "data.root=PAIRS", "data.mask_values={0: 0, 255: 1}"],
      "dataset pairs has no instance ids.*data.instance_dir=FOLDER"),
     (["shapes-panoptic", "model.name=deeplabv3_resnet50"], "deeplabv3_resnet50 has no center and offset heads"),

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from seg_files import write_voc
-from vislab import api, config, data, models, tasks
+from vislab import api, config, data, tasks
 from vislab.data.loading import Loader
 from vislab.engine.optim import build_optimizer, build_scheduler
 
@@ -45,7 +45,8 @@ def test_voc_deeplabv3_recipe_takes_two_training_steps(tmp_path):
     cfg = config.resolve("voc-deeplabv3", {"data.root": str(write_voc(tmp_path)), "model.pretrained": False,
                                           "model.aux_loss": True})
     bundle = data.build(cfg.data, cfg.aug)
-    model, task = models.build(cfg.model, bundle.info), tasks.build(cfg, bundle.info)
+    task = tasks.build(cfg, bundle.info)
+    model = task.build_model(cfg, bundle.info)
     optimizer = build_optimizer(cfg.optim, model)
     scheduler = build_scheduler(cfg.sched, optimizer, steps_per_epoch=2, epochs=cfg.train.epochs)
     loader = Loader(bundle.train, 2, device=torch.device("cpu"), train=True, num_workers=0,

@@ -3,7 +3,7 @@
 from .checkpoint import describe_checkpoint, load_checkpoint, save_checkpoint, seed_all
 from .hardware import configure_backends, describe_device, make_fabric
 from .evaluation import evaluate, make_loader, predictions
-from .loop import TrainingDiverged, fit, train_one_epoch
+from .fit import TrainingDiverged, fit, train_one_epoch
 from .weights import load_weights, unwrap
 
 __all__ = [

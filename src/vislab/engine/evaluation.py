@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
@@ -13,7 +14,7 @@ from ..config import Config
 from ..data.bundle import DataBundle
 from ..data.loading import Loader
 from ..errors import VislabError
-from ..tasks.base import Task
+from ..tasks.base import StepContext, Task
 from .interrupts import interruption_point
 
 
@@ -53,26 +54,34 @@ def out_of_memory_hint(key: str, batch_size: int) -> Iterator[None]:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Optional[Config] = None) -> dict[str, float]:
-    """Loss and metrics over a split, reduced over processes (names without the split prefix)."""
+def evaluate(
+    model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Optional[Config] = None, ctx: Optional[StepContext] = None,
+) -> dict[str, float]:
+    """Loss (where the task's ``validation_step`` gives one) and metrics over a split, reduced over processes
+    (names without the split prefix). ``ctx``: the training context (the task's extra models) if any."""
     was_training = model.training
     model.eval()
     metrics = task.metrics()
     loss_sum = torch.zeros((), dtype=torch.float64, device=fabric.device)
     count = 0
+    ctx = ctx or StepContext(fabric)
+    has_loss = True  # until a validation step says otherwise (an empty split still reports a loss of 0)
     with fabric.autocast(), out_of_memory_hint("train.eval_batch_size", loader.sampler.batch_size):
-        for batch in loader.epoch(0):
+        for step, batch in enumerate(loader.epoch(0)):
             interruption_point()
             if cfg is not None and cfg.train.channels_last:
                 batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-            outputs = task.predict(model, batch)
-            n = batch["image"].shape[0]
-            loss_sum += task.loss(outputs, batch).detach().double() * n
-            count += n
+            loss, outputs = task.validation_step(model, batch, dataclasses.replace(ctx, step=step))
+            has_loss = loss is not None
+            if has_loss:
+                n = batch["image"].shape[0]
+                loss_sum += loss.detach().double() * n
+                count += n
             metrics.update(outputs, batch)
     totals = fabric.all_reduce(torch.stack([loss_sum, torch.tensor(float(count), dtype=torch.float64, device=loss_sum.device)]), reduce_op="sum")
     model.train(was_training)
-    return {"loss": float(totals[0] / max(float(totals[1]), 1.0)), **metrics.compute()}
+    loss = {"loss": float(totals[0] / max(float(totals[1]), 1.0))} if has_loss else {}
+    return {**loss, **metrics.compute()}
 
 
 def predictions(model: nn.Module, loader: Loader, task: Task, fabric: Any) -> Iterator[tuple[Any, dict]]:

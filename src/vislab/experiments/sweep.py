@@ -138,7 +138,7 @@ def build_spec(
 def objective(cfg: config_mod.Config) -> tuple[str, str]:
     """The metric a trial is scored by and its direction: what picks the run's best.pt."""
     from .. import data, tasks
-    from ..engine.loop import monitor_of
+    from ..engine.fit import monitor_of
 
     bundle = data.build(cfg.data, cfg.aug)
     return monitor_of(cfg, tasks.build(cfg, bundle.info))

@@ -16,7 +16,6 @@ from ..config import ModelConfig
 from ..data.bundle import DataInfo
 from ..errors import VislabError
 from . import cnn, panoptic_deeplab, smp, timm_models, torchvision_models, tv_segmentation, unet
-from .domain_generalization import with_domains
 
 Builder = Callable[[ModelConfig, DataInfo], nn.Module]
 
@@ -56,8 +55,8 @@ def builder_for(name: str) -> Builder | None:
 
 
 def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    """The model named by ``cfg.name``, sized for ``info``; unknown names list the close ones. For
-    domain-generalization data it answers with a dict (see models.domain_generalization)."""
+    """The model named by ``cfg.name``, sized for ``info``; unknown names list the close ones. The
+    domain-generalization task wraps it (see models.domain_generalization)."""
     builder = builder_for(cfg.name)
     if builder is None:
         close = difflib.get_close_matches(cfg.name, known_names(), n=5, cutoff=0.5)
@@ -65,4 +64,4 @@ def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         raise VislabError(f"unknown model model.name='{cfg.name}': {hint}")
     if cfg.heads == "panoptic" and cfg.name not in PANOPTIC_HEADS:
         raise VislabError(f"model.heads=panoptic: {cfg.name} has no center and offset heads; use {' or '.join(PANOPTIC_HEADS)}")
-    return with_domains(builder(cfg, info), cfg, info)
+    return builder(cfg, info)

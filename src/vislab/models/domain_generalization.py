@@ -102,15 +102,8 @@ def attach_mixstyle(net: nn.Module, mixstyle: MixStyle, stages: list[str], info:
 
 
 def with_domains(net: nn.Module, cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    """For domain-generalization data, the classifier ``net`` wrapped in a DomainGeneralizationNet with the
-    domain head and MixStyle ``cfg`` asks for; other data keeps ``net`` (and may not ask for either)."""
-    if info.task != "domain_generalization":
-        if cfg.mixstyle is not None or cfg.domain_head:
-            raise VislabError(
-                f"model.mixstyle and model.domain_head need a domain-generalization dataset (officehome, digits-dg), "
-                f"not {info.task} data; set model.mixstyle=null model.domain_head=false"
-            )
-        return net
+    """The classifier ``net`` wrapped in a DomainGeneralizationNet with the domain head and MixStyle ``cfg``
+    asks for (the domain-generalization task builds its model so)."""
     if cfg.domain_head:
         add_domain_head(net, model_classes(cfg, info), len(info.domains or []))
     mixstyle = MixStyle(cfg.mixstyle) if cfg.mixstyle is not None else None

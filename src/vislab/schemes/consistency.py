@@ -12,13 +12,11 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 import torch
-import torch.nn.functional as F
 
 from ..config import Config
 from ..data.bundle import DataInfo
 from .cutmix import cutmix_boxes, from_partner, mixed_labels
 from .losses import fixmatch_loss, masked_cross_entropy, pseudo_labels, sigmoid_rampup, soft_cross_entropy, softmax_mse
-from .noisy_student import PseudoLabelSet
 from .strong import strong_view
 from .teacher import stats
 
@@ -116,21 +114,13 @@ class MeanTeacher(Scheme):
 
 
 class NoisyStudent(Scheme):
-    """The teacher's pseudo-labels (looked up by the unlabeled samples' ``index`` in the kept set) taught to
-    the strong view of the pool, weighted for class balance."""
+    """The teacher's pseudo-labels, looked up by the unlabeled samples' ``index``, taught to the strong view
+    of the pool, each sample weighted (class balance; 0 below the threshold)."""
 
-    def __init__(self, cfg: Config, info: DataInfo, labels: PseudoLabelSet) -> None:
-        super().__init__(cfg, info)
-        self.labels = labels
-        self.num_classes = info.num_classes
-
-    def step(self, forward: Forward, logits: Logits, labeled: dict, unlabeled: dict,
-             g: torch.Generator) -> tuple[Any, torch.Tensor, dict[str, float]]:
-        """(labeled outputs, weighted pseudo-label loss, {})."""
+    def step(self, forward: Forward, logits: Logits, labeled: dict, unlabeled: dict, g: torch.Generator,
+             targets: torch.Tensor, weights: torch.Tensor) -> tuple[Any, torch.Tensor, dict[str, float]]:
+        """(labeled outputs, weighted pseudo-label loss, {}); ``targets`` [N, K] and ``weights`` [N] cover the pool."""
         out_labeled, out_strong = forward([labeled, {**unlabeled, "image": self.strong(unlabeled["image"], g)}])
-        rows = unlabeled["index"].cpu()
-        targets = self.labels.targets[rows]
-        probs = targets if targets.ndim == 2 else F.one_hot(targets, self.num_classes).float()
-        device = unlabeled["image"].device
-        loss = soft_cross_entropy(logits(out_strong), probs.to(device), self.labels.weights[rows].to(device))
+        rows = unlabeled["index"].to(targets.device)
+        loss = soft_cross_entropy(logits(out_strong), targets[rows], weights[rows])
         return out_labeled, self.semisup.weight * loss, {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 from torch.utils.data import Dataset
@@ -25,7 +25,6 @@ from ..data.labeled import Subset
 from ..data.loading import Loader
 from ..data.transforms import build_transform
 from ..errors import VislabError
-from .teacher import Teacher, stats
 
 
 @dataclass
@@ -52,17 +51,16 @@ def evaluation_view(pool: Dataset, aug: AugConfig) -> Dataset:
 
 
 @torch.no_grad()
-def teacher_probabilities(teacher: Teacher, pool: Dataset, aug: AugConfig, mean: list[float], std: list[float],
-                          device: torch.device, batch_size: int, run: Callable[[torch.nn.Module, dict], torch.Tensor]) -> torch.Tensor:
+def teacher_probabilities(teacher: torch.nn.Module, pool: Dataset, aug: AugConfig, mean: Optional[list[float]],
+                          std: Optional[list[float]], device: torch.device, batch_size: int,
+                          run: Callable[[torch.nn.Module, dict], torch.Tensor]) -> torch.Tensor:
     """The teacher's class probabilities float [N, K] for every pool sample, in pool order, un-noised;
-    ``run(model, batch)`` gives class logits (the task's forward and class head)."""
+    ``run(teacher, batch) -> logits`` is the task's forward and class head on batches normalized with
+    ``mean``/``std`` (the training data's, or None when aug.normalize is off)."""
     loader = Loader(evaluation_view(pool, aug), batch_size, device=device, train=False, mean=mean, std=std, num_workers=0)
-    model_mean, model_std = stats(mean).to(device), stats(std).to(device)
-    teacher.model.to(device)
     probs: list[Any] = [None] * len(pool)
     for batch in loader.epoch(0):
-        logits = teacher.logits(batch["image"], model_mean, model_std, lambda m, x: run(m, {**batch, "image": x}))
-        p = logits.float().softmax(1).cpu()
+        p = run(teacher, batch).float().softmax(1).cpu()
         for row, i in zip(p, batch["index"].tolist()):
             probs[i] = row
     return torch.stack(probs)

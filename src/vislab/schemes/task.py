@@ -1,11 +1,10 @@
 """A task trained with a scheme (FixMatch, Mean Teacher, Noisy Student, distillation): the training step is
-the scheme's; metrics, evaluation, artifacts and prediction stay the base task's.
+the scheme's; validation, metrics, artifacts and prediction stay the base task's.
 
-The unlabeled stream is a second Loader over the pool, seeded apart from the labeled one. Its batch for
-training step ``g`` (counted over the whole run) is batch ``g % len`` of its epoch ``g // len``: a function
-of the step alone, so a resumed run draws exactly the unlabeled batches (order and augmentation) the
-uninterrupted one would have. The Mean Teacher's EMA weights and Noisy Student's pseudo-labels are part of
-``state_dict``, saved in every checkpoint.
+Through the task interface (tasks.base): the unlabeled pool is an extra stream ("unlabeled"), so the engine
+seeds, shards and resumes it exactly; the Mean Teacher's EMA copy ("ema"), a frozen teacher ("teacher")
+and Noisy Student's pseudo-labels ("pseudo_labels", a module of buffers) are extra models, which the engine
+places on the device and keeps in every checkpoint.
 """
 
 from __future__ import annotations
@@ -13,67 +12,86 @@ from __future__ import annotations
 import copy
 import functools
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 from torch import nn
 
 from ..config import Config
-from ..data.bundle import DataBundle
-from ..data.labeled import subset
-from ..data.loading import Loader
+from ..data.bundle import DataBundle, DataInfo
 from ..data.seeding import mix_seed
-from ..tasks.base import StepContext, Task
+from ..tasks.base import StepContext, Stream, Task
 from .consistency import FixMatch, MeanTeacher, NoisyStudent, join, split_outputs
 from .losses import distillation_loss, ema_update
 from .noisy_student import PseudoLabelSet, select, teacher_probabilities
-from .teacher import load_teacher, stats
+from .teacher import Teacher, load_teacher, stats
 
-_UNLABELED_STREAM = 17  # mixed into train.seed: the pool's order and augmentation differ from the labeled stream's
-_STRONG_VIEW = 18
+_STRONG_VIEW = 18  # mixed with train.seed and the step: the strong views' own random stream
 
 
-class Stream:
-    """Batch ``g`` of an endless walk over a Loader's epochs, rebuilt from ``g`` alone when not next in line."""
+class PseudoLabels(nn.Module):
+    """Noisy Student's pseudo-labels for every pool sample, as buffers (so they are checkpointed with the
+    extra models): ``targets`` [N, K] probabilities (one-hot for hard labels) and ``weights`` [N]
+    (0 for the samples below the threshold); ``ready`` says whether the teacher has labeled the pool yet."""
 
-    def __init__(self, loader: Loader) -> None:
-        self.loader = loader
-        self.batches: Optional[Iterator[dict]] = None
-        self.expected = -1
+    def __init__(self, size: int, num_classes: int) -> None:
+        super().__init__()
+        self.register_buffer("targets", torch.zeros(size, num_classes))
+        self.register_buffer("weights", torch.zeros(size))
+        self.register_buffer("ready", torch.zeros((), dtype=torch.bool))
 
-    def batch(self, g: int) -> dict:
-        per_epoch = len(self.loader)
-        epoch, step = divmod(g, per_epoch)
-        if self.batches is None or g != self.expected or step == 0:
-            self.batches = self.loader.epoch(epoch, step)
-        self.expected = g + 1
-        return next(self.batches)
+    def fill(self, labels: PseudoLabelSet) -> None:
+        kept = labels.indices.to(self.targets.device)
+        targets = labels.targets if labels.targets.ndim == 2 else nn.functional.one_hot(labels.targets, self.targets.shape[1])
+        self.targets.zero_()
+        self.weights.zero_()
+        self.targets[kept] = targets.float().to(self.targets.device)
+        self.weights[kept] = labels.weights.to(self.weights.device)
+        self.ready.fill_(True)
+
+
+def steps_per_epoch(cfg: Config, bundle: DataBundle, world_size: int) -> int:
+    """Training batches per epoch on one process, as EpochBatchSampler cuts them (for ramp-ups in epochs)."""
+    per_process = -(-len(bundle.train) // world_size)
+    steps = per_process // cfg.train.batch_size if per_process >= cfg.train.batch_size else 1
+    return max(1, min(steps, cfg.train.limit_batches or steps))
 
 
 class SchemeTask(Task):
     """``base`` trained with the scheme ``cfg`` names; see the module docstring."""
 
-    def __init__(self, base: Task, cfg: Config, bundle: DataBundle, model: nn.Module) -> None:
+    def __init__(self, base: Task, cfg: Config, bundle: DataBundle) -> None:
         self.base = base
         self.cfg = cfg
         self.bundle = bundle
-        self.monitor, self.mode = base.monitor, base.mode
+        self.name, self.monitor, self.mode = base.name, base.monitor, base.mode
+        self.predicts_to_folder, self.predict_options, self.votes = base.predicts_to_folder, base.predict_options, base.votes
         info = bundle.info
         self.per_pixel = info.task == "segmentation"
         self.mean = stats(info.mean if cfg.aug.normalize else [0.0] * info.channels)
         self.std = stats(info.std if cfg.aug.normalize else [1.0] * info.channels)
         method = cfg.semisup.method
-        self.fixmatch = FixMatch(cfg, info) if method == "fixmatch" else None
-        self.mean_teacher = MeanTeacher(cfg, info) if method == "mean_teacher" else None
-        self.ema: Optional[nn.Module] = copy.deepcopy(model).requires_grad_(False) if self.mean_teacher else None
-        self.pseudo_teacher = load_teacher(cfg.semisup.teacher, info, "semisup.teacher") if method == "noisy_student" else None
-        self.pseudo: Optional[PseudoLabelSet] = None
-        self.noisy: Optional[NoisyStudent] = None
-        distill = cfg.loss.distill
-        self.distill_teacher = load_teacher(distill.teacher, info, "loss.distill.teacher") if distill else None
-        self.stream: Optional[Stream] = None
+        self.scheme: Any = {"fixmatch": FixMatch, "mean_teacher": MeanTeacher, "noisy_student": NoisyStudent}.get(method)
+        self.scheme = self.scheme(cfg, info) if self.scheme else None
+        self.teacher: Optional[Teacher] = None  # checked and loaded here, before any run directory exists
+        if method == "noisy_student":
+            self.teacher = load_teacher(cfg.semisup.teacher, info, "semisup.teacher")  # type: ignore[arg-type]
+        elif cfg.loss.distill is not None:
+            self.teacher = load_teacher(cfg.loss.distill.teacher, info, "loss.distill.teacher")  # type: ignore[arg-type]
 
     # -- what stays the base task's -----------------------------------------------------------------
+
+    def build_model(self, cfg: Config, info: DataInfo) -> nn.Module:
+        return self.base.build_model(cfg, info)
+
+    def validation_step(self, model: nn.Module, batch: dict, ctx: StepContext) -> tuple[Optional[torch.Tensor], Any]:
+        return self.base.validation_step(model, batch, ctx)
+
+    def on_train_epoch_start(self, model: nn.Module, ctx: StepContext) -> None:
+        self.base.on_train_epoch_start(model, ctx)
+
+    def on_train_epoch_end(self, model: nn.Module, ctx: StepContext) -> None:
+        self.base.on_train_epoch_end(model, ctx)
 
     def forward(self, model: nn.Module, batch: dict) -> Any:
         return self.base.forward(model, batch)
@@ -93,106 +111,98 @@ class SchemeTask(Task):
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
         return self.base.finalize(artifacts_dir, predictions, bundle)
 
-    # -- the scheme's step ------------------------------------------------------------------------------
+    def class_logits(self, outputs: Any) -> torch.Tensor:
+        return self.base.class_logits(outputs)
+
+    def predict_files(self, model: nn.Module, files: list[Path], **kwargs: Any) -> list[dict[str, Any]]:  # type: ignore[override]
+        return self.base.predict_files(model, files, **kwargs)
+
+    # -- what the scheme adds ---------------------------------------------------------------------------
+
+    def extra_models(self, model: nn.Module) -> dict[str, nn.Module]:
+        models = dict(self.base.extra_models(model))
+        if isinstance(self.scheme, MeanTeacher):
+            models["ema"] = copy.deepcopy(model).requires_grad_(False)
+        if self.teacher is not None:
+            models["teacher"] = self.teacher.model
+        if isinstance(self.scheme, NoisyStudent):
+            models["pseudo_labels"] = PseudoLabels(len(self.bundle.unlabeled), self.bundle.info.num_classes)
+        return models
+
+    def extra_streams(self, bundle: DataBundle) -> dict[str, Stream]:
+        streams = dict(self.base.extra_streams(bundle))
+        if self.scheme is not None:
+            pool = bundle.unlabeled
+            size = min(self.cfg.train.batch_size * self.cfg.semisup.ratio, len(pool))
+            streams["unlabeled"] = Stream(pool, size)
+        return streams
 
     def logits(self, outputs: Any) -> torch.Tensor:
         """Class logits among the base task's outputs: per pixel for segmentation, else its class head."""
-        return outputs["out"] if self.per_pixel else self.base.class_logits(outputs)  # type: ignore[attr-defined]
-
-    def place(self, device: torch.device) -> None:
-        """The EMA model and the teachers on the training device (once)."""
-        for module in (self.ema, *(t.model for t in (self.pseudo_teacher, self.distill_teacher) if t is not None)):
-            if module is not None and next(module.parameters()).device != device:
-                module.to(device)
-
-    def training_step(self, model: nn.Module, batch: dict, ctx: StepContext) -> tuple[torch.Tensor, Any]:
-        self.place(ctx.device)
-        if self.distill_teacher is not None:
-            return self.distillation_step(model, batch)
-        unlabeled = self.unlabeled_batch(ctx)
-        g = torch.Generator(device=ctx.device)
-        g.manual_seed(mix_seed(ctx.seed, _STRONG_VIEW, ctx.global_step, ctx.rank))
-        forward = functools.partial(self.joint_forward, model)
-        if self.fixmatch is not None:
-            outputs, extra, _ = self.fixmatch.step(forward, self.logits, batch, unlabeled, g)
-        elif self.mean_teacher is not None:
-            teacher = functools.partial(self.joint_forward, self.ema)
-            epochs_done = ctx.global_step / ctx.steps_per_epoch
-            outputs, extra, _ = self.mean_teacher.step(forward, self.logits, teacher, batch, unlabeled, g, epochs_done)
-        else:
-            outputs, extra, _ = self.noisy.step(forward, self.logits, batch, unlabeled, g)  # type: ignore[union-attr]
-        return self.base.loss(outputs, batch) + extra, outputs
+        return outputs["out"] if self.per_pixel else self.base.class_logits(outputs)
 
     def joint_forward(self, model: nn.Module, parts: list[dict]) -> list[Any]:
         """The base task's forward on the parts joined into one batch, its outputs split back per part."""
         outputs = self.base.forward(model, join(parts))
         return split_outputs(outputs, [p["image"].shape[0] for p in parts])
 
-    def distillation_step(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, Any]:
-        """(1 - weight) x the task's loss + weight x T^2 KL to the teacher (per pixel: the labeled pixels)."""
-        teacher, d = self.distill_teacher, self.cfg.loss.distill
-        outputs = self.base.forward(model, batch)
+    def teacher_logits(self, teacher: nn.Module, batch: dict) -> torch.Tensor:
+        """The frozen teacher's class logits for a batch normalized as this run's data."""
         image = batch["image"]
-        target = teacher.logits(image, self.mean.to(image.device), self.std.to(image.device),  # type: ignore[union-attr]
-                                lambda m, x: self.logits(self.base.forward(m, {**batch, "image": x})))
-        valid = None
-        if self.per_pixel:
-            valid = batch["target"] != self.bundle.info.ignore_index
+        run = lambda m, x: self.logits(self.base.forward(m, {**batch, "image": x}))  # noqa: E731
+        return self.teacher.logits(image, self.mean.to(image.device), self.std.to(image.device), run, model=teacher)  # type: ignore[union-attr]
+
+    def training_step(self, model: nn.Module, batch: dict, ctx: StepContext) -> tuple[torch.Tensor, Any]:
+        if self.scheme is None:
+            return self.distillation_step(model, batch, ctx)
+        unlabeled = ctx.batches["unlabeled"]
+        g = torch.Generator(device=ctx.fabric.device)
+        g.manual_seed(mix_seed(self.cfg.train.seed, _STRONG_VIEW, ctx.global_step, ctx.fabric.global_rank))
+        forward = functools.partial(self.joint_forward, model)
+        if isinstance(self.scheme, FixMatch):
+            outputs, extra, _ = self.scheme.step(forward, self.logits, batch, unlabeled, g)
+        elif isinstance(self.scheme, MeanTeacher):
+            teacher = functools.partial(self.joint_forward, ctx.models["ema"])
+            epochs = ctx.global_step / steps_per_epoch(self.cfg, self.bundle, ctx.fabric.world_size)
+            outputs, extra, _ = self.scheme.step(forward, self.logits, teacher, batch, unlabeled, g, epochs)
+        else:
+            labels = ctx.models["pseudo_labels"]
+            if not bool(labels.ready):
+                self.label_pool(ctx)
+            outputs, extra, _ = self.scheme.step(forward, self.logits, batch, unlabeled, g, labels.targets, labels.weights)
+        return self.base.loss(outputs, batch) + extra, outputs
+
+    def label_pool(self, ctx: StepContext) -> None:
+        """Noisy Student: the teacher labels the whole pool once, un-noised, on the training device."""
+        cfg = self.cfg
+        run = lambda m, b: self.teacher_logits(m, b)  # noqa: E731
+        info = self.bundle.info
+        mean, std = (info.mean, info.std) if cfg.aug.normalize else (None, None)
+        probs = teacher_probabilities(ctx.models["teacher"], self.bundle.unlabeled, cfg.aug, mean, std, ctx.fabric.device,
+                                      cfg.train.eval_batch_size or cfg.train.batch_size, run)
+        s = cfg.semisup
+        ctx.models["pseudo_labels"].fill(select(probs, s.threshold, s.pseudo == "soft", s.balance))
+
+    def distillation_step(self, model: nn.Module, batch: dict, ctx: StepContext) -> tuple[torch.Tensor, Any]:
+        """(1 - weight) x the task's loss + weight x T^2 KL to the teacher (per pixel: the labeled pixels)."""
+        d = self.cfg.loss.distill
+        outputs = self.base.forward(model, batch)
+        target = self.teacher_logits(ctx.models["teacher"], batch)
+        valid = batch["target"] != self.bundle.info.ignore_index if self.per_pixel else None
         kd = distillation_loss(self.logits(outputs), target, d.temperature, valid)  # type: ignore[union-attr]
         return (1 - d.weight) * self.base.loss(outputs, batch) + d.weight * kd, outputs  # type: ignore[union-attr]
-
-    def unlabeled_batch(self, ctx: StepContext) -> dict:
-        """The pool's batch for this training step (see the module docstring)."""
-        if self.stream is None:
-            self.stream = Stream(self.unlabeled_loader(ctx))
-        return self.stream.batch(ctx.global_step)
-
-    def unlabeled_loader(self, ctx: StepContext) -> Loader:
-        cfg, bundle = self.cfg, self.bundle
-        pool = bundle.unlabeled
-        if self.pseudo_teacher is not None:
-            if self.pseudo is None:
-                probs = teacher_probabilities(self.pseudo_teacher, pool, cfg.aug, bundle.info.mean, bundle.info.std,
-                                              ctx.device, cfg.train.eval_batch_size or cfg.train.batch_size,
-                                              lambda m, b: self.logits(self.base.forward(m, b)))
-                s = cfg.semisup
-                self.pseudo = select(probs, s.threshold, s.pseudo == "soft", s.balance)
-            self.noisy = NoisyStudent(cfg, bundle.info, self.pseudo)
-            pool = subset(pool, self.pseudo.indices.numpy())
-        size = min(cfg.train.batch_size * cfg.semisup.ratio, len(pool))
-        return Loader(
-            pool, size, device=ctx.device, train=True, seed=mix_seed(cfg.train.seed, _UNLABELED_STREAM),
-            rank=ctx.rank, world_size=ctx.world_size, num_workers=cfg.data.num_workers,
-            mean=bundle.info.mean if cfg.aug.normalize else None, std=bundle.info.std if cfg.aug.normalize else None,
-        )
 
     def after_optimizer_step(self, model: nn.Module, ctx: StepContext) -> None:
         """Mean Teacher: the teacher follows the student, with Tarvainen & Valpola's early-step decay
         min(1 - 1 / (step + 1), ema_decay) so that it forgets its random start quickly."""
-        if self.ema is not None:
-            decay = min(1 - 1 / (ctx.global_step + 1), self.cfg.semisup.ema_decay)
-            ema_update(self.ema, model, decay)
-
-    # -- checkpoints --------------------------------------------------------------------------------------
-
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {}
-        if self.ema is not None:
-            state["ema"] = {k: v.cpu() for k, v in self.ema.state_dict().items()}
-        if self.pseudo is not None:
-            state["pseudo"] = {k: getattr(self.pseudo, k) for k in ("indices", "targets", "weights", "confidence")}
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.ema is not None and "ema" in state:
-            self.ema.load_state_dict(state["ema"])
-        if "pseudo" in state:
-            self.pseudo = PseudoLabelSet(**state["pseudo"])
+        self.base.after_optimizer_step(model, ctx)
+        if "ema" in ctx.models and isinstance(self.scheme, MeanTeacher):
+            ema_update(ctx.models["ema"], model, min(1 - 1 / (ctx.global_step + 1), self.cfg.semisup.ema_decay))
 
 
-def wrap(task: Task, cfg: Config, bundle: DataBundle, model: nn.Module) -> Task:
+def wrap(task: Task, cfg: Config, bundle: DataBundle) -> Task:
     """``task`` itself, or wrapped in the scheme the config names (a teacher is checked and loaded here,
     before any run directory exists)."""
     if cfg.semisup.method == "none" and cfg.loss.distill is None:
         return task
-    return SchemeTask(task, cfg, bundle, model)
+    return SchemeTask(task, cfg, bundle)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -59,14 +59,14 @@ class Teacher:
     std: torch.Tensor
 
     def logits(self, image: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-               run: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+               run: Callable[[nn.Module, torch.Tensor], torch.Tensor], model: Optional[nn.Module] = None) -> torch.Tensor:
         """The teacher's class logits [B, K(, H, W)] for images normalized with the student's ``mean``/``std``
         (renormalized to the teacher's own statistics first); ``run(model, images)`` is the task's forward
-        followed by its choice of class logits."""
+        followed by its choice of class logits; ``model`` is the teacher where it was placed (default its own)."""
         if not (torch.equal(mean, self.mean.to(mean.device)) and torch.equal(std, self.std.to(std.device))):
             image = (image * std + mean - self.mean.to(image.device)) / self.std.to(image.device)
         with torch.no_grad():
-            return run(self.model, image)
+            return run(model if model is not None else self.model, image)
 
 
 def load_teacher(path: str, student: DataInfo, key: str) -> Teacher:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol
 
 import torch
 from torch import nn
 
-from ..data.bundle import DataBundle
+from ..data.bundle import DataBundle, DataInfo
+from ..errors import VislabError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 class Metrics(Protocol):
@@ -19,32 +23,133 @@ class Metrics(Protocol):
 
     def compute(self) -> dict[str, float]: ...
 
+    def peek(self) -> dict[str, float]:
+        """This process's running values without synchronizing processes (for the progress bar)."""
+        ...
+
     def reset(self) -> None: ...
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The accumulated states (for a mid-epoch checkpoint)."""
+        ...
 
-@dataclass(frozen=True)
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None: ...
+
+
+@dataclass
+class Stream:
+    """An extra training stream a task declares (``Task.extra_streams``): one batch of ``dataset`` per training
+    step, beside the main batch. ``batch_transform(batch, generator) -> batch`` augments a batch on the
+    device (as ``DataBundle.batch_transform``); None: the dataset's own per-sample augmentation only."""
+
+    dataset: Any
+    batch_size: int
+    batch_transform: Optional[Callable[[dict, torch.Generator], dict]] = None
+
+
+@dataclass
 class StepContext:
-    """Where a training step stands: ``global_step`` counts steps over the whole run (before this one)."""
+    """What a step and a hook see besides the model and the batch.
 
-    epoch: int
-    step: int
-    global_step: int
-    steps_per_epoch: int
-    seed: int
-    device: torch.device
-    rank: int = 0
-    world_size: int = 1
+    ``epoch`` (0-based) and ``step`` (the batch within it) locate the step; ``global_step`` counts the
+    training batches before this one over the whole run. ``models`` holds the task's extra models (see
+    ``Task.extra_models``) on the training device; ``batches`` this step's batch of each extra stream
+    (empty in validation). ``fabric`` is Lightning Fabric's object (device, world size, all_reduce).
+    """
+
+    fabric: Any
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    models: dict[str, nn.Module] = field(default_factory=dict)
+    batches: dict[str, dict] = field(default_factory=dict)
 
 
 class Task:
-    """Loss, metrics and end-of-run artifacts for one kind of work.
+    """Steps, loss, metrics and end-of-run artifacts for one kind of work.
 
-    ``monitor``/``mode``: the default metric (without split prefix) that picks the best checkpoint.
-    Metric names carry no split prefix; the engine adds ``train_``, ``val_`` and ``test_``.
+    ``name``: the ``task.name`` that selects it. ``monitor``/``mode``: the default metric (without split
+    prefix) that picks the best checkpoint. Metric names carry no split prefix; the engine adds
+    ``train_``, ``val_`` and ``test_``.
+
+    The engine owns devices, precision, the NaN policy, gradient clipping, checkpoints, interrupts,
+    progress and metrics.csv; a task owns what one step computes (``training_step``,
+    ``validation_step``) and may act in the hooks (``on_train_epoch_start``, ``after_optimizer_step``,
+    ``on_train_epoch_end``). Every hook has a default here, so a task overrides only what it needs.
+
+    Extra models and streams. ``extra_models`` names models besides the trained one (an EMA copy, a
+    teacher); the engine moves them to the device, checkpoints their state dicts and restores them on
+    resume; it does not optimize them (a hook updates them). ``extra_streams`` names further training
+    data (an unlabeled set); the engine shards each across processes and hands one batch of each per
+    training step in ``ctx.batches``. A stream's order and augmentation are drawn from (seed, stream,
+    epoch, index) like the main stream's, its epochs roll over independently of the main one, and the
+    batch at a global step is rebuilt from the checkpoint's step alone, so a resume is exact. A tiny
+    mean-teacher::
+
+        class MeanTeacher(ClassificationTask):
+            def extra_models(self, model):
+                return {"teacher": copy.deepcopy(model).requires_grad_(False)}
+
+            def extra_streams(self, bundle):
+                return {"unlabeled": Stream(bundle.train, batch_size=64)}
+
+            def training_step(self, model, batch, ctx):
+                loss, outputs = super().training_step(model, batch, ctx)
+                x = ctx.batches["unlabeled"]["image"]
+                with torch.no_grad():
+                    target = ctx.models["teacher"](x).softmax(1)
+                return loss + F.mse_loss(model(x).softmax(1), target), outputs
+
+            def after_optimizer_step(self, model, ctx):
+                for t, s in zip(ctx.models["teacher"].parameters(), model.parameters()):
+                    t.lerp_(s.detach(), 0.001)
     """
 
+    name: str = "task"
     monitor: str = "loss"
     mode: str = "min"
+    predicts_to_folder: bool = False  # vislab predict writes into a folder (RUN_DIR/predictions by default)
+    predict_options: tuple[str, ...] = ()  # keyword options predict_files takes (``vislab predict --topk``)
+    votes: bool = False  # whether runs of this task vote in `vislab ensemble` (through ``class_logits``)
+
+    # -- the model and what trains beside it --------------------------------------------------------
+
+    def build_model(self, cfg: "Config", info: DataInfo) -> nn.Module:
+        """The model this task trains: ``model.name`` from the registry, sized for ``info``."""
+        from ..models import build
+
+        return build(cfg.model, info)
+
+    def extra_models(self, model: nn.Module) -> dict[str, nn.Module]:
+        """Models besides ``model`` (the trained one, weights loaded), by name; see the class docstring."""
+        return {}
+
+    def extra_streams(self, bundle: DataBundle) -> dict[str, Stream]:
+        """Training streams besides ``bundle.train``, by name; see the class docstring."""
+        return {}
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    def training_step(self, model: nn.Module, batch: dict, ctx: StepContext) -> tuple[torch.Tensor, Any]:
+        """(loss [] to minimize, outputs for the training metrics) for one training batch."""
+        outputs = self.forward(model, batch)
+        return self.loss(outputs, batch), outputs
+
+    def validation_step(self, model: nn.Module, batch: dict, ctx: StepContext) -> tuple[Optional[torch.Tensor], Any]:
+        """(loss [] or None where the task has none, outputs for the metrics) for one evaluation batch."""
+        outputs = self.predict(model, batch)
+        return self.loss(outputs, batch), outputs
+
+    def on_train_epoch_start(self, model: nn.Module, ctx: StepContext) -> None:
+        """Called when a training epoch starts, or resumes at ``ctx.step``."""
+
+    def after_optimizer_step(self, model: nn.Module, ctx: StepContext) -> None:
+        """Called after each optimizer step (not after a batch skipped for a NaN loss)."""
+
+    def on_train_epoch_end(self, model: nn.Module, ctx: StepContext) -> None:
+        """Called after an epoch's last training batch, before validation."""
+
+    # -- building blocks of the default steps -------------------------------------------------------
 
     def forward(self, model: nn.Module, batch: dict) -> Any:
         """Model outputs for a training batch."""
@@ -57,21 +162,6 @@ class Task:
     def loss(self, outputs: Any, batch: dict) -> torch.Tensor:
         raise NotImplementedError
 
-    def training_step(self, model: nn.Module, batch: dict, ctx: StepContext) -> tuple[torch.Tensor, Any]:
-        """(loss, outputs) of one training batch; outputs feed the training metrics."""
-        outputs = self.forward(model, batch)
-        return self.loss(outputs, batch), outputs
-
-    def after_optimizer_step(self, model: nn.Module, ctx: StepContext) -> None:
-        """Called after every optimizer step (an EMA teacher follows the model here)."""
-
-    def state_dict(self) -> dict[str, Any]:
-        """What the task keeps across steps (EMA weights, pseudo-labels), saved in every checkpoint."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned."""
-
     def metrics(self, train: bool = False) -> Metrics:
         """A fresh accumulator; ``train=True`` asks for the cheap ones shown while training."""
         raise NotImplementedError
@@ -81,6 +171,17 @@ class Task:
         batches must be arranged; None: the seeded shuffle."""
         return None
 
+    # -- after training ----------------------------------------------------------------------------
+
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
         """Write artifacts from (outputs, batch) pairs over the validation split; return summary additions."""
         return {}
+
+    def class_logits(self, outputs: Any) -> torch.Tensor:
+        """The class logits [B, C] among a model's outputs, for tasks that ``votes``."""
+        raise VislabError(f"{self.name} runs have no class logits to vote with")
+
+    def predict_files(self, model: nn.Module, files: list[Path], *, cfg: "Config", info: DataInfo,
+                      device: torch.device, out: Optional[Path], **options: Any) -> list[dict[str, Any]]:
+        """Predictions for image files: one dict per image with at least ``file`` and ``summary``."""
+        raise VislabError(f"{self.name} runs cannot predict from image files")

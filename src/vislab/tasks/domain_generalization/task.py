@@ -14,86 +14,22 @@ classification's ``f1`` and ``top5``. All reduce across processes.
 
 from __future__ import annotations
 
-import csv
 import functools
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 import torch
 import torch.nn.functional as F
-from torchmetrics import Metric
-from torchmetrics.classification import MulticlassAccuracy, MulticlassAveragePrecision
+from torchmetrics.classification import MulticlassAccuracy
 
-from ..config import Config
-from ..data.bundle import DataBundle, DataInfo
-from ..data.domains import DomainBatchSampler, domain_labels
-from ..errors import VislabError
-from .classification import ClassificationTask, TorchMetrics, classification_metrics, hard_labels
-
-
-class MeanAveragePrecision(MulticlassAveragePrecision):
-    """Macro average precision (one-vs-rest, exact, no thresholds) over the classes present in the data:
-    a class without positive samples has no average precision and is left out of the mean."""
-
-    def __init__(self, num_classes: int) -> None:
-        super().__init__(num_classes, average=None, thresholds=None)
-
-    def compute(self) -> torch.Tensor:
-        with warnings.catch_warnings():  # about the classes without samples, which are left out on purpose
-            warnings.simplefilter("ignore", UserWarning)
-            per_class = super().compute()
-        return per_class[~per_class.isnan()].mean()
-
-
-class AccuracyPerDomain(Metric):
-    """Class accuracy within each domain: update(logits [B, K], target [B], domain [B]); compute() ->
-    {"acc_<domain>": value} for the domains that had samples."""
-
-    full_state_update = False
-
-    def __init__(self, domains: list[str]) -> None:
-        super().__init__()
-        self.domains = domains
-        self.add_state("correct", torch.zeros(len(domains), dtype=torch.long), dist_reduce_fx="sum")
-        self.add_state("total", torch.zeros(len(domains), dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, logits: torch.Tensor, target: torch.Tensor, domain: torch.Tensor) -> None:
-        onehot = F.one_hot(domain, len(self.domains))
-        self.correct += onehot[logits.argmax(1) == target].sum(0)
-        self.total += onehot.sum(0)
-
-    def compute(self) -> dict[str, torch.Tensor]:
-        return {f"acc_{name}": self.correct[i] / self.total[i] for i, name in enumerate(self.domains) if self.total[i] > 0}
-
-
-class MetricGroup:
-    """Several accumulators, fed from different parts of the outputs, used as one: names merged, states
-    kept apart by part (for mid-epoch checkpoints)."""
-
-    def __init__(self, parts: list[TorchMetrics]) -> None:
-        self.parts = parts
-
-    def update(self, outputs: Any, batch: dict) -> None:
-        for part in self.parts:
-            part.update(outputs, batch)
-
-    def compute(self) -> dict[str, float]:
-        return {k: v for part in self.parts for k, v in part.compute().items()}
-
-    def peek(self) -> dict[str, float]:
-        return {k: v for part in self.parts for k, v in part.peek().items()}
-
-    def reset(self) -> None:
-        for part in self.parts:
-            part.reset()
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {f"{i}:{k}": v for i, part in enumerate(self.parts) for k, v in part.state_dict().items()}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        for i, part in enumerate(self.parts):
-            part.load_state_dict({k.split(":", 1)[1]: v for k, v in state.items() if k.split(":", 1)[0] == str(i)})
+from ...config import Config
+from ...data.bundle import DataBundle, DataInfo
+from ...data.domains import DomainBatchSampler, domain_labels
+from ...errors import VislabError
+from ...models.domain_generalization import with_domains
+from ..classification import ClassificationTask, TorchMetrics, classification_metrics, hard_labels
+from .artifacts import write_domain_table
+from .metrics import AccuracyPerDomain, MeanAveragePrecision, MetricGroup, class_inputs, domain_inputs, per_domain_inputs
 
 
 def domain_targets(domain: torch.Tensor, mixes: list, num_domains: int) -> torch.Tensor:
@@ -108,21 +44,11 @@ def domain_targets(domain: torch.Tensor, mixes: list, num_domains: int) -> torch
     return target
 
 
-def class_inputs(outputs: dict, batch: dict) -> tuple:
-    return outputs["logits"].float(), hard_labels(batch["target"])
-
-
-def domain_inputs(outputs: dict, batch: dict) -> tuple:
-    return outputs["domain_logits"].float(), batch["domain"]
-
-
-def per_domain_inputs(outputs: dict, batch: dict) -> tuple:
-    return outputs["logits"], hard_labels(batch["target"]), batch["domain"]
-
-
 class DomainGeneralizationTask(ClassificationTask):
     """Classification with domain labels: the model answers with a dict (models.domain_generalization);
     the best checkpoint is picked by val_acc, as for classification."""
+
+    name = "domain_generalization"
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         super().__init__(cfg, info)
@@ -132,6 +58,10 @@ class DomainGeneralizationTask(ClassificationTask):
         self.crossdomain = cfg.model.mixstyle is not None and cfg.model.mixstyle.mix == "crossdomain"
         if self.crossdomain and cfg.train.batch_size < 2:
             raise VislabError("model.mixstyle.mix=crossdomain pairs samples of two domains: train.batch_size must be at least 2")
+
+    def build_model(self, cfg: Config, info: DataInfo) -> torch.nn.Module:
+        """The classifier in a DomainGeneralizationNet: domain head and MixStyle as ``model.*`` asks."""
+        return with_domains(super().build_model(cfg, info), cfg.model, info)
 
     def forward(self, model: torch.nn.Module, batch: dict) -> dict:
         return model(batch["image"], batch["domain"])
@@ -195,17 +125,3 @@ class DomainGeneralizationTask(ClassificationTask):
         return extra
 
 
-def write_domain_table(
-    path: Path, domains: list[str], domain: torch.Tensor, hit: torch.Tensor, domain_hit: Optional[torch.Tensor]
-) -> None:
-    """per_domain.csv from per-sample domain ids [N], class hits [N] and domain-head hits [N] (or None)."""
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["domain", "support", "correct", "accuracy", *(["domain_accuracy"] if domain_hit is not None else [])])
-        for i, name in enumerate(domains):
-            mine = domain == i
-            n = int(mine.sum())
-            row = [name, n, int(hit[mine].sum()), f"{float(hit[mine].float().mean()):.4f}" if n else ""]
-            if domain_hit is not None:
-                row.append(f"{float(domain_hit[mine].float().mean()):.4f}" if n else "")
-            w.writerow(row)

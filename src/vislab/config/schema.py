@@ -1,30 +1,19 @@
-"""Typed configuration: one dataclass per section, recipes as YAML, ``key=value`` overrides.
-
-A config is resolved in three layers: the defaults below, a recipe (a packaged name or a YAML file,
-holding only what differs from the defaults, optionally ``extends:`` another recipe), then dotted
-``key=value`` overrides whose values are parsed as YAML. Every key is checked against the schema:
-an unknown key names its closest matches, a wrong type names the key, the value and the type expected.
+"""The configuration schema: one typed dataclass per section, each key with its one-line help, and the
+range rules that types cannot express. Resolution (recipes, overrides) is in ``resolve``, YAML in ``yaml_io``.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import functools
-import re
 import types
 import typing
-from dataclasses import dataclass, field, fields, is_dataclass
-from pathlib import Path
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any, Literal, Union
 
-import yaml
+from ..errors import VislabError
 
-from .atomic import atomic_write_text
-from .errors import VislabError
-
-RECIPES_DIR = Path(__file__).parent / "recipes"
 
 
 def opt(default: Any, help: str) -> Any:
@@ -228,6 +217,12 @@ class SemisupConfig:
 
 
 @dataclass
+class TaskConfig:
+    name: Union[Literal["classification", "domain_generalization", "segmentation", "panoptic"], None] = opt(
+        None, "the kind of work; null: the dataset's (panoptic is chosen here, on segmentation data)")
+
+
+@dataclass
 class EvalConfig:
     sliding_window: Union[int, list[int], None] = opt(None, "segmentation: evaluate with [H, W] windows; null: whole images")
     window_overlap: float = opt(0.5, "segmentation: overlap of sliding windows")
@@ -239,6 +234,7 @@ class Config:
     description: str = opt("", "what this recipe is for")
     data: DataConfig = opt(DataConfig(), "dataset and splits")
     aug: AugConfig = opt(AugConfig(), "training augmentation")
+    task: TaskConfig = opt(TaskConfig(), "what is learned: steps, loss, metrics, artifacts")
     model: ModelConfig = opt(ModelConfig(), "model")
     optim: OptimConfig = opt(OptimConfig(), "optimizer")
     sched: SchedConfig = opt(SchedConfig(), "learning-rate schedule, stepped every batch")
@@ -249,170 +245,17 @@ class Config:
 
 
 # ----------------------------------------------------------------------------------------------
-# YAML: safe loading, with 1e-3 read as a float (YAML 1.1 would read it as a string)
-# ----------------------------------------------------------------------------------------------
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def yaml_load(text: str) -> Any:
-    """Parse YAML with the safe loader (no object construction), reading ``1e-3`` as a float."""
-    return yaml.load(text, Loader=_Loader)
-
-
-class _Dumper(yaml.SafeDumper):
-    yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers  # so it quotes the string '1e-3'
-
-
-def yaml_dump(value: Any) -> str:
-    """One value as flow-style YAML text that ``yaml_load`` reads back as the same value."""
-    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, sort_keys=False, width=10_000).strip()
-    return text[: -len("...")].strip() if text.endswith("...") else text
-
-
-def read_yaml(path: Path) -> Any:
-    """Read a YAML file; a missing or malformed file is bad input."""
-    try:
-        return yaml_load(Path(path).read_text())
-    except OSError as e:
-        raise VislabError(f"cannot read {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise VislabError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
-
-
-# ----------------------------------------------------------------------------------------------
-# Types: check and coerce a value against an annotation
+# Introspection and range rules
 # ----------------------------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=None)
-def _hints(cls: type) -> dict[str, Any]:
+def field_types(cls: type) -> dict[str, Any]:
+    """The annotations of dataclass ``cls``, by field name, resolved."""
     return typing.get_type_hints(cls)
 
 
-def _describe(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if tp is type(None):
-        return "null"
-    if origin in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(tp))
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin is list:
-        return f"a list of {_describe(typing.get_args(tp)[0])}"
-    if origin is dict:
-        k, v = typing.get_args(tp)
-        return f"a map of {_describe(k)} to {_describe(v)}"
-    if is_dataclass(tp):
-        return "a mapping of " + ", ".join(f.name for f in fields(tp))
-    return {bool: "a boolean", int: "an int", float: "a float", str: "a string"}.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-class _Mismatch(Exception):
-    pass
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Return ``value`` as type ``tp`` or raise: VislabError for unknown keys, _Mismatch for wrong types."""
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if tp is type(None):
-        if value is None:
-            return None
-        raise _Mismatch
-    if origin in (Union, types.UnionType):
-        # None first, then exact-type members, so 3 stays an int in Union[int, list[int]].
-        for member in sorted(typing.get_args(tp), key=lambda m: m is not type(None)):
-            try:
-                return _coerce(value, member, key)
-            except _Mismatch:
-                continue
-        raise _Mismatch
-    if origin is Literal:
-        for choice in typing.get_args(tp):
-            if value == choice and type(value) is type(choice):
-                return choice
-        raise _Mismatch
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise _Mismatch
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _Mismatch
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise _Mismatch
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise _Mismatch
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise _Mismatch
-        (item,) = typing.get_args(tp)
-        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise _Mismatch
-        k_tp, v_tp = typing.get_args(tp)
-        return {_coerce(k, k_tp, key): _coerce(v, v_tp, f"{key}.{k}") for k, v in value.items()}
-    if is_dataclass(tp):
-        if is_dataclass(value):
-            value = dataclasses.asdict(value)
-        if not isinstance(value, dict):
-            raise _Mismatch
-        return _build(tp, value, key)
-    raise TypeError(f"unsupported annotation {tp!r} for {key}")
-
-
-def _build(cls: type, values: dict, prefix: str) -> Any:
-    """Build dataclass ``cls`` from a (partial) mapping, defaults filling the rest."""
-    hints = _hints(cls)
-    kwargs = {}
-    for k, v in values.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if k not in hints:
-            raise _unknown_key(key)
-        try:
-            kwargs[k] = _coerce(v, hints[k], key)
-        except _Mismatch:
-            raise VislabError(
-                f"config key '{key}': expected {_describe(hints[k])}, got {v!r} ({_type_name(v)})"
-            ) from None
-    return cls(**kwargs)
-
-
-def _type_name(v: Any) -> str:
-    return {bool: "boolean", int: "int", float: "float", str: "string", list: "list", dict: "mapping"}.get(
-        type(v), type(v).__name__
-    )
-
-
-def _dataclass_of(tp: Any) -> type | None:
+def section_class(tp: Any) -> type | None:
     """The dataclass inside ``tp`` (itself, or the member of Optional[...]), else None."""
     if is_dataclass(tp):
         return tp
@@ -426,24 +269,23 @@ def _dataclass_of(tp: Any) -> type | None:
 def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
     """Every dotted key of the schema, nested sections included."""
     keys = []
-    for name, tp in _hints(cls).items():
+    for name, tp in field_types(cls).items():
         key = f"{prefix}.{name}" if prefix else name
         keys.append(key)
-        sub = _dataclass_of(tp)
+        sub = section_class(tp)
         if sub is not None:
             keys.extend(all_keys(sub, key))
     return keys
 
 
-def _unknown_key(key: str) -> VislabError:
-    leaves = [k for k in all_keys() if not _is_section(k)]
-    scored = sorted(((difflib.SequenceMatcher(None, key, k).ratio(), k) for k in leaves), reverse=True)
-    close = [k for r, k in scored[:3] if r >= max(0.6, scored[0][0] - 0.08)]
-    if not close:
-        leaf = key.rsplit(".", 1)[-1]
-        close = [k for k in leaves if k.rsplit(".", 1)[-1] == leaf][:3]
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return VislabError(f"unknown config key '{key}'{hint} (`vislab recipes NAME` lists every key)")
+def is_section(key: str) -> bool:
+    """Whether dotted ``key`` names a section (a dataclass) rather than a value."""
+    cls: Any = Config
+    for part in key.split("."):
+        cls = section_class(field_types(cls).get(part))
+        if cls is None:
+            return False
+    return True
 
 
 _POSITIVE = ("train.epochs", "train.batch_size", "train.eval_batch_size", "train.devices", "train.num_nodes",
@@ -472,135 +314,6 @@ def check_values(cfg: "Config") -> None:
             raise VislabError(f"config key '{key}' must be in [0, 1), got {v}")
 
 
-# ----------------------------------------------------------------------------------------------
-# Layering: defaults <- recipe <- overrides
-# ----------------------------------------------------------------------------------------------
-
-
-def _set(tree: dict, key: str, value: Any) -> None:
-    """Set dotted ``key`` in the nested mapping ``tree``, walking only through dataclass sections."""
-    parts = key.split(".")
-    cls: Any = Config
-    node = tree
-    for i, part in enumerate(parts):
-        hints = _hints(cls)
-        if part not in hints:
-            raise _unknown_key(".".join(parts[: i + 1]) if i < len(parts) - 1 else key)
-        if i == len(parts) - 1:
-            if value is _ENSURE:
-                if not isinstance(node.get(part), dict):
-                    node[part] = {}
-            else:
-                node[part] = copy.deepcopy(value)
-            return
-        sub = _dataclass_of(hints[part])
-        if sub is None:
-            raise VislabError(f"config key '{'.'.join(parts[: i + 1])}' has no sub-keys; set it whole")
-        if not isinstance(node.get(part), dict):
-            node[part] = {}  # a switched-off section (null) comes back with its defaults
-        node, cls = node[part], sub
-
-
-_ENSURE = object()  # marks a section named in a recipe with no keys: switch it on with its defaults
-
-
-def _flatten_recipe(values: Any, prefix: str = "", cls: Any = Config) -> list[tuple[str, Any]]:
-    """A recipe mapping as (dotted key, value) pairs, descending into sections (so they merge)."""
-    if not isinstance(values, dict):
-        raise VislabError(f"recipe section '{prefix or 'top level'}' must be a mapping, got {values!r}")
-    hints = _hints(cls)
-    pairs: list[tuple[str, Any]] = []
-    for k, v in values.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if k not in hints:
-            raise _unknown_key(key)
-        sub = _dataclass_of(hints[k])
-        if sub is not None and isinstance(v, dict):
-            pairs.extend(_flatten_recipe(v, key, sub) if v else [(key, _ENSURE)])
-        else:
-            pairs.append((key, v))
-    return pairs
-
-
-def _is_section(key: str) -> bool:
-    cls: Any = Config
-    for part in key.split("."):
-        cls = _dataclass_of(_hints(cls).get(part))
-        if cls is None:
-            return False
-    return True
-
-
-def recipe_names() -> list[str]:
-    """Names of the packaged recipes."""
-    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
-
-
-def load_recipe(recipe: str | Path, _seen: tuple = ()) -> dict:
-    """The recipe's mapping with ``extends`` resolved (base first), and ``recipe`` set to its name."""
-    path = Path(recipe).expanduser()
-    if str(recipe).endswith((".yaml", ".yml")) or path.is_file():
-        if not path.is_file():
-            raise VislabError(f"recipe file {path} does not exist")
-        values = read_yaml(path) or {}
-        default_name = path.stem
-    else:
-        path = RECIPES_DIR / f"{recipe}.yaml"
-        if not path.is_file():
-            close = difflib.get_close_matches(str(recipe), recipe_names(), n=3, cutoff=0.5)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
-            raise VislabError(
-                f"unknown recipe '{recipe}': {hint}recipes are {', '.join(recipe_names())}, or a path to a YAML file"
-            )
-        values = read_yaml(path) or {}
-        default_name = str(recipe)
-    if not isinstance(values, dict):
-        raise VislabError(f"recipe {path} must be a mapping of sections, got {type(values).__name__}")
-    values = dict(values)
-    base = values.pop("extends", None)
-    if base is not None:
-        if base in _seen:
-            raise VislabError(f"recipe {path}: 'extends' loops through {base}")
-        merged = load_recipe(base, _seen + (base,))
-        merged.pop("description", None)
-        merged.pop("recipe", None)  # the run directory is named after this recipe, not its base
-        for key, value in _flatten_recipe(values):
-            _set(merged, key, value)
-        values = merged
-    values.setdefault("recipe", default_name)
-    return values
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``'optim.lr=1e-3'`` -> ``('optim.lr', 0.001)``; the value is parsed as YAML."""
-    if "=" not in text:
-        raise VislabError(f"override '{text}' is not key=value (e.g. optim.lr=1e-3)")
-    key, raw = text.split("=", 1)
-    key = key.strip()
-    try:
-        value = yaml_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise VislabError(f"override '{text}': the value is not valid YAML (quote it)") from None
-    return key, value
-
-
-def resolve(recipe: str | Path | dict, overrides: dict[str, Any] | None = None) -> Config:
-    """The full config: defaults, then the recipe, then dotted overrides (already-parsed values)."""
-    tree = dataclasses.asdict(Config())
-    values = recipe if isinstance(recipe, dict) else load_recipe(recipe)
-    for key, value in _flatten_recipe(values):
-        _set(tree, key, value)
-    for key, value in (overrides or {}).items():
-        _set(tree, key, value)
-    cfg = _build(Config, tree, "")
-    if cfg.data.test_domain is not None:
-        # Naming a held-out domain only means something under leave-one-domain-out, so it selects that
-        # protocol: `vislab sweep officehome-mixstyle data.test_domain=Art,Clipart,...` gives the usual table.
-        cfg.data.protocol = "lodo"
-    check_values(cfg)
-    return cfg
-
-
 def to_dict(cfg: Any) -> dict:
     """The config as plain nested mappings (what config.yaml holds)."""
     return dataclasses.asdict(cfg)
@@ -613,47 +326,10 @@ def flatten(cfg: Any) -> dict[str, Any]:
     def walk(node: dict, prefix: str) -> None:
         for k, v in node.items():
             key = f"{prefix}.{k}" if prefix else k
-            if isinstance(v, dict) and _is_section(key):
+            if isinstance(v, dict) and is_section(key):
                 walk(v, key)
             else:
                 out[key] = v
 
     walk(to_dict(cfg) if is_dataclass(cfg) else cfg, "")
     return out
-
-
-# ----------------------------------------------------------------------------------------------
-# Printing: the resolved config with a comment on every key
-# ----------------------------------------------------------------------------------------------
-
-
-def _inline(value: Any) -> str:
-    if is_dataclass(value):
-        value = dataclasses.asdict(value)
-    elif isinstance(value, list):
-        value = [dataclasses.asdict(v) if is_dataclass(v) else v for v in value]  # data.repeat: a list of sections
-    return yaml_dump(value)
-
-
-def dump_commented(cfg: Any) -> str:
-    """YAML text of ``cfg`` with each key's help as a trailing comment; loadable as a recipe."""
-    lines: list[str] = []
-
-    def walk(obj: Any, indent: int) -> None:
-        pad = "  " * indent
-        for f in fields(obj):
-            value = getattr(obj, f.name)
-            help_ = f.metadata.get("help", "")
-            if is_dataclass(value):
-                lines.append(f"{pad}{f.name}:  # {help_}")
-                walk(value, indent + 1)
-            else:
-                lines.append(f"{pad}{f.name}: {_inline(value)}  # {help_}")
-
-    walk(cfg, 0)
-    return "\n".join(lines) + "\n"
-
-
-def save(cfg: Config, path: Path) -> None:
-    """Write the resolved config as commented YAML that `vislab train PATH` repeats."""
-    atomic_write_text(Path(path), dump_commented(cfg))  # a kill mid-write must not cost a run its config

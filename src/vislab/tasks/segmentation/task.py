@@ -7,10 +7,8 @@ works on ``{"out": logits[, "aux": logits]}``.
 
 from __future__ import annotations
 
-import csv
 import heapq
 import math
-import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -18,101 +16,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import Metric
 
-from ..config import Config
-from ..data.bundle import DataBundle, DataInfo
-from ..data.segmentation import load_image
-from ..data.transforms import size_hw
-from ..viz import colorize, overlay, save_grid, save_mask_png, save_png, to_display
-from .base import Task
-from .classification import TorchMetrics
+from ...config import Config
+from ...data.bundle import DataBundle, DataInfo
+from ...data.segmentation import load_image
+from ...data.transforms import size_hw
+from ...viz import colorize, overlay, save_grid, save_mask_png, save_png, to_display
+from ..base import Task
+from .artifacts import write_iou_tables
+from .metrics import SegmentationMetrics, confusion, image_sizes, labels, scores
+from .predict import resized, unique_stem
 
 
 def as_outputs(raw: Any) -> dict[str, torch.Tensor]:
     """A model's output as ``{"out": logits[, "aux": logits]}``."""
     return dict(raw) if isinstance(raw, dict) else {"out": raw}
-
-
-def labels(logits: torch.Tensor) -> torch.Tensor:
-    """Class ids [B, H, W] from logits [B, K, H, W]. ``max(1)`` rather than ``argmax(1)``: on CPU it is
-    several times faster over the channel dimension, and picks the same (first) maximum."""
-    return logits.detach().max(1).indices
-
-
-def confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
-    """int64 [K, K] counts of (true class, predicted class) over pixels whose target is not ignored."""
-    k2 = num_classes**2
-    codes = torch.where(target != ignore_index, target * num_classes + pred, k2)  # ignored pixels count in bin k2
-    return torch.bincount(codes.flatten(), minlength=k2 + 1)[:k2].reshape(num_classes, num_classes)
-
-
-def scores(matrix: torch.Tensor) -> dict[str, Any]:
-    """From a confusion matrix [K, K] (rows: truth): per-class ``iou`` [K] (nan where a class is neither
-    present nor predicted), ``miou``, ``pixel_acc`` and ``mean_acc`` (mean per-class recall)."""
-    m = matrix.double()
-    tp, support, predicted = m.diag(), m.sum(1), m.sum(0)
-    union = support + predicted - tp
-    iou = torch.where(union > 0, tp / union.clamp_min(1), torch.nan)
-    recall = torch.where(support > 0, tp / support.clamp_min(1), torch.nan)
-    return {
-        "iou": iou,
-        "miou": float(iou.nanmean()),
-        "pixel_acc": float(tp.sum() / m.sum()) if m.sum() > 0 else math.nan,
-        "mean_acc": float(recall.nanmean()),
-    }
-
-
-def image_sizes(batch: dict) -> list[list[int]]:
-    """Each image's own [H, W] in a batch: ``size`` where a padding collate recorded it, else the batch's."""
-    if "size" in batch:
-        return batch["size"].tolist()
-    return [list(batch["target"].shape[-2:])] * len(batch["target"])
-
-
-def metric_name(class_name: str) -> str:
-    """'potted plant' -> 'potted_plant', usable as a metrics.csv column."""
-    return re.sub(r"\W+", "_", class_name).strip("_") or "class"
-
-
-class ConfusionMatrix(Metric):
-    """A confusion matrix accumulated over batches, summed across processes."""
-
-    full_state_update = False
-
-    def __init__(self, num_classes: int, ignore_index: int) -> None:
-        super().__init__()
-        self.num_classes, self.ignore_index = num_classes, ignore_index
-        self.add_state("matrix", torch.zeros(num_classes, num_classes, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
-        self.matrix += confusion(pred, target, self.num_classes, self.ignore_index)
-
-    def compute(self) -> torch.Tensor:
-        return self.matrix
-
-
-class SegmentationMetrics(TorchMetrics):
-    """miou and pixel_acc; for evaluation also mean_acc and iou_<class> per class."""
-
-    def __init__(self, num_classes: int, ignore_index: int, class_names: Sequence[str], per_class: bool) -> None:
-        super().__init__({"confusion": ConfusionMatrix(num_classes, ignore_index)})
-        self.class_names = [metric_name(n) for n in class_names]
-        self.per_class = per_class
-
-    def update(self, outputs: dict, batch: dict) -> None:
-        logits = outputs["out"]
-        if self.device != logits.device:
-            self.device = logits.device
-            self.collection.to(logits.device)
-        self.collection.update(labels(logits), batch["target"])
-
-    def compute(self) -> dict[str, float]:
-        s = scores(self.collection.compute()["confusion"])
-        if not self.per_class:
-            return {"miou": s["miou"], "pixel_acc": s["pixel_acc"]}
-        per_class = {f"iou_{n}": float(v) for n, v in zip(self.class_names, s["iou"])}
-        return {"miou": s["miou"], "pixel_acc": s["pixel_acc"], "mean_acc": s["mean_acc"], **per_class}
 
 
 def pad_to_multiple(x: torch.Tensor, stride: int) -> torch.Tensor:
@@ -127,9 +45,10 @@ def window_starts(length: int, window: int, step: int) -> list[int]:
 
 
 class SegmentationTask(Task):
+    name = "segmentation"
     monitor = "miou"
     mode = "max"
-    predicts_to_folder = True  # vislab predict writes PNGs into a folder (RUN_DIR/predictions by default)
+    predicts_to_folder = True
     heads: tuple[str, ...] = ("out",)  # the model outputs evaluation keeps (the auxiliary head is for training)
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
@@ -259,7 +178,7 @@ class SegmentationTask(Task):
                 x = (x - torch.tensor(self.mean, device=device).view(1, -1, 1, 1)) / torch.tensor(self.std, device=device).view(1, -1, 1, 1)
             if self.resize is not None:
                 x = F.interpolate(x, size=self.resize, mode="bilinear", align_corners=False, antialias=True)
-            written = self.save_prediction(out, _unique_stem(Path(path).stem, used), image, self.infer(model, x))
+            written = self.save_prediction(out, unique_stem(Path(path).stem, used), image, self.infer(model, x))
             rows.append({"file": str(path), **{k: str(v) for k, v in written.items()},
                          "summary": ", ".join(str(v) for v in written.values())})
         return rows
@@ -274,44 +193,3 @@ class SegmentationTask(Task):
         return paths
 
 
-def resized(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Maps [B, K, h, w] bilinearly at ``size``, unchanged when already there."""
-    return maps if tuple(maps.shape[-2:]) == size else F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
-
-
-def _unique_stem(stem: str, used: set[str]) -> str:
-    name, n = stem, 1
-    while name in used:
-        n += 1
-        name = f"{stem}-{n}"
-    used.add(name)
-    return name
-
-
-def write_iou_tables(out: Path, s: dict[str, Any], matrix: torch.Tensor, class_names: Sequence[str]) -> None:
-    """per_class_iou.csv and per_class_iou.md: IoU, accuracy (recall), and pixel counts per class."""
-    support, predicted = matrix.sum(1).tolist(), matrix.sum(0).tolist()
-    rows = []
-    for i, name in enumerate(class_names):
-        iou = float(s["iou"][i])
-        acc = matrix[i, i].item() / support[i] if support[i] else math.nan
-        rows.append([name, fmt_number(iou), fmt_number(acc), support[i], predicted[i]])
-    header = ["class", "iou", "accuracy", "pixels", "predicted_pixels"]
-    footer = f"mIoU {fmt_number(s['miou'])}, pixel accuracy {fmt_number(s['pixel_acc'])}, mean class accuracy {fmt_number(s['mean_acc'])}"
-    write_tables(out / "per_class_iou", header, rows, footer)
-
-
-def write_tables(stem: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], footer: str) -> None:
-    """One table as STEM.csv, and as STEM.md with ``footer`` below it."""
-    with open(stem.with_suffix(".csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    stem.with_suffix(".md").write_text("\n".join(lines) + f"\n\n{footer}\n")
-
-
-def fmt_number(v: float) -> str:
-    """A score with 4 decimals; nan as an empty cell."""
-    return "" if math.isnan(v) else f"{v:.4f}"

@@ -1,7 +1,8 @@
-"""The training loop on Lightning Fabric: ``fit`` -> ``train_one_epoch`` and ``evaluate`` (evaluation.py).
+"""The training loop on Lightning Fabric: ``fit`` -> ``train_one_epoch`` and ``evaluate`` (evaluation.py);
+the state it keeps is in state.py.
 
 ``fit`` is the only writer of the run directory during training. It knows nothing about the kind of
-work beyond the task's interface: forward, loss, metrics, finalize.
+work beyond the task's interface (tasks.base.Task): steps, hooks, extra models and streams, metrics, finalize.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
@@ -30,29 +31,13 @@ from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
 from .recorder import Recorder
+from .state import EpochAccumulators, TrainState
+from .streams import StreamCursor, stream_cursors
 from .weights import load_weights, unwrap
 
 
 class TrainingDiverged(VislabError):
     """The loss became NaN or infinite (bad hyperparameters, usually: exit code 2)."""
-
-
-@dataclass
-class TrainState:
-    """Where training stands; saved whole in every checkpoint."""
-
-    epoch: int = 0  # the epoch in progress (0-based); equals the epochs completed between epochs
-    step: int = 0  # batches finished within `epoch`
-    global_step: int = 0
-    best_value: Optional[float] = None
-    best_epoch: Optional[int] = None  # 1-based, as in metrics.csv
-    bad_epochs: int = 0
-    skipped_batches: int = 0
-    train_seconds: float = 0.0
-    train_images: int = 0
-    wall_seconds: float = 0.0
-    history: list = field(default_factory=list)
-    partial: Optional[dict] = None  # accumulators of the epoch in progress, for mid-epoch resume
 
 
 @dataclass
@@ -71,7 +56,14 @@ class Session:
     progress: EpochProgress
     monitor: str
     mode: str
+    extra_models: dict[str, nn.Module]  # the task's, on the device
+    streams: dict[str, StreamCursor]  # the task's extra training streams
     epoch_metrics: Any = None  # the training metrics of the epoch in progress
+
+    def context(self) -> StepContext:
+        """The StepContext of the step about to run."""
+        st = self.state
+        return StepContext(self.fabric, st.epoch, st.step, st.global_step, self.extra_models)
 
 
 
@@ -106,9 +98,12 @@ def fit(
     every process with each new metrics.csv row) may end training early by returning a status, such as
     a sweep's "pruned", which summary.json then carries instead of "completed". Returns summary.json.
     """
-    state = TrainState(**resume["state"]) if resume else TrainState()
+    state = TrainState.from_checkpoint(resume["state"]) if resume else TrainState()
     if resume:
         load_weights(model, resume["model"], "the checkpoint")
+    extra_models = {name: fabric.to_device(m) for name, m in task.extra_models(model).items()}
+    if resume:
+        load_extra_models(extra_models, resume)
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if cfg.train.compile:
@@ -122,14 +117,13 @@ def fit(
     scheduler = build_scheduler(cfg.sched, optimizer, len(train_loader), cfg.train.epochs)
     if resume:
         load_training_state(fabric, optimizer, scheduler, resume)
-        task.load_state_dict(resume.get("task", {}))
     monitor, mode = monitor_of(cfg, task)
     s = Session(
         cfg, fabric, model, optimizer, scheduler, task, run, state,
         # TensorBoard steps are epochs: drop what a killed run logged after its checkpoint.
         Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs),
-        monitor, mode,
+        monitor, mode, extra_models, stream_cursors(cfg, task.extra_streams(bundle), fabric, bundle),
     )
     s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
     if resume and fabric.is_global_zero:
@@ -178,6 +172,15 @@ def load_training_state(fabric: Any, optimizer: Any, scheduler: Any, checkpoint:
         scaler.load_state_dict(checkpoint["scaler"])
 
 
+def load_extra_models(models: dict[str, nn.Module], checkpoint: dict) -> None:
+    """The task's extra models as the checkpoint holds them; one missing is bad input."""
+    saved = checkpoint.get("extra_models", {})
+    for name, m in models.items():
+        if name not in saved:
+            raise VislabError(f"the checkpoint holds no state of the task's extra model '{name}'; resume with the task it was trained with")
+        load_weights(m, saved[name], f"the checkpoint's extra model '{name}'")
+
+
 def resume_hint(s: Session) -> str:
     """What the user can do after an interruption."""
     if s.run.checkpoint_path("last").is_file():
@@ -192,7 +195,7 @@ def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
     with out_of_memory_hint("train.batch_size", s.cfg.train.batch_size):
         train = train_one_epoch(s, train_loader, lr)
     lr = train["lr"]
-    val = evaluate(s.model, val_loader, s.task, s.fabric, s.cfg)
+    val = evaluate(s.model, val_loader, s.task, s.fabric, s.cfg, s.context())
     st = s.state
     st.wall_seconds += time.perf_counter() - started
     row = {"epoch": st.epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in train["metrics"].items()}}
@@ -230,25 +233,23 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
     cfg, fabric, model, task, st = s.cfg, s.fabric, s.model, s.task, s.state
     model.train()
     s.epoch_metrics = metrics = task.metrics(train=True)
-    partial = st.partial or {}
-    if "metrics" in partial and hasattr(metrics, "load_state_dict"):
-        metrics.load_state_dict(partial["metrics"])
-    st.partial = partial = {
-        "loss_sum": partial.get("loss_sum", torch.zeros((), dtype=torch.float64)).to(fabric.device),
-        "count": int(partial.get("count", 0)),
-        "seconds": float(partial.get("seconds", 0.0)),
-        "lr": partial.get("lr", lr),
-    }
-    seconds_before = partial["seconds"]
+    partial = st.partial or EpochAccumulators(torch.zeros((), dtype=torch.float64), lr=lr)
+    if partial.metrics is not None:
+        metrics.load_state_dict(partial.metrics)
+    partial.loss_sum, partial.metrics = partial.loss_sum.to(fabric.device), None
+    st.partial = partial
+    seconds_before = partial.seconds
     check_every = 1 if fabric.device.type == "cpu" or cfg.train.nan_policy == "skip_batch" else 25
     every = cfg.train.checkpoint_every_steps
     s.progress.start(st.epoch, len(loader), st.step)
+    task.on_train_epoch_start(model, s.context())
     started = time.perf_counter()
     for step, batch in enumerate(loader.epoch(st.epoch, st.step), start=st.step):
+        ctx = s.context()
+        ctx.batches = {name: cursor.batch_at(st.global_step) for name, cursor in s.streams.items()}
         if cfg.train.channels_last:
-            batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-        ctx = StepContext(st.epoch, step, st.global_step, len(loader), cfg.train.seed, fabric.device,
-                          fabric.global_rank, fabric.world_size)
+            for b in (batch, *ctx.batches.values()):
+                b["image"] = b["image"].contiguous(memory_format=torch.channels_last)
         loss, outputs = task.training_step(model, batch, ctx)
         checked = (step + 1) % check_every == 0 or step + 1 == len(loader)
         if checked and not math.isfinite(loss_value := float(loss.detach())):
@@ -264,27 +265,27 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
             s.optimizer.step()
             task.after_optimizer_step(model, ctx)
             n = batch["image"].shape[0]
-            partial["loss_sum"] += loss.detach().double() * n
-            partial["count"] += n
+            partial.loss_sum += loss.detach().double() * n
+            partial.count += n
             metrics.update(outputs, batch)
         s.scheduler.step()
         st.step, st.global_step = step + 1, st.global_step + 1
-        partial["seconds"] = seconds_before + time.perf_counter() - started
+        partial.seconds = seconds_before + time.perf_counter() - started
         if checked and s.progress.active:
-            running = metrics.peek() if hasattr(metrics, "peek") else {}
-            s.progress.update(st.step, {"loss": loss_value, **running, "img/s": partial["count"] * fabric.world_size / max(partial["seconds"], 1e-9)})
+            s.progress.update(st.step, {"loss": loss_value, **metrics.peek(), "img/s": partial.count * fabric.world_size / max(partial.seconds, 1e-9)})
         if every and st.global_step % every == 0 and st.step < len(loader):
             save(s, "last")
         interruption_point()
+    task.on_train_epoch_end(model, s.context())
     wall = time.perf_counter() - started
     seconds = seconds_before + wall
-    count = torch.tensor(float(partial["count"]), dtype=torch.float64, device=fabric.device)
-    totals = fabric.all_reduce(torch.stack([partial["loss_sum"], count]), reduce_op="sum")
+    count = torch.tensor(float(partial.count), dtype=torch.float64, device=fabric.device)
+    totals = fabric.all_reduce(torch.stack([partial.loss_sum, count]), reduce_op="sum")
     images = int(totals[1])
     st.train_seconds += seconds
     st.train_images += images
     result = {"loss": float(totals[0] / max(images, 1)), **(metrics.compute() if images else {})}
-    return {"metrics": result, "seconds": seconds, "wall": wall, "images": images, "lr": partial["lr"]}
+    return {"metrics": result, "seconds": seconds, "wall": wall, "images": images, "lr": partial.lr}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -297,16 +298,15 @@ def checkpoint_state(s: Session) -> dict[str, Any]:
     state = dataclasses.asdict(s.state)
     if state["partial"] is not None:
         state["partial"]["loss_sum"] = state["partial"]["loss_sum"].cpu()
-        if hasattr(s.epoch_metrics, "state_dict"):
-            state["partial"]["metrics"] = {k: v.cpu() for k, v in s.epoch_metrics.state_dict().items()}
+        state["partial"]["metrics"] = {k: v.cpu() for k, v in s.epoch_metrics.state_dict().items()}
     return {
         "model": unwrap(s.model).state_dict(),
+        "extra_models": {name: m.state_dict() for name, m in s.extra_models.items()},
         "optimizer": s.optimizer.state_dict(),
         "scheduler": s.scheduler.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else None,
         "state": state,
         "rng": rng_state(),
-        "task": s.task.state_dict(),
         "config": to_dict(s.cfg),
     }
 
@@ -340,7 +340,7 @@ def start_summary(s: Session, bundle: DataBundle, resumed: bool) -> dict[str, An
     fields = {
         "status": "running",
         "recipe": s.cfg.recipe,
-        "task": bundle.info.task,
+        "task": s.task.name,
         "best_metric": s.monitor,
         "mode": s.mode,
         "seed": s.cfg.train.seed,
@@ -385,7 +385,7 @@ def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[st
     fields = progress_fields(s)
     if bundle.test is not None and len(bundle.test):
         test_loader = make_loader(cfg, bundle.test, fabric, bundle, train=False)
-        test = evaluate(s.model, test_loader, s.task, fabric, cfg)
+        test = evaluate(s.model, test_loader, s.task, fabric, cfg, s.context())
         fields["metrics"].update({f"test_{k}": v for k, v in test.items()})
         fields["test_checkpoint"] = "best"
     if fabric.is_global_zero:

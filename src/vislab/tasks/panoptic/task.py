@@ -1,0 +1,120 @@
+"""Panoptic-style multi-task segmentation (Panoptic-DeepLab): a semantic head, a center heatmap and pixel
+offsets; instances grouped from them; miou of the semantic head and panoptic quality (Kirillov et al.).
+
+Model outputs are ``{"out": logits [B,K,H,W], "center": [B,1,H,W], "offset": [B,2,H,W] (dy, dx)}``.
+The center and offset targets are built from each batch's class and instance maps (data.panoptic), after
+the joint augmentation, here rather than in the datasets: ``loss.center_sigma`` is the task's setting,
+and a uint8 instance map crosses the worker boundary instead of three float maps.
+
+A panoptic prediction is a pair of maps: classes [H,W] (``ignore_index`` where void) and instance ids
+[H,W] (0 on stuff); a segment is the pixels sharing (class, instance).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ...config import Config
+from ...data.bundle import DataBundle, DataInfo
+from ...data.panoptic import panoptic_targets, thing_pixels
+from ...errors import VislabError
+from ...viz import save_png
+from ..classification import TorchMetrics
+from ..segmentation import SegmentationMetrics, SegmentationTask, image_sizes, labels
+from .artifacts import panoptic_colors, write_pq_tables
+from .metrics import PanopticMetrics, pq_counts
+from .predict import panoptic_maps
+
+
+def panoptic_heads(cfg: Config) -> bool:
+    """Whether the model has center and offset heads: model.heads=panoptic, or panoptic_deeplab."""
+    return cfg.model.heads == "panoptic" or cfg.model.name == "panoptic_deeplab"
+
+
+class PanopticTask(SegmentationTask):
+    name = "panoptic"
+    monitor = "pq"
+    mode = "max"
+    heads = ("out", "center", "offset")
+
+    def __init__(self, cfg: Config, info: DataInfo) -> None:
+        if info.task != "segmentation" or not info.thing_classes:
+            raise VislabError(
+                f"dataset {cfg.data.name} has no instance ids, which panoptic heads need to learn centers and offsets: "
+                f"use shapes, voc (data.image_set=train, with its SegmentationObject PNGs) or pairs with "
+                f"data.instance_dir=FOLDER, or set model.heads=semantic"
+            )
+        super().__init__(cfg, info)
+        self.things = torch.tensor(info.thing_classes)
+        self.sigma = cfg.loss.center_sigma
+
+    def loss(self, outputs: dict, batch: dict) -> torch.Tensor:
+        """Semantic cross-entropy (the auxiliary head's too) + center_weight x MSE of the heatmap (ignored
+        pixels left out) + offset_weight x L1 of the offsets on thing pixels."""
+        semantic = super().loss(outputs, batch)
+        t = panoptic_targets(batch["target"], batch["instance"], self.things, self.sigma, self.ignore_index)
+        center = ((outputs["center"].float() - t.center) ** 2 * t.center_weight).sum() / t.center_weight.sum().clamp_min(1)
+        offset = ((outputs["offset"].float() - t.offset).abs() * t.offset_weight).sum() / t.offset_weight.sum().clamp_min(1)
+        return semantic + self.loss_cfg.center_weight * center + self.loss_cfg.offset_weight * offset
+
+    def metrics(self, train: bool = False) -> TorchMetrics:
+        if train:  # grouping instances every training step would cost more than it tells
+            return SegmentationMetrics(self.num_classes, self.ignore_index, self.class_names, per_class=False)
+        return PanopticMetrics(self)
+
+    def panoptic(self, outputs: dict, i: int, size: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image ``i``'s predicted (classes, instance ids) [h, w] from batched outputs, cropped to ``size``."""
+        h, w = size
+        return panoptic_maps(labels(outputs["out"][i : i + 1, :, :h, :w])[0], outputs["center"][i, 0, :h, :w].float(),
+                             outputs["offset"][i, :, :h, :w], self.things, self.ignore_index)
+
+    def truth(self, batch: dict, i: int, size: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image ``i``'s true (classes, instance ids) [h, w]: thing pixels without an instance id are void."""
+        h, w = size
+        target, instance = batch["target"][i, :h, :w], batch["instance"][i, :h, :w].long()
+        thing_class = torch.isin(target, self.things.to(target.device))
+        keep = ~thing_class | thing_pixels(target, instance, self.things)
+        return torch.where(keep, target, self.ignore_index), torch.where(thing_class, instance, 0)
+
+    def image_pairs(self, outputs: dict, batch: dict) -> Iterable[tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]]:
+        """(predicted, true) panoptic maps of each image of a batch, at its own size."""
+        for i, size in enumerate(image_sizes(batch)):
+            yield self.panoptic(outputs, i, size), self.truth(batch, i, size)
+
+    # -- artifacts ---------------------------------------------------------------------------------
+
+    def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle,
+                 gallery_size: int = 8) -> dict:
+        """The semantic artifacts, and per_class_pq.csv and .md over the validation split."""
+        counts = torch.zeros(4, self.num_classes, dtype=torch.float64)
+
+        def counted() -> Iterable[tuple[Any, dict]]:
+            for outputs, batch in predictions:
+                for pred, truth in self.image_pairs(outputs, batch):
+                    counts.add_(pq_counts(*pred, *truth, self.num_classes, self.ignore_index).cpu())
+                yield outputs, batch
+
+        extra = super().finalize(artifacts_dir, counted(), bundle, gallery_size)
+        write_pq_tables(artifacts_dir, counts, self.class_names, self.things.tolist())
+        return extra
+
+    # -- prediction on files ----------------------------------------------------------------------
+
+    def save_prediction(self, out: Path, stem: str, image: torch.Tensor, outputs: dict[str, torch.Tensor]) -> dict[str, Path]:
+        """The semantic mask and overlay, and OUT/<stem>_panoptic.png: one colour per instance, stuff in its
+        class colour, void black."""
+        paths = super().save_prediction(out, stem, image, outputs)
+        classes, instances = self.panoptic(outputs, 0, outputs["out"].shape[-2:])
+        size = tuple(image.shape[-2:])
+        if tuple(classes.shape) != size:
+            both = torch.stack([classes, instances])[None].float()
+            classes, instances = F.interpolate(both, size=size, mode="nearest")[0].long()
+        paths["panoptic"] = out / f"{stem}_panoptic.png"
+        save_png(paths["panoptic"], panoptic_colors(classes.cpu().numpy(), instances.cpu().numpy(), self.ignore_index))
+        return paths
+
+
