@@ -50,12 +50,14 @@ PREPARE = {
     "digits": lambda data, mp: [], "mnist-cnn": prepare_mnist, "cifar100-effnetv2": prepare_cifar100,
     "digits-dg": lambda data, mp: [], "digits-dg-mixstyle": lambda data, mp: [],
     "officehome-mixstyle": prepare_officehome, "officehome-erm": prepare_officehome,
+    "digits-fixmatch": lambda data, mp: [], "digits-meanteacher": lambda data, mp: [],
 }
 CLASSES = {"cifar100-effnetv2": 100, "officehome-mixstyle": 2, "officehome-erm": 2}
 
 
 SMOKED_ELSEWHERE = {  # test_segmentation_recipes.py and test_panoptic_recipes.py
     "shapes-unet", "voc-deeplabv3", "voc-unet", "voc-unet-baseline", "shapes-panoptic", "voc-panoptic",
+    "shapes-fixmatch", "voc-semisup", "officehome-noisy-student", "cifar100-kd",  # test_semisup_recipes.py
 }
 
 
