@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from ..data.batch_augment import coin, integers, uniform
+from ..data.batch_augment import coin, random_boxes
 from .losses import PseudoLabels
 
 AREA = (0.02, 0.4)  # UniMatch's obtain_cutmix_box: box area as a share of the image
@@ -20,16 +20,7 @@ LOG_RATIO = (math.log(0.3), math.log(1 / 0.3))
 def cutmix_boxes(batch: int, height: int, width: int, g: torch.Generator, p: float = 0.5) -> torch.Tensor:
     """bool [B, H, W]: one box per sample (with probability ``p``, else empty), area and aspect ratio drawn
     as UniMatch draws them."""
-    area = uniform(g, batch, *AREA) * (height * width)
-    ratio = uniform(g, batch, *LOG_RATIO).exp()
-    bh = (area * ratio).sqrt().round().clamp(1, height).long()
-    bw = (area / ratio).sqrt().round().clamp(1, width).long()
-    top, left = integers(g, batch, height - bh + 1), integers(g, batch, width - bw + 1)
-    rows = torch.arange(height, device=g.device)[None]
-    cols = torch.arange(width, device=g.device)[None]
-    in_rows = (rows >= top[:, None]) & (rows < (top + bh)[:, None])
-    in_cols = (cols >= left[:, None]) & (cols < (left + bw)[:, None])
-    return in_rows[:, :, None] & in_cols[:, None, :] & coin(g, batch, p)[:, None, None]
+    return random_boxes(g, batch, height, width, AREA, LOG_RATIO) & coin(g, batch, p)[:, None, None]
 
 
 def from_partner(x: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
