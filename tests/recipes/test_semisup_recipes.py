@@ -58,7 +58,7 @@ def test_cifar100_kd_distils_a_finished_effnetv2_run(main, tmp_path: Path, monke
     import torchvision
 
     overrides = prepare_cifar100(tmp_path / "data", monkeypatch)
-    hub = tmp_path / "data" / "torch" / "hub" / "checkpoints"
+    hub = tmp_path / "torch" / "hub" / "checkpoints"  # where prepare_cifar100 points TORCH_HOME
     resnet = Path(torchvision.models.get_model_weights("resnet18").DEFAULT.url).name
     torch.save(torchvision.models.resnet18().state_dict(), hub / resnet)  # as the first download leaves it
     code, _, err = main("train", "cifar100-effnetv2", *TINY, *overrides)

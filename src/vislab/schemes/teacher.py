@@ -72,13 +72,13 @@ class Teacher:
 def load_teacher(path: str, student: DataInfo, key: str) -> Teacher:
     """The finished run at ``path`` as a frozen teacher in eval mode (on the CPU; the engine places it)."""
     from .. import config as config_mod
-    from .. import models
+    from .. import tasks
     from ..engine import describe_checkpoint, load_checkpoint, load_weights
 
     run = finished_run(path, key)
     info = teacher_info(run, student, key)
     cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, "model.weights": None})
-    model = models.build(cfg.model, info)
+    model = tasks.build(cfg, info).build_model(cfg, info)  # as the teacher's task built it (DG wraps its net)
     best = run.checkpoint_path("best")
     state = load_checkpoint(best)
     load_weights(model, state["model"], describe_checkpoint(best, state))
