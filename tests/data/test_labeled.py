@@ -78,3 +78,17 @@ def test_bad_labeled_setting_exits_2_before_a_run_directory(main, tmp_path: Path
     code, _, err = main("train", "digits", "data.labeled_per_class=500", "train.epochs=1")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "data.labeled_per_class=500" in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("config.yaml"))
+
+
+def test_unlabeled_root_adds_its_images_to_the_pool(tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((16, 12, 3), 40 * i, np.uint8)).save(folder / f"{i}.png")  # colour, another size
+    _, bundle = digits_bundle(**{"data.labeled_per_class": 10, "data.unlabeled_root": str(folder)})
+    assert len(bundle.unlabeled) == 1079 - 100 + 3
+    assert tuple(bundle.unlabeled.images.shape[1:]) == (1, 8, 8)  # converted to the training images' form
+    with pytest.raises(VislabError, match="data.unlabeled_root=.*nowhere is not a folder"):
+        digits_bundle(**{"data.unlabeled_root": str(tmp_path / "nowhere")})

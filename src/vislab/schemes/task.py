@@ -20,6 +20,7 @@ from torch import nn
 from ..config import Config
 from ..data.bundle import DataBundle, DataInfo
 from ..data.seeding import mix_seed
+from ..errors import VislabError
 from ..tasks.base import StepContext, Stream, Task
 from .consistency import FixMatch, MeanTeacher, NoisyStudent, join, split_outputs
 from .losses import distillation_loss, ema_update
@@ -71,6 +72,8 @@ class SchemeTask(Task):
         self.mean = stats(info.mean if cfg.aug.normalize else [0.0] * info.channels)
         self.std = stats(info.std if cfg.aug.normalize else [1.0] * info.channels)
         method = cfg.semisup.method
+        if method == "noisy_student" and self.per_pixel:
+            raise VislabError("semisup.method=noisy_student labels whole images; for segmentation use fixmatch or mean_teacher")
         self.scheme: Any = {"fixmatch": FixMatch, "mean_teacher": MeanTeacher, "noisy_student": NoisyStudent}.get(method)
         self.scheme = self.scheme(cfg, info) if self.scheme else None
         self.teacher: Optional[Teacher] = None  # checked and loaded here, before any run directory exists
