@@ -71,7 +71,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .api import evaluate
 
     _, overrides = split_items(args.items, recipe_expected=False)
-    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides)
+    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, weights=args.weights)
     width = max(len(k) for k in metrics)
     for k, v in metrics.items():
         print(f"{k:<{width}}  {_num(v)}")
@@ -195,7 +195,8 @@ def add_eval(sub: Any) -> None:
     p.add_argument("run_dir")
     p.add_argument("items", nargs="*", metavar="key=value", help="overrides, e.g. data.root=...")
     p.add_argument("--split", default="val", choices=["train", "val", "test"])
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--checkpoint", default="best", choices=["best", "last", "averaged"])
+    p.add_argument("--weights", default="raw", choices=["raw", "ema"], help="the trained weights, or their EMA (train.ema)")
     p.set_defaults(func=cmd_eval)
 
 

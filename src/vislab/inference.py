@@ -29,17 +29,26 @@ class Restored:
 
 
 def restore(
-    run: str | Path | Run, checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None, with_data: bool = True
+    run: str | Path | Run, checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None, with_data: bool = True,
+    weights: str = "raw",
 ) -> Restored:
-    """A run's model with its ``checkpoint`` (best or last) loaded, on one device. ``with_data=False``
-    builds the data only when the run saved no data_info.json."""
+    """A run's model with its ``checkpoint`` (best, last or averaged) loaded, on one device: the trained
+    weights (``weights="raw"``) or their EMA (``"ema"``). ``with_data=False`` builds the data only when the
+    run saved no data_info.json."""
     from . import data, tasks
     from .engine import describe_checkpoint, load_checkpoint, load_weights
+    from .engine.ema import ema_weights
 
     run = run if isinstance(run, Run) else Run.load(run)
-    if checkpoint not in ("best", "last"):
-        raise VislabError(f"--checkpoint must be best or last, not '{checkpoint}'")
-    state = load_checkpoint(run.checkpoint_path(checkpoint))
+    if checkpoint not in ("best", "last", "averaged"):
+        raise VislabError(f"--checkpoint must be best, last or averaged, not '{checkpoint}'")
+    if weights not in ("raw", "ema"):
+        raise VislabError(f"--weights must be raw or ema, not '{weights}'")
+    path = run.checkpoint_path(checkpoint)
+    if checkpoint == "averaged" and not path.is_file():
+        raise VislabError(f"{run.dir} has no checkpoints/averaged.pt: train with train.average_last=K to make one")
+    state = load_checkpoint(path)
+    state_weights = ema_weights(state, path) if weights == "ema" else state["model"]
     cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, "model.weights": None, **(overrides or {})})
     fabric = single_device_fabric(cfg)
     info = None if with_data else read_data_info(run)
@@ -47,14 +56,16 @@ def restore(
     info = info or bundle.info
     task = tasks.build(cfg, info)
     model = task.build_model(cfg, info)
-    load_weights(model, state["model"], describe_checkpoint(run.checkpoint_path(checkpoint), state))
+    load_weights(model, state_weights, describe_checkpoint(path, state))
     return Restored(run, cfg, info, bundle, task, model.to(fabric.device).eval(), fabric)
 
 
 def evaluate(
-    run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None
+    run: str | Path | Run, split: str = "val", checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None,
+    weights: str = "raw",
 ) -> dict[str, float]:
-    """Metrics of a run's checkpoint on a split (``val_acc`` ...); also saved as eval_<split>_<checkpoint>.json."""
+    """Metrics of a run's checkpoint on a split (``val_acc`` ...), with its trained or EMA ``weights``; also saved
+    as eval_<split>_<checkpoint>.json (eval_<split>_<checkpoint>_ema.json for the EMA weights)."""
     import json
 
     from .engine import evaluate as evaluate_split
@@ -62,13 +73,14 @@ def evaluate(
 
     if split not in ("train", "val", "test"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
-    r = restore(run, checkpoint, overrides)
+    r = restore(run, checkpoint, overrides, weights=weights)
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
-    atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}.json", json.dumps(metrics, indent=2) + "\n")
+    suffix = "_ema" if weights == "ema" else ""
+    atomic_write_text(r.run.dir / f"eval_{split}_{checkpoint}{suffix}.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 

@@ -1,5 +1,6 @@
 """Crash-exact resume: a real `vislab train` is killed at chosen moments and resumed; the result must be
-bit-identical to an uninterrupted run with the same seed (weights, optimizer, metrics.csv, summary, TensorBoard).
+bit-identical to an uninterrupted run with the same seed (weights, optimizer, metrics.csv, summary, TensorBoard),
+with model EMA and weight averaging on (their weights, counts and averaged.pt too).
 
 Moments are caught by watching the run directory: when one is seen, the process is stopped (SIGSTOP),
 the moment is confirmed on the stopped process, and only then is it killed (else it continues).
@@ -26,8 +27,10 @@ SAMPLES_SCRIPT = Path(__file__).with_name("digit_samples.py")
 
 EPOCHS = 3
 # 160 training images in batches of 8: 20 steps an epoch; last.pt every 8 steps and at every epoch's end.
+# The EMA updates every 3rd step, so a checkpoint falls between two updates.
 SETTINGS = [f"train.epochs={EPOCHS}", "train.batch_size=8", "data.limit=160", "train.checkpoint_every_steps=8",
-            "train.deterministic=true", "train.progress=false"]
+            "train.deterministic=true", "train.progress=false", "train.ema.decay=0.9", "train.ema.every_steps=3",
+            "train.ema.warmup_steps=4", "train.average_last=2"]
 TIMING = {"seconds", "images_per_s"}  # wall-clock columns, the only ones allowed to differ
 
 
@@ -153,6 +156,9 @@ def assert_identical(resumed: Path, reference: Path) -> None:
         same(a["model"], b["model"], f"{which}.model")
         same(a["optimizer"], b["optimizer"], f"{which}.optimizer")
         same(a["extra_models"], b["extra_models"], f"{which}.extra_models")  # an EMA teacher, pseudo-labels
+        same(a["ema"], b["ema"], f"{which}.ema")
+        same(a["average"], b["average"], f"{which}.average")
+    same(checkpoint(resumed, "averaged")["model"], checkpoint(reference, "averaged")["model"], "averaged.model")
     assert metrics_rows(resumed) == metrics_rows(reference)
     s, r = (Run(resumed).summary, Run(reference).summary)
     assert s["status"] == "completed"

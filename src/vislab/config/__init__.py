@@ -7,6 +7,7 @@ from .schema import (
     ColorJitterConfig,
     Config,
     DataConfig,
+    EmaConfig,
     EvalConfig,
     LossConfig,
     MixConfig,
@@ -27,7 +28,7 @@ from .schema import (
 from .yaml_io import dump_commented, read_yaml, save, yaml_dump, yaml_load
 
 __all__ = [
-    "RECIPES_DIR", "AugConfig", "ColorJitterConfig", "Config", "DataConfig", "EvalConfig", "LossConfig", "MixConfig",
+    "RECIPES_DIR", "AugConfig", "ColorJitterConfig", "Config", "DataConfig", "EmaConfig", "EvalConfig", "LossConfig", "MixConfig",
     "MixStyleConfig", "ModelConfig", "OptimConfig", "RandomCropConfig", "SchedConfig", "SemisupConfig", "TaskConfig", "TrainConfig", "all_keys",
     "check_values", "dump_commented", "flatten", "load_recipe", "opt", "parse_override", "read_yaml", "recipe_names",
     "resolve", "save", "to_dict", "yaml_dump", "yaml_load",

@@ -178,6 +178,13 @@ class LossConfig:
 
 
 @dataclass
+class EmaConfig:
+    decay: Union[float, None] = opt(None, "model EMA: weight of the old average per update, e.g. 0.999; null: off")
+    warmup_steps: int = opt(0, "ramp the decay as decay x (1 - exp(-updates / warmup_steps)); 0: the full decay from the start")
+    every_steps: int = opt(1, "update the EMA every this many optimizer steps")
+
+
+@dataclass
 class TrainConfig:
     epochs: int = opt(10, "passes over the training set")
     batch_size: int = opt(64, "samples per step and process")
@@ -199,6 +206,9 @@ class TrainConfig:
     compile: bool = opt(False, "torch.compile the model")
     channels_last: bool = opt(False, "channels-last memory format (faster convolutions on GPUs)")
     progress: bool = opt(True, "show a progress bar")
+    ema: EmaConfig = opt(EmaConfig(), "an exponential moving average of the weights, validated each epoch (val_ema_<metric>)")
+    average_last: Union[int, None] = opt(None, "average the last K epochs' weights into checkpoints/averaged.pt; null: off")
+    accumulate: int = opt(1, "step the optimizer every this many batches, summing their gradients")
 
 
 @dataclass
@@ -290,10 +300,11 @@ def is_section(key: str) -> bool:
 
 _POSITIVE = ("train.epochs", "train.batch_size", "train.eval_batch_size", "train.devices", "train.num_nodes",
              "train.limit_batches", "train.checkpoint_every_steps", "data.limit", "model.depth",
-             "data.labeled_per_class", "semisup.ratio", "semisup.strong_ops")
+             "data.labeled_per_class", "semisup.ratio", "semisup.strong_ops",
+             "train.ema.every_steps", "train.average_last", "train.accumulate")
 _NON_NEGATIVE = ("optim.lr", "optim.weight_decay", "optim.momentum", "loss.label_smoothing", "sched.warmup_epochs",
                  "train.patience", "train.grad_clip", "data.num_workers", "model.dropout", "model.drop_path",
-                 "semisup.weight", "semisup.rampup_epochs")
+                 "semisup.weight", "semisup.rampup_epochs", "train.ema.warmup_steps")
 
 
 def check_values(cfg: "Config") -> None:
@@ -308,10 +319,24 @@ def check_values(cfg: "Config") -> None:
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
             raise VislabError(f"config key '{key}' must not be negative, got {v}")
     for key in ("model.dropout", "model.drop_path", "loss.label_smoothing", "data.val_fraction", "data.test_fraction",
-                "semisup.threshold", "semisup.cutout", "semisup.ema_decay", "loss.distill.weight"):
+                "semisup.threshold", "semisup.cutout", "semisup.ema_decay", "loss.distill.weight", "train.ema.decay"):
         v = flat.get(key)
         if isinstance(v, float) and not 0 <= v < 1:
             raise VislabError(f"config key '{key}' must be in [0, 1), got {v}")
+    check_ema(cfg.train.ema)
+    every, accumulate = cfg.train.checkpoint_every_steps, cfg.train.accumulate
+    if every is not None and every % accumulate:
+        raise VislabError(f"config key 'train.checkpoint_every_steps' must be a multiple of train.accumulate={accumulate} "
+                          f"(accumulated gradients are not checkpointed), got {every}")
+
+
+def check_ema(ema: "EmaConfig") -> None:
+    """EMA settings other than the decay do nothing while it is off (null)."""
+    if ema.decay is not None:
+        return
+    for key, default in (("warmup_steps", 0), ("every_steps", 1)):
+        if getattr(ema, key) != default:
+            raise VislabError(f"config key 'train.ema.{key}' does nothing with train.ema.decay=null; set train.ema.decay (e.g. 0.999)")
 
 
 def to_dict(cfg: Any) -> dict:

@@ -24,7 +24,9 @@ from ..errors import VislabError
 from ..meta import git_commit, versions
 from ..runs import Run
 from ..tasks.base import StepContext, Task
+from .averaging import WeightAverage, reestimate_batchnorm
 from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
+from .ema import ModelEMA
 from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
 from .hardware import describe_device
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
@@ -58,6 +60,8 @@ class Session:
     mode: str
     extra_models: dict[str, nn.Module]  # the task's, on the device
     streams: dict[str, StreamCursor]  # the task's extra training streams
+    ema: Optional[ModelEMA]  # train.ema
+    average: Optional[WeightAverage]  # train.average_last
     epoch_metrics: Any = None  # the training metrics of the epoch in progress
 
     def context(self) -> StepContext:
@@ -68,11 +72,15 @@ class Session:
 
 
 def monitor_of(cfg: Config, task: Task) -> tuple[str, str]:
-    """The metric that picks best.pt, and whether it should go up (max) or down (min)."""
-    monitor = cfg.train.monitor or f"val_{task.monitor}"
+    """The metric that picks best.pt, and whether it should go up (max) or down (min). With model EMA on,
+    the EMA weights' metric by default, as timm keeps its best checkpoint by them."""
+    ema = cfg.train.ema.decay is not None
+    monitor = cfg.train.monitor or (f"val_ema_{task.monitor}" if ema else f"val_{task.monitor}")
+    if monitor.startswith("val_ema_") and not ema:
+        raise VislabError(f"train.monitor={monitor} names the EMA weights' metric; set train.ema.decay (e.g. 0.999) or monitor val_{monitor[8:]}")
     if cfg.train.mode != "auto":
         return monitor, cfg.train.mode
-    if monitor == f"val_{task.monitor}":
+    if monitor in (f"val_{task.monitor}", f"val_ema_{task.monitor}"):
         return monitor, task.mode
     return monitor, "min" if monitor.endswith("loss") else "max"
 
@@ -102,8 +110,13 @@ def fit(
     if resume:
         load_weights(model, resume["model"], "the checkpoint")
     extra_models = {name: fabric.to_device(m) for name, m in task.extra_models(model).items()}
+    ema = ModelEMA(model, cfg.train.ema) if cfg.train.ema.decay is not None else None
+    average = WeightAverage(cfg.train.average_last, cfg.train.epochs, fabric.device) if cfg.train.average_last else None
+    if ema is not None:
+        ema.module = fabric.to_device(ema.module)
     if resume:
         load_extra_models(extra_models, resume)
+        load_averages(ema, average, resume)
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if cfg.train.compile:
@@ -114,7 +127,7 @@ def fit(
     val_loader = make_loader(cfg, bundle.val, fabric, bundle, train=False)
     if len(train_loader) == 0:
         raise VislabError(f"dataset {cfg.data.name}: the training split is empty")
-    scheduler = build_scheduler(cfg.sched, optimizer, len(train_loader), cfg.train.epochs)
+    scheduler = build_scheduler(cfg.sched, optimizer, optimizer_steps(len(train_loader), cfg.train.accumulate), cfg.train.epochs)
     if resume:
         load_training_state(fabric, optimizer, scheduler, resume)
     monitor, mode = monitor_of(cfg, task)
@@ -123,7 +136,7 @@ def fit(
         # TensorBoard steps are epochs: drop what a killed run logged after its checkpoint.
         Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs),
-        monitor, mode, extra_models, stream_cursors(cfg, task.extra_streams(bundle), fabric, bundle),
+        monitor, mode, extra_models, stream_cursors(cfg, task.extra_streams(bundle), fabric, bundle), ema, average,
     )
     s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
     if resume and fabric.is_global_zero:
@@ -172,6 +185,17 @@ def load_training_state(fabric: Any, optimizer: Any, scheduler: Any, checkpoint:
         scaler.load_state_dict(checkpoint["scaler"])
 
 
+def optimizer_step(s: Session, model: nn.Module, ctx: StepContext) -> None:
+    """Clip, step, clear the gradients, update the EMA, then the task's hook."""
+    if s.cfg.train.grad_clip:
+        s.fabric.clip_gradients(model, s.optimizer, max_norm=s.cfg.train.grad_clip)
+    s.optimizer.step()
+    s.optimizer.zero_grad(set_to_none=True)
+    if s.ema is not None:
+        s.ema.update(unwrap(model))
+    s.task.after_optimizer_step(model, ctx)
+
+
 def load_extra_models(models: dict[str, nn.Module], checkpoint: dict) -> None:
     """The task's extra models as the checkpoint holds them; one missing is bad input."""
     saved = checkpoint.get("extra_models", {})
@@ -179,6 +203,22 @@ def load_extra_models(models: dict[str, nn.Module], checkpoint: dict) -> None:
         if name not in saved:
             raise VislabError(f"the checkpoint holds no state of the task's extra model '{name}'; resume with the task it was trained with")
         load_weights(m, saved[name], f"the checkpoint's extra model '{name}'")
+
+
+def load_averages(ema: Optional[ModelEMA], average: Optional[WeightAverage], checkpoint: dict) -> None:
+    """The EMA and the weight average as the checkpoint holds them; one missing is bad input."""
+    for name, obj, key in (("EMA", ema, "ema"), ("weight average", average, "average")):
+        if obj is None:
+            continue
+        if not checkpoint.get(key):
+            setting = "train.ema.decay" if key == "ema" else "train.average_last"
+            raise VislabError(f"the checkpoint holds no {name}: it was trained without {setting}; resume with the settings it was trained with")
+        obj.load_state_dict(checkpoint[key])
+
+
+def optimizer_steps(batches: int, accumulate: int) -> int:
+    """Optimizer steps in an epoch of ``batches`` (a last, shorter group of batches steps too)."""
+    return -(-batches // accumulate)
 
 
 def resume_hint(s: Session) -> str:
@@ -200,6 +240,11 @@ def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
     st.wall_seconds += time.perf_counter() - started
     row = {"epoch": st.epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in train["metrics"].items()}}
     row.update({f"val_{k}": v for k, v in val.items()})
+    if s.ema is not None:
+        ema_val = evaluate(s.ema.module, val_loader, s.task, s.fabric, s.cfg, s.context())
+        row.update({f"val_ema_{k}": v for k, v in ema_val.items()})
+    if s.average is not None:
+        s.average.add(unwrap(s.model), st.epoch + 1)
     row["seconds"] = train["seconds"] + (time.perf_counter() - started - train["wall"])
     row["images_per_s"] = train["images"] / max(train["seconds"], 1e-9)
     if s.monitor not in row:
@@ -240,6 +285,8 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
     st.partial = partial
     seconds_before = partial.seconds
     check_every = 1 if fabric.device.type == "cpu" or cfg.train.nan_policy == "skip_batch" else 25
+    accumulate, batches = cfg.train.accumulate, len(loader)
+    stepped = False  # whether a batch of the current accumulation group reached backward
     every = cfg.train.checkpoint_every_steps
     s.progress.start(st.epoch, len(loader), st.step)
     task.on_train_epoch_start(model, s.context())
@@ -250,32 +297,36 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
         if cfg.train.channels_last:
             for b in (batch, *ctx.batches.values()):
                 b["image"] = b["image"].contiguous(memory_format=torch.channels_last)
-        loss, outputs = task.training_step(model, batch, ctx)
-        checked = (step + 1) % check_every == 0 or step + 1 == len(loader)
-        if checked and not math.isfinite(loss_value := float(loss.detach())):
-            if cfg.train.nan_policy == "stop":
-                raise diverged(s, f"the loss became {loss_value} at epoch {st.epoch + 1}, step {step + 1}")
-            st.skipped_batches += 1
-            s.optimizer.zero_grad(set_to_none=True)
-        else:
-            s.optimizer.zero_grad(set_to_none=True)
-            fabric.backward(loss)
-            if cfg.train.grad_clip:
-                fabric.clip_gradients(model, s.optimizer, max_norm=cfg.train.grad_clip)
-            s.optimizer.step()
-            task.after_optimizer_step(model, ctx)
-            n = batch["image"].shape[0]
-            partial.loss_sum += loss.detach().double() * n
-            partial.count += n
-            metrics.update(outputs, batch)
-        s.scheduler.step()
+        group_end = (step + 1) % accumulate == 0 or step + 1 == batches
+        # DDP: gradients are reduced across processes only on the batch that steps the optimizer.
+        with fabric.no_backward_sync(model, enabled=not group_end):
+            loss, outputs = task.training_step(model, batch, ctx)
+            checked = (step + 1) % check_every == 0 or step + 1 == batches
+            if checked and not math.isfinite(loss_value := float(loss.detach())):
+                if cfg.train.nan_policy == "stop":
+                    raise diverged(s, f"the loss became {loss_value} at epoch {st.epoch + 1}, step {step + 1}")
+                st.skipped_batches += 1
+            else:
+                group_size = min(accumulate, batches - step // accumulate * accumulate)  # the last group may be short
+                fabric.backward(loss / group_size if group_size > 1 else loss)
+                stepped = True
+                n = batch["image"].shape[0]
+                partial.loss_sum += loss.detach().double() * n
+                partial.count += n
+                metrics.update(outputs, batch)
+        if group_end:
+            if stepped:
+                optimizer_step(s, model, ctx)
+            stepped = False
+            s.scheduler.step()
         st.step, st.global_step = step + 1, st.global_step + 1
         partial.seconds = seconds_before + time.perf_counter() - started
         if checked and s.progress.active:
             s.progress.update(st.step, {"loss": loss_value, **metrics.peek(), "img/s": partial.count * fabric.world_size / max(partial.seconds, 1e-9)})
-        if every and st.global_step % every == 0 and st.step < len(loader):
-            save(s, "last")
-        interruption_point()
+        if group_end:  # accumulated gradients are not checkpointed: stop and save only between groups
+            if every and st.global_step % every == 0 and st.step < batches:
+                save(s, "last")
+            interruption_point()
     task.on_train_epoch_end(model, s.context())
     wall = time.perf_counter() - started
     seconds = seconds_before + wall
@@ -302,6 +353,8 @@ def checkpoint_state(s: Session) -> dict[str, Any]:
     return {
         "model": unwrap(s.model).state_dict(),
         "extra_models": {name: m.state_dict() for name, m in s.extra_models.items()},
+        "ema": s.ema.state_dict() if s.ema is not None else None,
+        "average": s.average.state_dict() if s.average is not None else None,
         "optimizer": s.optimizer.state_dict(),
         "scheduler": s.scheduler.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else None,
@@ -373,16 +426,47 @@ def progress_fields(s: Session) -> dict[str, Any]:
     }
 
 
+def finish_average(s: Session, bundle: DataBundle) -> dict[str, float]:
+    """checkpoints/averaged.pt: the mean of the last train.average_last epochs' weights with BatchNorm statistics
+    re-estimated over an epoch of training batches; returns its metrics as averaged_val_* (and averaged_test_*)."""
+    if s.average is None or not s.average.epochs:
+        return {}
+    cfg, fabric = s.cfg, s.fabric
+    model = s.average.averaged(unwrap(s.model))
+    train_loader = make_loader(cfg, bundle.train, fabric, bundle, train=True, sampler=s.task.train_sampler(bundle))
+    with fabric.autocast():
+        batches = reestimate_batchnorm(model, train_loader.epoch(s.state.epoch), s.task.forward)
+    if fabric.is_global_zero:
+        save_checkpoint(s.run.checkpoint_path("averaged"), {
+            "model": model.state_dict(), "config": to_dict(cfg), "averaged_epochs": s.average.epochs,
+            "batchnorm_batches": batches,
+        })
+    splits = {"val": bundle.val, "test": bundle.test if bundle.test is not None and len(bundle.test) else None}
+    metrics = {}
+    for split, dataset in splits.items():
+        if dataset is not None:
+            loader = make_loader(cfg, dataset, fabric, bundle, train=False)
+            values = evaluate(model, loader, s.task, fabric, cfg, s.context())
+            metrics.update({f"averaged_{split}_{k}": v for k, v in values.items()})
+    return metrics
+
+
 def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[str, Any]:
-    """Best weights back in, test metrics, artifacts on rank 0, summary status ``status``."""
+    """The averaged weights (train.average_last) evaluated, then best.pt's weights back in (its EMA weights
+    when the monitor is an EMA metric), test metrics, artifacts on rank 0, summary status ``status``."""
     cfg, fabric = s.cfg, s.fabric
     best = s.run.checkpoint_path("best")
     fabric.barrier()
+    averaged = finish_average(s, bundle)
+    fields = progress_fields(s)
     if best.is_file():
         from .checkpoint import load_checkpoint
 
-        unwrap(s.model).load_state_dict(load_checkpoint(best)["model"])
-    fields = progress_fields(s)
+        checkpoint = load_checkpoint(best)
+        use_ema = s.monitor.startswith("val_ema_")
+        unwrap(s.model).load_state_dict(checkpoint["ema"]["weights"] if use_ema else checkpoint["model"])
+        fields["best_weights"] = "ema" if use_ema else "raw"
+    fields["metrics"].update(averaged)
     if bundle.test is not None and len(bundle.test):
         test_loader = make_loader(cfg, bundle.test, fabric, bundle, train=False)
         test = evaluate(s.model, test_loader, s.task, fabric, cfg, s.context())
