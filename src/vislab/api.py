@@ -93,14 +93,18 @@ def _run_training(
     on_epoch: Optional[Callable] = None,
     resume_notes: Optional[list[str]] = None,
 ) -> Run:
+    from .schemes.settings import check as check_schemes
+
+    check_schemes(cfg)  # on the config alone, before torch is imported
     from . import data, tasks
     from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
     from .engine import optim, progressive
+    from .schemes.task import wrap
 
     fabric = make_fabric(cfg.train)
     seed_all(cfg.train.seed)
-    bundle = data.build(cfg.data, cfg.aug)
-    task = tasks.build(cfg, bundle.info)
+    bundle = data.bootstrapped(data.build(cfg.data, cfg.aug), cfg.data, cfg.train.seed)
+    task = wrap(tasks.build(cfg, bundle.info), cfg, bundle)
     model = task.build_model(cfg, bundle.info)
     if run is not None and checkpoint is not None:  # checked before anything in the run directory changes
         load_weights(model, checkpoint["model"], describe_checkpoint(run.checkpoint_path("last"), checkpoint))

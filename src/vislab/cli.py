@@ -221,6 +221,17 @@ def seeds_arg(text: Optional[str]) -> Optional[int | str]:
         raise VislabError(f"--seeds takes a number or auto, not '{text}'") from None
 
 
+def cmd_selftrain(args: argparse.Namespace) -> int:
+    from .experiments.selftrain import selftrain
+
+    recipe, overrides = split_items(args.items)
+    if recipe is None:
+        raise VislabError("name a recipe (vislab selftrain RECIPE --rounds R [key=value ...])")
+    for run in selftrain(recipe, overrides, rounds=args.rounds, runs_dir=args.runs_dir, name=args.name):
+        print(f"round {run.summary.get('selftrain_round')}: {run.dir}  {result_line(run.summary)}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .experiments.compare import compare
     from .experiments.report import notes, render
@@ -396,6 +407,16 @@ def add_runs(sub: Any) -> None:
     p.set_defaults(func=cmd_runs)
 
 
+def add_selftrain(sub: Any) -> None:
+    p = sub.add_parser("selftrain", help="Noisy Student: a teacher, then rounds of students each taught by the last",
+                       description="vislab selftrain RECIPE --rounds R [key=value ...]")
+    p.add_argument("items", nargs="+", metavar="RECIPE key=value", help="a recipe with semisup.method=noisy_student, then overrides")
+    p.add_argument("--rounds", type=int, default=1, metavar="R", help="student rounds after the teacher (default 1)")
+    p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
+    p.add_argument("--name", default=None, help="run names are NAME-round0, NAME-round1, ... (default selftrain)")
+    p.set_defaults(func=cmd_selftrain)
+
+
 def add_compare(sub: Any) -> None:
     p = sub.add_parser("compare", help="group runs by their differing settings; tables, tests, curves and a report")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, sweep directories, or folders of runs")
@@ -450,7 +471,7 @@ VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_calibrate, add_predict, add_sweep, add_compare,
     add_board,
     add_export, add_profile,
-    add_runs,
+    add_runs, add_selftrain,
 ]
 
 

@@ -155,6 +155,7 @@ def assert_identical(resumed: Path, reference: Path) -> None:
         a, b = checkpoint(resumed, which), checkpoint(reference, which)
         same(a["model"], b["model"], f"{which}.model")
         same(a["optimizer"], b["optimizer"], f"{which}.optimizer")
+        same(a["extra_models"], b["extra_models"], f"{which}.extra_models")  # an EMA teacher, pseudo-labels
         same(a["ema"], b["ema"], f"{which}.ema")
         same(a["average"], b["average"], f"{which}.average")
     same(checkpoint(resumed, "averaged")["model"], checkpoint(reference, "averaged")["model"], "averaged.model")
@@ -234,3 +235,26 @@ def test_dataloader_workers_resume_bit_identical_to_the_in_memory_run(tmp_path: 
     run = run_dir_of(runs)
     finished(start("train", "--resume", run, script=SAMPLES_SCRIPT))
     assert_identical(run, reference())
+
+
+MEAN_TEACHER = [*SETTINGS[1:], "train.epochs=2", "data.limit=300", "data.labeled_per_class=8", "semisup.method=mean_teacher",
+                "semisup.ratio=2", "semisup.rampup_epochs=1", "train.checkpoint_every_steps=4"]
+
+
+@pytest.mark.slow
+def test_mean_teacher_resumes_its_teacher_and_unlabeled_stream_bit_identical(tmp_path: Path):
+    """80 labeled images (10 steps an epoch) beside an unlabeled pool of 220 in batches of 16 (13 an epoch, so
+    the streams' epochs end at different steps); killed mid-epoch and resumed, the EMA teacher, the unlabeled
+    batches and their strong views continue as in the run that was never stopped."""
+    reference_runs = tmp_path / "reference"
+    proc_ref = start("train", "--runs-dir", reference_runs, "digits", *MEAN_TEACHER)
+    runs = tmp_path / "runs"
+    watch = Watch(runs)
+    proc = start("train", "--runs-dir", runs, "digits", *MEAN_TEACHER)
+    stop_when(proc, lambda: (st := watch.last()) is not None and st["epoch"] >= 1 and st["step"] > 0, "mid-epoch")
+    kill(proc)
+    run = run_dir_of(runs)
+    assert "ema" in checkpoint(run, "last")["extra_models"]
+    finished(start("train", "--resume", run))
+    finished(proc_ref)
+    assert_identical(run, run_dir_of(reference_runs))

@@ -63,6 +63,7 @@ PREPARE = {
     "fashion-mnist-cnn": prepare_fashion_mnist, "cifar10-resnet18": prepare_cifar10,
     "digits-dg": lambda data, mp: [], "digits-dg-mixstyle": lambda data, mp: [],
     "officehome-mixstyle": prepare_officehome, "officehome-erm": prepare_officehome,
+    "digits-fixmatch": lambda data, mp: [], "digits-meanteacher": lambda data, mp: [],
 }
 CLASSES = {"cifar100-effnetv2": 100, "officehome-mixstyle": 2, "officehome-erm": 2}
 
@@ -73,6 +74,7 @@ SLOW = {"cifar100-effnetv2", "cifar10-resnet18"}  # ImageNet-sized networks: ove
 SMOKED_ELSEWHERE = {  # test_segmentation_recipes.py and test_panoptic_recipes.py
     "shapes-unet", "voc-deeplabv3", "voc-unet", "voc-unet-baseline", "shapes-panoptic", "voc-panoptic",
     "ade20k-deeplabv3", "cityscapes-unet",
+    "shapes-fixmatch", "voc-semisup", "officehome-noisy-student", "cifar100-kd",  # test_semisup_recipes.py
 }
 
 

@@ -20,6 +20,7 @@ from .schema import (
     RandAugmentConfig,
     RandomCropConfig,
     SchedConfig,
+    SemisupConfig,
     TaskConfig,
     TrainConfig,
     all_keys,
@@ -32,7 +33,7 @@ from .yaml_io import dump_commented, read_yaml, save, yaml_dump, yaml_load
 
 __all__ = [
     "RECIPES_DIR", "AugConfig", "AugMixConfig", "AutoAugmentConfig", "ColorJitterConfig", "Config", "DataConfig", "EmaConfig", "EvalConfig", "LossConfig", "MixConfig",
-    "MixStyleConfig", "ModelConfig", "OptimConfig", "ProgressiveConfig", "RandAugmentConfig", "RandomCropConfig", "SchedConfig", "TaskConfig", "TrainConfig", "all_keys",
+    "MixStyleConfig", "ModelConfig", "OptimConfig", "ProgressiveConfig", "RandAugmentConfig", "RandomCropConfig", "SchedConfig", "SemisupConfig", "TaskConfig", "TrainConfig", "all_keys",
     "check_values", "dump_commented", "flatten", "load_recipe", "opt", "parse_override", "read_yaml", "recipe_names",
     "resolve", "save", "to_dict", "yaml_dump", "yaml_load",
 ]

@@ -164,6 +164,12 @@ class DataConfig:
         "random", "training batches: seeded shuffle, or equal shares of the training domains (Dassl's RandomDomainSampler)")
     domains_per_batch: Union[int, None] = opt(None, "domain_balanced: domains drawn per batch; null: every training domain")
     coco_panoptic: CocoPanopticConfig = opt(CocoPanopticConfig(), "coco_panoptic: where each split's JSON, PNGs and images are (COCO 2017 by default)")
+    labeled_per_class: Union[int, None] = opt(None, "keep this many labeled training samples per class (seeded by split_seed); the rest is unlabeled",
+                                          range="[1, inf)")
+    labeled_fraction: Union[float, None] = opt(None, "keep this share of the training split labeled (stratified by class where there is one)",
+                                           range="(0, 1)")
+    unlabeled_root: Union[str, None] = opt(None, "a folder of images without labels, added to the unlabeled pool")
+    bootstrap: bool = opt(False, "draw the training split with replacement from train.seed (bagging)")
 
 
 @dataclass
@@ -238,6 +244,14 @@ class LossTermConfig:
 
 
 @dataclass
+class DistillConfig:
+    teacher: Union[str, None] = opt(None, "run directory of the finished teacher (its best.pt)")
+    temperature: float = opt(4.0, "softmax temperature of teacher and student", range="(0, inf)")
+    weight: float = opt(0.9, "share of the distillation term; the labels' cross-entropy gets 1 - weight",
+                         range="[0, 1)")
+
+
+@dataclass
 class LossConfig:
     label_smoothing: float = opt(0.0, "cross-entropy label smoothing", range="[0, 1)")
     class_weights: Union[list[float], None] = opt(None, "per-class cross-entropy weights")
@@ -248,6 +262,7 @@ class LossConfig:
     offset_weight: float = opt(0.01, "panoptic: weight of the offset L1")
     center_sigma: float = opt(8.0, "panoptic: Gaussian sigma of the center heatmap in pixels")
     terms: Union[list[LossTermConfig], None] = opt(None, "segmentation: losses summed with weights, e.g. [{name: ce}, {name: dice, weight: 0.5}]; null: cross-entropy")
+    distill: Union[DistillConfig, None] = opt(None, "knowledge distillation from a finished run; null: off")
 
 
 @dataclass
@@ -301,6 +316,28 @@ class TrainConfig:
 
 
 @dataclass
+class SemisupConfig:
+    method: Literal["none", "fixmatch", "mean_teacher", "noisy_student"] = opt("none", "learning from the unlabeled pool")
+    ratio: int = opt(7, "unlabeled images per labeled image in each step (FixMatch's mu)",
+        range="[1, inf)")
+    weight: float = opt(1.0, "weight of the unlabeled loss",
+        range="[0, inf)")
+    threshold: float = opt(0.95, "fixmatch, noisy_student: confidence a pseudo-label needs (per pixel for segmentation)",
+        range="[0, 1)")
+    strong_ops: int = opt(2, "fixmatch, noisy_student: RandAugment operations in the strong view",
+        range="[1, inf)")
+    cutout: float = opt(0.5, "fixmatch, noisy_student: largest side of the strong view's cutout, as a share of the image",
+        range="[0, 1)")
+    ema_decay: float = opt(0.999, "mean_teacher: decay of the teacher's exponential moving average",
+        range="[0, 1)")
+    rampup_epochs: float = opt(5.0, "mean_teacher: epochs of sigmoid ramp-up of the consistency weight",
+        range="[0, inf)")
+    teacher: Union[str, None] = opt(None, "noisy_student: run directory of the finished teacher")
+    pseudo: Literal["hard", "soft"] = opt("hard", "noisy_student: the teacher's argmax, or its probabilities")
+    balance: bool = opt(True, "noisy_student: weight pseudo-labels so that every class counts alike")
+
+
+@dataclass
 class TaskConfig:
     name: Union[Literal["classification", "domain_generalization", "segmentation", "panoptic"], None] = opt(
         None, "the kind of work; null: the dataset's (panoptic is chosen here, on segmentation data)")
@@ -341,6 +378,7 @@ class Config:
     loss: LossConfig = opt(LossConfig(), "loss")
     train: TrainConfig = opt(TrainConfig(), "training loop and hardware")
     eval: EvalConfig = opt(EvalConfig(), "evaluation")
+    semisup: SemisupConfig = opt(SemisupConfig(), "semi-supervised learning from unlabeled images")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
 from .domain_balanced import train_sampler
+from .labeled import bootstrapped, split_labeled
 from .loading import Loader
 from .splits import data_root
 
@@ -32,8 +33,9 @@ class DatasetSpec:
     reads: tuple[str, ...]  # data.* keys the builder reads beyond COMMON; any other set is refused
 
 
-COMMON = ("name", "num_workers", "sampler", "domains_per_batch")  # read for every dataset: the loaders take
-# num_workers, and data.build itself checks the sampler against the data's domains
+COMMON = ("name", "num_workers", "sampler", "domains_per_batch", "labeled_per_class", "labeled_fraction",
+          "unlabeled_root", "bootstrap")  # read for every dataset: the loaders take
+# num_workers; data.build itself checks the sampler against the data's domains and splits labeled/unlabeled
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -76,7 +78,7 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
             f"{moving[0]} moves image pixels but not the masks of data.name={cfg.name} ({bundle.info.task}); "
             f"set {moving[0]}=null and use the geometric aug.* keys"
         )
-    return bundle
+    return split_labeled(bundle, cfg)
 
 
 def status(root: str | None = None) -> list[tuple[str, str, Optional[bool]]]:
@@ -87,5 +89,5 @@ def status(root: str | None = None) -> list[tuple[str, str, Optional[bool]]]:
 
 __all__ = [
     "DATASETS", "DataBundle", "DataInfo", "DatasetSpec", "Loader", "MemoryDataset", "SampleDataset",
-    "augment_for_memory", "build", "data_root", "status",
+    "augment_for_memory", "bootstrapped", "build", "data_root", "status",
 ]

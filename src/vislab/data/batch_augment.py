@@ -351,18 +351,26 @@ class RandomErasing:
     def __call__(self, batch: dict, g: torch.Generator) -> dict:
         x = batch["image"]
         B, _, H, W = x.shape
-        area = uniform(g, B, *self.scale) * (H * W)
-        ratio = uniform(g, B, *self.log_ratio).exp()
-        eh = (area * ratio).sqrt().round().clamp(1, H).long()
-        ew = (area / ratio).sqrt().round().clamp(1, W).long()
-        top, left = integers(g, B, H - eh + 1), integers(g, B, W - ew + 1)
-        rows = torch.arange(H, device=x.device)[None]
-        cols = torch.arange(W, device=x.device)[None]
-        in_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])
-        in_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])
-        erase = (in_rows[:, :, None] & in_cols[:, None, :]) & coin(g, B, self.p)[:, None, None]
+        erase = random_boxes(g, B, H, W, self.scale, self.log_ratio) & coin(g, B, self.p)[:, None, None]
         batch["image"] = x.masked_fill(erase[:, None], 0.0)
         return batch
+
+
+def random_boxes(
+    g: torch.Generator, n: int, height: int, width: int, area: tuple[float, float], log_ratio: tuple[float, float]
+) -> torch.Tensor:
+    """bool [n, H, W]: one box per sample, its area a share uniform in ``area`` of the image, its log aspect
+    ratio uniform in ``log_ratio``, placed uniformly where it fits (RandomErasing's and CutMix's draw)."""
+    size = uniform(g, n, *area) * (height * width)
+    ratio = uniform(g, n, *log_ratio).exp()
+    bh = (size * ratio).sqrt().round().clamp(1, height).long()
+    bw = (size / ratio).sqrt().round().clamp(1, width).long()
+    top, left = integers(g, n, height - bh + 1), integers(g, n, width - bw + 1)
+    rows = torch.arange(height, device=g.device)[None]
+    cols = torch.arange(width, device=g.device)[None]
+    in_rows = (rows >= top[:, None]) & (rows < (top + bh)[:, None])
+    in_cols = (cols >= left[:, None]) & (cols < (left + bw)[:, None])
+    return in_rows[:, :, None] & in_cols[:, None, :]
 
 
 def _color_jitter(cj, aug: AugConfig, ignore_index: int) -> ColorJitter:

@@ -41,6 +41,7 @@ class DataBundle:
     normalization (CutMix, MixUp). ``files`` lists each split's files, saved in the run directory.
     ``train_sampler`` (called like data.sampling.EpochBatchSampler) arranges the training batches where
     ``data.sampler`` asks for it; None: the seeded shuffle.
+    ``unlabeled`` is the pool of training images without labels (targets hidden), when there is one.
     """
 
     train: Dataset
@@ -51,3 +52,4 @@ class DataBundle:
     files: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     train_sampler: Optional[Callable[..., Any]] = None
+    unlabeled: Optional[Dataset] = None

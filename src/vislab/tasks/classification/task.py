@@ -25,7 +25,7 @@ class ClassificationTask(Task):
     mode = "max"
     predict_options = ("topk",)
     votes = True
-    reads = {"loss": ("label_smoothing", "class_weights"), "eval": ("tta.flip",)}
+    reads = {"loss": ("label_smoothing", "class_weights", "distill"), "eval": ("tta.flip",)}
     domains: list[str] = []  # domain names, for tasks whose samples carry a domain (named in the gallery)
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:

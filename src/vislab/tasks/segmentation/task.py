@@ -54,7 +54,7 @@ class SegmentationTask(Task):
     name = "segmentation"
     monitor = "miou"
     mode = "max"
-    reads = {"loss": ("label_smoothing", "class_weights", "aux_weight", "topk", "terms"),
+    reads = {"loss": ("label_smoothing", "class_weights", "aux_weight", "topk", "terms", "distill"),
              "eval": ("sliding_window", "window_overlap", "tta")}
     predicts_to_folder = True  # vislab predict writes PNGs into a folder (RUN_DIR/predictions by default)
     heads: tuple[str, ...] = ("out",)  # the model outputs evaluation keeps (the auxiliary head is for training)

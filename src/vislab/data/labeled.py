@@ -1,0 +1,195 @@
+"""Labeled and unlabeled training data, and bagging: ``data.labeled_per_class``, ``data.labeled_fraction``,
+``data.unlabeled_root`` and ``data.bootstrap`` reshape a bundle's training split after the dataset built it.
+
+The labeled subset is drawn from ``data.split_seed`` (like the train/val split, fixed across training
+seeds); the rest of the training split becomes the unlabeled pool (its targets hidden). Validation and
+test are untouched. The bootstrap draw comes from the run's own ``train.seed``, so each seed of a sweep
+is one bag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..config import DataConfig
+from ..errors import VislabError
+from .bundle import DataBundle
+from .datasets import MemoryDataset, SampleDataset
+from .seeding import mix_seed
+
+_LABELED_STREAM = 1  # mixed into split_seed so the labeled draw is not the train/val draw
+_BOOTSTRAP_STREAM = 2
+
+
+def labeled_indices(
+    labels: Optional[Sequence[int]], size: int, *, per_class: Optional[int], fraction: Optional[float], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labeled, unlabeled) positions in a training split of ``size`` samples, each sorted.
+
+    With class ``labels`` [size] the draw is stratified: ``per_class`` samples of each class, or
+    ``round(fraction * count)`` of each (at least one). Without labels (segmentation) only ``fraction``
+    applies, drawn uniformly. The draw depends only on ``seed``.
+    """
+    rng = np.random.default_rng(mix_seed(seed, _LABELED_STREAM))
+    if labels is None:
+        if per_class is not None:
+            raise VislabError("data.labeled_per_class needs class labels per image; use data.labeled_fraction=F here")
+        order = rng.permutation(size)
+        keep = order[: max(1, int(round(fraction * size)))]  # type: ignore[operator]
+        return np.sort(keep), np.sort(order[len(keep):])
+    groups: dict[int, list[int]] = {}
+    for i, y in enumerate(labels):
+        groups.setdefault(int(y), []).append(i)
+    keep: list[int] = []
+    for cls in sorted(groups):
+        idx = rng.permutation(np.array(groups[cls]))
+        n = per_class if per_class is not None else max(1, int(round(fraction * len(idx))))  # type: ignore[operator]
+        if n > len(idx):
+            raise VislabError(
+                f"data.labeled_per_class={per_class}: class {cls} has only {len(idx)} training samples; "
+                f"lower it to at most {min(len(g) for g in groups.values())}"
+            )
+        keep.extend(idx[:n].tolist())
+    labeled = np.sort(np.array(keep, dtype=np.int64))
+    unlabeled = np.setdiff1d(np.arange(size), labeled)
+    return labeled, unlabeled
+
+
+def bootstrap_indices(size: int, seed: int) -> np.ndarray:
+    """``size`` positions drawn with replacement from ``seed`` (the run's train.seed): one bag."""
+    return np.random.default_rng(mix_seed(seed, _BOOTSTRAP_STREAM)).integers(0, size, size)
+
+
+class Subset(SampleDataset):
+    """Positions ``indices`` of a per-sample split, keeping its sample seeds and its collate; ``index`` in
+    each sample is the position in the subset. ``hide_target`` replaces the target with ``fill`` (an int
+    for classes, a filled mask for segmentation) so an unlabeled pool cannot leak its labels."""
+
+    def __init__(self, base: Dataset, indices: Sequence[int], hide_target: bool = False, fill: int = -1) -> None:
+        self.base = base
+        self.indices = [int(i) for i in indices]
+        self.hide_target = hide_target
+        self.fill = fill
+        collate = getattr(base, "collate", None)
+        if collate is not None:
+            self.collate = collate
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, key: Any) -> dict:
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        sample = self.base[(self.indices[index], seed) if seed is not None else self.indices[index]]
+        if self.hide_target:
+            target = sample["target"]
+            sample["target"] = torch.full_like(target, self.fill) if torch.is_tensor(target) else self.fill
+        sample["index"] = index
+        return sample
+
+
+def subset(dataset: Dataset, indices: np.ndarray, hide_target: bool = False, fill: int = -1) -> Dataset:
+    """Positions ``indices`` of a split, on the same path (in memory stays in memory)."""
+    if isinstance(dataset, MemoryDataset):
+        part = dataset.subset(torch.from_numpy(np.asarray(indices, dtype=np.int64)))
+        if hide_target:
+            part.targets = torch.full_like(part.targets, fill)
+        return part
+    return Subset(dataset, indices, hide_target, fill)
+
+
+def class_labels(dataset: Dataset, task: str) -> Optional[list[int]]:
+    """The class of every sample of a classification training split, read without decoding images;
+    None for per-pixel targets."""
+    from .folder import FolderDataset
+
+    if task in ("segmentation", "panoptic"):
+        return None
+    if isinstance(dataset, FolderDataset):
+        return [label for _, label in dataset.items]
+    return [int(t) for t in dataset.targets]  # the other classification splits hold class ids [N]
+
+
+def split_labeled(bundle: DataBundle, cfg: DataConfig) -> DataBundle:
+    """The bundle with ``train`` cut to its labeled subset and ``unlabeled`` holding the rest (plus
+    ``data.unlabeled_root``); splits/labeled.txt and splits/unlabeled.txt name their samples."""
+    if cfg.labeled_per_class is None and cfg.labeled_fraction is None:
+        if cfg.unlabeled_root is None:
+            return bundle
+        return dataclasses.replace(bundle, unlabeled=unlabeled_folder(bundle, cfg))
+    if cfg.labeled_per_class is not None and cfg.labeled_fraction is not None:
+        raise VislabError("set data.labeled_per_class or data.labeled_fraction, not both")
+    if cfg.labeled_fraction is not None and not 0 < cfg.labeled_fraction <= 1:
+        raise VislabError(f"data.labeled_fraction must be in (0, 1], got {cfg.labeled_fraction}")
+    if cfg.repeat:
+        raise VislabError("data.repeat cannot be combined with a labeled subset; set data.repeat=null")
+    info = bundle.info
+    labels = class_labels(bundle.train, info.task)
+    labeled, unlabeled = labeled_indices(
+        labels, len(bundle.train), per_class=cfg.labeled_per_class, fraction=cfg.labeled_fraction, seed=cfg.split_seed
+    )
+    fill = info.ignore_index if labels is None else -1
+    pool = subset(bundle.train, unlabeled, hide_target=True, fill=fill) if len(unlabeled) else None
+    if cfg.unlabeled_root is not None:
+        extra = unlabeled_folder(bundle, cfg)
+        pool = extra if pool is None else concatenated(pool, extra)
+    names = bundle.files.get("train") or [str(i) for i in range(len(bundle.train))]
+    files = {**bundle.files, "labeled": [names[i] for i in labeled], "unlabeled": [names[i] for i in unlabeled]}
+    if "train" in bundle.files:
+        files["train"] = files["labeled"]
+    note = f"{len(labeled)} labeled and {len(unlabeled)} unlabeled training samples (data.split_seed={cfg.split_seed})"
+    return dataclasses.replace(
+        bundle, train=subset(bundle.train, labeled), unlabeled=pool, files=files, notes=[*bundle.notes, note]
+    )
+
+
+def bootstrapped(bundle: DataBundle, cfg: DataConfig, seed: int) -> DataBundle:
+    """With ``data.bootstrap``, the (labeled) training split resampled with replacement from ``seed``."""
+    if not cfg.bootstrap:
+        return bundle
+    draw = bootstrap_indices(len(bundle.train), seed)
+    distinct = len(np.unique(draw))
+    note = f"bootstrap sample of the training split (train.seed={seed}): {distinct} of {len(draw)} distinct samples"
+    return dataclasses.replace(bundle, train=subset(bundle.train, draw), notes=[*bundle.notes, note])
+
+
+def concatenated(first: Dataset, second: Dataset) -> Dataset:
+    """Two unlabeled pools as one; both in memory stays in memory."""
+    if isinstance(first, MemoryDataset) and isinstance(second, MemoryDataset):
+        return MemoryDataset(
+            torch.cat([first.images, second.images]), torch.cat([first.targets, second.targets]), augment=first.augment
+        )
+    raise VislabError("data.unlabeled_root adds images to in-memory splits only; set data.in_memory=true or leave it out")
+
+
+def unlabeled_folder(bundle: DataBundle, cfg: DataConfig) -> Dataset:
+    """The images under ``data.unlabeled_root``, converted to the training images' channels and resized to
+    their size, as an in-memory pool with hidden targets."""
+    from .images import image_files, read_image, unreadable_errors
+    from .classification import convert_channels
+
+    root = Path(cfg.unlabeled_root).expanduser()  # type: ignore[arg-type]
+    if not root.is_dir():
+        raise VislabError(f"data.unlabeled_root={root} is not a folder")
+    train = bundle.train
+    if not isinstance(train, MemoryDataset):
+        raise VislabError("data.unlabeled_root adds images to in-memory splits only; set data.in_memory=true or leave it out")
+    size = tuple(train.images.shape[-2:])
+    images = []
+    for path in image_files([root]):
+        try:
+            image = read_image(path, None)
+        except unreadable_errors() as e:
+            raise VislabError(f"cannot read image {path} in data.unlabeled_root: {e}") from None
+        image = convert_channels(image[None], bundle.info.channels)
+        images.append(torch.nn.functional.interpolate(image.float(), size=size, mode="bilinear", antialias=True)
+                      .round().clamp(0, 255).to(torch.uint8))
+    stacked = torch.cat(images)
+    fill = bundle.info.ignore_index if train.targets.ndim > 1 else -1
+    targets = torch.full((len(stacked), *train.targets.shape[1:]), fill, dtype=train.targets.dtype)
+    return MemoryDataset(stacked, targets, augment=train.augment)
