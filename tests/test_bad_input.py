@@ -86,7 +86,9 @@ def test_a_user_dataset_without_a_root_folder(main, tmp_path: Path, dataset: str
 
 def test_unknown_recipe_lists_the_recipes(main, tmp_path: Path):
     code, out, err = main("train", "digitz")
-    assert_bad_input(code, out, err, "unknown recipe 'digitz'", "did you mean digits", "recipes are ", "digits, ")
+    assert_bad_input(code, out, err, "unknown recipe 'digitz'", "did you mean digits", "`vislab recipes` lists all")
+    code, out, err = main("train", "zzzz")
+    assert_bad_input(code, out, err, "unknown recipe 'zzzz': recipes are ", "digits, ")
     assert not (tmp_path / "runs").exists()
 
 

@@ -51,7 +51,7 @@ def test_too_many_labels_per_class_is_bad_input() -> None:
         digits_bundle(**{"data.labeled_per_class": 500})
     with pytest.raises(VislabError, match="not both"):
         digits_bundle(**{"data.labeled_per_class": 5, "data.labeled_fraction": 0.1})
-    with pytest.raises(VislabError, match=r"data.labeled_fraction must be in \(0, 1\]"):
+    with pytest.raises(VislabError, match=r"'data.labeled_fraction' must be in \(0, 1\], got 1.5"):
         digits_bundle(**{"data.labeled_fraction": 1.5})
 
 

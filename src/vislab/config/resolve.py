@@ -211,10 +211,10 @@ def load_recipe(recipe: str | Path, _seen: tuple = ()) -> dict:
         path = RECIPES_DIR / f"{recipe}.yaml"
         if not path.is_file():
             close = difflib.get_close_matches(str(recipe), recipe_names(), n=3, cutoff=0.5)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
-            raise VislabError(
-                f"unknown recipe '{recipe}': {hint}recipes are {', '.join(recipe_names())}, or a path to a YAML file"
-            )
+            names = recipe_names()
+            known = (f"did you mean {' or '.join(close)}? `vislab recipes` lists all {len(names)}" if close
+                     else f"recipes are {', '.join(names)}")  # the whole list only when nothing is close
+            raise VislabError(f"unknown recipe '{recipe}': {known}, or give a path to a YAML file")
         values = read_yaml(path) or {}
         default_name = str(recipe)
     if not isinstance(values, dict):

@@ -167,7 +167,7 @@ class DataConfig:
     labeled_per_class: Union[int, None] = opt(None, "keep this many labeled training samples per class (seeded by split_seed); the rest is unlabeled",
                                           range="[1, inf)")
     labeled_fraction: Union[float, None] = opt(None, "keep this share of the training split labeled (stratified by class where there is one)",
-                                           range="(0, 1)")
+                                           range="(0, 1]")
     unlabeled_root: Union[str, None] = opt(None, "a folder of images without labels, added to the unlabeled pool")
     bootstrap: bool = opt(False, "draw the training split with replacement from train.seed (bagging)")
 

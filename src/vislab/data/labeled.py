@@ -124,8 +124,6 @@ def split_labeled(bundle: DataBundle, cfg: DataConfig) -> DataBundle:
         return dataclasses.replace(bundle, unlabeled=unlabeled_folder(bundle, cfg))
     if cfg.labeled_per_class is not None and cfg.labeled_fraction is not None:
         raise VislabError("set data.labeled_per_class or data.labeled_fraction, not both")
-    if cfg.labeled_fraction is not None and not 0 < cfg.labeled_fraction <= 1:
-        raise VislabError(f"data.labeled_fraction must be in (0, 1], got {cfg.labeled_fraction}")
     if cfg.repeat:
         raise VislabError("data.repeat cannot be combined with a labeled subset; set data.repeat=null")
     info = bundle.info
