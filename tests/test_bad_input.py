@@ -88,7 +88,7 @@ def test_unknown_recipe_lists_the_recipes(main, tmp_path: Path):
     code, out, err = main("train", "digitz")
     assert_bad_input(code, out, err, "unknown recipe 'digitz'", "did you mean digits", "`vislab recipes` lists all")
     code, out, err = main("train", "zzzz")
-    assert_bad_input(code, out, err, "unknown recipe 'zzzz': recipes are ", "digits, ")
+    assert_bad_input(code, out, err, "unknown recipe 'zzzz': `vislab recipes` lists all", "or give a path to a YAML file")
     assert not (tmp_path / "runs").exists()
 
 

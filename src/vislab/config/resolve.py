@@ -212,8 +212,8 @@ def load_recipe(recipe: str | Path, _seen: tuple = ()) -> dict:
         if not path.is_file():
             close = difflib.get_close_matches(str(recipe), recipe_names(), n=3, cutoff=0.5)
             names = recipe_names()
-            known = (f"did you mean {' or '.join(close)}? `vislab recipes` lists all {len(names)}" if close
-                     else f"recipes are {', '.join(names)}")  # the whole list only when nothing is close
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            known = f"{hint}`vislab recipes` lists all {len(names)}"  # too many to name in one line
             raise VislabError(f"unknown recipe '{recipe}': {known}, or give a path to a YAML file")
         values = read_yaml(path) or {}
         default_name = str(recipe)
