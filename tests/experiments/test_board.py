@@ -60,9 +60,14 @@ def board(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def wait_for(driver: object, condition, what: str) -> None:
     deadline = time.monotonic() + WAIT_S
+    from selenium.common.exceptions import StaleElementReferenceException
+
     while time.monotonic() < deadline:
-        if condition(driver):
-            return
+        try:
+            if condition(driver):
+                return
+        except StaleElementReferenceException:  # the page re-rendered while we read it (it polls): read again
+            pass
         time.sleep(0.2)
     raise AssertionError(f"the page never showed {what}: {driver.find_element('tag name', 'body').text[:500]}")
 

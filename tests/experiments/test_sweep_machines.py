@@ -51,17 +51,21 @@ def completed_once(trials: list, keys: tuple[str, ...]) -> Counter:
 
 @pytest.mark.slow
 def test_two_machines_share_a_postgresql_study_and_a_killed_one_resumes(postgres_url, tmp_path: Path):
-    grid = ["digits", "optim.lr=0.003,0.01", "--seeds", 2, "train.epochs=3", "data.limit=64", "train.batch_size=16",
+    grid = ["digits", "optim.lr=0.003,0.01", "--seeds", 2, "train.epochs=4", "data.limit=64", "train.batch_size=16",
             "--name", "pg", "--storage", postgres_url, "--resume"]
     machines = {m: tmp_path / f"machine-{m}" for m in "ab"}  # each machine has its own runs directory
     for folder in machines.values():
         folder.mkdir()
     a = sweep_process(*grid, "--runs-dir", machines["a"], log=tmp_path / "a.log")
     b = sweep_process(*grid, "--runs-dir", machines["b"], log=tmp_path / "b.log")
-    wait_for(lambda: list(machines["a"].glob("sweeps/pg/digits/*/metrics.csv")))  # a is mid-trial
+    def training() -> list[Run]:  # a's trials with an epoch done and more to go (a fast machine may finish one first)
+        runs = [Run(p.parent) for p in machines["a"].glob("sweeps/pg/digits/*/metrics.csv")]
+        return [r for r in runs if r.summary.get("status") == "running"]
+
+    wait_for(training)  # a is mid-trial
     a.kill()  # SIGKILL: nothing recorded, its trial stays "running" in the database
     a.wait()
-    killed = Run(next(machines["a"].glob("sweeps/pg/digits/*/metrics.csv")).parent)
+    (killed,) = training()
     assert b.wait(timeout=300) == 0, (tmp_path / "b.log").read_text()
 
     resumed = subprocess.run([sys.executable, "-m", "vislab", "sweep", "--resume", "--name", "pg", "--storage", postgres_url,
@@ -74,7 +78,7 @@ def test_two_machines_share_a_postgresql_study_and_a_killed_one_resumes(postgres
     assert counts == {(lr, seed): 1 for lr in (0.003, 0.01) for seed in (0, 1)}
     retry = next(t for t in trials if t.state.name == "COMPLETE" and "retry_of" in t.user_attrs)
     assert Path(retry.user_attrs["run_dir"]) == killed.dir  # continued from its last.pt on its own machine
-    assert [row["epoch"] for row in killed.history] == [1, 2, 3] and killed.summary["status"] == "completed"
+    assert [row["epoch"] for row in killed.history] == [1, 2, 3, 4] and killed.summary["status"] == "completed"
     runs = [r for m in machines.values() for r in find_runs(m) if r.summary.get("status") == "completed"]
     assert len(runs) == 4 and all(any(r.dir.is_relative_to(m) for r in runs) for m in machines.values())
 

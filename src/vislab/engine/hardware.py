@@ -74,14 +74,17 @@ def cpu_threads(cfg: TrainConfig, fabric: Any) -> Optional[ThreadPlanner]:
     """The planner of torch's CPU threads for a run on the CPU (None on accelerators), its count set.
 
     Processes of one machine split its cores; one process alone measures what other processes leave it
-    (see vislab.threads). ``train.threads`` and ``OMP_NUM_THREADS`` are the user's word.
+    (see vislab.threads). ``train.threads`` and ``OMP_NUM_THREADS`` are the user's word. With
+    ``train.deterministic`` the count is the cores alone: the number of threads changes the order of
+    floating-point sums, and a deterministic run must not depend on what else the machine was doing.
     """
     if fabric.device.type != "cpu":
         return None
     local = int(os.environ.get("LOCAL_WORLD_SIZE", 0)) or max(1, fabric.world_size // max(1, cfg.num_nodes))
     # usable, not all, cores: a sweep worker is pinned to its share of the machine
     share = max(1, usable_cores() // local)
-    planner = ThreadPlanner(cfg.threads if cfg.threads is not None else (share if local > 1 else None), share)
+    fixed = share if local > 1 or cfg.deterministic else None
+    planner = ThreadPlanner(cfg.threads if cfg.threads is not None else fixed, share)
     planner.start()
     return planner
 
