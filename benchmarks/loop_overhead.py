@@ -84,6 +84,7 @@ def main() -> None:
     cfg = config.resolve("digits", {
         "train.epochs": 1, "train.batch_size": args.batch, "train.progress": False, "sched.name": "none",
         "optim.lr": 1e-3, "train.accelerator": device.type,
+        "train.channels_last": False,  # the plain loop's memory format: this measures the loop, not the format
     })
 
     seed_all(0)

@@ -1,8 +1,9 @@
 """Images/s of ``vislab predict`` over a folder of image files against a plain PyTorch loop.
 
 A digits run (the MNIST CNN) trained for one epoch, then ``--images`` PNG files (digits, written once) read,
-resized, normalized and classified: by ``vislab.predict`` (CSV of the top-5 classes) and by the loop a user
-would write by hand (PIL, a batch of 64, ``torch.inference_mode``, top-5 per image, the same CSV).
+resized, normalized and classified: by ``vislab.predict`` (CSV of the top-5 classes) and by the script a user
+would write by hand (load best.pt, PIL, a batch of 64, ``torch.inference_mode``, top-5 per image, the same
+CSV). Both start from the checkpoint file, as a user's call does.
 Alternated ``--rounds`` times in one process. Last line: ``ratio vislab/plain: R`` (target >= 1).
 
     python benchmarks/predict.py [--images 1000] [--rounds 3]
@@ -40,9 +41,14 @@ def write_images(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def plain_predict(model: torch.nn.Module, files: list[Path], size: tuple[int, int], mean: list[float],
+def plain_predict(checkpoint: Path, files: list[Path], size: tuple[int, int], mean: list[float],
                   std: list[float], out: Path) -> None:
-    """The loop written out by hand: decode, resize, normalize, batch, top-5, CSV."""
+    """The script written out by hand: load the weights, then decode, resize, normalize, batch, top-5, CSV."""
+    from vislab.models.cnn import MnistCNN
+
+    model = MnistCNN(1, 10, tuple(size))
+    model.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
+    model.eval()
     m = torch.tensor(mean).view(1, -1, 1, 1)
     s = torch.tensor(std).view(1, -1, 1, 1)
     with open(out, "w", newline="") as f, torch.inference_mode():
@@ -73,7 +79,7 @@ def main() -> None:
             vislab.predict(run, [tmp / "images"], out=tmp / "vislab.csv")
             v = args.images / (time.perf_counter() - t)
             t = time.perf_counter()
-            plain_predict(r.model, files, size, mean, std, tmp / "plain.csv")
+            plain_predict(run.checkpoint_path("best"), files, size, mean, std, tmp / "plain.csv")
             p = args.images / (time.perf_counter() - t)
             if i:  # the first round warms both up
                 ours.append(v)

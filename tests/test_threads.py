@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from vislab import config
-from vislab.engine.hardware import cpu_has_native_bf16, resolve_precision
+from vislab.engine.hardware import resolve_precision
 from vislab.threads import ThreadPlanner, busy_elsewhere, sample, threads_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def test_the_users_thread_count_is_kept(monkeypatch: pytest.MonkeyPatch):
 
 def test_precision_auto_is_made_concrete_and_recorded(main, tmp_path: Path):
     cfg = config.resolve("digits", {"train.precision": "auto", "train.accelerator": "cpu"}).train
-    assert resolve_precision(cfg) == ("bf16-mixed" if cpu_has_native_bf16() else "32-true")
+    assert resolve_precision(cfg) == "32-true"  # bf16 autocast measured slower on CPUs (benchmarks/cpu_formats.py)
     code, out, err = main("train", "digits", "train.precision=auto", "train.accelerator=cpu", "train.epochs=1",
                           "train.progress=false", "data.limit=200", "--runs-dir", tmp_path / "runs")
     assert code == 0, err

@@ -46,16 +46,10 @@ def test_channels_last_and_compile(tmp_path: Path):
 
 def test_killed_on_the_gpu_the_resumed_run_is_bit_identical(tmp_path: Path):
     """Deterministic algorithms on the GPU: a run SIGKILLed mid-epoch and resumed equals the uninterrupted one."""
-    from engine.test_resume_exact import SETTINGS, Watch, assert_identical, finished, kill, run_dir_of, start, stop_when
+    from engine.test_resume_exact import SETTINGS, assert_identical, finished, killed_mid_epoch_and_resumed, run_dir_of, start
 
     settings = [*SETTINGS, "train.accelerator=cuda"]
     reference_runs = tmp_path / "reference"
     finished(start("train", "--runs-dir", reference_runs, "digits", *settings))
-    runs = tmp_path / "runs"
-    watch = Watch(runs)
-    proc = start("train", "--runs-dir", runs, "digits", *settings)
-    stop_when(proc, lambda: (st := watch.last()) is not None and st["epoch"] >= 1 and st["step"] > 0, "mid-epoch")
-    kill(proc)
-    run = run_dir_of(runs)
-    finished(start("train", "--resume", run))
+    run = killed_mid_epoch_and_resumed(tmp_path / "runs", *settings)
     assert_identical(run, run_dir_of(reference_runs))

@@ -114,6 +114,18 @@ def kill(proc: subprocess.Popen) -> None:
     proc.communicate()
 
 
+def killed_mid_epoch_and_resumed(runs: Path, *settings: object, script: Optional[Path] = None) -> Path:
+    """A digits run with ``settings`` SIGKILLed mid-epoch (after its first epoch), then resumed to its end; its
+    directory."""
+    watch = Watch(runs)
+    proc = start("train", "--runs-dir", runs, "digits", *settings, script=script)
+    stop_when(proc, lambda: (st := watch.last()) is not None and st["epoch"] >= 1 and st["step"] > 0, "mid-epoch")
+    kill(proc)
+    run = run_dir_of(runs)
+    finished(start("train", "--resume", run, script=script))
+    return run
+
+
 def checkpoint(run: Path, which: str) -> dict:
     return torch.load(run / "checkpoints" / f"{which}.pt", map_location="cpu", weights_only=True)
 
@@ -227,13 +239,7 @@ def test_dataloader_workers_resume_bit_identical_to_the_in_memory_run(tmp_path: 
     """The same images served one at a time by two worker processes train exactly as the in-memory split,
     killed mid-epoch and resumed or not."""
     settings = [*SETTINGS, "data.name=digit-samples", "data.num_workers=2"]
-    runs = tmp_path / "runs"
-    watch = Watch(runs)
-    proc = start("train", "--runs-dir", runs, "digits", *settings, script=SAMPLES_SCRIPT)
-    stop_when(proc, lambda: (st := watch.last()) is not None and st["epoch"] >= 1 and st["step"] > 0, "mid-epoch")
-    kill(proc)
-    run = run_dir_of(runs)
-    finished(start("train", "--resume", run, script=SAMPLES_SCRIPT))
+    run = killed_mid_epoch_and_resumed(tmp_path / "runs", *settings, script=SAMPLES_SCRIPT)
     assert_identical(run, reference())
 
 
@@ -248,13 +254,7 @@ def test_mean_teacher_resumes_its_teacher_and_unlabeled_stream_bit_identical(tmp
     batches and their strong views continue as in the run that was never stopped."""
     reference_runs = tmp_path / "reference"
     proc_ref = start("train", "--runs-dir", reference_runs, "digits", *MEAN_TEACHER)
-    runs = tmp_path / "runs"
-    watch = Watch(runs)
-    proc = start("train", "--runs-dir", runs, "digits", *MEAN_TEACHER)
-    stop_when(proc, lambda: (st := watch.last()) is not None and st["epoch"] >= 1 and st["step"] > 0, "mid-epoch")
-    kill(proc)
-    run = run_dir_of(runs)
+    run = killed_mid_epoch_and_resumed(tmp_path / "runs", *MEAN_TEACHER)
     assert "ema" in checkpoint(run, "last")["extra_models"]
-    finished(start("train", "--resume", run))
     finished(proc_ref)
     assert_identical(run, run_dir_of(reference_runs))

@@ -28,6 +28,22 @@ def study_of(sweep_dir: Path) -> optuna.Study:
     return optuna.load_study(study_name=sweep_dir.name, storage=default_storage(sweep_dir))
 
 
+def press_ctrl_c_after_an_epoch(sweep_dir: Path) -> None:
+    """Ctrl-C to this process (from a thread) once a trial of ``sweep_dir`` finished an epoch, while the
+    sweep's own SIGINT handler is in place."""
+    before = signal.getsignal(signal.SIGINT)
+
+    def press() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if list(sweep_dir.glob("digits/*/metrics.csv")) and signal.getsignal(signal.SIGINT) is not before:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    threading.Thread(target=press, daemon=True).start()
+
+
 def test_the_issue_example_is_a_grid_of_six_points():
     fixed, grid, ranges = parse_items(["optim.name=adam,sgd", "train.epochs=2"])
     spec = build_spec("digits", fixed, grid, ranges, seeds=3, search="grid", trials=None, prune=True)
@@ -111,17 +127,7 @@ def test_a_killed_sweep_resumes_its_trial_from_the_last_checkpoint(main, tmp_pat
 def test_ctrl_c_stops_the_workers_and_resume_finishes_without_repeating(main, tmp_path):
     sweep_dir = tmp_path / "runs" / "sweeps" / "c"
     args = ["sweep", "digits", "optim.name=adam,sgd", "train.epochs=3", "data.limit=120", "--name", "c"]
-    before = signal.getsignal(signal.SIGINT)
-
-    def press_ctrl_c() -> None:  # once a trial finished an epoch, and while the sweep's own handler is in place
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if list(sweep_dir.glob("digits/*/metrics.csv")) and signal.getsignal(signal.SIGINT) is not before:
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.02)
-
-    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    press_ctrl_c_after_an_epoch(sweep_dir)
     code, out, err = main(*args, "--workers", "2")
     assert code == 130 and "vislab: interrupted" in err
     assert "continue with: vislab sweep --resume --name c" in out
@@ -143,17 +149,7 @@ def test_ctrl_c_stops_the_workers_and_resume_finishes_without_repeating(main, tm
 
 def test_ctrl_c_of_a_sweep_in_this_process_gives_one_resume_command(main, tmp_path):
     sweep_dir = tmp_path / "runs" / "sweeps" / "one"
-    before = signal.getsignal(signal.SIGINT)
-
-    def press_ctrl_c() -> None:  # once the trial (trained in this process) finished an epoch
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if list(sweep_dir.glob("digits/*/metrics.csv")) and signal.getsignal(signal.SIGINT) is not before:
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.02)
-
-    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    press_ctrl_c_after_an_epoch(sweep_dir)
     code, out, err = main("sweep", "digits", "optim.name=adam,sgd", "train.epochs=3", "data.limit=120", "--name", "one")
     assert code == 130 and err.splitlines()[-1] == "vislab: interrupted"
     assert "vislab train --resume" not in err  # not also the trial's own resume command

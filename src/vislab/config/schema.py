@@ -295,7 +295,7 @@ class TrainConfig:
     num_nodes: int = opt(1, "machines taking part (launch with torchrun)", range="[1, inf)")
     strategy: str = opt("auto", "auto or ddp (Lightning Fabric strategies)")
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = opt(
-        "32-true", "numeric precision; auto: bf16-mixed where the device computes bf16 in hardware, else 32-true")
+        "auto", "numeric precision; auto: bf16-mixed on GPUs with bf16 (16-mixed on older ones), 32-true on CPUs")
     monitor: Union[str, None] = opt(None, "metric that picks best.pt and drives early stopping; null: the task's")
     mode: Literal["auto", "max", "min"] = opt("auto", "whether the monitored metric should go up or down")
     patience: Union[int, None] = opt(None, "stop after this many epochs without improvement; null: never", range="[0, inf)")
@@ -304,7 +304,7 @@ class TrainConfig:
     nan_policy: Literal["stop", "skip_batch"] = opt("stop", "on a NaN or infinite loss: stop, or skip the batch")
     limit_batches: Union[int, None] = opt(None, "at most this many batches per epoch and split (smoke runs)", range="[1, inf)")
     compile: bool = opt(False, "torch.compile the model")
-    channels_last: bool = opt(False, "channels-last memory format (faster convolutions on GPUs)")
+    channels_last: bool = opt(False, "channels-last memory format (GPUs; on CPUs it pays for some models only: see the recipes)")
     threads: Union[int, None] = opt(None, "CPU threads; null: the cores this process can get, re-checked each epoch",
                                     range="[1, inf)")
     progress: bool = opt(True, "show a progress bar")
