@@ -255,12 +255,22 @@ def open_storage(url: str) -> Any:
     import optuna
     import sqlalchemy
 
+    import time
+
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     try:
-        with quiet_heartbeats():
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
-            )
+        for attempt in range(5):
+            try:
+                with quiet_heartbeats():
+                    return optuna.storages.RDBStorage(
+                        url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+                    )
+            except sqlalchemy.exc.IntegrityError:
+                # Workers started together on a fresh database each create Optuna's tables; all but one lose
+                # that race (PostgreSQL: a duplicate pg_type row). The tables exist then: open them again.
+                if attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     except ImportError:
         raise VislabError(f"cannot open --storage {masked(url)}: its database driver is not installed; {driver_hint(url)}") from None
     except (sqlalchemy.exc.SQLAlchemyError, ValueError) as e:
