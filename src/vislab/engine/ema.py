@@ -21,6 +21,27 @@ from ..errors import VislabError
 from .weights import load_weights
 
 
+Pairs = tuple[list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]
+
+
+def state_pairs(average: nn.Module, model: nn.Module) -> Pairs:
+    """The live tensors of two copies of one architecture, paired: (average's floating entries, model's, and
+    (average, model) pairs of the other entries such as BatchNorm's batch count)."""
+    avg, live = average.state_dict(), model.state_dict()
+    floats = [k for k, v in avg.items() if v.is_floating_point()]
+    return ([avg[k] for k in floats], [live[k] for k in floats],
+            [(avg[k], live[k]) for k, v in avg.items() if not v.is_floating_point()])
+
+
+@torch.no_grad()
+def move_toward(pairs: Pairs, weight: float) -> None:
+    """average += weight * (model - average) on the floating entries, in one fused lerp; the others copied."""
+    avg_floats, live_floats, others = pairs
+    torch._foreach_lerp_(avg_floats, live_floats, weight)
+    for a, m in others:
+        a.copy_(m)
+
+
 class ModelEMA:
     """The averaged copy (``module``, in evaluation mode, no gradients) of a model, and its update count."""
 
@@ -31,7 +52,7 @@ class ModelEMA:
         self.every_steps = cfg.every_steps
         self.steps = 0  # optimizer steps seen
         self.updates = 0  # EMA updates made
-        self._pairs: tuple[list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]] | None = None
+        self._pairs: Pairs | None = None
 
     def decay_at(self, updates: int) -> float:
         """The decay of update number ``updates`` (1-based)."""
@@ -47,14 +68,8 @@ class ModelEMA:
             return
         self.updates += 1
         if self._pairs is None:  # state_dict() returns the live tensors; pairing them once saves the walk
-            ema, live = self.module.state_dict(), model.state_dict()
-            floats = [k for k, v in ema.items() if v.is_floating_point()]
-            self._pairs = ([ema[k] for k in floats], [live[k] for k in floats],
-                           [(ema[k], live[k]) for k, v in ema.items() if not v.is_floating_point()])
-        ema_floats, live_floats, others = self._pairs
-        torch._foreach_lerp_(ema_floats, live_floats, 1.0 - self.decay_at(self.updates))
-        for e, m in others:
-            e.copy_(m)
+            self._pairs = state_pairs(self.module, model)
+        move_toward(self._pairs, 1.0 - self.decay_at(self.updates))
 
     def state_dict(self) -> dict[str, Any]:
         """The averaged weights and counts, for a checkpoint."""

@@ -97,12 +97,9 @@ def soft_cross_entropy(logits: torch.Tensor, probs: torch.Tensor, weights: Optio
 
 @torch.no_grad()
 def ema_update(teacher: torch.nn.Module, student: torch.nn.Module, decay: float) -> None:
-    """teacher = decay * teacher + (1 - decay) * student, parameter by parameter; buffers (BatchNorm
-    statistics) are copied, as Mean Teacher's code and timm's ModelEmaV3 do for integer ones."""
-    for t, s in zip(teacher.parameters(), student.parameters()):
-        t.lerp_(s.detach(), 1.0 - decay)
-    for t, s in zip(teacher.buffers(), student.buffers()):
-        if t.is_floating_point():
-            t.lerp_(s.detach(), 1.0 - decay)
-        else:
-            t.copy_(s)
+    """teacher = decay * teacher + (1 - decay) * student on parameters and floating buffers; integer buffers
+    (BatchNorm's batch count) are copied, as Mean Teacher's code and timm's ModelEmaV3 do. The update of the
+    model EMA (engine.ema), with Mean Teacher's decay."""
+    from ..engine.ema import move_toward, state_pairs
+
+    move_toward(state_pairs(teacher, student), 1.0 - decay)
