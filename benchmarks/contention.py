@@ -1,12 +1,17 @@
 """Training images/s on a busy machine: vislab against a plain PyTorch loop with default settings.
 
-Four measurements in one run, each in a fresh process (OpenMP reads its wait policy once, at start):
-vislab and the plain loop of ``loop_overhead.py`` (MNIST CNN, batch 100, MNIST-shaped data in memory),
-each alone and beside competing CPU-bound processes (``while True: pass``; half the cores by default),
-as a browser or a second sweep worker would be. Last lines: ``busy ratio vislab/plain: R`` (target >= 2)
-and ``idle ratio vislab/plain: R`` (target >= 0.95).
+Per workload, four measurements, each in a fresh process (OpenMP reads its wait policy once, at start):
+vislab and a plain loop, each alone and beside competing CPU-bound processes (``while True: pass``; half
+the cores by default), as a browser or a second sweep worker would be. Workloads:
 
-    python benchmarks/contention.py [--images 6000] [--competitors N] [--rounds 2]
+- ``unet``: shapes-unet's residual UNet at 64x64, batch 32 (the issue's case: `vislab train shapes-unet`
+  took 552 s beside other work against 163 s alone); the plain loop is ``seg_step.py``'s.
+- ``cnn``: the MNIST CNN at batch 100 on MNIST-shaped data in memory; the plain loop is ``loop_overhead.py``'s.
+
+Last lines, per workload: ``busy ratio vislab/plain (W): R`` (target >= 2) and ``idle ratio vislab/plain (W): R``
+(target >= 0.95).
+
+    python benchmarks/contention.py [--workloads unet cnn] [--competitors N] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+UNET_BATCHES = 8  # per measured epoch
 SRC = HERE.parent / "src"
 
 
-def worker(kind: str, images: int, rounds: int) -> None:
+def worker(kind: str, workload: str, images: int, rounds: int) -> None:
     """Runs in the child: print the median images/s of ``rounds`` epochs after one warm-up epoch."""
     if kind == "vislab":
         from vislab.threads import prepare_process
@@ -33,6 +39,15 @@ def worker(kind: str, images: int, rounds: int) -> None:
     import torch
 
     sys.path.insert(0, str(HERE))
+    if workload == "unet":
+        import seg_step
+
+        with tempfile.TemporaryDirectory() as tmp:
+            speeds = [seg_step.vislab_images_per_s(UNET_BATCHES, 64, tmp, recipe="shapes-unet", batch=32) if kind == "vislab"
+                      else seg_step.plain_images_per_s(UNET_BATCHES, 64, recipe="shapes-unet", batch=32)
+                      for _ in range(rounds + 1)]
+        print(f"{statistics.median(speeds[1:]):.1f} {torch.get_num_threads()}")
+        return
     import loop_overhead as lo
 
     x, y = lo.mnist_like(images)
@@ -58,14 +73,15 @@ def worker(kind: str, images: int, rounds: int) -> None:
     print(f"{statistics.median(speeds[1:]):.1f} {torch.get_num_threads()}")
 
 
-def measure(kind: str, args: argparse.Namespace, competitors: int) -> tuple[float, int]:
+def measure(kind: str, workload: str, args: argparse.Namespace, competitors: int) -> tuple[float, int]:
     """(images/s, threads at the end) of one child process, with ``competitors`` busy loops beside it."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(competitors)]
     try:
         out = subprocess.run(
-            [sys.executable, __file__, "--worker", kind, "--images", str(args.images), "--rounds", str(args.rounds)],
+            [sys.executable, __file__, "--worker", kind, "--workloads", workload, "--images", str(args.images),
+             "--rounds", str(args.rounds)],
             env=env, capture_output=True, text=True, check=True,
         ).stdout.split()
     finally:
@@ -77,24 +93,29 @@ def measure(kind: str, args: argparse.Namespace, competitors: int) -> tuple[floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=6000)
+    ap.add_argument("--workloads", nargs="+", choices=["unet", "cnn"], default=["unet", "cnn"])
+    ap.add_argument("--images", type=int, default=6000, help="cnn: training images per epoch")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--competitors", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     ap.add_argument("--worker", choices=["plain", "vislab"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker, args.images, args.rounds)
+        worker(args.worker, args.workloads[0], args.images, args.rounds)
         return
-    print(f"MNIST CNN, batch 100, {args.images} images in memory; {os.cpu_count()} cores; "
-          f"busy = {args.competitors} competing CPU-bound process(es); load before: {os.getloadavg()[0]:.2f}")
+    print(f"unet: shapes-unet at 64x64, batch 32, {UNET_BATCHES} batches an epoch; cnn: MNIST CNN, batch 100, "
+          f"{args.images} images in memory; {os.cpu_count()} cores; busy = {args.competitors} competing CPU-bound "
+          f"process(es); load before: {os.getloadavg()[0]:.2f}", flush=True)
     results = {}
-    for load, competitors in (("idle", 0), ("busy", args.competitors)):
-        for kind in ("plain", "vislab"):
-            speed, threads = measure(kind, args, competitors)
-            results[load, kind] = speed
-            print(f"{load:5s} {kind:7s} {speed:8.0f} img/s  ({threads} threads)")
-    for load in ("busy", "idle"):
-        print(f"{load} ratio vislab/plain: {results[load, 'vislab'] / results[load, 'plain']:.3f}")
+    for workload in args.workloads:
+        for load, competitors in (("idle", 0), ("busy", args.competitors)):
+            for kind in ("plain", "vislab"):
+                speed, threads = measure(kind, workload, args, competitors)
+                results[workload, load, kind] = speed
+                print(f"{workload:5s} {load:5s} {kind:7s} {speed:8.1f} img/s  ({threads} threads)", flush=True)
+    for workload in args.workloads:
+        for load in ("busy", "idle"):
+            ratio = results[workload, load, "vislab"] / results[workload, load, "plain"]
+            print(f"{load} ratio vislab/plain ({workload}): {ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -27,23 +27,24 @@ from vislab import config, data, models  # noqa: E402
 BATCH = 8
 
 
-def overrides(batches: int, size: int, device: str = "cpu") -> dict:
+def overrides(batches: int, size: int, device: str = "cpu", batch: int = BATCH) -> dict:
     return {"train.accelerator": device,
-        "data.name": "shapes", "data.image_size": [size, size], "data.num_samples": (batches + 1) * BATCH,
+        "data.name": "shapes", "data.image_size": [size, size], "data.num_samples": (batches + 1) * batch,
         "data.val_fraction": 1 / (batches + 1), "data.repeat": None, "aug.random_crop": None, "aug.hflip": None,
-        "train.batch_size": BATCH, "train.epochs": 1, "train.progress": False,
+        "train.batch_size": batch, "train.epochs": 1, "train.progress": False,
     }
 
 
-def vislab_images_per_s(batches: int, size: int, runs: str, device: str = "cpu") -> float:
-    run = vislab.train("voc-unet", runs_dir=runs, **overrides(batches, size, device))
+def vislab_images_per_s(batches: int, size: int, runs: str, device: str = "cpu", recipe: str = "voc-unet",
+                        batch: int = BATCH) -> float:
+    run = vislab.train(recipe, runs_dir=runs, **overrides(batches, size, device, batch))
     return float(run.history[-1]["images_per_s"])  # metrics.csv keeps full precision; summary.json rounds
 
 
-def plain_images_per_s(batches: int, size: int, device: str = "cpu") -> float:
+def plain_images_per_s(batches: int, size: int, device: str = "cpu", recipe: str = "voc-unet", batch: int = BATCH) -> float:
     """The same model, optimizer and batches in a loop written out by hand (torch's default threads)."""
     torch.set_num_threads(os.cpu_count() or 1)  # vislab may have chosen fewer for the load it saw
-    cfg = config.resolve("voc-unet", overrides(batches, size, device))
+    cfg = config.resolve(recipe, overrides(batches, size, device, batch))
     bundle = data.build(cfg.data, cfg.aug)
     torch.manual_seed(cfg.train.seed)
     model = models.build(cfg.model, bundle.info).to(device).train()
@@ -55,14 +56,14 @@ def plain_images_per_s(batches: int, size: int, device: str = "cpu") -> float:
     synchronize(device)
     started = time.perf_counter()
     for step in range(batches):
-        idx = order[step * BATCH : (step + 1) * BATCH]
+        idx = order[step * batch : (step + 1) * batch]
         x = (images[idx].float().div(255) - mean) / std
         loss = F.cross_entropy(model(x), targets[idx], ignore_index=255)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
     synchronize(device)
-    return batches * BATCH / (time.perf_counter() - started)
+    return batches * batch / (time.perf_counter() - started)
 
 
 def synchronize(device: str) -> None:

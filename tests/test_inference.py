@@ -47,6 +47,10 @@ def test_predict_writes_classes_and_probabilities(main, runs, tmp_path):
     truth = {f"{i}.png": y for i, y in enumerate(labels)}
     assert sum(int(r["class_1"]) == truth.get(Path(r["file"]).name) for r in rows) >= 14  # most are right
     assert f"0.png: {rows[0]['class_1']} " in out
+    # alone, the digits are one batch of one size; above, the photo made their batch go image by image
+    assert main("predict", runs[0].dir, tmp_path / "digits", "--topk", 3, "--out", tmp_path / "alone.csv")[0] == 0
+    alone = list(csv.DictReader(open(tmp_path / "alone.csv")))
+    assert [[r[k] for k in r if k != "file"] for r in alone] == [[r[k] for k in r if k != "file"] for r in rows[:20]]
 
 
 def test_predict_refuses_what_it_cannot_use(main, runs, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ import torch
 
 from vislab import config
 from vislab.engine.hardware import resolve_precision
-from vislab.threads import ThreadPlanner, busy_elsewhere, sample, threads_for
+from vislab.threads import MIN_WINDOW, ThreadPlanner, busy_elsewhere, sample, threads_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,21 @@ def test_a_busy_process_beside_us_is_measured_and_leaves_us_the_other_cores():
     assert others >= 0.6, others  # one core, give or take the scheduler and whatever else runs here
     assert threads_for(2, others) == 1
     assert threads_for(8, 1.0) == 7 and threads_for(8, 0.2) == 8 and threads_for(1, 3.0) == 1
+
+
+def test_a_recheck_waits_for_a_window_long_enough_to_measure():
+    before = torch.get_num_threads()
+    try:
+        planner = ThreadPlanner(share=2)
+        planner.threads = 2
+        now = sample()
+        planner.last = dataclasses.replace(now, busy=now.busy - 0.01)  # one tick of someone else's, just now
+        assert planner.recheck() == 2 and planner.last.wall == now.wall  # not read as a busy core: kept, still adding up
+        planner.last = dataclasses.replace(planner.last, wall=planner.last.wall - MIN_WINDOW)
+        planner.recheck()
+        assert planner.last.wall > now.wall  # a window that long is measured, and the next one starts
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_the_users_thread_count_is_kept(monkeypatch: pytest.MonkeyPatch):

@@ -39,6 +39,8 @@ def restore(
     run saved no data_info.json."""
     run = run if isinstance(run, Run) else Run.load(run)
     path = run.checkpoint_file(checkpoint) if exported is None else None
+    import torch
+
     from . import data, tasks  # after the checks: a mistake is answered without torch's import
     from .engine import describe_checkpoint, load_checkpoint, load_weights
     from .engine.ema import ema_weights
@@ -59,7 +61,10 @@ def restore(
         return Restored(run, cfg, info, bundle, task, model.eval(), fabric)
     model = task.build_model(cfg, info)
     load_weights(model, state_weights, describe_checkpoint(path, state))
-    return Restored(run, cfg, info, bundle, task, model.to(fabric.device).eval(), fabric)
+    model = model.to(fabric.device).eval()
+    if cfg.train.channels_last:  # as it trained: the layout the run chose because it ran faster
+        model = model.to(memory_format=torch.channels_last)
+    return Restored(run, cfg, info, bundle, task, model, fabric)
 
 
 class MetricsNotSaved(VislabError):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+MIN_WINDOW = 1.0  # seconds of CPU accounting a recheck needs
 
 
 def prepare_process(probe_seconds: float = 0.1) -> None:
@@ -111,10 +112,14 @@ class ThreadPlanner:
         return self._apply(threads_for(self.cores, busy_elsewhere(first, self.last)))
 
     def recheck(self) -> int:
-        """At an epoch start: the count for the load measured since the last check."""
+        """At an epoch start: the count for the load measured since the last check, once that spans
+        ``MIN_WINDOW`` seconds (CPU times tick in hundredths of a second: over a short epoch, one tick
+        of someone else's would read as a busy core)."""
         if self.fixed is not None or self.last is None:
             return self.threads or self.start()
         now = sample()
+        if now is not None and now.wall - self.last.wall < MIN_WINDOW:
+            return self.threads or self.start()
         others = busy_elsewhere(self.last, now) if now is not None else 0.0
         self.last = now
         return self._apply(threads_for(self.cores, others))

@@ -99,14 +99,16 @@ def _under(path: Path, folder: Path | None) -> bool:
     return folder is not None and path.resolve().is_relative_to(folder)
 
 
-def prefetched(items: Sequence[T], load: Callable[[T], R], ahead: int = 32) -> Iterator[R]:
-    """``load(item)`` for each item, in order, computed up to ``ahead`` items in advance by a pool of threads
-    (PIL and zlib release the GIL while they decode, so files decode in parallel with the model's work).
-    An exception of ``load`` is raised where its item's result would have been yielded."""
+def prefetched(items: Sequence[T], load: Callable[[T], R], ahead: int = 32, workers: int | None = None) -> Iterator[R]:
+    """``load(item)`` for each item, in order, computed up to ``ahead`` items in advance by ``workers`` threads
+    (default: one a usable core, up to 8). PIL and zlib release the GIL while they decode, so large files
+    decode in parallel with the model's work; small ones are mostly Python, which holds the GIL, and there
+    one worker a batch of files does best (more threads only take turns). An exception of ``load`` is raised
+    where its item's result would have been yielded."""
     from concurrent.futures import ThreadPoolExecutor
 
     it = iter(items)
-    with ThreadPoolExecutor(max(1, min(8, usable_cores()))) as pool:
+    with ThreadPoolExecutor(workers or max(1, min(8, usable_cores()))) as pool:
         pending = deque(pool.submit(load, item) for _, item in zip(range(ahead), it))
         while pending:
             result = pending.popleft().result()

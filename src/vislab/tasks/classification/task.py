@@ -16,7 +16,9 @@ from ...tta import classification_tta, describe, mean_outputs
 from ..base import Task
 from .artifacts import Samples, write_classification_report
 from .metrics import TorchMetrics, class_probabilities, classification_metrics, hard_labels
-from .predict import prepare_image, write_predictions_csv
+from .predict import batch_preparer, write_predictions_csv
+
+PREDICT_BATCH = 64  # images per forward of `vislab predict`
 
 
 class ClassificationTask(Task):
@@ -74,15 +76,17 @@ class ClassificationTask(Task):
         from ...data.images import prefetched
 
         k = min(topk, self.num_classes)
-        images = prefetched(files, lambda f: prepare_image(f, cfg.aug, info))
+        chunks = [files[start : start + PREDICT_BATCH] for start in range(0, len(files), PREDICT_BATCH)]
+        batches = prefetched(chunks, batch_preparer(cfg.aug, info), ahead=1, workers=1)  # the next batch decodes while the model runs
         mean = torch.tensor(info.mean, device=device).view(1, -1, 1, 1)
         std = torch.tensor(info.std, device=device).view(1, -1, 1, 1)
         top: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for start in range(0, len(files), 64):
-            chunk = [next(images) for _ in files[start : start + 64]]
-            x = torch.stack(chunk).to(device, non_blocking=True)
+        for images in batches:
+            x = images.to(device, non_blocking=True)
             if cfg.aug.normalize:
                 x = (x - mean) / std
+            if cfg.train.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             logits = classification_tta(model, x, self.flip).float()
             top.append((logits / self.temperature).softmax(1).topk(k, 1))  # kept on the device: one transfer at the end
         rows: list[dict[str, Any]] = []

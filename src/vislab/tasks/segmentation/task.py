@@ -207,6 +207,8 @@ class SegmentationTask(Task):
                     x = (x - mean) / std
                 if self.resize is not None:
                     x = F.interpolate(x, size=self.resize, mode="bilinear", align_corners=False, antialias=True)
+                if cfg.train.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 outputs = {k: v.cpu() for k, v in self.infer(model, x).items()}
                 saving.append(writers.submit(save, name, image, outputs))
             written = [w.result() for w in saving]
