@@ -28,3 +28,22 @@ def test_selftrain_needs_a_noisy_student_recipe(main, tmp_path: Path) -> None:
     code, _, err = main("selftrain", "digits", "--rounds", "0")
     assert code == 2 and "--rounds must be at least 1" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_method_none_makes_a_semisupervised_recipe_its_supervised_baseline(main, tmp_path: Path) -> None:
+    """The recipe's own semisup settings are dropped (the sweep's baseline is "the same recipe, supervised");
+    a semisup key the user sets beside method=none still does nothing, so it is still refused."""
+    import yaml
+
+    recipe = tmp_path / "tuned.yaml"
+    recipe.write_text("extends: digits-fixmatch\nsemisup:\n  threshold: 0.8\n  cutout: 0.25\n")
+    tiny = ["train.epochs=1", "data.limit=400", "train.progress=false"]
+    code, _, err = main("train", recipe, "semisup.method=none", "semisup.cutout=0.25", *tiny)
+    assert code == 2 and "semisup.cutout applies to semisup.method=fixmatch" in err
+    assert not list((tmp_path / "runs").rglob("config.yaml"))
+    code, _, err = main("train", recipe, "semisup.method=none", *tiny)
+    assert code == 0, err
+    (config,) = (tmp_path / "runs").rglob("config.yaml")
+    semisup = yaml.safe_load(config.read_text())["semisup"]
+    assert (semisup["method"], semisup["threshold"], semisup["cutout"]) == ("none", 0.95, 0.5)
+    assert yaml.safe_load(config.read_text())["data"]["labeled_per_class"] == 10  # the rest of the recipe stays

@@ -20,7 +20,7 @@ def only_run(runs: Path, recipe: str) -> Path:
 
 
 @pytest.mark.slow
-def test_fixmatch_keeps_one_labeled_split_across_training_seeds(main, tmp_path: Path) -> None:
+def test_fixmatch_keeps_one_labeled_split_across_training_seeds_and_per_image_records(main, tmp_path: Path) -> None:
     for seed in (0, 1):
         code, _, err = main("train", "digits-fixmatch", *TINY, f"train.seed={seed}", "--name", f"s{seed}")
         assert code == 0, err
@@ -31,6 +31,8 @@ def test_fixmatch_keeps_one_labeled_split_across_training_seeds(main, tmp_path: 
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["train_size"] == 100
     assert "100 labeled and 979 unlabeled" in summary["data_notes"][0]
+    # per-image records, as a supervised run keeps them: `vislab compare` bootstraps its interval over images from them
+    assert {p.name for p in (runs[0] / "records").iterdir()} == {"val.npz", "test.npz"}
 
 
 @pytest.mark.slow

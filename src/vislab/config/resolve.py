@@ -260,11 +260,17 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def resolve(recipe: str | Path | dict, overrides: dict[str, Any] | None = None) -> Config:
-    """The full config: defaults, then the recipe, then dotted overrides (already-parsed values)."""
+    """The full config: defaults, then the recipe, then dotted overrides (already-parsed values); an override
+    ``semisup.method=none`` drops the recipe's ``semisup.*`` keys."""
     tree = dataclasses.asdict(Config())
     values = recipe if isinstance(recipe, dict) else load_recipe(recipe)
+    # `semisup.method=none` on a semi-supervised recipe means "the same recipe, supervised" (its baseline in a
+    # sweep), so the recipe's semisup settings are dropped rather than refused as doing nothing; a semisup key
+    # the user sets alongside it still is refused.
+    supervised = (overrides or {}).get("semisup.method") == "none"
     for key, value in _flatten_recipe(values):
-        _set(tree, key, value)
+        if not (supervised and key.startswith("semisup.")):
+            _set(tree, key, value)
     for key, value in (overrides or {}).items():
         _set(tree, key, value)
     cfg = _build(Config, tree, "")

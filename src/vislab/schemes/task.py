@@ -117,6 +117,12 @@ class SchemeTask(Task):
     def class_logits(self, outputs: Any) -> torch.Tensor:
         return self.base.class_logits(outputs)
 
+    def sample_records(self, outputs: Any, batch: dict) -> dict[str, torch.Tensor]:
+        return self.base.sample_records(outputs, batch)
+
+    def eval_settings(self) -> dict:
+        return self.base.eval_settings()
+
     def predict_files(self, model: nn.Module, files: list[Path], **kwargs: Any) -> list[dict[str, Any]]:  # type: ignore[override]
         return self.base.predict_files(model, files, **kwargs)
 
