@@ -153,10 +153,13 @@ def prefetched(items: Sequence[T], load: Callable[[T], R], ahead: int = 32, work
     """``load(item)`` for each item, in order, computed up to ``ahead`` items in advance by ``workers`` threads
     (default: one a usable core, up to 8). PIL and zlib release the GIL while they decode, so large files
     decode in parallel with the model's work; small ones are mostly Python, which holds the GIL, and there
-    one worker a batch of files does best (more threads only take turns). An exception of ``load`` is raised
-    where its item's result would have been yielded."""
+    one worker a batch of files does best (more threads only take turns). ``workers=0``: loaded in line, by
+    the caller's thread. An exception of ``load`` is raised where its item's result would have been yielded."""
     from concurrent.futures import ThreadPoolExecutor
 
+    if workers == 0:
+        yield from map(load, items)
+        return
     it = iter(items)
     with ThreadPoolExecutor(workers or max(1, min(8, usable_cores()))) as pool:
         pending = deque(pool.submit(load, item) for _, item in zip(range(ahead), it))

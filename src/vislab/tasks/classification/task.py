@@ -74,10 +74,17 @@ class ClassificationTask(Task):
         if topk < 1:
             raise VislabError(f"--topk must be at least 1, not {topk}")
         from ...data.images import prefetched
+        from ...threads import usable_cores
 
         k = min(topk, self.num_classes)
         chunks = [files[start : start + PREDICT_BATCH] for start in range(0, len(files), PREDICT_BATCH)]
-        batches = prefetched(chunks, batch_preparer(cfg.aug, info), ahead=1, workers=1)  # the next batch decodes while the model runs
+        # Batches decode ahead in threads while the model runs: on a GPU one a core (up to 8), as decoding is
+        # what it waits for; on a CPU in one thread where torch leaves a core free, else in line, as a decoding
+        # thread only takes turns with torch's (measured for 1,000 digits on 2 cores: 52 ms in line against
+        # 62-97 ms with the thread).
+        cores = usable_cores()
+        workers = min(8, cores) if device.type != "cpu" else int(torch.get_num_threads() < cores)
+        batches = prefetched(chunks, batch_preparer(cfg.aug, info), ahead=max(1, workers), workers=workers)
         mean = torch.tensor(info.mean, device=device).view(1, -1, 1, 1)
         std = torch.tensor(info.std, device=device).view(1, -1, 1, 1)
         top: list[tuple[torch.Tensor, torch.Tensor]] = []
