@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from vislab.config import resolve
+
 
 @pytest.mark.parametrize("args, message", [
     (["semisup.method=fixmatch"], "semisup.method=fixmatch needs unlabeled images: set data.labeled_per_class"),
@@ -47,3 +49,5 @@ def test_method_none_makes_a_semisupervised_recipe_its_supervised_baseline(main,
     semisup = yaml.safe_load(config.read_text())["semisup"]
     assert (semisup["method"], semisup["threshold"], semisup["cutout"]) == ("none", 0.95, 0.5)
     assert yaml.safe_load(config.read_text())["data"]["labeled_per_class"] == 10  # the rest of the recipe stays
+    cfg = resolve(recipe, {"semisup.method": "mean_teacher"})  # another method: the recipe's keys it reads stay
+    assert (cfg.semisup.threshold, cfg.semisup.cutout) == (0.95, 0.25)

@@ -261,15 +261,20 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def resolve(recipe: str | Path | dict, overrides: dict[str, Any] | None = None) -> Config:
     """The full config: defaults, then the recipe, then dotted overrides (already-parsed values); an override
-    ``semisup.method=none`` drops the recipe's ``semisup.*`` keys."""
+    of ``semisup.method`` drops the recipe's ``semisup.*`` keys that the chosen method does not read."""
     tree = dataclasses.asdict(Config())
     values = recipe if isinstance(recipe, dict) else load_recipe(recipe)
     # `semisup.method=none` on a semi-supervised recipe means "the same recipe, supervised" (its baseline in a
-    # sweep), so the recipe's semisup settings are dropped rather than refused as doing nothing; a semisup key
-    # the user sets alongside it still is refused.
-    supervised = (overrides or {}).get("semisup.method") == "none"
+    # sweep), and `semisup.method=mean_teacher` on a FixMatch recipe that recipe with Mean Teacher: the recipe's
+    # settings for its own method are dropped rather than refused as doing nothing; a semisup key the user
+    # sets that the method does not read still is refused.
+    method = (overrides or {}).get("semisup.method")
+    if method is not None:
+        from ..schemes.settings import READS  # plain data; nothing of torch
+
+        kept = {f"semisup.{k}" for k in READS.get(method, set())} | {"semisup.method"}
     for key, value in _flatten_recipe(values):
-        if not (supervised and key.startswith("semisup.")):
+        if method is None or not key.startswith("semisup.") or key in kept:
             _set(tree, key, value)
     for key, value in (overrides or {}).items():
         _set(tree, key, value)
