@@ -73,6 +73,7 @@ def read_with_pil(path: Path, mode: str | None) -> torch.Tensor:
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_HEAD = 33  # signature, IHDR's length and type, and its 13 bytes of data and CRC
 _PNG_COLOURS = {0: True, 4: True, 2: False, 6: False}  # IHDR colour type -> gray; palettes (3) go to PIL
 _TORCHVISION_NOTICE = "The image decoding and encoding capabilities of TorchVision are deprecated"
 
@@ -92,14 +93,16 @@ def read_png(path: Path, mode: str | None) -> torch.Tensor | None:
     except ImportError:
         return None
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            head = f.read(_PNG_HEAD)  # signature and IHDR: enough to decide, so PIL's files are read once
+            if len(head) < _PNG_HEAD or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+                return None
+            width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+            gray = _PNG_COLOURS.get(head[25])
+            if gray is None or head[24] > 8 or (mode == "L" and not gray) or width * height > (Image.MAX_IMAGE_PIXELS or float("inf")):
+                return None
+            data = head + f.read()
     except OSError:
-        return None
-    if len(data) < 33 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
-        return None
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    gray = _PNG_COLOURS.get(data[25])
-    if gray is None or data[24] > 8 or (mode == "L" and not gray) or width * height > (Image.MAX_IMAGE_PIXELS or float("inf")):
         return None
     warnings.filterwarnings("ignore", _TORCHVISION_NOTICE, DeprecationWarning)  # the fallback above covers its removal
     try:
