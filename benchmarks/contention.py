@@ -46,13 +46,20 @@ def worker(kind: str, workload: str, images: int, rounds: int) -> None:
             speeds = [seg_step.vislab_images_per_s(UNET_BATCHES, 64, tmp, recipe="shapes-unet", batch=32) if kind == "vislab"
                       else seg_step.plain_images_per_s(UNET_BATCHES, 64, recipe="shapes-unet", batch=32)
                       for _ in range(rounds + 1)]
-        print(f"{statistics.median(speeds[1:]):.1f} {torch.get_num_threads()}")
-        return
+    else:
+        speeds = cnn_speeds(kind, images, rounds)
+    print(f"{statistics.median(speeds[1:]):.1f} {torch.get_num_threads()}")
+
+
+def cnn_speeds(kind: str, images: int, rounds: int) -> list[float]:
+    """Images/s of ``rounds`` + 1 epochs of the MNIST CNN, the first a warm-up."""
+    import torch
+
     import loop_overhead as lo
 
     x, y = lo.mnist_like(images)
     mean, std = x.float().div(255).mean().item(), x.float().div(255).std().item()
-    speeds = []
+    speeds: list[float] = []
     if kind == "plain":
         lo.seed_all(0)
         model = lo.MnistCNN(1, 10, (28, 28))
@@ -70,7 +77,7 @@ def worker(kind: str, workload: str, images: int, rounds: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(rounds + 1):
                 speeds.append(lo.vislab_epoch(cfg, bundle, Path(tmp)))
-    print(f"{statistics.median(speeds[1:]):.1f} {torch.get_num_threads()}")
+    return speeds
 
 
 def measure(kind: str, workload: str, args: argparse.Namespace, competitors: int) -> tuple[float, int]:

@@ -39,9 +39,9 @@ def restore(
     run saved no data_info.json."""
     run = run if isinstance(run, Run) else Run.load(run)
     path = run.checkpoint_file(checkpoint) if exported is None else None
-    import torch
+    import torch  # after the checks: a mistake is answered without torch's import
 
-    from . import data, tasks  # after the checks: a mistake is answered without torch's import
+    from . import data, tasks
     from .engine import describe_checkpoint, load_checkpoint, load_weights
     from .engine.ema import ema_weights
 
