@@ -77,3 +77,21 @@ def test_selftrain_chains_a_teacher_and_a_student(main, tmp_path: Path) -> None:
     summary = json.loads((round1 / "summary.json").read_text())
     assert summary["selftrain_round"] == 1 and summary["teacher"] == str(round0) and summary["status"] == "completed"
     assert f"round 1: {round1}" in out
+
+
+def test_a_scheme_task_decides_every_member_of_the_task_interface() -> None:
+    """SchemeTask wraps a base task while it trains by naming each member it passes on; one it forgot silently
+    took Task's default (per-image records and eval settings did). A member added to Task must be decided
+    there too. Inference restores the base task itself, so its inference-only members need no decision."""
+    import inspect
+
+    from vislab.schemes.task import SchemeTask
+    from vislab.tasks.base import Task
+
+    copied = ("name", "monitor", "mode", "predicts_to_folder", "predict_options", "votes")  # in SchemeTask.__init__
+    elsewhere = ("reads",  # read from the base task's class when the config is checked
+                 "temperature", "exports_panoptic", "export_panoptic")  # inference only
+    members = [name for name, member in vars(Task).items()
+               if not name.startswith("_") and (inspect.isfunction(member) or not callable(member))]
+    assert [name for name in members if name not in vars(SchemeTask) and name not in copied + elsewhere] == []
+
