@@ -1,17 +1,25 @@
 """Training images/s on a busy machine: vislab against a plain PyTorch loop with default settings.
 
-Per workload, four measurements, each in a fresh process (OpenMP reads its wait policy once, at start):
-vislab and a plain loop, each alone and beside competing CPU-bound processes (``while True: pass``; half
-the cores by default), as a browser or a second sweep worker would be. Workloads:
+Per workload, vislab and a plain loop, each alone and beside competing CPU-bound processes (half the cores
+by default), each measurement in a fresh process (OpenMP reads its wait policy once, at start). Competitors
+(``--competitor``, both by default):
+
+- ``python``: ``while True: pass``, one thread each, as a browser tab would be. It takes one core and leaves
+  the other, so the best anyone can do beside it is one core's speed: on 2 cores that bounds the busy ratio
+  at about (one thread idle) / (plain busy), 1.6 for the UNet here.
+- ``torch``: a plain PyTorch training loop (a small CNN at 64 px) with torch's defaults, as a second training
+  job or a sweep's other worker would be: the issue's case, whose spinning threads fight the plain loop's.
+
+Workloads:
 
 - ``unet``: shapes-unet's residual UNet at 64x64, batch 32 (the issue's case: `vislab train shapes-unet`
   took 552 s beside other work against 163 s alone); the plain loop is ``seg_step.py``'s.
 - ``cnn``: the MNIST CNN at batch 100 on MNIST-shaped data in memory; the plain loop is ``loop_overhead.py``'s.
 
-Last lines, per workload: ``busy ratio vislab/plain (W): R`` (target >= 2) and ``idle ratio vislab/plain (W): R``
-(target >= 0.95).
+Last lines, per workload: ``busy ratio vislab/plain (W, C): R`` per competitor C (target >= 2) and
+``idle ratio vislab/plain (W): R`` (target >= 0.95).
 
-    python benchmarks/contention.py [--workloads unet cnn] [--competitors N] [--rounds 2]
+    python benchmarks/contention.py [--workloads unet cnn] [--competitor python torch] [--competitors N] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -80,11 +88,28 @@ def cnn_speeds(kind: str, images: int, rounds: int) -> list[float]:
     return speeds
 
 
-def measure(kind: str, workload: str, args: argparse.Namespace, competitors: int) -> tuple[float, int]:
-    """(images/s, threads at the end) of one child process, with ``competitors`` busy loops beside it."""
+def torch_competitor() -> None:
+    """Runs in a competitor: a plain PyTorch training loop with torch's default threads and wait policy, forever."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(32, 3, 64, 64), torch.randint(0, 10, (32,))
+    while True:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+
+def measure(kind: str, workload: str, args: argparse.Namespace, competitor: str, competitors: int) -> tuple[float, int]:
+    """(images/s, threads at the end) of one child process, with ``competitors`` competitors beside it."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(competitors)]
+    command = ["-c", "while True: pass"] if competitor == "python" else [__file__, "--run-competitor"]
+    hogs = [subprocess.Popen([sys.executable, *command], env=env) for _ in range(competitors)]
     try:
         out = subprocess.run(
             [sys.executable, __file__, "--worker", kind, "--workloads", workload, "--images", str(args.images),
@@ -103,26 +128,33 @@ def main() -> None:
     ap.add_argument("--workloads", nargs="+", choices=["unet", "cnn"], default=["unet", "cnn"])
     ap.add_argument("--images", type=int, default=6000, help="cnn: training images per epoch")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--competitor", nargs="+", choices=["python", "torch"], default=["python", "torch"])
     ap.add_argument("--competitors", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     ap.add_argument("--worker", choices=["plain", "vislab"], help=argparse.SUPPRESS)
+    ap.add_argument("--run-competitor", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.run_competitor:
+        torch_competitor()
     if args.worker:
         worker(args.worker, args.workloads[0], args.images, args.rounds)
         return
     print(f"unet: shapes-unet at 64x64, batch 32, {UNET_BATCHES} batches an epoch; cnn: MNIST CNN, batch 100, "
-          f"{args.images} images in memory; {os.cpu_count()} cores; busy = {args.competitors} competing CPU-bound "
-          f"process(es); load before: {os.getloadavg()[0]:.2f}", flush=True)
+          f"{args.images} images in memory; {os.cpu_count()} cores; busy = {args.competitors} competitor(s) of each "
+          f"kind; load before: {os.getloadavg()[0]:.2f}", flush=True)
     results = {}
+    loads = [("idle", "-", 0)] + [("busy", c, args.competitors) for c in args.competitor]
     for workload in args.workloads:
-        for load, competitors in (("idle", 0), ("busy", args.competitors)):
+        for load, competitor, competitors in loads:
             for kind in ("plain", "vislab"):
-                speed, threads = measure(kind, workload, args, competitors)
-                results[workload, load, kind] = speed
-                print(f"{workload:5s} {load:5s} {kind:7s} {speed:8.1f} img/s  ({threads} threads)", flush=True)
+                speed, threads = measure(kind, workload, args, competitor, competitors)
+                results[workload, load, competitor, kind] = speed
+                print(f"{workload:5s} {load:5s} {competitor:6s} {kind:7s} {speed:8.1f} img/s  ({threads} threads)",
+                      flush=True)
     for workload in args.workloads:
-        for load in ("busy", "idle"):
-            ratio = results[workload, load, "vislab"] / results[workload, load, "plain"]
-            print(f"{load} ratio vislab/plain ({workload}): {ratio:.3f}")
+        for load, competitor, _ in loads[1:] + loads[:1]:
+            ratio = results[workload, load, competitor, "vislab"] / results[workload, load, competitor, "plain"]
+            named = f"{workload}, {competitor}" if load == "busy" else workload
+            print(f"{load} ratio vislab/plain ({named}): {ratio:.3f}")
 
 
 if __name__ == "__main__":
