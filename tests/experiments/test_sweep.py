@@ -69,6 +69,12 @@ def test_a_grid_sweep_makes_one_ordinary_run_per_point(small_sweep):
     assert "4 of 4 done" in out and "best val_acc" in out
 
 
+def test_a_one_point_sweep_runs(main, tmp_path):
+    code, out, err = main("sweep", "digits", "optim.lr=0.003", "--seeds", "1", *QUICK, "--runs-dir", tmp_path)
+    assert code == 0, err
+    assert "1 of 1 done" in out and [r.summary["status"] for r in find_runs(tmp_path)] == ["completed"]
+
+
 def test_a_failing_trial_is_recorded_and_resume_reruns_only_it(main, tmp_path):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"  # any SQLAlchemy URL, e.g. a database several machines share
     args = ["sweep", "digits", "optim.name=sgd", "optim.lr=0.01,1e6", *QUICK, "--name", "f", "--storage", storage]
@@ -97,10 +103,9 @@ def test_a_failing_trial_is_recorded_and_resume_reruns_only_it(main, tmp_path):
     assert code == 2 and f"keeps its study in {storage}; pass that --storage URL" in err
 
 
-def test_a_killed_sweep_resumes_its_trial_from_the_last_checkpoint(main, tmp_path):
-    runs_dir = tmp_path / "runs"
+def kill_after_an_epoch(args: list[str], runs_dir: Path) -> Run:
+    """Run ``vislab sweep`` in a process and SIGKILL it once its first trial has a checkpointed epoch."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    args = ["sweep", "digits", "optim.lr=0.003", "--seeds", "2", "train.epochs=3", "data.limit=120"]
     process = subprocess.Popen([sys.executable, "-m", "vislab", *args, "--runs-dir", str(runs_dir)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -110,6 +115,13 @@ def test_a_killed_sweep_resumes_its_trial_from_the_last_checkpoint(main, tmp_pat
     process.wait()
     killed = Run(next(runs_dir.glob("sweeps/*/digits/*/metrics.csv")).parent)
     assert killed.summary["status"] == "running"
+    return killed
+
+
+def test_a_killed_sweep_resumes_its_trial_from_the_last_checkpoint(main, tmp_path):
+    runs_dir = tmp_path / "runs"
+    args = ["sweep", "digits", "optim.lr=0.003", "--seeds", "2", "train.epochs=3", "data.limit=120"]
+    killed = kill_after_an_epoch(args, runs_dir)
 
     code, out, err = main(*args, "--resume")  # the same command: the newest sweep with these settings
     assert code == 0, err

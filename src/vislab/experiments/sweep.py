@@ -338,8 +338,21 @@ def _sampler(spec: SweepSpec) -> Any:
     import optuna
 
     if spec.search == "grid":
-        return optuna.samplers.GridSampler(spec.space.grid_space())
+        return _queued_grid(spec.space.grid_space())
     return optuna.samplers.TPESampler()
+
+
+def _queued_grid(grid: dict[str, list]) -> Any:
+    """Optuna's GridSampler, less its end-of-trial check: vislab queues every grid point itself and decides
+    when the grid is done (:func:`claim`), and that check reads a ``grid_id`` that only the sampler's own
+    picks have, so on a one-point grid every trial's end raised KeyError."""
+    import optuna
+
+    class QueuedGrid(optuna.samplers.GridSampler):
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            pass
+
+    return QueuedGrid(grid)
 
 
 def _pruner(spec: SweepSpec) -> Any:
