@@ -16,7 +16,7 @@ import pytest
 
 from vislab.errors import VislabError
 from vislab.experiments.space import parse_items, parse_range
-from vislab.experiments.sweep import build_spec, default_storage, open_sweep
+from vislab.experiments.sweep import build_spec, claim, default_storage, open_sweep
 from vislab.experiments.workers import plan_slots
 from vislab.runs import Run, find_runs
 
@@ -134,6 +134,27 @@ def test_a_killed_sweep_resumes_its_trial_from_the_last_checkpoint(main, tmp_pat
     summary = killed.summary
     assert summary["status"] == "completed" and summary["resumed_from_epoch"] >= 2
     assert [row["epoch"] for row in killed.history] == [1, 2, 3]
+
+
+def test_a_killed_trial_whose_point_another_machine_also_queued_resumes_from_its_checkpoint(main, tmp_path):
+    """Two machines that start a sweep at once both queue its points; the second claim of a point is
+    recorded as a failed twin that never ran, and must not be what the retry continues."""
+    runs_dir = tmp_path / "runs"
+    args = ["sweep", "digits", "optim.lr=0.003", "--seeds", "1", "train.epochs=3", "data.limit=120"]
+    killed = kill_after_an_epoch(args, runs_dir)
+    sweep_dir = killed.dir.parent.parent
+    sweep = open_sweep(sweep_dir.name, sweep_dir, default_storage(sweep_dir))
+    sweep.study.enqueue_trial(sweep.trials()[0].params)  # the other machine's copy of the killed trial's point
+    assert claim(sweep) is None  # its twin is recorded as not run, and nothing else is left to start
+    twin = sweep.trials()[1]
+    assert twin.state.name == "FAIL" and twin.user_attrs["error"] == "not run: trial 0 runs the same point"
+
+    code, out, err = main(*args, "--resume")
+    assert code == 0, err
+    retry = next(t for t in study_of(sweep_dir).trials if t.state.name == "COMPLETE")
+    assert retry.user_attrs["retry_of"] == 0 and Path(retry.user_attrs["run_dir"]) == killed.dir
+    assert [row["epoch"] for row in killed.history] == [1, 2, 3] and killed.summary["resumed_from_epoch"] >= 2
+    assert [r.dir for r in find_runs(sweep_dir)] == [killed.dir]  # continued in place, not started over beside it
 
 
 def test_ctrl_c_stops_the_workers_and_resume_finishes_without_repeating(main, tmp_path):

@@ -382,11 +382,12 @@ def point_of(sweep: Sweep, trial: Any) -> Optional[Any]:
 
 
 def attempts(sweep: Sweep) -> dict[Any, list[Any]]:
-    """Trials by point, in trial order."""
+    """Trials by point, in trial order; not the twins that were never run (see :func:`claim`), so that a
+    retry continues the last attempt that trained, from its last.pt."""
     out: dict[Any, list[Any]] = {}
     for t in sweep.trials():
         point = point_of(sweep, t)
-        if point is not None:
+        if point is not None and "twin_of" not in t.user_attrs:
             out.setdefault(point, []).append(t)
     return out
 
@@ -464,6 +465,7 @@ def claim(sweep: Sweep) -> Optional[Any]:
             if twin is None:
                 return trial
             # Two machines queued the same point at once: the lower-numbered trial runs it.
+            trial.set_user_attr("twin_of", twin.number)
             trial.set_user_attr("error", f"not run: trial {twin.number} runs the same point")
             sweep.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
