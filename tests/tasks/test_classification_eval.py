@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 
 import numpy as np
 
@@ -99,3 +100,12 @@ def test_eval_with_flip_records_it_and_keys_that_do_nothing_are_refused(main, ru
     assert json.loads((run.dir / "eval_val_best.json").read_text())["tta"] == {"flip": False, "scales": [1.0]}
     code, _, err = main("eval", run.dir, "eval.tta.scales=[0.5,1.0]")
     assert code == 2 and "config key eval.tta.scales does nothing for classification training; remove it or set eval.tta.scales=[1.0]" in err
+
+
+def test_per_class_table_with_no_defined_macro_precision_warns_nothing(tmp_path):
+    matrix = np.array([[0, 2], [0, 0]])  # the one class with samples is never predicted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" was printed here
+        write_per_class_table(tmp_path, matrix, ["cat", "dog"])
+    md = (tmp_path / "per_class.md").read_text()
+    assert "macro mean over the 1 classes with samples: precision n/a, recall 0.0000, F1 0.0000" in md

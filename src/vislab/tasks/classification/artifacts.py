@@ -42,6 +42,12 @@ def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
         }
 
 
+def defined_mean(values: np.ndarray) -> float:
+    """The mean of the values that are not nan; nan (and no RuntimeWarning) when none is."""
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if defined.size else math.nan
+
+
 def write_per_class_table(out: Path, matrix: np.ndarray, class_names: Sequence[str]) -> None:
     """per_class.csv and per_class.md: precision, recall, F1 and support per class, with the accuracy and the
     macro means (over the classes with samples, as scikit-learn's classification_report less its warnings)."""
@@ -49,11 +55,11 @@ def write_per_class_table(out: Path, matrix: np.ndarray, class_names: Sequence[s
     rows = [[name, *(fmt_number(float(s[k][i])) for k in ("precision", "recall", "f1")), int(s["support"][i])]
             for i, name in enumerate(class_names)]
     seen = s["support"] > 0
-    macro = {k: float(np.nanmean(s[k][seen])) if seen.any() else math.nan for k in ("precision", "recall", "f1")}
+    macro = {k: defined_mean(s[k][seen]) for k in ("precision", "recall", "f1")}
     accuracy = float(np.trace(matrix) / matrix.sum()) if matrix.sum() else math.nan
-    footer = (f"accuracy {fmt_number(accuracy)} over {int(matrix.sum())} samples; macro mean over the {int(seen.sum())} "
-              f"classes with samples: precision {fmt_number(macro['precision'])}, recall {fmt_number(macro['recall'])}, "
-              f"F1 {fmt_number(macro['f1'])}")
+    said = {k: fmt_number(v) or "n/a" for k, v in macro.items()}  # a sentence, not a table cell, so no blank
+    footer = (f"accuracy {fmt_number(accuracy) or 'n/a'} over {int(matrix.sum())} samples; macro mean over the {int(seen.sum())} "
+              f"classes with samples: precision {said['precision']}, recall {said['recall']}, F1 {said['f1']}")
     write_tables(out / "per_class", ["class", "precision", "recall", "f1", "support"], rows, footer)
 
 
