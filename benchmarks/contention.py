@@ -56,7 +56,7 @@ def worker(kind: str, workload: str, images: int, rounds: int) -> None:
                       for _ in range(rounds + 1)]
     else:
         speeds = cnn_speeds(kind, images, rounds)
-    print(f"{statistics.median(speeds[1:]):.1f} {torch.get_num_threads()}")
+    print(f"{statistics.median(speeds[1:]):.1f} {torch.get_num_threads()} {os.environ.get('OMP_WAIT_POLICY', 'default')}")
 
 
 def cnn_speeds(kind: str, images: int, rounds: int) -> list[float]:
@@ -104,8 +104,9 @@ def torch_competitor() -> None:
         opt.step()
 
 
-def measure(kind: str, workload: str, args: argparse.Namespace, competitor: str, competitors: int) -> tuple[float, int]:
-    """(images/s, threads at the end) of one child process, with ``competitors`` competitors beside it."""
+def measure(kind: str, workload: str, args: argparse.Namespace, competitor: str, competitors: int) -> tuple[float, int, str]:
+    """(images/s, threads at the end, OpenMP wait policy) of one child process, with ``competitors`` competitors
+    beside it."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
     command = ["-c", "while True: pass"] if competitor == "python" else [__file__, "--run-competitor"]
@@ -120,7 +121,7 @@ def measure(kind: str, workload: str, args: argparse.Namespace, competitor: str,
         for h in hogs:
             h.kill()
             h.wait()
-    return float(out[0]), int(out[1])
+    return float(out[0]), int(out[1]), out[2]
 
 
 def main() -> None:
@@ -146,10 +147,10 @@ def main() -> None:
     for workload in args.workloads:
         for load, competitor, competitors in loads:
             for kind in ("plain", "vislab"):
-                speed, threads = measure(kind, workload, args, competitor, competitors)
+                speed, threads, policy = measure(kind, workload, args, competitor, competitors)
                 results[workload, load, competitor, kind] = speed
-                print(f"{workload:5s} {load:5s} {competitor:6s} {kind:7s} {speed:8.1f} img/s  ({threads} threads)",
-                      flush=True)
+                print(f"{workload:5s} {load:5s} {competitor:6s} {kind:7s} {speed:8.1f} img/s  ({threads} threads, "
+                      f"{policy} wait)", flush=True)
     for workload in args.workloads:
         for load, competitor, _ in loads[1:] + loads[:1]:
             ratio = results[workload, load, competitor, "vislab"] / results[workload, load, competitor, "plain"]
