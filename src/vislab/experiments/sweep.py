@@ -255,8 +255,6 @@ def open_storage(url: str) -> Any:
     import optuna
     import sqlalchemy
 
-    import time
-
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     try:
         for attempt in range(5):
