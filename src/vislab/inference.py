@@ -39,11 +39,10 @@ def restore(
     run saved no data_info.json."""
     run = run if isinstance(run, Run) else Run.load(run)
     path = run.checkpoint_file(checkpoint) if exported is None else None
-    import torch  # after the checks: a mistake is answered without torch's import
-
-    from . import data, tasks
+    from . import data, tasks  # after the checks: a mistake is answered without torch's import
     from .engine import describe_checkpoint, load_checkpoint, load_weights
     from .engine.ema import ema_weights
+    from .engine.layout import model_in_layout
 
     state = load_checkpoint(path) if path is not None else None
     state_weights = (ema_weights(state, path) if weights == "ema" else state["model"]) if state is not None else None
@@ -61,9 +60,7 @@ def restore(
         return Restored(run, cfg, info, bundle, task, model.eval(), fabric)
     model = task.build_model(cfg, info)
     load_weights(model, state_weights, describe_checkpoint(path, state))
-    model = model.to(fabric.device).eval()
-    if cfg.train.channels_last:  # as it trained: the layout the run chose because it ran faster
-        model = model.to(memory_format=torch.channels_last)
+    model = model_in_layout(model.to(fabric.device).eval(), cfg.train)  # as it trained, which it chose for speed
     return Restored(run, cfg, info, bundle, task, model, fabric)
 
 

@@ -16,6 +16,7 @@ from ..data.loading import Loader
 from ..errors import VislabError
 from ..tasks.base import StepContext, Task
 from .interrupts import interruption_point
+from .layout import images_in_layout
 
 
 def make_loader(
@@ -69,8 +70,8 @@ def evaluate(
     with fabric.autocast(), out_of_memory_hint("train.eval_batch_size", loader.sampler.batch_size):
         for step, batch in enumerate(loader.epoch(0)):
             interruption_point()
-            if cfg is not None and cfg.train.channels_last:
-                batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+            if cfg is not None:
+                batch["image"] = images_in_layout(batch["image"], cfg.train)
             loss, outputs = task.validation_step(model, batch, dataclasses.replace(ctx, step=step))
             has_loss = loss is not None
             if has_loss:

@@ -31,6 +31,7 @@ from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
 from .hardware import cpu_threads, describe_device, resolve_precision
 from .sample_records import write_records
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
+from .layout import images_in_layout, model_in_layout
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
 from .progressive import start_epoch
@@ -121,8 +122,7 @@ def fit(
     if resume:
         load_extra_models(extra_models, resume)
         load_averages(ema, average, resume)
-    if cfg.train.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = model_in_layout(model, cfg.train)
     if cfg.train.compile:
         model = torch.compile(model)
     optimizer = build_optimizer(cfg.optim, model)
@@ -304,9 +304,8 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
     for step, batch in enumerate(loader.epoch(st.epoch, st.step), start=st.step):
         ctx = s.context()
         ctx.batches = {name: cursor.batch_at(st.global_step) for name, cursor in s.streams.items()}
-        if cfg.train.channels_last:
-            for b in (batch, *ctx.batches.values()):
-                b["image"] = b["image"].contiguous(memory_format=torch.channels_last)
+        for b in (batch, *ctx.batches.values()):
+            b["image"] = images_in_layout(b["image"], cfg.train)
         group_end = (step + 1) % accumulate == 0 or step + 1 == batches
         # DDP: gradients are reduced across processes only on the batch that steps the optimizer.
         with fabric.no_backward_sync(model, enabled=not group_end):

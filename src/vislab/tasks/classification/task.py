@@ -74,6 +74,7 @@ class ClassificationTask(Task):
         if topk < 1:
             raise VislabError(f"--topk must be at least 1, not {topk}")
         from ...data.images import prefetched
+        from ...engine.layout import images_in_layout
         from ...threads import usable_cores
 
         k = min(topk, self.num_classes)
@@ -92,8 +93,7 @@ class ClassificationTask(Task):
             x = images.to(device, non_blocking=True)
             if cfg.aug.normalize:
                 x = (x - mean) / std
-            if cfg.train.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = images_in_layout(x, cfg.train)
             logits = classification_tta(model, x, self.flip).float()
             top.append((logits / self.temperature).softmax(1).topk(k, 1))  # kept on the device: one transfer at the end
         rows: list[dict[str, Any]] = []

@@ -189,6 +189,7 @@ class SegmentationTask(Task):
         from concurrent.futures import ThreadPoolExecutor
 
         from ...data.images import prefetched
+        from ...engine.layout import images_in_layout
 
         model.eval()
         stems: set[str] = set()
@@ -207,8 +208,7 @@ class SegmentationTask(Task):
                     x = (x - mean) / std
                 if self.resize is not None:
                     x = F.interpolate(x, size=self.resize, mode="bilinear", align_corners=False, antialias=True)
-                if cfg.train.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
+                x = images_in_layout(x, cfg.train)
                 outputs = {k: v.cpu() for k, v in self.infer(model, x).items()}
                 saving.append(writers.submit(save, name, image, outputs))
             written = [w.result() for w in saving]
