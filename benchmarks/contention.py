@@ -6,7 +6,7 @@ by default), each measurement in a fresh process (OpenMP reads its wait policy o
 
 - ``python``: ``while True: pass``, one thread each, as a browser tab would be. It takes one core and leaves
   the other, so the best anyone can do beside it is one core's speed: on 2 cores that bounds the busy ratio
-  at about (one thread idle) / (plain busy), 1.6 for the UNet here.
+  at about (one thread idle) / (plain busy), 1.6-1.8 for the UNet here (62.5 / 38.4 and 62.5 / 34.8 img/s).
 - ``torch``: a plain PyTorch training loop (a small CNN at 64 px) with torch's defaults, as a second training
   job or a sweep's other worker would be: the issue's case, whose spinning threads fight the plain loop's.
 
