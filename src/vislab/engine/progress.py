@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 PLAIN_EVERY = 0.1  # without a terminal: a line per this share of an epoch
 HEADLINE = re.compile(r"^(train|val)_[a-z0-9]+$")  # val_acc, val_miou; not val_iou_<class> or val_acc_<domain>
+RUNNING = re.compile(r"^([a-z0-9]+|img/s)$")  # the bar's running values: loss, acc, miou, pq; not iou_<class>
 
 
 class EpochProgress:
@@ -51,7 +52,8 @@ class EpochProgress:
         self.task = self.bar.add_task("train", total=total, completed=done, stats="")
 
     def update(self, done: int, stats: dict[str, float]) -> None:
-        text = "  ".join(f"{k} {v:.4g}" if k != "img/s" else f"{v:,.0f} img/s" for k, v in stats.items())
+        shown = {k: v for k, v in stats.items() if RUNNING.match(k)}
+        text = "  ".join(f"{k} {v:.4g}" if k != "img/s" else f"{v:,.0f} img/s" for k, v in shown.items())
         if self.bar is not None:
             self.bar.update(self.task, completed=done, stats=text)
         elif self.plain is not None and self.due(done):

@@ -106,6 +106,9 @@ class Task:
     """
 
     name: str = "task"
+    # What kind of work this is, declared once here; other code asks these and never compares task names.
+    per_pixel: bool = False  # targets and outputs are per pixel [B, H, W] (dense), not per image [B]
+    domains: bool = False  # batches carry "domain" [B] and metrics are reported per domain
     monitor: str = "loss"
     mode: str = "min"
     # The loss.* and eval.* keys the task reads, by section; any other set is refused (reads.check_reads).

@@ -36,21 +36,27 @@ class TorchMetrics:
             self.collection.to(self.device)
         self.collection.update(*(a.detach() for a in args))
 
+    def summarize(self, raw: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The reported values from the collection's raw results, by metric name. ``compute`` and ``peek`` both
+        go through it, so a family whose raw result is not a number (a confusion matrix, PQ counts) overrides
+        this one method and the progress display shows what the epoch row will."""
+        return {k: float(v) for k, v in raw.items()}
+
     def compute(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.collection.compute().items()}
+        return self.summarize(self.collection.compute())
 
     def peek(self) -> dict[str, float]:
         """This process's running values, without synchronizing processes (for the progress bar)."""
-        values = {}
+        raw = {}
         for name, metric in self.collection.items(keep_base=True):
             # torchmetrics syncs inside compute() when _to_sync is set; switch it off for this look only
             # and drop the cached result, so the epoch's compute() still reduces over processes.
             to_sync, metric._to_sync = metric._to_sync, False
             try:
-                values[name] = float(metric.compute())
+                raw[name] = metric.compute()
             finally:
                 metric._to_sync, metric._computed = to_sync, None
-        return values
+        return self.summarize(raw)
 
     def reset(self) -> None:
         self.collection.reset()

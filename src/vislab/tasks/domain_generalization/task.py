@@ -50,6 +50,7 @@ class DomainGeneralizationTask(ClassificationTask):
     the best checkpoint is picked by val_acc, as for classification."""
 
     name = "domain_generalization"
+    domains = True
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         super().__init__(cfg, info)

@@ -145,8 +145,7 @@ class PanopticMetrics(TorchMetrics):
             self.collection["panoptic"].update(*pred, *truth)
             self.collection["split"].update(*pred, *truth)
 
-    def compute(self) -> dict[str, float]:
-        values = self.collection.compute()
+    def summarize(self, values: dict[str, torch.Tensor]) -> dict[str, float]:
         s, p = scores(values["confusion"]), pq_scores(values["panoptic"], self.task.things.tolist())
         split, total = values["split"].tolist()
         out = {"miou": s["miou"], "pixel_acc": s["pixel_acc"], "pq": p["pq"], "sq": p["sq"], "rq": p["rq"], "mean_acc": s["mean_acc"],

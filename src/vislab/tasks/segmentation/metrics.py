@@ -98,8 +98,8 @@ class SegmentationMetrics(TorchMetrics):
             logits, target = logits[..., :: self.stride, :: self.stride], target[..., :: self.stride, :: self.stride]
         self.collection.update(labels(logits), target)
 
-    def compute(self) -> dict[str, float]:
-        s = scores(self.collection.compute()["confusion"])
+    def summarize(self, raw: dict[str, torch.Tensor]) -> dict[str, float]:
+        s = scores(raw["confusion"])
         if not self.per_class:
             return {"miou": s["miou"], "pixel_acc": s["pixel_acc"]}
         per_class = {f"iou_{n}": float(v) for n, v in zip(self.class_names, s["iou"])}

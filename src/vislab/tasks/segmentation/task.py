@@ -52,6 +52,7 @@ def window_starts(length: int, window: int, step: int) -> list[int]:
 
 class SegmentationTask(Task):
     name = "segmentation"
+    per_pixel = True
     monitor = "miou"
     mode = "max"
     reads = {"loss": ("label_smoothing", "class_weights", "aux_weight", "topk", "terms", "distill"),
