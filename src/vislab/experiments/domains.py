@@ -4,16 +4,12 @@ Leave-one-domain-out runs (``data.test_domain`` = each domain in turn) give a ro
 apart from the test domain, the seed and the hyperparameters named by ``--select-over``), a column per
 test domain and the average, each mean ± standard error over seeds, in percent. For each method, test
 domain and seed, a model-selection rule picks one hyperparameter setting (Gulrajani & Lopez-Paz, "In Search
-of Lost Domain Generalization", ICLR 2021; DomainBed's model_selection.py):
+of Lost Domain Generalization", ICLR 2021; the classes below follow DomainBed's model_selection.py).
 
-  training-domain validation   the highest accuracy on the validation split of the training domains
-  leave-one-domain-out         the highest mean accuracy on the other domains when they were held out (the
-                               same setting's runs with those test domains; unlike DomainBed, those runs also
-                               trained on this test domain, so this rule is a little optimistic)
-  oracle                       the highest accuracy on the test domain itself (an upper bound, not a method)
-
-Each run counts with its best.pt (chosen by validation on the training domains). The Avg column averages a
-seed's domains first, then takes mean ± standard error over the seeds that have every domain.
+As in DomainBed, the test domain's images are split once into an "out" part (20%) and an "in" part (80%):
+every rule reports the accuracy on the in part, and only the oracle looks at the out part, to select.
+The parts come from the runs' per-image records of the test split (records/test.npz of best.pt); runs
+without them are left out. Each run counts with its best.pt (chosen by validation on the training domains).
 """
 
 from __future__ import annotations
@@ -25,11 +21,76 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .. import records
+from ..data.officehome import DOMAINS as OFFICEHOME_DOMAINS
 from ..errors import VislabError
 from .space import describe
 
 DOMAIN = "data.test_domain"
-RULES = ["training-domain validation", "leave-one-domain-out", "oracle"]
+OUT_FRACTION = 0.2  # DomainBed's holdout_fraction: the test domain's share that the oracle selects on
+OUT_SEED = 0  # the same out part for every run that saw the same test images
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run's accuracies: on the training domains' validation split, and on the test domain's in and out parts."""
+
+    val: float
+    test_in: float
+    test_out: float
+
+
+Cell = dict[tuple[str, Any], dict[str, Result]]  # (domain, seed) -> hyperparameters -> the run's accuracies
+
+
+class SelectionRule:
+    """A model-selection rule: for one (test domain, seed), score each hyperparameter setting; the best-scoring
+    setting's in-part test accuracy is what the table reports."""
+
+    name = ""
+
+    def score(self, cells: Cell, domain: str, seed: Any, hparams: str) -> Optional[float]:
+        raise NotImplementedError
+
+    def pick(self, cells: Cell, domain: str, seed: Any) -> Optional[float]:
+        """The test accuracy (in part) of the setting this rule picks for (domain, seed); None without one."""
+        options = cells.get((domain, seed), {})
+        scores = {h: s for h in options if (s := self.score(cells, domain, seed, h)) is not None}
+        return options[max(scores, key=scores.get)].test_in if scores else None
+
+
+class TrainingDomainValidation(SelectionRule):
+    """The highest accuracy on the validation split of the training domains (DomainBed's IIDAccuracySelectionMethod)."""
+
+    name = "training-domain validation"
+
+    def score(self, cells: Cell, domain: str, seed: Any, hparams: str) -> Optional[float]:
+        return cells[(domain, seed)][hparams].val
+
+
+class LeaveOneDomainOut(SelectionRule):
+    """The highest mean accuracy on the other domains when they were held out: the same setting's runs with
+    those test domains. Unlike DomainBed's, whose runs leave out two domains, those runs also trained on this
+    test domain, so the rule is a little optimistic."""
+
+    name = "leave-one-domain-out"
+
+    def score(self, cells: Cell, domain: str, seed: Any, hparams: str) -> Optional[float]:
+        others = [options[hparams].test_in for (d, s), options in cells.items() if d != domain and s == seed and hparams in options]
+        return float(np.mean(others)) if others else None
+
+
+class Oracle(SelectionRule):
+    """The highest accuracy on the test domain's out part (DomainBed's OracleSelectionMethod): an upper bound,
+    not a method."""
+
+    name = "oracle"
+
+    def score(self, cells: Cell, domain: str, seed: Any, hparams: str) -> Optional[float]:
+        return cells[(domain, seed)][hparams].test_out
+
+
+RULES: list[SelectionRule] = [TrainingDomainValidation(), LeaveOneDomainOut(), Oracle()]
 
 
 @dataclass
@@ -47,7 +108,21 @@ class DomainTable:
     rows: list[DomainRow]
 
 
-Cell = dict[tuple[str, Any], dict[str, tuple[float, float]]]  # (domain, seed) -> hyperparameters -> (val, test)
+def out_part(n: int) -> np.ndarray:
+    """bool [n]: which of n test images (in index order) form the out part, a seeded 20% as DomainBed draws it."""
+    out = np.zeros(n, dtype=bool)
+    out[np.random.default_rng(OUT_SEED).permutation(n)[: int(round(OUT_FRACTION * n))]] = True
+    return out
+
+
+def test_parts(run: Any) -> Optional[tuple[float, float]]:
+    """(in-part, out-part) accuracy of a run's best.pt on its test split, from records/test.npz (None without)."""
+    found = records.read(run.dir, "test")
+    if found is None or "correct" not in found or len(found["correct"]) < 2:
+        return None
+    out = out_part(len(found["correct"]))
+    correct = found["correct"].astype(np.float64)
+    return float(correct[~out].mean()), float(correct[out].mean())
 
 
 def domain_tables(groups: list[Any], keys: list[str], select_over: list[str], value: Callable[[Any, str], Optional[float]],
@@ -55,68 +130,51 @@ def domain_tables(groups: list[Any], keys: list[str], select_over: list[str], va
     """The three rules' tables from the groups of a comparison, and notes on what could not be used."""
     if DOMAIN not in keys:
         raise VislabError(f"--table domains needs leave-one-domain-out runs that differ in {DOMAIN} "
-                          f"(e.g. vislab sweep officehome-erm {DOMAIN}=Art,Clipart,Product,RealWorld --seeds 3)")
-    unknown = [k for k in select_over if k not in keys]
-    if unknown:
-        raise VislabError(f"--select-over {', '.join(unknown)}: the runs do not differ in it; they differ in {', '.join(keys)}")
+                          f"(e.g. vislab sweep officehome-erm {DOMAIN}={','.join(OFFICEHOME_DOMAINS)} --seeds 3)")
     by_method: dict[str, Cell] = {}
-    notes = []
+    notes, unsplit = [], []
     for g in groups:
         method = describe({k: v for k, v in g.settings.items() if k != DOMAIN and k not in select_over}) or "all runs"
         hparams = json.dumps({k: g.settings[k] for k in select_over}, sort_keys=True, default=str)
         for run in g.runs:
-            val, test = value(run, "val_acc"), value(run, "test_acc")
-            if val is None or test is None:
-                notes.append(f"{run.dir.name} has no val_acc or test_acc: left out of the domain tables.")
-                continue
-            by_method.setdefault(method, {}).setdefault((str(g.settings[DOMAIN]), seed_of(run)), {})[hparams] = (val, test)
+            val, parts = value(run, "val_acc"), test_parts(run)
+            if val is None:
+                notes.append(f"{run.dir.name} has no val_acc: left out of the domain tables.")
+            elif parts is None:
+                unsplit.append(run.dir.name)
+            else:
+                by_method.setdefault(method, {}).setdefault((str(g.settings[DOMAIN]), seed_of(run)), {})[hparams] = Result(val, *parts)
+    if unsplit:
+        notes.append(f"No per-image test records (records/test.npz), so no 80/20 split of the test domain, in "
+                     f"{', '.join(unsplit)}: left out of the domain tables (`vislab eval RUN --split test` writes them).")
     domains = sorted({d for cells in by_method.values() for d, _ in cells})
-    tables = [DomainTable(rule, domains, [DomainRow(m, _cells(cells, domains, rule)) for m, cells in by_method.items()])
+    tables = [DomainTable(rule.name, domains, [DomainRow(m, _cells(cells, domains, rule)) for m, cells in by_method.items()])
               for rule in RULES]
     if not select_over:
         notes.append("No --select-over keys: each method has one hyperparameter setting, so the three rules pick the same runs.")
     return tables, notes
 
 
-def _pick(cells: Cell, domain: str, seed: Any, rule: str) -> Optional[float]:
-    """The test accuracy of the setting the rule picks for (domain, seed)."""
-    options = cells.get((domain, seed))
-    if not options:
-        return None
-    if rule == "training-domain validation":
-        score = {h: val for h, (val, _) in options.items()}
-    elif rule == "oracle":
-        score = {h: test for h, (_, test) in options.items()}
-    else:
-        score = {}
-        for h in options:
-            others = [cells[(d, s)][h][1] for (d, s) in cells if d != domain and s == seed and h in cells[(d, s)]]
-            if others:
-                score[h] = float(np.mean(others))
-        if not score:
-            return None
-    return options[max(score, key=score.get)][1]
-
-
-def _cells(cells: Cell, domains: list[str], rule: str) -> dict[str, tuple[float, float, int]]:
+def _cells(cells: Cell, domains: list[str], rule: SelectionRule) -> dict[str, tuple[float, float, int]]:
     seeds = sorted({s for _, s in cells}, key=repr)
-    picked = {d: {s: _pick(cells, d, s, rule) for s in seeds} for d in domains}
-    out = {d: _mean_se([v for v in picked[d].values() if v is not None]) for d in domains}
+    picked = {d: {s: rule.pick(cells, d, s) for s in seeds} for d in domains}
+    out = {d: mean_se([v for v in picked[d].values() if v is not None]) for d in domains}
     complete = [s for s in seeds if all(picked[d][s] is not None for d in domains)]
-    out["Avg"] = _mean_se([float(np.mean([picked[d][s] for d in domains])) for s in complete])
+    out["Avg"] = mean_se([float(np.mean([picked[d][s] for d in domains])) for s in complete])
     return out
 
 
-def _mean_se(values: list[float]) -> tuple[float, float, int]:
+def mean_se(values: list[float]) -> tuple[float, float, int]:
+    """(mean, standard error, n) in percent, as DomainBed's format_mean computes it: the standard deviation
+    with ddof=0, over sqrt(n)."""
     if not values:
         return (math.nan, math.nan, 0)
     x = 100 * np.asarray(values)
-    se = float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
-    return (float(x.mean()), se, len(x))
+    return (float(x.mean()), float(x.std(ddof=0) / math.sqrt(len(x))), len(x))
 
 
 def cell_text(cell: tuple[float, float, int]) -> str:
-    """'85.5 ± 0.2' as DomainBed prints it; 'X' where no run has the domain."""
+    """'85.5 ± 0.2' as DomainBed prints it; the mean alone for one seed; 'X' where no run has the domain."""
     mean, se, n = cell
     if n == 0:
         return "X"
