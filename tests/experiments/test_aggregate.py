@@ -45,7 +45,7 @@ def test_compare_aggregates_over_datasets_with_the_probability_of_improvement(ma
     for data, shift in (("digits", 0.0), ("mnist", 0.05)):
         for seed in range(3):
             write_run(root, "adam", seed, 0.80 + shift + 0.01 * seed, **{"data.name": data})
-            write_run(root, "sgd", seed, 0.70 + shift + 0.01 * seed, **{"data.name": data})
+            write_run(root, "sgd", seed, 0.70 + shift + 0.015 * seed, **{"data.name": data})  # differences that vary
     code, out, err = main("compare", root, "--aggregate-over", "data.name", "--baseline", "optim.name=adam",
                           "--out", tmp_path / "r")
     assert code == 0, err
@@ -56,6 +56,6 @@ def test_compare_aggregates_over_datasets_with_the_probability_of_improvement(ma
     # each dataset is compared on its own: sgd on digits against adam on digits
     rows = json.loads(main("compare", root, "--aggregate-over", "data.name", "--format", "json", "--out", tmp_path / "r")[1])["rows"]
     digits_sgd = next(r for r in rows if r["metric"] == "val_acc" and r["group"] == "data.name=digits optim.name=sgd")
-    assert digits_sgd["test"] == "paired" and digits_sgd["diff"] == pytest.approx(-0.10)
+    assert digits_sgd["test"] == "paired" and digits_sgd["diff"] == pytest.approx(0.715 - 0.81)
     code, _, err = main("compare", root, "--aggregate-over", "optim.lr")
     assert code == 2 and "do not differ in it" in err

@@ -115,3 +115,39 @@ def test_the_board_is_read_only_and_local(board, main, tmp_path):
     assert missing.value.code == 404
     code, _, err = main("board", tmp_path / "nowhere")
     assert code == 2 and "does not exist" in err
+
+
+def test_the_board_compares_within_each_test_domain_as_compare_does(tmp_path):
+    """`vislab board` as a user starts it: a leave-one-domain-out sweep's table compares each group with the
+    baseline method on its own test domain, never with another domain's baseline."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import vislab
+
+    root = tmp_path / "runs"
+    values = {("original", 0.01): [0.90, 0.92, 0.91], ("original", 0.001): [0.85, 0.88, 0.86],
+              ("thick_rotated", 0.01): [0.50, 0.55, 0.52], ("thick_rotated", 0.001): [0.60, 0.62, 0.65]}
+    for (domain, lr), accs in values.items():
+        for seed, acc in enumerate(accs):
+            write_run(root, "adam", seed, acc, recipe="digits-dg", **{"data.test_domain": domain, "optim.lr": lr})
+    env = {**os.environ, "PYTHONPATH": str(Path(vislab.__file__).parents[1]), "PYTHONUNBUFFERED": "1"}
+    board = subprocess.Popen([sys.executable, "-m", "vislab", "board", str(root), "--port", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = board.stdout.readline().split()[2]  # "vislab board: http://127.0.0.1:PORT/ (read-only; ...)"
+        query = "api/experiment?id=digits-dg&metric=val_acc&baseline=data.test_domain%3Doriginal+optim.lr%3D0.01"
+        with urllib.request.urlopen(url + query, timeout=WAIT_S) as response:
+            doc = json.load(response)
+    finally:
+        board.terminate()
+        board.wait(timeout=WAIT_S)
+    rows = {r[0]: r for r in doc["table"]["rows"]}
+    delta, verdict = doc["table"]["header"].index("Δ vs baseline [95% CI]"), doc["table"]["header"].index("verdict")
+    assert rows["data.test_domain=original optim.lr=0.01"][verdict] == "baseline"
+    assert rows["data.test_domain=thick_rotated optim.lr=0.01"][verdict] == "baseline"  # its own domain's baseline
+    assert rows["data.test_domain=thick_rotated optim.lr=0.001"][delta].startswith("+0.1000 [")  # 0.6233 - 0.5233
+    assert rows["data.test_domain=original optim.lr=0.001"][delta].startswith("-0.0467 [")  # 0.8633 - 0.91
+    assert doc["strata"] == ["data.test_domain"]  # the page's title says "within each data.test_domain"

@@ -183,3 +183,88 @@ def test_the_report_says_how_many_seeds_would_detect_the_difference(main, runs, 
     assert "| seeds needed | seeds needed for Δ = 0.01 |" in md
     code, _, err = main("compare", runs, "--min-effect", "-1")
     assert code == 2 and "--min-effect must be a positive difference" in err
+
+
+# ----------------------------------------------------------------------------------------------
+# Runs on different data, bounded intervals, tests without spread: `vislab compare` in a subprocess
+# ----------------------------------------------------------------------------------------------
+
+
+def test_runs_on_different_data_are_different_groups_never_compared(cli, tmp_path):
+    root = tmp_path / "runs"
+    two, eight = tmp_path / "two_classes", tmp_path / "eight_classes"  # two folders: the same seeds, other data
+    for seed, (a, b, c) in enumerate([(0.95, 0.90, 0.40), (0.97, 0.91, 0.45), (0.96, 0.93, 0.41)]):
+        write_run(root, "adam", seed, a, **{"data.root": str(two)})
+        write_run(root, "sgd", seed, b, **{"data.root": str(two)})
+        write_run(root, "adam", seed, c, **{"data.root": str(eight)})
+    done = cli("compare", root, "--format", "json", "--out", tmp_path / "r")
+    assert done.returncode == 0, done.stderr
+    rows = rows_by_group(done.stdout, "val_acc")
+    adam_two, sgd_two = rows[f"data.root={two} optim.name=adam"], rows[f"data.root={two} optim.name=sgd"]
+    adam_eight = rows[f"data.root={eight} optim.name=adam"]
+    assert len(rows) == 3 and "repeat seed" not in done.stderr  # no seed is a repeat of a run on other data
+    assert adam_two["n"] == adam_eight["n"] == 3 and adam_eight["mean"] == pytest.approx(0.42)
+    assert adam_two["verdict"] == adam_eight["verdict"] == "baseline"  # each data's own baseline
+    assert sgd_two["diff"] == pytest.approx(0.9133333 - 0.96) and sgd_two["test"] == "paired"
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "within each value of data.root (compared apart)" in report
+
+
+def test_a_missing_baseline_on_some_data_leaves_its_groups_uncompared(cli, tmp_path):
+    root = tmp_path / "runs"
+    for seed in range(2):
+        write_run(root, "adam", seed, 0.9 + 0.01 * seed, **{"data.name": "digits"})
+        write_run(root, "sgd", seed, 0.8 + 0.02 * seed, **{"data.name": "digits"})
+        write_run(root, "sgd", seed, 0.7 + 0.03 * seed, **{"data.name": "mnist"})
+    done = cli("compare", root, "--baseline", "optim.name=adam", "--format", "json", "--out", tmp_path / "r")
+    assert done.returncode == 0, done.stderr
+    rows = rows_by_group(done.stdout, "val_acc")
+    assert rows["data.name=mnist optim.name=sgd"]["diff"] is None
+    assert rows["data.name=mnist optim.name=sgd"]["verdict"] == "not compared: no baseline run on this data"
+    assert "Not compared, no run of the baseline method with data.name=mnist: data.name=mnist optim.name=sgd." in done.stderr
+    done = cli("compare", root, "--baseline", "data.name=digits")
+    assert done.returncode == 2 and "--baseline names the method; leave data.name out of it" in done.stderr
+
+
+def test_intervals_of_bounded_metrics_stay_in_their_range(cli, tmp_path):
+    root = tmp_path / "runs"
+    for seed, (a, b) in enumerate([(0.95, 0.10), (0.99, 0.90)]):
+        write_run(root, "adam", seed, a)
+        write_run(root, "sgd", seed, b)
+    done = cli("compare", root, "--baseline", "optim.name=adam", "--format", "json", "--out", tmp_path / "r")
+    assert done.returncode == 0, done.stderr
+    rows = rows_by_group(done.stdout, "val_acc")
+    adam, sgd = rows["optim.name=adam"], rows["optim.name=sgd"]
+    # Student t with one degree of freedom: [0.7159, 1.2241] for adam, a difference of [-5.30, +4.36]
+    assert (adam["ci_low"], adam["ci_high"]) == (pytest.approx(0.7158759), 1.0)
+    assert (sgd["ci_low"], sgd["ci_high"]) == (0.0, 1.0) and (sgd["diff_low"], sgd["diff_high"]) == (-1.0, 1.0)
+    assert sgd["p"] == pytest.approx(sp.ttest_rel([0.10, 0.90], [0.95, 0.99]).pvalue)  # the test itself unchanged
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "| [0.7159, 1.0000] |" in report and "[-1.0000, +1.0000]" in report
+    assert "clipped to [0, 1]" in report  # the METHOD paragraph says so
+
+
+# Two seeds that both gain +0.1037, as float32 metrics round it: differences 6e-8 apart (scipy: p = 1.8e-07)
+BASE = [0.6091409921646118, 0.6481642723083496]
+GAIN = [0.7128410339355469, 0.7518642544746399]
+
+
+def test_a_difference_without_spread_cannot_tell(cli, tmp_path):
+    assert sp.ttest_rel(GAIN, BASE).pvalue < 1e-6  # what a t-test would claim
+    root = tmp_path / "runs"
+    for seed in range(2):
+        write_run(root, "adam", seed, BASE[seed])
+        write_run(root, "sgd", seed, GAIN[seed])
+    done = cli("compare", root, "--baseline", "optim.name=adam", "--metric", "val_acc", "--out", tmp_path / "r")
+    assert done.returncode == 0, done.stderr
+    sgd = next(line for line in done.stdout.splitlines() if line.startswith("| optim.name=sgd"))
+    cells = [c.strip() for c in sgd.strip("|").split("|")]
+    assert cells[6] == "+0.1037" and cells[7] == "—"  # the difference, with no interval and no p-value
+    assert cells[9] == "cannot tell: differences have no spread over 2 seeds" and "better" not in sgd
+
+
+def test_a_misspelt_aggregate_key_is_no_config_key(main, runs):
+    code, _, err = main("compare", runs, "--aggregate-over", "data.nme")
+    assert code == 2 and "--aggregate-over data.nme: unknown config key 'data.nme'; did you mean 'data.name'" in err
+    code, _, err = main("compare", runs, "--aggregate-over", "data.name")  # a key, which the runs share
+    assert code == 2 and "--aggregate-over data.name: the runs do not differ in it; they differ in optim.name" in err

@@ -79,3 +79,29 @@ def test_verdict_follows_the_metric_direction():
     assert stats.verdict(-0.10, 0.001, "min") == "better"
     assert stats.verdict(+0.02, 0.05, "max") == "no detectable difference"
     assert stats.verdict(+0.02, None, "max") == "no detectable difference"
+
+
+def test_bounded_metrics_are_decided_in_one_place():
+    for metric in ("val_acc", "test_acc", "val_ema_acc", "test_acc_art", "val_miou", "test_iou_cat", "test_pq_things",
+                   "test_f1", "test_ece", "val_pixel_acc", "test_top5"):
+        assert stats.bounds(metric) == (0.0, 1.0), metric
+    for metric in ("val_loss", "train_loss", "lr", "seconds", "images_per_s"):
+        assert stats.bounds(metric) is None, metric
+
+
+def test_intervals_are_clipped_to_the_bounds_and_tests_are_not():
+    est = stats.estimate([0.95, 0.99], limits=(0.0, 1.0))
+    assert (est.low, est.high) == (pytest.approx(0.7158759), 1.0)
+    d = stats.difference([(0, 0.10), (1, 0.90)], [(0, 0.95), (1, 0.99)], limits=(0.0, 1.0))
+    assert (d.low, d.high) == (-1.0, 1.0) and d.p == pytest.approx(sp.ttest_rel([0.10, 0.90], [0.95, 0.99]).pvalue)
+
+
+def test_differences_without_spread_get_no_test():
+    base = [0.6091409921646118, 0.6481642723083496]  # +0.1037 each, rounded as float32: 6e-8 apart
+    gain = [0.7128410339355469, 0.7518642544746399]
+    d = stats.paired_difference(gain, base)
+    assert d.test == "none" and math.isnan(d.p) and math.isnan(d.low) and d.diff == pytest.approx(0.1037)
+    assert d.why == "cannot tell: differences have no spread over 2 seeds"
+    w = stats.welch_difference([0.9, 0.9, 0.9], [0.8, 0.8])
+    assert w.test == "none" and w.why == "cannot tell: values have no spread over 3 and 2 seeds"
+    assert stats.welch_difference([0.9, 0.9, 0.9], [0.8, 0.81]).test == "welch"  # one side with spread is a test

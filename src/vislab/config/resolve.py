@@ -133,6 +133,12 @@ def _type_name(v: Any) -> str:
     )
 
 
+def check_key(key: str) -> None:
+    """Bad input unless dotted ``key`` is a key of the schema; the message suggests close matches."""
+    if key not in all_keys():
+        raise _unknown_key(key)
+
+
 def _unknown_key(key: str) -> VislabError:
     leaves = [k for k in all_keys() if not is_section(k)]
     scored = sorted(((difflib.SequenceMatcher(None, key, k).ratio(), k) for k in leaves), reverse=True)

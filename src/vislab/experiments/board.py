@@ -8,7 +8,8 @@ seconds, so runs that are training show up and grow live:
     GET /api/experiments                   every sweep (RUNS/sweeps/NAME) and every recipe's loose runs
     GET /api/experiment?id=ID[&metric=M][&baseline=LABEL]
                                            its groups (every setting but the seed), each group's mean curve and
-                                           ±1 std band over seeds, and the comparison table against LABEL
+                                           ±1 std band over seeds, and the comparison table against LABEL's
+                                           method, within each value of the data-defining keys (as compare does)
 Nothing is written; any other method or path is refused.
 """
 
@@ -64,7 +65,7 @@ class Board:
                 for key, runs in sorted(self.experiments().items())]
 
     def experiment(self, key: str, metric: Optional[str], baseline: Optional[str]) -> dict[str, Any]:
-        from .compare import default_metrics, group_runs, metric_mode, metric_table
+        from .compare import comparison_rows, default_metrics, families, group_runs, metric_mode, stratum_keys
         from .report import TABLE_HEADER, curve_band, group_curves, table_cells
 
         runs = self.experiments().get(key)
@@ -83,8 +84,8 @@ class Board:
                 "runs": [{"name": r.dir.name, "seed": r.summary.get("seed"), "status": r.summary.get("status", "starting"),
                           "epochs": len(r.history)} for r in g.runs],
             })
-        rows = metric_table(groups, base, metric, metric_mode(metric, runs))
-        return {"id": key, "keys": keys, "metric": metric, "metrics": names, "baseline": base.label,
+        rows = comparison_rows(families(groups, keys, baseline_group=base), metric, metric_mode(metric, runs))
+        return {"id": key, "keys": keys, "strata": stratum_keys(keys), "metric": metric, "metrics": names, "baseline": base.label,
                 "groups": out_groups, "table": {"header": TABLE_HEADER, "rows": [table_cells(r) for r in rows]}}
 
 

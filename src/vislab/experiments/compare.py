@@ -2,7 +2,9 @@
 
 Each run contributes the metrics of its best checkpoint: validation metrics at its best epoch (chosen on
 that same split, so optimistic) and test metrics of best.pt (not optimistic). Runs that differ only in
-``train.seed`` form a group; each group is compared with the baseline group (see ``stats``).
+``train.seed`` form a group. Groups on the same data form a family (``families``: the one rule that
+`vislab board` follows too); each group is compared with its family's baseline group (see ``stats``), never
+with a group that saw other data.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..config import flatten, parse_override
+from ..config import check_key, flatten, parse_override
 from ..errors import VislabError
 from ..runs import Run, find_runs
 from . import stats
@@ -27,8 +29,9 @@ from .sequential import seeds_needed
 from .space import SEED, describe
 
 # Keys that do not make runs different experiments: the seed, and where or how visibly a run was done.
-IGNORED = {SEED, "description", "data.root", "data.download", "data.num_workers", "train.progress",
-           "train.checkpoint_every_steps"}
+IGNORED = {SEED, "description", "data.download", "data.num_workers", "train.progress", "train.checkpoint_every_steps"}
+# data.* keys that are part of the method (how batches are drawn and augmented), not of which data a run sees.
+METHOD_DATA_KEYS = {"data.in_memory", "data.sampler", "data.domains_per_batch", "data.repeat", "data.bootstrap"}
 NAN = float("nan")
 
 
@@ -84,6 +87,7 @@ class Comparison:
     domain_tables: list[DomainTable] = field(default_factory=list)  # --table domains: one per selection rule
     importances: dict[str, float] = field(default_factory=dict)  # fANOVA importance per key (sweeps over 2+ keys)
     study: Any = None  # the runs as an Optuna study, for the parallel-coordinates plot
+    strata: list[str] = field(default_factory=list)  # keys whose values are compared apart (data, --aggregate-over)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -153,48 +157,68 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def pick_baseline(groups: list[Group], baseline: Optional[list[str]]) -> Group:
-    """The group matching every ``key=value`` given (the first group when none is given)."""
-    if not baseline:
-        return groups[0]
+@dataclass
+class Family:
+    """Groups on the same data, compared with one another and never with groups on other data: one value of
+    each data-defining key the runs differ in (and of ``--aggregate-over``). ``baseline`` is None where the
+    family has no run of the baseline method."""
+
+    stratum: str  # e.g. "data.test_domain=art", "" when every run saw the same data
+    groups: list[Group]
+    baseline: Optional[Group]
+
+
+def data_key(key: str) -> bool:
+    """Whether a config key says which data a run sees (data.root, data.name, data.test_domain, data.split_seed,
+    data.labeled_*, ...): runs that differ in one are never each other's repeats or baseline."""
+    return key.startswith("data.") and key not in METHOD_DATA_KEYS
+
+
+def stratum_keys(keys: list[str], aggregate_over: Optional[str] = None) -> list[str]:
+    """The keys the runs differ in that split them into families: the data-defining ones and ``aggregate_over``."""
+    return [k for k in keys if data_key(k) or k == aggregate_over]
+
+
+def families(groups: list[Group], keys: list[str], baseline: Optional[list[str]] = None,
+             aggregate_over: Optional[str] = None, baseline_group: Optional[Group] = None) -> list[Family]:
+    """The grouping rule of `vislab compare` and `vislab board`: a family per value of the stratum keys, each
+    with the baseline method's group on that data: the group matching every ``key=value`` of ``baseline``, or
+    the one that runs the method of ``baseline_group`` (default: the first group)."""
+    strata = stratum_keys(keys, aggregate_over)
+    named = [k for k in (parse_override(item)[0] for item in baseline or []) if k in strata]
+    if named:
+        raise VislabError(f"--baseline names the method; leave {', '.join(named)} out of it (runs on different data "
+                          "are compared within each value of it)")
+    by_stratum: dict[str, list[Group]] = {}
+    for g in groups:
+        by_stratum.setdefault(_canon({k: g.settings[k] for k in strata}), []).append(g)
+    if baseline:
+        found = [Family(_stratum(gs[0], strata), gs, pick_baseline(gs, baseline, groups)) for gs in by_stratum.values()]
+        if not any(f.baseline for f in found):
+            raise VislabError(f"no group has {' '.join(baseline)}; the groups are: {'; '.join(g.label for g in groups)}")
+        return found
+    method = method_label(baseline_group or groups[0], strata)
+    return [Family(_stratum(gs[0], strata), gs, next((g for g in gs if method_label(g, strata) == method), None))
+            for gs in by_stratum.values()]
+
+
+def _stratum(group: Group, strata: list[str]) -> str:
+    return describe({k: group.settings[k] for k in strata})
+
+
+def pick_baseline(groups: list[Group], baseline: list[str], every: list[Group]) -> Optional[Group]:
+    """The group matching every ``key=value`` given, None when none does; ``every``: all groups, for the message."""
     wanted = dict(parse_override(item) for item in baseline)
     matches = [g for g in groups if all(_matches(g, k, v) for k, v in wanted.items())]
-    labels = "; ".join(g.label for g in groups)
-    if not matches:
-        raise VislabError(f"no group has {' '.join(baseline)}; the groups are: {labels}")
     if len(matches) > 1:
+        labels = "; ".join(g.label for g in every)
         raise VislabError(f"{' '.join(baseline)} matches {len(matches)} groups; add another --baseline key=value (groups: {labels})")
-    return matches[0]
+    return matches[0] if matches else None
 
 
-def split_strata(groups: list[Group], keys: list[str], baseline: Optional[list[str]],
-                 aggregate_over: Optional[str]) -> list[tuple[Group, list[Group]]]:
-    """(baseline, groups) families compared on their own: all groups, or one family per value of
-    ``aggregate_over`` (a dataset or domain), each with its own baseline group matching ``baseline``."""
-    if aggregate_over is None:
-        return [(pick_baseline(groups, baseline), groups)]
-    if aggregate_over not in keys:
-        raise VislabError(f"--aggregate-over {aggregate_over}: the runs do not differ in it; they differ in {', '.join(keys) or 'nothing but the seed'}")
-    if any(item.split("=", 1)[0].strip() == aggregate_over for item in baseline or []):
-        raise VislabError(f"--baseline names the method; leave {aggregate_over} out of it (every value of it is compared)")
-    strata: dict[str, list[Group]] = {}
-    for g in groups:
-        strata.setdefault(_canon(g.settings[aggregate_over]), []).append(g)
-    if baseline:
-        return [(pick_baseline(gs, baseline), gs) for gs in strata.values()]
-    first = method_label(groups[0], aggregate_over)  # the same method is the baseline of every stratum
-    families = []
-    for gs in strata.values():
-        match = [g for g in gs if method_label(g, aggregate_over) == first]
-        if not match:
-            raise VislabError(f"{first} has no runs with {aggregate_over}={gs[0].settings[aggregate_over]}; choose a --baseline that ran on every one")
-        families.append((match[0], gs))
-    return families
-
-
-def method_label(group: Group, aggregate_over: str) -> str:
-    """The group's label without the stratum key: the method it runs."""
-    return describe({k: v for k, v in group.settings.items() if k != aggregate_over}) or "all runs"
+def method_label(group: Group, strata: list[str]) -> str:
+    """The group's label without the stratum keys: the method it runs."""
+    return describe({k: v for k, v in group.settings.items() if k not in strata}) or "all runs"
 
 
 def methods(groups: list[Group], aggregate_over: str, metric: str) -> dict[str, dict[str, np.ndarray]]:
@@ -203,7 +227,7 @@ def methods(groups: list[Group], aggregate_over: str, metric: str) -> dict[str, 
     for g in groups:
         values = [v for _, v in seed_values(g, metric)]
         if values:
-            out.setdefault(method_label(g, aggregate_over), {})[_canon(g.settings[aggregate_over])] = np.asarray(values)
+            out.setdefault(method_label(g, [aggregate_over]), {})[_canon(g.settings[aggregate_over])] = np.asarray(values)
     return out
 
 
@@ -256,17 +280,19 @@ def baseline_first(groups: list[Group], baseline: Group) -> list[Group]:
     return [baseline] + [g for g in groups if g is not baseline]
 
 
-def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str, min_effect: Optional[float] = None) -> list[Row]:
-    """Rows for every group with the metric, the baseline first; differences Holm-corrected together, with the
-    seeds each group would need to detect the observed difference (and ``min_effect``) at 80% power."""
-    ordered = baseline_first(groups, baseline)
+def metric_table(family: Family, metric: str, mode: str, min_effect: Optional[float] = None) -> list[Row]:
+    """Rows for every group of a family with the metric, the baseline first; differences Holm-corrected together,
+    with the seeds each group would need to detect the observed difference (and ``min_effect``) at 80% power.
+    Intervals of a bounded metric (``stats.bounds``) stay in its range."""
+    baseline, limits = family.baseline, stats.bounds(metric)
+    ordered = baseline_first(family.groups, baseline) if baseline else family.groups
     rows, diffs = [], []
-    base_pairs = seed_values(baseline, metric)
+    base_pairs = seed_values(baseline, metric) if baseline else []
     for group in ordered:
         pairs = seed_values(group, metric)
         if not pairs:
             continue
-        est = stats.estimate([v for _, v in pairs])
+        est = stats.estimate([v for _, v in pairs], limits=limits)
         row = Row(
             group.label, est.n, est.mean, est.std, est.low, est.high,
             median_epoch(group.runs),
@@ -274,9 +300,11 @@ def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str, m
         )
         if group is baseline:
             row.verdict = "baseline"
+        elif baseline is None:
+            row.verdict = "not compared: no baseline run on this data"
         elif base_pairs:
-            d = stats.difference(pairs, base_pairs)
-            row.diff, row.diff_low, row.diff_high, row.p, row.test = d.diff, d.low, d.high, d.p, d.test
+            d = stats.difference(pairs, base_pairs, limits=limits)
+            row.diff, row.diff_low, row.diff_high, row.p, row.test, row.verdict = d.diff, d.low, d.high, d.p, d.test, d.why
             if d.test != "none":
                 row.seeds_needed = seeds_needed(d.diff, d.sd, d.test == "paired")
                 if min_effect is not None:
@@ -285,11 +313,14 @@ def metric_table(groups: list[Group], baseline: Group, metric: str, mode: str, m
         rows.append(row)
     for row, p_adj in zip(diffs, stats.holm([r.p for r in diffs])):
         row.p_holm = p_adj
-        if row.test == "none":
-            row.verdict = "no p-value: one run"
-        else:
+        if row.test != "none":
             row.verdict = stats.verdict(row.diff, p_adj, mode)
     return rows
+
+
+def comparison_rows(found: list[Family], metric: str, mode: str, min_effect: Optional[float] = None) -> list[Row]:
+    """Every family's rows, family after family: the comparison table of compare and board."""
+    return [row for family in found for row in metric_table(family, metric, mode, min_effect)]
 
 
 def median_epoch(runs: list[Run]) -> Optional[int]:
@@ -311,6 +342,24 @@ def seed_values(group: Group, metric: str) -> list[tuple[Any, float]]:
         if value is not None:
             by_seed.setdefault(run_seed(run), []).append(value)
     return [(seed, float(np.mean(values))) for seed, values in by_seed.items()]
+
+
+def check_differing(option: str, key: str, keys: list[str]) -> None:
+    """Bad input unless the runs differ in config key ``key`` (named by ``option``); a name that is no config
+    key at all gets close matches."""
+    if key in keys:
+        return
+    try:
+        check_key(key)
+    except VislabError as e:
+        raise VislabError(f"{option} {key}: {e}") from None
+    raise VislabError(f"{option} {key}: the runs do not differ in it; they differ in {', '.join(keys) or 'nothing but the seed'}")
+
+
+def family_notes(found: list[Family]) -> list[str]:
+    """A sentence per family without a baseline run on its data: its groups are compared with nothing."""
+    return [f"Not compared, no run of the baseline method with {f.stratum}: {'; '.join(g.label for g in f.groups)}."
+            for f in found if f.baseline is None]
 
 
 def honesty_notes(groups: list[Group], metrics: list[str]) -> list[str]:
@@ -369,12 +418,15 @@ def compare(
         raise VislabError("--select-over goes with --table domains (the hyperparameters a selection rule chooses among)")
     runs, skipped, notes = load_runs(dirs)
     groups, keys = group_runs(runs)
+    for option, key in [("--aggregate-over", aggregate_over), *(("--select-over", k) for k in select_over or [])]:
+        if key is not None:
+            check_differing(option, key, keys)
     domain_result: tuple[list[DomainTable], list[str]] = ([], [])
     if table == "domains":
         domain_result = domain_tables(groups, keys, select_over or [], run_value, run_seed)
         aggregate_over = aggregate_over or DOMAIN
-    families = split_strata(groups, keys, baseline, aggregate_over)
-    base = families[0][0]
+    found = families(groups, keys, baseline, aggregate_over)
+    base = next(f.baseline for f in found if f.baseline)
     metrics = metrics or default_metrics(runs)
     known = sorted({k for r in runs for k in [*r.summary.get("metrics", {}), *(r.history[0] if r.history else {})]})
     for metric in metrics:
@@ -383,26 +435,28 @@ def compare(
     modes = {m: metric_mode(m, runs) for m in metrics}
     if min_effect is not None and not min_effect > 0:
         raise VislabError(f"--min-effect must be a positive difference of the metric, not {min_effect}")
-    tables = {m: [row for b, gs in families for row in metric_table(gs, b, m, modes[m], min_effect)] for m in metrics}
+    tables = {m: comparison_rows(found, m, modes[m], min_effect) for m in metrics}
     sources = [Path(d).expanduser() for d in dirs]
-    notes += honesty_notes(groups, metrics) + domain_result[1]
+    notes += family_notes(found) + honesty_notes(groups, metrics) + domain_result[1]
     image_tables = {}
     for m in metrics:
-        for b, gs in families:
-            rows, more = image_table(baseline_first(gs, b), b, m, run_seed, {r.group: r.std for r in tables[m]})
+        for f in found:
+            ordered = baseline_first(f.groups, f.baseline) if f.baseline else f.groups
+            rows, more = image_table(ordered, f.baseline, m, run_seed, {r.group: r.std for r in tables[m]})
             notes += more
             image_tables.setdefault(m, []).extend(rows)
     image_tables = {m: rows for m, rows in image_tables.items() if rows}
     result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes, image_tables)
+    result.strata = stratum_keys(keys, aggregate_over)
     result.min_effect = min_effect
     result.domain_tables = domain_result[0]
-    swept = [k for k in keys if k not in (aggregate_over, *(select_over or []))]
+    swept = [k for k in keys if k not in (*result.strata, *(select_over or []))]  # the method's settings, not the data
     if len(swept) >= 2:
         result.study = runs_study(groups, swept, metrics[0], modes[metrics[0]], run_value)
         result.importances = importances(result.study)
     if aggregate_over:
         result.aggregate_over = aggregate_over
-        result.aggregates = {m: aggregate_table(methods(groups, aggregate_over, m), method_label(base, aggregate_over), modes[m])
+        result.aggregates = {m: aggregate_table(methods(groups, aggregate_over, m), method_label(base, [aggregate_over]), modes[m])
                              for m in metrics}
     result.out = Path(out).expanduser() if out else (sources[0] / "report" if len(sources) == 1 else Path("report"))
     result.files = write_report(result, band)

@@ -73,7 +73,7 @@ def image_table(groups: list[Any], baseline: Any, metric: str, seed_of: Any, see
             continue
         loaded[group.label] = found
     rows = []
-    base = loaded.get(baseline.label)
+    base = loaded.get(baseline.label) if baseline is not None else None  # None: no baseline on their data
     for group in groups:
         found = loaded.get(group.label)
         if found is None:

@@ -31,10 +31,17 @@ from .sequential import MAX_NEEDED
 
 METHOD = (
     "Each run counts with its best checkpoint: validation metrics at its best epoch (chosen on the same split, "
-    "so slightly optimistic), test metrics of best.pt. 95% CI: Student t over the group's runs. "
+    "so slightly optimistic), test metrics of best.pt. Runs on different data (any data.* key but the sampler, "
+    "in-memory and repeat settings: data.root, data.name, data.test_domain, data.split_seed, data.labeled_*, ...) "
+    "are never repeats of one another nor compared: each value of such a key has its own baseline, the baseline "
+    "method's group on that data. 95% CI: Student t over the group's runs. "
     "Δ: group mean minus baseline mean, with a paired t-test over seeds when both groups ran exactly the same "
     "seeds, Welch's t-test otherwise; p-values are Holm-corrected across the groups of each table, and the "
-    "verdict is taken at 0.05. A group of one run has no spread, so it gets no interval and no p-value. "
+    "verdict is taken at 0.05. A group of one run has no spread, so it gets no interval and no p-value; nor does "
+    "a difference without spread (every seed moved by the same amount, or both groups constant), whose t-test "
+    "would claim certainty: its verdict says it cannot tell. Metrics bounded in [0, 1] (accuracy, F1, ECE, IoU, "
+    "mIoU, PQ, SQ, RQ) get their t intervals clipped to [0, 1], and their Δ intervals to [-1, 1]: an end at a bound "
+    "is a clipped one, where the t interval reached past what the metric can be. "
     "Seeds needed: the seeds per group with which the same test (two-sided, 0.05, before Holm) would detect the "
     "observed Δ (or --min-effect) 80% of the time, given the observed spread (noncentral t). "
     "Over images: where the runs kept per-sample records (records/<split>.npz), the images are resampled with "
@@ -187,12 +194,18 @@ def table_blocks(cmp: Comparison) -> list[tuple]:
 
 
 DOMAIN_METHOD = (
-    "Domain tables as DomainBed prints them (Gulrajani & Lopez-Paz, ICLR 2021): mean ± standard error over seeds "
-    "of the held-out domain's accuracy, for the hyperparameters each rule picks per test domain and seed. "
-    "Training-domain validation: the best accuracy on the training domains' validation split. Leave-one-domain-out: "
-    "the best mean accuracy on the other domains when each was held out (those runs trained on this test domain, "
-    "so slightly optimistic). Oracle: the best accuracy on the test domain itself (an upper bound). Avg: each "
-    "seed's mean over domains, then mean ± standard error over the seeds that have every domain."
+    "Domain tables as DomainBed prints them (Gulrajani & Lopez-Paz, ICLR 2021; collect_results.py, model_selection.py): "
+    "mean ± standard error over seeds (the standard deviation with ddof=0 over sqrt(n), as DomainBed's format_mean) "
+    "of the held-out domain's accuracy, for the hyperparameters each rule picks per test domain and seed. As in "
+    "DomainBed, the test domain's images are split once, 20% 'out' and 80% 'in' (a seeded draw over the per-image "
+    "records of the test split): every rule reports the accuracy on the in part. Training-domain validation: the best "
+    "accuracy on the training domains' validation split. Leave-one-domain-out: the best mean in-part accuracy on the "
+    "other domains when each was held out (those runs trained on this test domain, where DomainBed's leave two domains "
+    "out, so slightly optimistic). Oracle: the best accuracy on the out part of the test domain itself (an upper bound). "
+    "Unlike DomainBed, every rule reads best.pt, the checkpoint chosen by training-domain validation, where "
+    "DomainBed's oracle takes the last checkpoint and its other rules choose the step themselves. Avg: each seed's "
+    "mean over domains, then mean ± standard error over the seeds that have every domain (DomainBed's averages table "
+    "does the same; its per-dataset Avg is the mean of the domain means, without ±)."
 )
 
 AGGREGATE_METHOD = (
@@ -228,7 +241,7 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
     out: list[tuple] = [
         ("h1", f"Comparison of {n_runs} runs in {len(cmp.groups)} groups"),
         ("p", "Read from " + ", ".join(str(s) for s in cmp.sources) + "."),
-        ("p", f"Groups differ in {', '.join(cmp.keys)}. Baseline: {cmp.baseline.label}." if cmp.keys else "All runs share their settings apart from the seed."),
+        ("p", baseline_sentence(cmp)),
     ]
     out += [("p", line) for line in notes(cmp)]
     out += table_blocks(cmp)
@@ -250,6 +263,14 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
     ]
     out.append(("table", ["group", "seed", *cmp.metrics, "run"], rows))
     return out
+
+
+def baseline_sentence(cmp: Comparison) -> str:
+    """What the groups differ in and what each is compared with."""
+    if not cmp.keys:
+        return "All runs share their settings apart from the seed."
+    within = f", within each value of {', '.join(cmp.strata)} (compared apart)" if cmp.strata else ""
+    return f"Groups differ in {', '.join(cmp.keys)}. Baseline: {cmp.baseline.label}{within}."
 
 
 def notes(cmp: Comparison) -> list[str]:
@@ -339,6 +360,7 @@ def render_json(cmp: Comparison) -> str:
     doc = {
         "baseline": cmp.baseline.label,
         "keys": cmp.keys,
+        "strata": cmp.strata,
         "groups": [{"label": g.label, "settings": g.settings, "runs": [str(r.dir) for r in g.runs]} for g in cmp.groups],
         "rows": records(cmp),
         "image_rows": records(cmp, "image_tables"),
