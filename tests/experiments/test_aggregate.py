@@ -59,3 +59,23 @@ def test_compare_aggregates_over_datasets_with_the_probability_of_improvement(ma
     assert digits_sgd["test"] == "paired" and digits_sgd["diff"] == pytest.approx(0.715 - 0.81)
     code, _, err = main("compare", root, "--aggregate-over", "optim.lr")
     assert code == 2 and "do not differ in it" in err
+
+
+def test_aggregates_meet_the_baseline_only_on_its_own_data(cli, tmp_path):
+    root = tmp_path / "runs"
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    for data in ("digits", "mnist"):
+        for seed in range(3):
+            write_run(root, "adam", seed, 0.80 + 0.01 * seed, **{"data.name": data, "data.root": a})
+            write_run(root, "sgd", seed, 0.70 + 0.015 * seed, **{"data.name": data, "data.root": a})
+            write_run(root, "sgd", seed, 0.95 + 0.01 * seed, **{"data.name": data, "data.root": b})  # no adam on b
+    done = cli("compare", root, "--aggregate-over", "data.name", "--baseline", "optim.name=adam", "--out", tmp_path / "r")
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "r" / "report.md").read_text()
+    section = report.split("## Aggregates over data.name, data.root", 1)[1]  # every data key is a stratum
+    sgd = next(line for line in section.splitlines() if line.startswith("| optim.name=sgd |"))
+    # sgd meets adam on data.root=a only (two strata, 6 runs), where every sgd run is below every adam run;
+    # its runs on b, where nothing ran adam, are not weighed against adam on a
+    assert sgd.startswith("| optim.name=sgd | 2 | 6 |") and sgd.endswith("| 0.0000 [0.0000, 0.0000] |")
+    rows = [line for line in section.split("Aggregates as rliable")[0].splitlines() if line.startswith("| ")]
+    assert rows and not [line for line in rows if "data.root=" in line]  # no method named by its data

@@ -221,13 +221,13 @@ def method_label(group: Group, strata: list[str]) -> str:
     return describe({k: v for k, v in group.settings.items() if k not in strata}) or "all runs"
 
 
-def methods(groups: list[Group], aggregate_over: str, metric: str) -> dict[str, dict[str, np.ndarray]]:
-    """method label -> stratum value -> the metric's values over seeds."""
+def methods(groups: list[Group], strata: list[str], metric: str) -> dict[str, dict[str, np.ndarray]]:
+    """method label -> stratum (the values of the ``strata`` keys: the data) -> the metric's values over seeds."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for g in groups:
         values = [v for _, v in seed_values(g, metric)]
         if values:
-            out.setdefault(method_label(g, [aggregate_over]), {})[_canon(g.settings[aggregate_over])] = np.asarray(values)
+            out.setdefault(method_label(g, strata), {})[_canon({k: g.settings[k] for k in strata})] = np.asarray(values)
     return out
 
 
@@ -454,9 +454,9 @@ def compare(
     if len(swept) >= 2:
         result.study = runs_study(groups, swept, metrics[0], modes[metrics[0]], run_value)
         result.importances = importances(result.study)
-    if aggregate_over:
-        result.aggregate_over = aggregate_over
-        result.aggregates = {m: aggregate_table(methods(groups, aggregate_over, m), method_label(base, [aggregate_over]), modes[m])
+    if aggregate_over:  # over every value of the data keys, so that a method only meets the baseline on its data
+        result.aggregate_over = ", ".join(result.strata)
+        result.aggregates = {m: aggregate_table(methods(groups, result.strata, m), method_label(base, result.strata), modes[m])
                              for m in metrics}
     result.out = Path(out).expanduser() if out else (sources[0] / "report" if len(sources) == 1 else Path("report"))
     result.files = write_report(result, band)

@@ -23,7 +23,7 @@ from ..atomic import atomic_write, atomic_write_text
 from ..errors import VislabError
 from ..viz import _figure
 from .bootstrap import RESAMPLES
-from .compare import Comparison, Group, Row, baseline_first, run_value
+from .compare import Comparison, Group, Row, baseline_first, method_label, run_value
 from .domains import cell_text
 from .image_noise import ImageRow
 from .importance import save_parallel_coordinates
@@ -269,8 +269,10 @@ def baseline_sentence(cmp: Comparison) -> str:
     """What the groups differ in and what each is compared with."""
     if not cmp.keys:
         return "All runs share their settings apart from the seed."
-    within = f", within each value of {', '.join(cmp.strata)} (compared apart)" if cmp.strata else ""
-    return f"Groups differ in {', '.join(cmp.keys)}. Baseline: {cmp.baseline.label}{within}."
+    if not cmp.strata:
+        return f"Groups differ in {', '.join(cmp.keys)}. Baseline: {cmp.baseline.label}."
+    return (f"Groups differ in {', '.join(cmp.keys)}. Baseline: {method_label(cmp.baseline, cmp.strata)}, within each "
+            f"value of {', '.join(cmp.strata)} (compared apart).")
 
 
 def notes(cmp: Comparison) -> list[str]:
