@@ -268,3 +268,13 @@ def test_a_misspelt_aggregate_key_is_no_config_key(main, runs):
     assert code == 2 and "--aggregate-over data.nme: unknown config key 'data.nme'; did you mean 'data.name'" in err
     code, _, err = main("compare", runs, "--aggregate-over", "data.name")  # a key, which the runs share
     assert code == 2 and "--aggregate-over data.name: the runs do not differ in it; they differ in optim.name" in err
+
+
+def test_which_keys_say_what_data_a_run_sees():
+    from vislab.experiments.compare import data_key
+
+    for key in ("data.root", "data.name", "data.test_domain", "data.split_seed", "data.labeled_per_class",
+                "data.labeled_fraction", "data.limit", "data.val_fraction"):
+        assert data_key(key), key
+    for key in ("data.sampler", "data.domains_per_batch", "data.bootstrap", "optim.lr", "model.name"):
+        assert not data_key(key), key
