@@ -44,15 +44,11 @@ def stage_at(cfg: ProgressiveConfig, epoch: int, epochs: int) -> Stage:
 
 
 def check(cfg: Config, model: nn.Module) -> None:
-    """What the schedule needs of the rest of the config and of the model: bad input naming the key otherwise
-    (before any run directory exists)."""
+    """The schedule's values, and what it needs of the built model: bad input naming the key otherwise (before
+    any run directory exists). What it needs of other features is a rule of config.combinations."""
     progressive = cfg.train.progressive
     if progressive is None:
         return
-    needs = {"magnitude": ("aug.randaugment", cfg.aug.randaugment), "mixup_alpha": ("aug.mixup", cfg.aug.mixup)}
-    for key, (needed, value) in needs.items():
-        if getattr(progressive, key) is not None and value is None:
-            raise VislabError(f"train.progressive.{key} schedules {needed}, which is off; switch it on or set train.progressive.{key}=null")
     for key in ("image_size", "dropout", "magnitude", "mixup_alpha"):
         pair = getattr(progressive, key)
         if pair is not None and len(pair) != 2:
