@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from vislab.config import resolve
-from vislab.data import Loader, build
+from vislab.data import Loader, bootstrapped, build
 from vislab import tasks
-from vislab.data.domain_balanced import DomainBalancedSampler, train_sampler
+from vislab.data.domain_balanced import DomainBalancedSampler
 from vislab.errors import VislabError
 
 # 3 domains of 40, 12 and 25 samples, interleaved
@@ -71,10 +71,25 @@ def test_the_bundle_carries_the_sampler_to_the_loader_and_other_data_refuse_it()
     assert tasks.build(cfg, bundle.info).train_sampler(bundle) is bundle.train_sampler  # what the engine uses
     digits = resolve("digits", {"data.sampler": "domain_balanced"})
     with pytest.raises(VislabError, match="data.sampler=domain_balanced draws equally from the domains, which data.name=digits"):
-        build(digits.data, digits.aug)
+        tasks.build(digits, build(digits.data, digits.aug).info)
     stray = resolve("digits-dg", {"data.domains_per_batch": 2})
     with pytest.raises(VislabError, match="data.domains_per_batch applies only with data.sampler=domain_balanced"):
-        train_sampler(stray.data, bundle)
+        tasks.build(stray, bundle.info)
+
+
+@pytest.mark.parametrize("keys", [
+    {"data.labeled_fraction": 0.5, "semisup.method": "mean_teacher"},  # drew indices of the whole split: IndexError
+    {"data.bootstrap": True},  # balanced the domains of the samples before the bag was drawn
+    {"data.labeled_fraction": 0.5, "data.bootstrap": True, "data.in_memory": False},  # per-sample subsets carry domains
+])
+def test_balanced_batches_are_drawn_from_the_split_that_trains(keys):
+    cfg = resolve("digits-dg", {"data.sampler": "domain_balanced", "data.limit": 120, **keys})
+    bundle = bootstrapped(build(cfg.data, cfg.aug), cfg.data, seed=3)
+    loader = Loader(bundle.train, 12, device=torch.device("cpu"), train=True, sampler=bundle.train_sampler)
+    steps = list(loader.epoch(0))
+    assert steps
+    for batch in steps:
+        assert Counter(batch["domain"].tolist()) == {1: 4, 2: 4, 3: 4}
 
 
 def test_crossdomain_mixstyle_needs_two_domains_per_balanced_batch():

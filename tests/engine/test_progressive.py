@@ -83,6 +83,8 @@ def test_mix_switch_p_is_the_share_of_batches_given_to_cutmix(switch_p, cutmix_s
     (["aug.mix_off_epoch=3"], "aug.mix_off_epoch stops CutMix/MixUp, and neither is on"),
     (["train.progressive={magnitude: [3, 9]}"], "train.progressive.magnitude schedules aug.randaugment, which is off"),
     (["train.progressive={dropout: [0.1, 0.3]}", "model.name=resnet18"], "train.progressive.dropout: ResNet has no dropout layer"),
+    # cnn-mnist's classifier is sized for 8x8 digits: other sizes once crashed in its first stage
+    (["train.progressive={image_size: [6, 8]}"], "train.progressive.image_size: model.name=cnn-mnist takes images of one size"),
 ])
 def test_schedules_that_cannot_apply_are_refused(main, tmp_path, args, phrase):
     code, _, err = main("train", "digits", "train.epochs=1", "train.progress=false", *args)

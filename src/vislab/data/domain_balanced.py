@@ -80,14 +80,8 @@ class DomainBalancedSampler(EpochBatchSampler):
 
 def train_sampler(cfg: DataConfig, bundle: DataBundle) -> Optional[Callable[..., EpochBatchSampler]]:
     """The training batch sampler ``data.sampler`` names, called like EpochBatchSampler; None: the seeded
-    shuffle (``random``)."""
-    if cfg.sampler == "random":
-        if cfg.domains_per_batch is not None:
-            raise VislabError("data.domains_per_batch applies only with data.sampler=domain_balanced; set it to null")
+    shuffle (``random``), and for data without domains, where config.combinations refuses domain_balanced
+    before any training."""
+    if cfg.sampler == "random" or bundle.info.domains is None:
         return None
-    if bundle.info.domains is None:
-        raise VislabError(
-            f"data.sampler=domain_balanced draws equally from the domains, which data.name={cfg.name} "
-            f"({bundle.info.task}) does not have; use data.sampler=random"
-        )
     return functools.partial(DomainBalancedSampler, domains=domain_labels(bundle.train), per_batch=cfg.domains_per_batch)

@@ -21,6 +21,7 @@ from ..config import DataConfig
 from ..errors import VislabError
 from .bundle import DataBundle
 from .datasets import MemoryDataset, SampleDataset
+from .domain_balanced import train_sampler
 from .seeding import mix_seed
 
 _LABELED_STREAM = 1  # mixed into split_seed so the labeled draw is not the train/val draw
@@ -79,6 +80,11 @@ class Subset(SampleDataset):
         collate = getattr(base, "collate", None)
         if collate is not None:
             self.collate = collate
+
+    @property
+    def extras(self) -> dict[str, torch.Tensor]:
+        """The base split's per-sample labels beside the target (``domain``), at the subset's positions."""
+        return {k: v[self.indices] for k, v in getattr(self.base, "extras", {}).items()}
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -153,7 +159,9 @@ def bootstrapped(bundle: DataBundle, cfg: DataConfig, seed: int) -> DataBundle:
     draw = bootstrap_indices(len(bundle.train), seed)
     distinct = len(np.unique(draw))
     note = f"bootstrap sample of the training split (train.seed={seed}): {distinct} of {len(draw)} distinct samples"
-    return dataclasses.replace(bundle, train=subset(bundle.train, draw), notes=[*bundle.notes, note])
+    bag = dataclasses.replace(bundle, train=subset(bundle.train, draw), notes=[*bundle.notes, note])
+    bag.train_sampler = train_sampler(cfg, bag)  # a domain-balanced sampler reads the domains of the bag's samples
+    return bag
 
 
 def concatenated(first: Dataset, second: Dataset) -> Dataset:

@@ -286,7 +286,8 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
     """
     cfg, fabric, model, task, st = s.cfg, s.fabric, s.model, s.task, s.state
     model.train()
-    start_epoch(cfg, st.epoch, model, loader)  # a function of the epoch alone: a resume sets the same stage
+    streams = [cursor.loader for cursor in s.streams.values()]
+    start_epoch(cfg, st.epoch, model, loader, streams)  # a function of the epoch alone: a resume sets the same stage
     s.epoch_metrics = metrics = task.metrics(train=True)
     partial = st.partial or EpochAccumulators(torch.zeros((), dtype=torch.float64), lr=lr)
     if partial.metrics is not None:

@@ -9,7 +9,7 @@ included: every setting is a function of the epoch alone, so a resume continues 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from torch import nn
 
@@ -44,15 +44,11 @@ def stage_at(cfg: ProgressiveConfig, epoch: int, epochs: int) -> Stage:
 
 
 def check(cfg: Config, model: nn.Module) -> None:
-    """What the schedule needs of the rest of the config and of the model: bad input naming the key otherwise
-    (before any run directory exists)."""
+    """The schedule's values, and what it needs of the built model: bad input naming the key otherwise (before
+    any run directory exists). What it needs of other features is a rule of config.combinations."""
     progressive = cfg.train.progressive
     if progressive is None:
         return
-    needs = {"magnitude": ("aug.randaugment", cfg.aug.randaugment), "mixup_alpha": ("aug.mixup", cfg.aug.mixup)}
-    for key, (needed, value) in needs.items():
-        if getattr(progressive, key) is not None and value is None:
-            raise VislabError(f"train.progressive.{key} schedules {needed}, which is off; switch it on or set train.progressive.{key}=null")
     for key in ("image_size", "dropout", "magnitude", "mixup_alpha"):
         pair = getattr(progressive, key)
         if pair is not None and len(pair) != 2:
@@ -72,9 +68,11 @@ def dropout_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
 
 
-def start_epoch(cfg: Config, epoch: int, model: nn.Module, loader: Loader) -> Optional[Stage]:
+def start_epoch(cfg: Config, epoch: int, model: nn.Module, loader: Loader, streams: Sequence[Loader] = ()) -> Optional[Stage]:
     """Set up 0-based ``epoch``: CutMix/MixUp on or off (``aug.mix_off_epoch``) and the progressive stage's
-    image size, dropout, RandAugment magnitude and MixUp alpha. Returns the stage, None without a schedule."""
+    image size, dropout, RandAugment magnitude and MixUp alpha. The task's extra ``streams`` (unlabeled images)
+    take the stage's image size too: a scheme joins their batches with the main one. Returns the stage, None
+    without a schedule."""
     mix = loader.batch_transform
     if mix is not None and cfg.aug.mix_off_epoch is not None:
         mix.enabled = epoch + 1 < cfg.aug.mix_off_epoch  # numbered from 1, as in metrics.csv
@@ -87,4 +85,6 @@ def start_epoch(cfg: Config, epoch: int, model: nn.Module, loader: Loader) -> Op
     if stage.mixup_alpha is not None:
         mix.settings(mixup).alpha = stage.mixup_alpha
     loader.set_stage(stage.image_size, stage.magnitude)
+    for stream in streams:
+        stream.set_stage(stage.image_size, None)  # their RandAugment is the scheme's strong view, not the schedule's
     return stage

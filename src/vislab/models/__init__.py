@@ -24,11 +24,13 @@ Builder = Callable[[ModelConfig, DataInfo], nn.Module]
 
 @dataclass(frozen=True)
 class Family:
-    """A model family: its builder, and the ``model.*`` keys it reads beyond those every family reads
-    (``COMMON``); any other key set for it is refused (reads.check_reads)."""
+    """A model family: its builder, the ``model.*`` keys it reads beyond those every family reads
+    (``COMMON``; any other key set for it is refused, reads.check_reads), and whether its models take images
+    of any size (False: a layer is sized for the data's images when built, so progressive resizing cannot work)."""
 
     build: Builder
     reads: tuple[str, ...]
+    any_size: bool = True
 
 
 # name, num_classes and in_channels size every model; mixstyle and domain_head belong to the
@@ -36,8 +38,8 @@ class Family:
 COMMON = ("name", "num_classes", "in_channels", "mixstyle", "domain_head")
 
 MODELS: dict[str, Family] = {
-    "cnn-mnist": Family(cnn.cnn_mnist, cnn.READS),
-    "cnn-dg": Family(cnn.cnn_dg, cnn.READS),
+    "cnn-mnist": Family(cnn.cnn_mnist, cnn.READS, any_size=False),
+    "cnn-dg": Family(cnn.cnn_dg, cnn.READS, any_size=False),
     "unet": Family(unet.unet, unet.READS),
     "panoptic_deeplab": Family(panoptic_deeplab.panoptic_deeplab, panoptic_deeplab.READS),
     **{name: Family(tv_segmentation.torchvision_segmentation, tv_segmentation.READS) for name in tv_segmentation.SPECS},

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
-from ..config import Config
+from ..config import Config, combinations
+from ..config.combinations import Kind
 from ..data.bundle import DataInfo
 from ..errors import VislabError
+from ..models import family_of
 from ..reads import check_reads
 from .base import Metrics, StepContext, Stream, Task
 from .classification import ClassificationTask
 from .domain_generalization import DomainGeneralizationTask
-from .panoptic import PanopticTask, panoptic_heads
+from .panoptic import PanopticTask
 from .segmentation import SegmentationTask
 
-TASKS: dict[str, Callable[[Config, DataInfo], Task]] = {
+TASKS: dict[str, type[Task]] = {
     "classification": ClassificationTask,
     "domain_generalization": DomainGeneralizationTask,
     "segmentation": SegmentationTask,
@@ -44,30 +44,24 @@ def task_name(cfg: Config, info: DataInfo) -> str:
     return name
 
 
+def kind_of(cfg: Config, info: DataInfo) -> Kind:
+    """What the run is, as the chosen task, the data and the model family declare it (for the rules of
+    config.combinations)."""
+    factory = TASKS[task_name(cfg, info)]
+    family = family_of(cfg.model.name)  # an unknown name is refused when the model is built
+    return Kind(task=factory.name, per_pixel=factory.per_pixel, domains=factory.domains, panoptic=factory.exports_panoptic,
+                data_domains=info.domains is not None, any_size=family is None or family.any_size)
+
+
 def build(cfg: Config, info: DataInfo) -> Task:
-    """The task ``task.name`` chooses (see ``task_name``); model keys only another task reads are bad
-    input, and so is a loss.* or eval.* key the task does not read."""
-    name = task_name(cfg, info)
-    if name != "panoptic" and panoptic_heads(cfg):
-        raise VislabError(
-            "model.heads=panoptic and panoptic_deeplab give center and offset heads that only task.name=panoptic "
-            "trains; set task.name=panoptic (or model.heads=semantic with another model)"
-        )
-    if name == "panoptic" and not panoptic_heads(cfg):
-        raise VislabError(
-            "task.name=panoptic learns centers and offsets: use a model with those heads, model.heads=panoptic "
-            "(unet) or model.name=panoptic_deeplab"
-        )
-    mixstyle_on = cfg.model.mixstyle is not None and cfg.model.mixstyle.p > 0  # p=0 is off
-    if name != "domain_generalization" and (mixstyle_on or cfg.model.domain_head):
-        raise VislabError(
-            f"model.mixstyle and model.domain_head need task.name=domain_generalization (a domain-generalization "
-            f"dataset: officehome, digits-dg), not {name}; set model.mixstyle=null model.domain_head=false"
-        )
-    factory = TASKS[name]
+    """The task ``task.name`` chooses (see ``task_name``), once the features the config combines pass the rules
+    of config.combinations; a loss.* or eval.* key the task does not read is bad input."""
+    kind = kind_of(cfg, info)
+    combinations.check(cfg, kind)
+    factory = TASKS[kind.task]
     for section in ("loss", "eval"):
-        check_reads(getattr(cfg, section), section, factory.reads.get(section, ()), f"{name} training")
+        check_reads(getattr(cfg, section), section, factory.reads.get(section, ()), f"{kind.task} training")
     return factory(cfg, info)
 
 
-__all__ = ["Metrics", "StepContext", "Stream", "TASKS", "Task", "build", "task_name"]
+__all__ = ["Metrics", "StepContext", "Stream", "TASKS", "Task", "build", "kind_of", "task_name"]

@@ -3,7 +3,7 @@ of the heads into instances."""
 
 from .metrics import PanopticQuality, pq_counts, pq_scores
 from .predict import find_centers, panoptic_maps
-from .task import PanopticTask, panoptic_heads
+from .task import PanopticTask
 
-__all__ = ["PanopticQuality", "PanopticTask", "find_centers", "panoptic_maps", "panoptic_heads", "pq_counts",
+__all__ = ["PanopticQuality", "PanopticTask", "find_centers", "panoptic_maps", "pq_counts",
            "pq_scores"]

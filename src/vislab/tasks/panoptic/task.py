@@ -33,11 +33,6 @@ from .metrics import PanopticMetrics, pq_counts
 from .predict import panoptic_maps
 
 
-def panoptic_heads(cfg: Config) -> bool:
-    """Whether the model has center and offset heads: model.heads=panoptic, or panoptic_deeplab."""
-    return cfg.model.heads == "panoptic" or cfg.model.name == "panoptic_deeplab"
-
-
 class PanopticTask(SegmentationTask):
     name = "panoptic"
     monitor = "pq"
