@@ -68,11 +68,12 @@ class Session:
     epoch_metrics: Any = None  # the training metrics of the epoch in progress
     recorded: Optional[dict] = None  # progress as of the last checkpoint and metrics.csv row both on disk
     threads: Any = None  # the CPU thread planner (vislab.threads.ThreadPlanner); None on accelerators
+    epoch_batches: int = 0  # training batches per epoch (the training loader's length)
 
     def context(self) -> StepContext:
         """The StepContext of the step about to run."""
         st = self.state
-        return StepContext(self.fabric, st.epoch, st.step, st.global_step, self.extra_models)
+        return StepContext(self.fabric, st.epoch, st.step, st.global_step, self.extra_models, epoch_batches=self.epoch_batches)
 
 
 
@@ -141,7 +142,7 @@ def fit(
         Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs, monitor),
         monitor, mode, extra_models, stream_cursors(cfg, task.extra_streams(bundle), fabric, bundle), ema, average,
-        threads=cpu_threads(cfg.train, fabric),
+        threads=cpu_threads(cfg.train, fabric), epoch_batches=len(train_loader),
     )
     s.recorded = progress_fields(s)
     s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))

@@ -51,13 +51,6 @@ class PseudoLabels(nn.Module):
         self.ready.fill_(True)
 
 
-def steps_per_epoch(cfg: Config, bundle: DataBundle, world_size: int) -> int:
-    """Training batches per epoch on one process, as EpochBatchSampler cuts them (for ramp-ups in epochs)."""
-    per_process = -(-len(bundle.train) // world_size)
-    steps = per_process // cfg.train.batch_size if per_process >= cfg.train.batch_size else 1
-    return max(1, min(steps, cfg.train.limit_batches or steps))
-
-
 class SchemeTask(Task):
     """``base`` trained with the scheme ``cfg`` names; see the module docstring."""
 
@@ -66,16 +59,16 @@ class SchemeTask(Task):
         self.cfg = cfg
         self.bundle = bundle
         self.name, self.monitor, self.mode = base.name, base.monitor, base.mode
+        self.per_pixel, self.domains = base.per_pixel, base.domains
         self.predicts_to_folder, self.predict_options, self.votes = base.predicts_to_folder, base.predict_options, base.votes
         info = bundle.info
-        self.per_pixel = info.task == "segmentation"
         self.mean = stats(info.mean if cfg.aug.normalize else [0.0] * info.channels)
         self.std = stats(info.std if cfg.aug.normalize else [1.0] * info.channels)
         method = cfg.semisup.method
         if method == "noisy_student" and self.per_pixel:
-            raise VislabError("semisup.method=noisy_student labels whole images; for segmentation use fixmatch or mean_teacher")
+            raise VislabError(f"semisup.method=noisy_student labels whole images; for {base.name} use fixmatch or mean_teacher")
         self.scheme: Any = {"fixmatch": FixMatch, "mean_teacher": MeanTeacher, "noisy_student": NoisyStudent}.get(method)
-        self.scheme = self.scheme(cfg, info) if self.scheme else None
+        self.scheme = self.scheme(cfg, info, self.per_pixel) if self.scheme else None
         self.teacher: Optional[Teacher] = None  # checked and loaded here, before any run directory exists
         if method == "noisy_student":
             self.teacher = load_teacher(cfg.semisup.teacher, info, "semisup.teacher")  # type: ignore[arg-type]
@@ -147,7 +140,7 @@ class SchemeTask(Task):
         return streams
 
     def logits(self, outputs: Any) -> torch.Tensor:
-        """Class logits among the base task's outputs: per pixel for segmentation, else its class head."""
+        """Class logits among the base task's outputs: per pixel for per-pixel tasks, else its class head."""
         return outputs["out"] if self.per_pixel else self.base.class_logits(outputs)
 
     def joint_forward(self, model: nn.Module, parts: list[dict]) -> list[Any]:
@@ -169,16 +162,16 @@ class SchemeTask(Task):
         g.manual_seed(mix_seed(self.cfg.train.seed, _STRONG_VIEW, ctx.global_step, ctx.fabric.global_rank))
         forward = functools.partial(self.joint_forward, model)
         if isinstance(self.scheme, FixMatch):
-            outputs, extra, _ = self.scheme.step(forward, self.logits, batch, unlabeled, g)
+            outputs, extra = self.scheme.step(forward, self.logits, batch, unlabeled, g)
         elif isinstance(self.scheme, MeanTeacher):
             teacher = functools.partial(self.joint_forward, ctx.models["ema"])
-            epochs = ctx.global_step / steps_per_epoch(self.cfg, self.bundle, ctx.fabric.world_size)
-            outputs, extra, _ = self.scheme.step(forward, self.logits, teacher, batch, unlabeled, g, epochs)
+            epochs = ctx.epoch + ctx.step / ctx.epoch_batches  # the loader's own count: its sampler decides it
+            outputs, extra = self.scheme.step(forward, self.logits, teacher, batch, unlabeled, g, epochs)
         else:
             labels = ctx.models["pseudo_labels"]
             if not bool(labels.ready):
                 self.label_pool(ctx)
-            outputs, extra, _ = self.scheme.step(forward, self.logits, batch, unlabeled, g, labels.targets, labels.weights)
+            outputs, extra = self.scheme.step(forward, self.logits, batch, unlabeled, g, labels.targets, labels.weights)
         return self.base.loss(outputs, batch) + extra, outputs
 
     def label_pool(self, ctx: StepContext) -> None:
