@@ -65,3 +65,32 @@ def test_noisy_student_strong_view_on_domain_data_moves_pixels(dg_teacher: Path)
     flat = strong.flatten(1)
     moved = (flat.amax(1) - flat.amin(1)) > 0.1
     assert moved.any(), "no image of the strong view was rotated, sheared or translated"
+
+
+BALANCED = ("data.labeled_per_class=20", "data.sampler=domain_balanced", "train.batch_size=15")
+
+
+def test_mean_teacher_ramp_up_counts_the_epochs_the_loader_makes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under data.sampler=domain_balanced an epoch of the 200 labeled images has 11 batches of 15, not the
+    13 that len(train) // batch_size re-derived, so the ramp-up ran behind the epochs; the sampler also drew
+    from the whole training split's domain ids before the labeled cut (IndexError)."""
+    import vislab
+    from vislab.schemes import consistency
+
+    seen: list[float] = []
+
+    def recording(progress: float, length: float) -> float:
+        seen.append(progress)
+        return consistency_rampup(progress, length)
+
+    consistency_rampup = consistency.sigmoid_rampup
+    monkeypatch.setattr(consistency, "sigmoid_rampup", recording)
+    overrides = {key: int(value) if value.isdigit() else value for key, value in (arg.split("=") for arg in BALANCED)}
+    vislab.train("digits-dg", runs_dir=tmp_path / "runs", **overrides, **{"semisup.method": "mean_teacher", "train.epochs": 2})
+    n = len(seen) // 2
+    assert n == 11 and seen == pytest.approx([epoch + step / n for epoch in range(2) for step in range(n)])
+
+
+def test_a_scheme_trains_on_domain_balanced_batches_of_a_labeled_cut(tmp_path: Path) -> None:
+    done = run_cli("train", "digits-dg", *BALANCED, "semisup.method=fixmatch", "train.epochs=1", "train.limit_batches=2")
+    assert done.returncode == 0, done.stderr

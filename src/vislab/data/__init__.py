@@ -65,7 +65,6 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
         raise VislabError(f"unknown dataset data.name='{cfg.name}': {hint}datasets are {', '.join(sorted(DATASETS))}")
     check_reads(cfg, "data", COMMON + spec.reads, f"data.name={cfg.name}")
     bundle = spec.build(cfg, aug)
-    bundle.train_sampler = train_sampler(cfg, bundle)
     mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None and getattr(aug, k).p > 0]  # p=0 is off
     if mixing and bundle.batch_transform is None:
         raise VislabError(
@@ -78,7 +77,9 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
             f"{moving[0]} moves image pixels but not the masks of data.name={cfg.name} ({bundle.info.task}); "
             f"set {moving[0]}=null and use the geometric aug.* keys"
         )
-    return split_labeled(bundle, cfg)
+    bundle = split_labeled(bundle, cfg)
+    bundle.train_sampler = train_sampler(cfg, bundle)  # on the labeled cut the training loader reads
+    return bundle
 
 
 def status(root: str | None = None) -> list[tuple[str, str, Optional[bool]]]:

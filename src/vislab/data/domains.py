@@ -64,7 +64,11 @@ def domain_bundle(bundle: DataBundle, domains: Sequence[str]) -> DataBundle:
 
 
 def domain_labels(dataset: Dataset) -> torch.Tensor:
-    """The domain id of every sample of a split, int64 [N]."""
+    """The domain id of every sample of a split (or of a labeled cut of it), int64 [N]."""
+    from .labeled import Subset
+
+    if isinstance(dataset, Subset):
+        return domain_labels(dataset.base)[dataset.indices]
     return torch.as_tensor(dataset.extras["domain"]).cpu()  # type: ignore[attr-defined]
 
 
