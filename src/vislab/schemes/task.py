@@ -1,8 +1,10 @@
 """A task trained with a scheme (FixMatch, Mean Teacher, Noisy Student, distillation): the training step is
-the scheme's; validation, metrics, artifacts and prediction stay the base task's.
+the scheme's; validation, metrics, artifacts and prediction stay the base task's. Mean Teacher's run is its
+teacher, as USB and TorchSSL evaluate it: validation, best.pt's pick, test metrics and inference use the
+teacher's weights (Task.evaluated_model; summary.json's best_weights says "teacher").
 
 Through the task interface (tasks.base): the unlabeled pool is an extra stream ("unlabeled"), so the engine
-seeds, shards and resumes it exactly; the Mean Teacher's EMA copy ("ema"), a frozen teacher ("teacher")
+seeds, shards and resumes it exactly; the Mean Teacher's EMA copy or a frozen teacher ("teacher")
 and Noisy Student's pseudo-labels ("pseudo_labels", a module of buffers) are extra models, which the engine
 places on the device and keeps in every checkpoint.
 """
@@ -69,6 +71,7 @@ class SchemeTask(Task):
             raise VislabError(f"semisup.method=noisy_student labels whole images; for {base.name} use fixmatch or mean_teacher")
         self.scheme: Any = {"fixmatch": FixMatch, "mean_teacher": MeanTeacher, "noisy_student": NoisyStudent}.get(method)
         self.scheme = self.scheme(cfg, info, self.per_pixel) if self.scheme else None
+        self.evaluated_model = "teacher" if isinstance(self.scheme, MeanTeacher) else None
         self.teacher: Optional[Teacher] = None  # checked and loaded here, before any run directory exists
         if method == "noisy_student":
             self.teacher = load_teacher(cfg.semisup.teacher, info, "semisup.teacher")  # type: ignore[arg-type]
@@ -124,7 +127,7 @@ class SchemeTask(Task):
     def extra_models(self, model: nn.Module) -> dict[str, nn.Module]:
         models = dict(self.base.extra_models(model))
         if isinstance(self.scheme, MeanTeacher):
-            models["ema"] = copy.deepcopy(model).requires_grad_(False)
+            models["teacher"] = copy.deepcopy(model).requires_grad_(False)
         if self.teacher is not None:
             models["teacher"] = self.teacher.model
         if isinstance(self.scheme, NoisyStudent):
@@ -164,7 +167,7 @@ class SchemeTask(Task):
         if isinstance(self.scheme, FixMatch):
             outputs, extra = self.scheme.step(forward, self.logits, batch, unlabeled, g)
         elif isinstance(self.scheme, MeanTeacher):
-            teacher = functools.partial(self.joint_forward, ctx.models["ema"])
+            teacher = functools.partial(self.joint_forward, ctx.models["teacher"])
             epochs = ctx.epoch + ctx.step / ctx.epoch_batches  # the loader's own count: its sampler decides it
             outputs, extra = self.scheme.step(forward, self.logits, teacher, batch, unlabeled, g, epochs)
         else:
@@ -198,8 +201,8 @@ class SchemeTask(Task):
         """Mean Teacher: the teacher follows the student, with Tarvainen & Valpola's early-step decay
         min(1 - 1 / (step + 1), ema_decay) so that it forgets its random start quickly."""
         self.base.after_optimizer_step(model, ctx)
-        if "ema" in ctx.models and isinstance(self.scheme, MeanTeacher):
-            ema_update(ctx.models["ema"], model, min(1 - 1 / (ctx.global_step + 1), self.cfg.semisup.ema_decay))
+        if isinstance(self.scheme, MeanTeacher):
+            ema_update(ctx.models["teacher"], model, min(1 - 1 / (ctx.global_step + 1), self.cfg.semisup.ema_decay))
 
 
 def wrap(task: Task, cfg: Config, bundle: DataBundle) -> Task:

@@ -121,6 +121,9 @@ class Task:
     votes: bool = False  # whether runs of this task vote in `vislab ensemble` (through ``class_logits``)
     temperature: float = 1.0  # divides class logits before the softmax in predict_files (set from `vislab calibrate`)
     exports_panoptic: bool = False  # whether export_panoptic applies (`vislab eval --export-panoptic`)
+    # The extra model (a name in ``extra_models``) that validation, best.pt's pick, test metrics and inference
+    # use in place of the trained weights, as Mean Teacher's teacher is; None: the trained weights themselves.
+    evaluated_model: Optional[str] = None
 
     # -- the model and what trains beside it --------------------------------------------------------
 
