@@ -44,16 +44,10 @@ def split_outputs(outputs: Any, sizes: list[int]) -> list[Any]:
     return list(torch.split(outputs, sizes))
 
 
-def valid_pixels(batch: dict) -> Optional[torch.Tensor]:
-    """bool [B, H, W]: the pixels of each image before padding (``size`` from the collate), or None when no
-    image was padded."""
-    if "size" not in batch:
-        return None
-    image = batch["image"]
-    rows = torch.arange(image.shape[-2], device=image.device)[None, :, None]
-    cols = torch.arange(image.shape[-1], device=image.device)[None, None, :]
-    size = batch["size"].to(image.device)
-    return (rows < size[:, 0, None, None]) & (cols < size[:, 1, None, None])
+def valid_pixels(unlabeled: dict, ignore_index: int) -> torch.Tensor:
+    """bool [B, H, W]: the unlabeled images' own pixels. Their hidden target marks them (data.labeled.hidden_target)
+    and every padding, a crop's (``pad_if_needed``) or the collate's, fills it with the ignore index."""
+    return unlabeled["target"] != ignore_index
 
 
 class Scheme:
@@ -64,6 +58,7 @@ class Scheme:
     def __init__(self, cfg: Config, info: DataInfo, per_pixel: bool) -> None:
         self.semisup = cfg.semisup
         self.per_pixel = per_pixel
+        self.ignore_index = info.ignore_index
         normalized = cfg.aug.normalize
         self.mean = stats(info.mean if normalized else [0.0] * info.channels)
         self.std = stats(info.std if normalized else [1.0] * info.channels)
@@ -91,8 +86,7 @@ class FixMatch(Scheme):
         if box is None:
             loss, _ = fixmatch_loss(logits(out_weak), logits(out_strong), self.semisup.threshold)
         else:
-            valid = valid_pixels(unlabeled)
-            valid = torch.ones_like(box) if valid is None else valid
+            valid = valid_pixels(unlabeled, self.ignore_index)
             pseudo, valid = mixed_labels(pseudo_labels(logits(out_weak), self.semisup.threshold), valid, box)
             loss = masked_cross_entropy(logits(out_strong), pseudo, valid)
         return out_labeled, self.semisup.weight * loss
@@ -112,7 +106,8 @@ class MeanTeacher(Scheme):
         with torch.no_grad():
             target = logits(teacher([unlabeled])[0])
         weight = self.semisup.weight * sigmoid_rampup(epochs_done, self.semisup.rampup_epochs)
-        return out_labeled, weight * softmax_mse(logits(out_student), target)
+        valid = valid_pixels(unlabeled, self.ignore_index) if self.per_pixel else None
+        return out_labeled, weight * softmax_mse(logits(out_student), target, valid)
 
 
 class NoisyStudent(Scheme):
