@@ -45,3 +45,20 @@ def test_voc_semisup_trains_on_crops_larger_than_its_images(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     [run] = (tmp_path / "runs" / "voc-semisup").iterdir()
     assert json.loads((run / "summary.json").read_text())["status"] == "completed"
+
+
+def test_a_hidden_cut_of_a_cut_is_padded_apart_from_its_pixels() -> None:
+    """A pool cut from a split that is itself a cut (data.limit, a bootstrap) hides its masks before the
+    innermost transform too: 8x8 images cropped to 12x12 keep 64 valid pixels each."""
+    import torch
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    from vislab.data.labeled import subset
+    from vislab.data.segmentation import TensorSamples
+
+    crop = v2.RandomCrop(12, pad_if_needed=True, fill={tv_tensors.Mask: 255, "others": 0})
+    split = TensorSamples(torch.full((5, 3, 8, 8), 7, dtype=torch.uint8), torch.ones(5, 8, 8, dtype=torch.uint8), transform=crop)
+    pool = subset(subset(split, np.array([4, 3, 2, 1])), np.array([0, 2]), hide_target=True, fill=9)
+    sample = pool[(1, 5)]
+    assert sample["index"] == 1 and int((sample["target"] == 9).sum()) == 64 and int((sample["target"] == 1).sum()) == 0

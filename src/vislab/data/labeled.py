@@ -98,6 +98,13 @@ class Subset(SampleDataset):
         return sample
 
 
+    def load(self, index: int) -> dict:
+        return self.base.load(self.indices[index])  # type: ignore[attr-defined]
+
+    def transformed(self, sample: dict, index: int, seed: Optional[int] = None) -> dict:
+        """As the base transforms its sample ``self.indices[index]`` (a subset of a subset hides before it too)."""
+        return self.base.transformed(sample, self.indices[index], seed)  # type: ignore[attr-defined]
+
     def hidden(self, sample: dict) -> dict:
         """``sample`` with its target replaced by ``fill`` (a mask keeps its shape and type)."""
         target = sample["target"]

@@ -9,7 +9,7 @@ task for its own loss and metrics.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import torch
 
