@@ -40,12 +40,12 @@ def restore(
     run = run if isinstance(run, Run) else Run.load(run)
     path = run.checkpoint_file(checkpoint) if exported is None else None
     from . import data, tasks  # after the checks: a mistake is answered without torch's import
-    from .engine import describe_checkpoint, load_checkpoint, load_weights
+    from .engine import describe_checkpoint, evaluated_weights, load_checkpoint, load_weights
     from .engine.ema import ema_weights
     from .engine.layout import model_in_layout
 
     state = load_checkpoint(path) if path is not None else None
-    state_weights = (ema_weights(state, path) if weights == "ema" else state["model"]) if state is not None else None
+    state_weights = (ema_weights(state, path) if weights == "ema" else evaluated_weights(state)) if state is not None else None
     cfg = config_mod.resolve(run.config_path, {"model.pretrained": False, "model.weights": None, **(overrides or {})})
     fabric = single_device_fabric(cfg)
     info = None if with_data else read_data_info(run)

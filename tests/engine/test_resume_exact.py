@@ -255,6 +255,6 @@ def test_mean_teacher_resumes_its_teacher_and_unlabeled_stream_bit_identical(tmp
     reference_runs = tmp_path / "reference"
     proc_ref = start("train", "--runs-dir", reference_runs, "digits", *MEAN_TEACHER)
     run = killed_mid_epoch_and_resumed(tmp_path / "runs", *MEAN_TEACHER)
-    assert "ema" in checkpoint(run, "last")["extra_models"]
+    assert "teacher" in checkpoint(run, "last")["extra_models"]
     finished(proc_ref)
     assert_identical(run, run_dir_of(reference_runs))

@@ -88,7 +88,8 @@ def test_a_scheme_task_decides_every_member_of_the_task_interface() -> None:
     from vislab.schemes.task import SchemeTask
     from vislab.tasks.base import Task
 
-    copied = ("name", "monitor", "mode", "predicts_to_folder", "predict_options", "votes")  # in SchemeTask.__init__
+    copied = ("name", "monitor", "mode", "predicts_to_folder", "predict_options", "votes",  # in SchemeTask.__init__
+              "per_pixel", "domains", "evaluated_model")
     elsewhere = ("reads",  # read from the base task's class when the config is checked
                  "temperature", "exports_panoptic", "export_panoptic")  # inference only
     members = [name for name, member in vars(Task).items()

@@ -25,7 +25,10 @@ class SampleDataset(Dataset):
 
     def __getitem__(self, key: Any) -> dict:
         index, seed = key if isinstance(key, tuple) else (key, None)
-        sample = self.load(index)
+        return self.transformed(self.load(index), index, seed)
+
+    def transformed(self, sample: dict, index: int, seed: Optional[int] = None) -> dict:
+        """A loaded sample of position ``index`` under ``transform``, seeded with ``seed`` (None: unseeded)."""
         if self.transform is not None:
             if seed is None:
                 sample = self.transform(sample)

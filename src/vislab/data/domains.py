@@ -64,7 +64,7 @@ def domain_bundle(bundle: DataBundle, domains: Sequence[str]) -> DataBundle:
 
 
 def domain_labels(dataset: Dataset) -> torch.Tensor:
-    """The domain id of every sample of a split, int64 [N]."""
+    """The domain id of every sample of a split (or of a labeled cut of it: Subset.extras), int64 [N]."""
     return torch.as_tensor(dataset.extras["domain"]).cpu()  # type: ignore[attr-defined]
 
 

@@ -16,10 +16,11 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from torchvision import tv_tensors
 
 from ..config import DataConfig
 from ..errors import VislabError
-from .bundle import DataBundle
+from .bundle import DataBundle, DataInfo
 from .datasets import MemoryDataset, SampleDataset
 from .domain_balanced import train_sampler
 from .seeding import mix_seed
@@ -70,7 +71,9 @@ def bootstrap_indices(size: int, seed: int) -> np.ndarray:
 class Subset(SampleDataset):
     """Positions ``indices`` of a per-sample split, keeping its sample seeds and its collate; ``index`` in
     each sample is the position in the subset. ``hide_target`` replaces the target with ``fill`` (an int
-    for classes, a filled mask for segmentation) so an unlabeled pool cannot leak its labels."""
+    for classes, a filled mask for segmentation) so an unlabeled pool cannot leak its labels; before the
+    base's transform where it has one, so that a crop pads the hidden mask with the ignore index as it pads
+    labels, and the padding stays apart from the image's own pixels (see hidden_target)."""
 
     def __init__(self, base: Dataset, indices: Sequence[int], hide_target: bool = False, fill: int = -1) -> None:
         self.base = base
@@ -91,12 +94,37 @@ class Subset(SampleDataset):
 
     def __getitem__(self, key: Any) -> dict:
         index, seed = key if isinstance(key, tuple) else (key, None)
-        sample = self.base[(self.indices[index], seed) if seed is not None else self.indices[index]]
-        if self.hide_target:
-            target = sample["target"]
-            sample["target"] = torch.full_like(target, self.fill) if torch.is_tensor(target) else self.fill
+        position = self.indices[index]
+        if self.hide_target and isinstance(self.base, SampleDataset):
+            sample = self.base.transformed(self.hidden(self.base.load(position)), position, seed)
+        else:
+            sample = self.base[(position, seed) if seed is not None else position]
+            sample = self.hidden(sample) if self.hide_target else sample
         sample["index"] = index
         return sample
+
+
+    def load(self, index: int) -> dict:
+        return self.base.load(self.indices[index])  # type: ignore[attr-defined]
+
+    def transformed(self, sample: dict, index: int, seed: Optional[int] = None) -> dict:
+        """As the base transforms its sample ``self.indices[index]`` (a subset of a subset hides before it too)."""
+        return self.base.transformed(sample, self.indices[index], seed)  # type: ignore[attr-defined]
+
+    def hidden(self, sample: dict) -> dict:
+        """``sample`` with its target replaced by ``fill`` (a mask keeps its shape and type)."""
+        target = sample["target"]
+        filled = torch.full_like(target, self.fill) if torch.is_tensor(target) else self.fill
+        return {**sample, "target": tv_tensors.wrap(filled, like=target) if isinstance(target, tv_tensors.Mask) else filled}
+
+
+def hidden_target(info: DataInfo, per_pixel: bool) -> int:
+    """The target value of an unlabeled sample: -1 for a class, and per pixel the first value that is neither
+    a class id nor the ignore index, so a pixel of the image (label hidden) stays apart from padding (the
+    ignore index) through every crop and collate; no class id, so a loss that took it for a label fails loudly."""
+    if not per_pixel:
+        return -1
+    return info.num_classes if info.num_classes != info.ignore_index else info.num_classes + 1
 
 
 def subset(dataset: Dataset, indices: np.ndarray, hide_target: bool = False, fill: int = -1) -> Dataset:
@@ -137,7 +165,7 @@ def split_labeled(bundle: DataBundle, cfg: DataConfig) -> DataBundle:
     labeled, unlabeled = labeled_indices(
         labels, len(bundle.train), per_class=cfg.labeled_per_class, fraction=cfg.labeled_fraction, seed=cfg.split_seed
     )
-    fill = info.ignore_index if labels is None else -1
+    fill = hidden_target(info, per_pixel=labels is None)
     pool = subset(bundle.train, unlabeled, hide_target=True, fill=fill) if len(unlabeled) else None
     if cfg.unlabeled_root is not None:
         extra = unlabeled_folder(bundle, cfg)
@@ -196,6 +224,6 @@ def unlabeled_folder(bundle: DataBundle, cfg: DataConfig) -> Dataset:
         images.append(torch.nn.functional.interpolate(image.float(), size=size, mode="bilinear", antialias=True)
                       .round().clamp(0, 255).to(torch.uint8))
     stacked = torch.cat(images)
-    fill = bundle.info.ignore_index if train.targets.ndim > 1 else -1
+    fill = hidden_target(bundle.info, per_pixel=train.targets.ndim > 1)
     targets = torch.full((len(stacked), *train.targets.shape[1:]), fill, dtype=train.targets.dtype)
     return MemoryDataset(stacked, targets, augment=train.augment)

@@ -102,6 +102,13 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
+def evaluated_weights(checkpoint: dict) -> dict[str, torch.Tensor]:
+    """The weights a run's checkpoint is evaluated with: the task's evaluated extra model where the run had one
+    (Mean Teacher's teacher; see Task.evaluated_model), else the trained model's."""
+    name = checkpoint.get("evaluated_model")
+    return checkpoint["extra_models"][name] if name else checkpoint["model"]
+
+
 def describe_checkpoint(path: Path, checkpoint: dict) -> str:
     """'checkpoint PATH (a resnet18)': the model it was trained as, for messages about a mismatch."""
     trained_as = (checkpoint.get("config") or {}).get("model", {}).get("name", "model of unknown name")

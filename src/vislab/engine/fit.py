@@ -68,11 +68,17 @@ class Session:
     epoch_metrics: Any = None  # the training metrics of the epoch in progress
     recorded: Optional[dict] = None  # progress as of the last checkpoint and metrics.csv row both on disk
     threads: Any = None  # the CPU thread planner (vislab.threads.ThreadPlanner); None on accelerators
+    epoch_batches: int = 0  # training batches per epoch (the training loader's length)
 
     def context(self) -> StepContext:
         """The StepContext of the step about to run."""
         st = self.state
-        return StepContext(self.fabric, st.epoch, st.step, st.global_step, self.extra_models)
+        return StepContext(self.fabric, st.epoch, st.step, st.global_step, self.extra_models, epoch_batches=self.epoch_batches)
+
+    def evaluated(self) -> nn.Module:
+        """The weights validation judges: the task's evaluated extra model (Mean Teacher's teacher), else the model."""
+        name = self.task.evaluated_model
+        return self.extra_models[name] if name else self.model
 
 
 
@@ -141,7 +147,7 @@ def fit(
         Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs, monitor),
         monitor, mode, extra_models, stream_cursors(cfg, task.extra_streams(bundle), fabric, bundle), ema, average,
-        threads=cpu_threads(cfg.train, fabric),
+        threads=cpu_threads(cfg.train, fabric), epoch_batches=len(train_loader),
     )
     s.recorded = progress_fields(s)
     s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
@@ -243,7 +249,7 @@ def run_epoch(s: Session, train_loader: Loader, val_loader: Loader) -> None:
     with out_of_memory_hint("train.batch_size", s.cfg.train.batch_size):
         train = train_one_epoch(s, train_loader, lr)
     lr = train["lr"]
-    val = evaluate(s.model, val_loader, s.task, s.fabric, s.cfg, s.context())
+    val = evaluate(s.evaluated(), val_loader, s.task, s.fabric, s.cfg, s.context())
     st = s.state
     st.wall_seconds += time.perf_counter() - started
     row = {"epoch": st.epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in train["metrics"].items()}}
@@ -363,6 +369,7 @@ def checkpoint_state(s: Session) -> dict[str, Any]:
     return {
         "model": unwrap(s.model).state_dict(),
         "extra_models": {name: m.state_dict() for name, m in s.extra_models.items()},
+        "evaluated_model": s.task.evaluated_model,
         "ema": s.ema.state_dict() if s.ema is not None else None,
         "average": s.average.state_dict() if s.average is not None else None,
         "optimizer": s.optimizer.state_dict(),
@@ -462,20 +469,21 @@ def finish_average(s: Session, bundle: DataBundle) -> dict[str, float]:
 
 
 def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[str, Any]:
-    """The averaged weights (train.average_last) evaluated, then best.pt's weights back in (its EMA weights
-    when the monitor is an EMA metric), test metrics, artifacts on rank 0, summary status ``status``."""
+    """The averaged weights (train.average_last) evaluated, then best.pt's evaluated weights back in (its EMA
+    weights when the monitor is an EMA metric; see evaluated_weights), test metrics, artifacts on rank 0,
+    summary status ``status``."""
     cfg, fabric = s.cfg, s.fabric
     best = s.run.checkpoint_path("best")
     fabric.barrier()
     averaged = finish_average(s, bundle)
     fields = progress_fields(s)
     if best.is_file():
-        from .checkpoint import load_checkpoint
+        from .checkpoint import evaluated_weights, load_checkpoint
 
         checkpoint = load_checkpoint(best)
         use_ema = s.monitor.startswith("val_ema_")
-        unwrap(s.model).load_state_dict(checkpoint["ema"]["weights"] if use_ema else checkpoint["model"])
-        fields["best_weights"] = "ema" if use_ema else "raw"
+        unwrap(s.model).load_state_dict(checkpoint["ema"]["weights"] if use_ema else evaluated_weights(checkpoint))
+        fields["best_weights"] = "ema" if use_ema else s.task.evaluated_model or "raw"
     fields["metrics"].update(averaged)
     if bundle.test is not None and len(bundle.test):
         test_loader = make_loader(cfg, bundle.test, fabric, bundle, train=False)

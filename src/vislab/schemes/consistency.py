@@ -9,7 +9,7 @@ task for its own loss and metrics.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import torch
 
@@ -44,25 +44,21 @@ def split_outputs(outputs: Any, sizes: list[int]) -> list[Any]:
     return list(torch.split(outputs, sizes))
 
 
-def valid_pixels(batch: dict) -> Optional[torch.Tensor]:
-    """bool [B, H, W]: the pixels of each image before padding (``size`` from the collate), or None when no
-    image was padded."""
-    if "size" not in batch:
-        return None
-    image = batch["image"]
-    rows = torch.arange(image.shape[-2], device=image.device)[None, :, None]
-    cols = torch.arange(image.shape[-1], device=image.device)[None, None, :]
-    size = batch["size"].to(image.device)
-    return (rows < size[:, 0, None, None]) & (cols < size[:, 1, None, None])
+def valid_pixels(unlabeled: dict, ignore_index: int) -> torch.Tensor:
+    """bool [B, H, W]: the unlabeled images' own pixels. Their hidden target marks them (data.labeled.hidden_target)
+    and every padding, a crop's (``pad_if_needed``) or the collate's, fills it with the ignore index."""
+    return unlabeled["target"] != ignore_index
 
 
 class Scheme:
     """What the schemes share: the strong view (photometric only for per-pixel tasks, so pseudo-labels stay
-    aligned) made with the data's normalization undone and redone."""
+    aligned) made with the data's normalization undone and redone. ``per_pixel``: the task's declaration
+    (``Task.per_pixel``), the one thing that decides per-image or per-pixel consistency."""
 
-    def __init__(self, cfg: Config, info: DataInfo) -> None:
+    def __init__(self, cfg: Config, info: DataInfo, per_pixel: bool) -> None:
         self.semisup = cfg.semisup
-        self.per_pixel = info.task != "classification"
+        self.per_pixel = per_pixel
+        self.ignore_index = info.ignore_index
         normalized = cfg.aug.normalize
         self.mean = stats(info.mean if normalized else [0.0] * info.channels)
         self.std = stats(info.std if normalized else [1.0] * info.channels)
@@ -79,8 +75,8 @@ class FixMatch(Scheme):
     strong views are CutMixed between images and the pseudo-labels mixed alike."""
 
     def step(self, forward: Forward, logits: Logits, labeled: dict, unlabeled: dict,
-             g: torch.Generator) -> tuple[Any, torch.Tensor, dict[str, float]]:
-        """(labeled outputs, weighted unlabeled loss, {"mask": share of confident pseudo-labels})."""
+             g: torch.Generator) -> tuple[Any, torch.Tensor]:
+        """(labeled outputs, weighted unlabeled loss)."""
         weak = unlabeled["image"]
         strong = self.strong(weak, g)
         box = cutmix_boxes(weak.shape[0], weak.shape[-2], weak.shape[-1], g) if self.per_pixel else None
@@ -88,13 +84,12 @@ class FixMatch(Scheme):
             strong = from_partner(strong, box)
         out_labeled, out_weak, out_strong = forward([labeled, unlabeled, {**unlabeled, "image": strong}])
         if box is None:
-            loss, pseudo = fixmatch_loss(logits(out_weak), logits(out_strong), self.semisup.threshold)
+            loss, _ = fixmatch_loss(logits(out_weak), logits(out_strong), self.semisup.threshold)
         else:
-            valid = valid_pixels(unlabeled)
-            valid = torch.ones_like(box) if valid is None else valid
+            valid = valid_pixels(unlabeled, self.ignore_index)
             pseudo, valid = mixed_labels(pseudo_labels(logits(out_weak), self.semisup.threshold), valid, box)
             loss = masked_cross_entropy(logits(out_strong), pseudo, valid)
-        return out_labeled, self.semisup.weight * loss, {"mask": float(pseudo.mask.mean())}
+        return out_labeled, self.semisup.weight * loss
 
 
 class MeanTeacher(Scheme):
@@ -103,14 +98,16 @@ class MeanTeacher(Scheme):
     ramped up over ``semisup.rampup_epochs``."""
 
     def step(self, forward: Forward, logits: Logits, teacher: Forward, labeled: dict, unlabeled: dict,
-             g: torch.Generator, epochs_done: float) -> tuple[Any, torch.Tensor, dict[str, float]]:
-        """(labeled outputs, weighted consistency loss, {"weight": the ramped weight})."""
+             g: torch.Generator, epochs_done: float) -> tuple[Any, torch.Tensor]:
+        """(labeled outputs, consistency loss weighted by the ramp at ``epochs_done``, training epochs done
+        as a fraction)."""
         student_view = {**unlabeled, "image": self.strong(unlabeled["image"], g)}
         out_labeled, out_student = forward([labeled, student_view])
         with torch.no_grad():
             target = logits(teacher([unlabeled])[0])
         weight = self.semisup.weight * sigmoid_rampup(epochs_done, self.semisup.rampup_epochs)
-        return out_labeled, weight * softmax_mse(logits(out_student), target), {"weight": weight}
+        valid = valid_pixels(unlabeled, self.ignore_index) if self.per_pixel else None
+        return out_labeled, weight * softmax_mse(logits(out_student), target, valid)
 
 
 class NoisyStudent(Scheme):
@@ -118,9 +115,9 @@ class NoisyStudent(Scheme):
     of the pool, each sample weighted (class balance; 0 below the threshold)."""
 
     def step(self, forward: Forward, logits: Logits, labeled: dict, unlabeled: dict, g: torch.Generator,
-             targets: torch.Tensor, weights: torch.Tensor) -> tuple[Any, torch.Tensor, dict[str, float]]:
-        """(labeled outputs, weighted pseudo-label loss, {}); ``targets`` [N, K] and ``weights`` [N] cover the pool."""
+             targets: torch.Tensor, weights: torch.Tensor) -> tuple[Any, torch.Tensor]:
+        """(labeled outputs, weighted pseudo-label loss); ``targets`` [N, K] and ``weights`` [N] cover the pool."""
         out_labeled, out_strong = forward([labeled, {**unlabeled, "image": self.strong(unlabeled["image"], g)}])
         rows = unlabeled["index"].to(targets.device)
         loss = soft_cross_entropy(logits(out_strong), targets[rows], weights[rows])
-        return out_labeled, self.semisup.weight * loss, {}
+        return out_labeled, self.semisup.weight * loss

@@ -54,12 +54,16 @@ def fixmatch_loss(logits_weak: torch.Tensor, logits_strong: torch.Tensor, thresh
     return masked_cross_entropy(logits_strong, pseudo), pseudo
 
 
-def softmax_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+def softmax_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor, valid: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Mean Teacher's consistency: mean over samples, classes (and pixels) of the squared difference of
-    the softmax outputs; the teacher side carries no gradient."""
+    the softmax outputs; ``valid`` (bool [B, H, W]) restricts the pixels averaged over. The teacher side
+    carries no gradient."""
     student = student_logits.float().softmax(1)
     teacher = teacher_logits.detach().float().softmax(1)
-    return (student - teacher).square().mean()
+    squared = (student - teacher).square().mean(1)
+    if valid is None:
+        return squared.mean()
+    return (squared * valid).sum() / valid.sum().clamp_min(1)
 
 
 def sigmoid_rampup(progress: float, length: float) -> float:

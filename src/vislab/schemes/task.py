@@ -1,8 +1,10 @@
 """A task trained with a scheme (FixMatch, Mean Teacher, Noisy Student, distillation): the training step is
-the scheme's; validation, metrics, artifacts and prediction stay the base task's.
+the scheme's; validation, metrics, artifacts and prediction stay the base task's. Mean Teacher's run is its
+teacher, as USB and TorchSSL evaluate it: validation, best.pt's pick, test metrics and inference use the
+teacher's weights (Task.evaluated_model; summary.json's best_weights says "teacher").
 
 Through the task interface (tasks.base): the unlabeled pool is an extra stream ("unlabeled"), so the engine
-seeds, shards and resumes it exactly; the Mean Teacher's EMA copy ("ema"), a frozen teacher ("teacher")
+seeds, shards and resumes it exactly; the Mean Teacher's EMA copy or a frozen teacher ("teacher")
 and Noisy Student's pseudo-labels ("pseudo_labels", a module of buffers) are extra models, which the engine
 places on the device and keeps in every checkpoint.
 """
@@ -51,13 +53,6 @@ class PseudoLabels(nn.Module):
         self.ready.fill_(True)
 
 
-def steps_per_epoch(cfg: Config, bundle: DataBundle, world_size: int) -> int:
-    """Training batches per epoch on one process, as EpochBatchSampler cuts them (for ramp-ups in epochs)."""
-    per_process = -(-len(bundle.train) // world_size)
-    steps = per_process // cfg.train.batch_size if per_process >= cfg.train.batch_size else 1
-    return max(1, min(steps, cfg.train.limit_batches or steps))
-
-
 class SchemeTask(Task):
     """``base`` trained with the scheme ``cfg`` names; see the module docstring."""
 
@@ -66,16 +61,17 @@ class SchemeTask(Task):
         self.cfg = cfg
         self.bundle = bundle
         self.name, self.monitor, self.mode = base.name, base.monitor, base.mode
+        self.per_pixel, self.domains = base.per_pixel, base.domains
         self.predicts_to_folder, self.predict_options, self.votes = base.predicts_to_folder, base.predict_options, base.votes
         info = bundle.info
-        self.per_pixel = info.task == "segmentation"
         self.mean = stats(info.mean if cfg.aug.normalize else [0.0] * info.channels)
         self.std = stats(info.std if cfg.aug.normalize else [1.0] * info.channels)
         method = cfg.semisup.method
         if method == "noisy_student" and self.per_pixel:
-            raise VislabError("semisup.method=noisy_student labels whole images; for segmentation use fixmatch or mean_teacher")
+            raise VislabError(f"semisup.method=noisy_student labels whole images; for {base.name} use fixmatch or mean_teacher")
         self.scheme: Any = {"fixmatch": FixMatch, "mean_teacher": MeanTeacher, "noisy_student": NoisyStudent}.get(method)
-        self.scheme = self.scheme(cfg, info) if self.scheme else None
+        self.scheme = self.scheme(cfg, info, self.per_pixel) if self.scheme else None
+        self.evaluated_model = "teacher" if isinstance(self.scheme, MeanTeacher) else None
         self.teacher: Optional[Teacher] = None  # checked and loaded here, before any run directory exists
         if method == "noisy_student":
             self.teacher = load_teacher(cfg.semisup.teacher, info, "semisup.teacher")  # type: ignore[arg-type]
@@ -131,7 +127,7 @@ class SchemeTask(Task):
     def extra_models(self, model: nn.Module) -> dict[str, nn.Module]:
         models = dict(self.base.extra_models(model))
         if isinstance(self.scheme, MeanTeacher):
-            models["ema"] = copy.deepcopy(model).requires_grad_(False)
+            models["teacher"] = copy.deepcopy(model).requires_grad_(False)
         if self.teacher is not None:
             models["teacher"] = self.teacher.model
         if isinstance(self.scheme, NoisyStudent):
@@ -147,7 +143,7 @@ class SchemeTask(Task):
         return streams
 
     def logits(self, outputs: Any) -> torch.Tensor:
-        """Class logits among the base task's outputs: per pixel for segmentation, else its class head."""
+        """Class logits among the base task's outputs: per pixel for per-pixel tasks, else its class head."""
         return outputs["out"] if self.per_pixel else self.base.class_logits(outputs)
 
     def joint_forward(self, model: nn.Module, parts: list[dict]) -> list[Any]:
@@ -169,16 +165,16 @@ class SchemeTask(Task):
         g.manual_seed(mix_seed(self.cfg.train.seed, _STRONG_VIEW, ctx.global_step, ctx.fabric.global_rank))
         forward = functools.partial(self.joint_forward, model)
         if isinstance(self.scheme, FixMatch):
-            outputs, extra, _ = self.scheme.step(forward, self.logits, batch, unlabeled, g)
+            outputs, extra = self.scheme.step(forward, self.logits, batch, unlabeled, g)
         elif isinstance(self.scheme, MeanTeacher):
-            teacher = functools.partial(self.joint_forward, ctx.models["ema"])
-            epochs = ctx.global_step / steps_per_epoch(self.cfg, self.bundle, ctx.fabric.world_size)
-            outputs, extra, _ = self.scheme.step(forward, self.logits, teacher, batch, unlabeled, g, epochs)
+            teacher = functools.partial(self.joint_forward, ctx.models["teacher"])
+            epochs = ctx.epoch + ctx.step / ctx.epoch_batches  # the loader's own count: its sampler decides it
+            outputs, extra = self.scheme.step(forward, self.logits, teacher, batch, unlabeled, g, epochs)
         else:
             labels = ctx.models["pseudo_labels"]
             if not bool(labels.ready):
                 self.label_pool(ctx)
-            outputs, extra, _ = self.scheme.step(forward, self.logits, batch, unlabeled, g, labels.targets, labels.weights)
+            outputs, extra = self.scheme.step(forward, self.logits, batch, unlabeled, g, labels.targets, labels.weights)
         return self.base.loss(outputs, batch) + extra, outputs
 
     def label_pool(self, ctx: StepContext) -> None:
@@ -205,8 +201,8 @@ class SchemeTask(Task):
         """Mean Teacher: the teacher follows the student, with Tarvainen & Valpola's early-step decay
         min(1 - 1 / (step + 1), ema_decay) so that it forgets its random start quickly."""
         self.base.after_optimizer_step(model, ctx)
-        if "ema" in ctx.models and isinstance(self.scheme, MeanTeacher):
-            ema_update(ctx.models["ema"], model, min(1 - 1 / (ctx.global_step + 1), self.cfg.semisup.ema_decay))
+        if isinstance(self.scheme, MeanTeacher):
+            ema_update(ctx.models["teacher"], model, min(1 - 1 / (ctx.global_step + 1), self.cfg.semisup.ema_decay))
 
 
 def wrap(task: Task, cfg: Config, bundle: DataBundle) -> Task:

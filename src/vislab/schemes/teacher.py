@@ -73,7 +73,7 @@ def load_teacher(path: str, student: DataInfo, key: str) -> Teacher:
     """The finished run at ``path`` as a frozen teacher in eval mode (on the CPU; the engine places it)."""
     from .. import config as config_mod
     from .. import tasks
-    from ..engine import describe_checkpoint, load_checkpoint, load_weights
+    from ..engine import describe_checkpoint, evaluated_weights, load_checkpoint, load_weights
 
     run = finished_run(path, key)
     info = teacher_info(run, student, key)
@@ -81,7 +81,7 @@ def load_teacher(path: str, student: DataInfo, key: str) -> Teacher:
     model = tasks.build(cfg, info).build_model(cfg, info)  # as the teacher's task built it (DG wraps its net)
     best = run.checkpoint_path("best")
     state = load_checkpoint(best)
-    load_weights(model, state["model"], describe_checkpoint(best, state))
+    load_weights(model, evaluated_weights(state), describe_checkpoint(best, state))
     model.eval().requires_grad_(False)
     return Teacher(run, model, stats(info.mean), stats(info.std))
 

@@ -52,7 +52,8 @@ class StepContext:
     """What a step and a hook see besides the model and the batch.
 
     ``epoch`` (0-based) and ``step`` (the batch within it) locate the step; ``global_step`` counts the
-    training batches before this one over the whole run. ``models`` holds the task's extra models (see
+    training batches before this one over the whole run; ``epoch_batches`` is the number of training batches
+    in an epoch, as the training loader cuts them (its sampler and ``train.limit_batches`` included). ``models`` holds the task's extra models (see
     ``Task.extra_models``) on the training device; ``batches`` this step's batch of each extra stream
     (empty in validation). ``fabric`` is Lightning Fabric's object (device, world size, all_reduce).
     """
@@ -63,6 +64,7 @@ class StepContext:
     global_step: int = 0
     models: dict[str, nn.Module] = field(default_factory=dict)
     batches: dict[str, dict] = field(default_factory=dict)
+    epoch_batches: int = 0
 
 
 class Task:
@@ -119,6 +121,9 @@ class Task:
     votes: bool = False  # whether runs of this task vote in `vislab ensemble` (through ``class_logits``)
     temperature: float = 1.0  # divides class logits before the softmax in predict_files (set from `vislab calibrate`)
     exports_panoptic: bool = False  # whether export_panoptic applies (`vislab eval --export-panoptic`)
+    # The extra model (a name in ``extra_models``) that validation, best.pt's pick, test metrics and inference
+    # use in place of the trained weights, as Mean Teacher's teacher is; None: the trained weights themselves.
+    evaluated_model: Optional[str] = None
 
     # -- the model and what trains beside it --------------------------------------------------------
 

@@ -28,7 +28,7 @@ class ClassificationTask(Task):
     predict_options = ("topk",)
     votes = True
     reads = {"loss": ("label_smoothing", "class_weights", "distill"), "eval": ("tta.flip",)}
-    domains: list[str] = []  # domain names, for tasks whose samples carry a domain (named in the gallery)
+    domain_names: list[str] = []  # for tasks that declare ``domains``: the names of the domain ids (in the gallery)
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         self.num_classes = cfg.model.num_classes or info.num_classes
@@ -119,7 +119,7 @@ class ClassificationTask(Task):
                 domain.append(batch["domain"].cpu())
         if not truth:
             return {}
-        names = [self.domains[int(d)] for d in torch.cat(domain)] if domain else None
+        names = [self.domain_names[int(d)] for d in torch.cat(domain)] if domain else None
         samples = Samples(torch.cat(truth), torch.cat(probs), torch.cat(index), names)
         return write_classification_report(artifacts_dir, samples, self.class_names, bundle.val,
                                            "validation split, best checkpoint")

@@ -54,12 +54,12 @@ class DomainGeneralizationTask(ClassificationTask):
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         super().__init__(cfg, info)
-        self.domains = list(info.domains or [])
+        self.domain_names = list(info.domains or [])
         self.domain_head = cfg.model.domain_head
         self.domain_weight = cfg.loss.domain_weight
         self.crossdomain = cfg.model.mixstyle is not None and cfg.model.mixstyle.mix == "crossdomain"
-        self.held_out = [held_out_domain(cfg.data, self.domains)] if cfg.data.protocol == "lodo" and self.domains else []
-        self.trained = torch.tensor([i not in self.held_out for i in range(len(self.domains))])
+        self.held_out = [held_out_domain(cfg.data, self.domain_names)] if cfg.data.protocol == "lodo" and self.domain_names else []
+        self.trained = torch.tensor([i not in self.held_out for i in range(len(self.domain_names))])
         if self.crossdomain and cfg.train.batch_size < 2:
             raise VislabError("model.mixstyle.mix=crossdomain pairs samples of two domains: train.batch_size must be at least 2")
         if self.crossdomain and cfg.data.sampler == "domain_balanced" and cfg.data.domains_per_batch == 1:
@@ -83,7 +83,7 @@ class DomainGeneralizationTask(ClassificationTask):
     def loss(self, outputs: dict, batch: dict) -> torch.Tensor:  # type: ignore[override]
         loss = super().loss(outputs["logits"], batch)
         if "domain_logits" in outputs:
-            target = domain_targets(batch["domain"], outputs["mixes"], len(self.domains))
+            target = domain_targets(batch["domain"], outputs["mixes"], len(self.domain_names))
             loss = loss + self.domain_weight * F.cross_entropy(outputs["domain_logits"], target)
         return loss
 
@@ -93,13 +93,13 @@ class DomainGeneralizationTask(ClassificationTask):
             classes["map"] = MeanAveragePrecision(self.num_classes)
         parts = [TorchMetrics(classes, inputs=class_inputs)]
         if self.domain_head:
-            n = len(self.domains)
+            n = len(self.domain_names)
             domain = {"domain_acc": MulticlassAccuracy(n, average="micro")}
             if not train:
                 domain["domain_map"] = MeanAveragePrecision(n)
             parts.append(DomainHeadMetrics(domain, self.trained))
         if not train:
-            parts.append(TorchMetrics({"per_domain": AccuracyPerDomain(self.domains)}, inputs=per_domain_inputs))
+            parts.append(TorchMetrics({"per_domain": AccuracyPerDomain(self.domain_names)}, inputs=per_domain_inputs))
         return MetricGroup(parts)
 
     def train_sampler(self, bundle: DataBundle) -> Optional[Callable[..., Any]]:
@@ -132,7 +132,7 @@ class DomainGeneralizationTask(ClassificationTask):
 
         extra = super().finalize(artifacts_dir, class_logits(), bundle)
         if domain:
-            write_domain_table(artifacts_dir / "per_domain.csv", self.domains, torch.cat(domain), torch.cat(hit),
+            write_domain_table(artifacts_dir / "per_domain.csv", self.domain_names, torch.cat(domain), torch.cat(hit),
                                torch.cat(named) if named else None, self.held_out)
         return extra
 

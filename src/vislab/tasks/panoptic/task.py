@@ -43,7 +43,7 @@ class PanopticTask(SegmentationTask):
     exports_panoptic = True
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
-        if info.task != "segmentation" or not info.thing_classes:
+        if not info.thing_classes:  # only per-pixel data with instance ids names thing classes
             raise VislabError(
                 f"dataset {cfg.data.name} has no instance ids, which panoptic heads need to learn centers and offsets: "
                 f"use shapes, voc (data.image_set=train, with its SegmentationObject PNGs) or pairs with "
