@@ -78,10 +78,7 @@ def case_id(case: dict[str, str]) -> str:
 
 
 def marked(case: dict[str, str]) -> object:
-    marks = [pytest.mark.slow]
-    if case["task"] == "domain_generalization" and case["scheme"] == "fixmatch" and not refusals(case):
-        marks.append(pytest.mark.xfail(strict=True, reason="schemes on DG: helper schemes"))
-    return pytest.param(case, marks=marks, id=case_id(case))
+    return pytest.param(case, marks=[pytest.mark.slow], id=case_id(case))
 
 
 def test_every_pair_of_values_is_covered() -> None:
