@@ -501,6 +501,20 @@ def unknown_verb(argv: list[str]) -> Optional[str]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run one verb; exit code 0, 2 for bad input (one line on stderr), 130 interrupted, 1 a bug (traceback)."""
+    stdout = sys.stdout
+    sys.stdout = CheckedOutput(stdout)
+    try:
+        code = run_verb(argv)
+        sys.stdout.flush()  # a full disk shows here, not in Python's own flush at exit (a traceback there)
+        return code
+    except OutputFailed as e:
+        return output_failed(e.error)
+    finally:
+        sys.stdout = stdout
+
+
+def run_verb(argv: Optional[list[str]]) -> int:
     parser = build_parser()
     wrong = unknown_verb(sys.argv[1:] if argv is None else argv)
     if wrong is not None:
@@ -522,14 +536,51 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt as e:
         print(f"vislab: interrupted{f'; {e}' if str(e) else ''}", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return reader_gone()
 
 
-def reader_gone() -> int:
-    """The reader of our output stopped (`vislab recipes | head -3`): end quietly, as a shell tool would."""
+class OutputFailed(Exception):
+    """Writing to stdout failed; ``error`` is why (a full disk, a reader that went away)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class CheckedOutput:
+    """sys.stdout whose write errors raise OutputFailed, told apart from the OSErrors of everything else."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as e:
+            raise OutputFailed(e) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as e:
+            raise OutputFailed(e) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def output_failed(error: OSError) -> int:
+    """Our output could not be written. A reader that stopped (`vislab recipes | head -3`) ends us quietly, as
+    a shell tool would (SIGPIPE's status); anything else (`> /dev/full`) is one line on stderr and exit 2."""
+    import errno
     import os
 
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit; that flush must not fail again
-    return 128 + 13  # SIGPIPE's exit status
+    try:  # Python flushes stdout at exit; that flush must not fail again (with a traceback)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # not a file descriptor (output captured in-process): nothing is flushed at exit
+    if error.errno == errno.EPIPE:
+        return 128 + 13
+    print(f"vislab: error: cannot write the output to stdout: {error.strerror or error}; "
+          "free space where it goes, or send it elsewhere", file=sys.stderr)
+    return 2
