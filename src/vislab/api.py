@@ -93,33 +93,21 @@ def _run_training(
     on_epoch: Optional[Callable] = None,
     resume_notes: Optional[list[str]] = None,
 ) -> Run:
-    from .schemes.settings import check as check_schemes
-
-    check_schemes(cfg)  # on the config alone, before torch is imported
-    from . import data, tasks
-    from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
-    from .engine import optim, progressive
-    from .schemes.task import wrap
+    bundle, task, model = training_parts(cfg)
+    from .engine import configure_backends, describe_checkpoint, load_weights, make_fabric
+    from .engine.fit import fit_prepared, prepare
 
     fabric = make_fabric(cfg.train)
-    seed_all(cfg.train.seed)
-    bundle = data.bootstrapped(data.build(cfg.data, cfg.aug), cfg.data, cfg.train.seed)
-    task = wrap(tasks.build(cfg, bundle.info), cfg, bundle)
-    model = task.build_model(cfg, bundle.info)
     if run is not None and checkpoint is not None:  # checked before anything in the run directory changes
         load_weights(model, checkpoint["model"], describe_checkpoint(run.checkpoint_path("last"), checkpoint))
-    optim.param_groups(cfg.optim, model)  # groups and schedules this model cannot have: bad input before the run exists
-    progressive.check(cfg, model)
-    if run is not None:
         check_split_files(run, bundle.files)
     fabric.launch()  # with several devices this starts the other processes, which re-run up to here
     configure_backends(cfg.train, fabric)
+    session = prepare(cfg, bundle, model, task, fabric, checkpoint)  # fit's own checks, before the run exists
     created = run is None and fabric.is_global_zero
-    if fabric.is_global_zero:
-        if run is None:
-            run = Run.create(runs_dir, cfg.recipe, name)
-            if cfg.train.progress:  # with the progress: to find the run while it runs, or after a kill
-                print(f"vislab: run directory {run.dir}", file=sys.stderr)
+    if created:
+        run = Run.create(runs_dir, cfg.recipe, name)
+        print(f"vislab: run directory {run.dir}", file=sys.stderr)  # to find the run while it runs, or after a kill
     with removed_unless_checkpointed(run if created else None):
         if fabric.is_global_zero:
             config_mod.save(cfg, run.config_path)
@@ -132,8 +120,30 @@ def _run_training(
             if resume_notes:
                 run.update_summary(resume_notes=resume_notes)
         run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
-        fit(cfg, bundle, model, task, run, fabric, resume=checkpoint, on_epoch=on_epoch)
+        fit_prepared(session, run, on_epoch)
     return run
+
+
+def training_parts(cfg: Config, bundle: Any = None) -> tuple[Any, Any, Any]:
+    """(data bundle, task, model) of a run of ``cfg``, built and checked as training needs them: the scheme, the
+    keys each builder reads, parameter groups, progressive sizes. Bad input raises VislabError before anything
+    is created; `vislab sweep` checks each trial's settings with it. ``bundle``: the data when already built
+    for this config's data.* and aug.* keys."""
+    from .schemes.settings import check as check_schemes
+
+    check_schemes(cfg)  # on the config alone, before torch is imported
+    from . import data, tasks
+    from .engine import optim, progressive, seed_all
+    from .schemes.task import wrap
+
+    seed_all(cfg.train.seed)  # the model's first weights, and any draw in building the data, follow train.seed
+    if bundle is None:
+        bundle = data.bootstrapped(data.build(cfg.data, cfg.aug), cfg.data, cfg.train.seed)
+    task = wrap(tasks.build(cfg, bundle.info), cfg, bundle)
+    model = task.build_model(cfg, bundle.info)
+    optim.param_groups(cfg.optim, model)  # groups and schedules this model cannot have: bad input before the run exists
+    progressive.check(cfg, model)
+    return bundle, task, model
 
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
