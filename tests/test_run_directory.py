@@ -1,11 +1,20 @@
 """The run directory as a user meets it through the CLI: announced once it exists (display on or off), never
-announced for a run that a check then refuses, and nothing made by a sweep whose settings training would refuse."""
+announced for a run that a check then refuses, nothing made by a sweep whose settings training would refuse,
+and locked while it trains (real processes, stopped with SIGSTOP at a checkpoint, then resumed, killed or
+deprived of their directory)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import SRC, run_cli
+from vislab.runs import Run
 
 QUICK = ["train.epochs=1", "train.limit_batches=2", "data.limit=64", "train.batch_size=16"]
 
@@ -35,3 +44,63 @@ def test_a_sweep_over_a_key_the_model_does_not_read_is_refused_before_anything_i
         "vislab: error: config key model.depth does nothing for model.name=cnn-mnist; remove it or set model.depth=5"
     ]
     assert proc.stdout == "" and not (tmp_path / "runs" / "sweeps").exists()
+
+
+# Long enough that a run is still training when its first last.pt appears: 3 epochs of 16 batches.
+LONG = ["train.epochs=3", "data.limit=256", "train.batch_size=16"]
+
+
+def start_training(runs: Path, *args: object) -> subprocess.Popen:
+    """``vislab train ARGS`` as a real process, with the default display, its output kept."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "vislab", "train", *map(str, args), "--runs-dir", str(runs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def stopped_at_first_checkpoint(proc: subprocess.Popen, runs: Path) -> Path:
+    """Wait for the run's first checkpoints/last.pt, stop the process there (SIGSTOP); its run directory."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        found = list(runs.glob("digits/*/checkpoints/last.pt"))
+        if found:
+            proc.send_signal(signal.SIGSTOP)
+            return found[0].parent.parent
+        time.sleep(0.02)
+    raise AssertionError("no checkpoint within 300 s")
+
+
+def test_a_second_resume_is_refused_while_the_run_trains_and_a_killed_run_resumes(tmp_path: Path):
+    runs = tmp_path / "runs"
+    first = start_training(runs, "digits", *LONG)
+    try:
+        run_dir = stopped_at_first_checkpoint(first, runs)
+        second = run_cli("train", "--resume", run_dir, timeout=300)  # while the first holds the run (stopped)
+        assert second.returncode == 2
+        assert second.stderr.splitlines() == [
+            f"vislab: error: {run_dir} is being trained by pid {first.pid} on {os.uname().nodename}; "
+            "wait for it to end (or stop it) before resuming it"
+        ]
+        assert second.stdout == ""
+    finally:
+        first.kill()
+        first.communicate()
+    resumed = run_cli("train", "--resume", run_dir, timeout=300)  # the killed process's lock went with it
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.splitlines()[0] == f"run directory: {run_dir}"
+    assert [row["epoch"] for row in Run(run_dir).history] == [1, 2, 3]
+
+
+def test_a_run_whose_directory_is_deleted_while_it_trains_stops_with_one_line(tmp_path: Path):
+    runs = tmp_path / "runs"
+    proc = start_training(runs, "digits", *LONG)
+    try:
+        run_dir = stopped_at_first_checkpoint(proc, runs)
+        shutil.rmtree(run_dir)
+        proc.send_signal(signal.SIGCONT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, err[-3000:]
+    assert "Traceback" not in err and out == ""
+    assert err.splitlines()[-1] == f"vislab: error: run directory {run_dir} was deleted while it trained; training stopped"

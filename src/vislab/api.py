@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import shutil
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -21,7 +21,7 @@ from .config import Config
 from .errors import VislabError
 from .inference import calibrate, ensemble, evaluate, predict, restore  # noqa: F401 (part of the API)
 from .outputs import out_file
-from .runs import Run, check_name, default_runs_dir, ensure_dir, write_data_info
+from .runs import Run, check_name, default_runs_dir, ensure_dir, training_lock, write_data_info
 
 
 def train(
@@ -56,6 +56,13 @@ def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optiona
     run = path if isinstance(path, Run) else Run.load(path)
     for folder in (run.dir, run.checkpoint_path().parent):
         ensure_dir(folder, "run directory", "copy the run directory somewhere writable and resume the copy")
+    with training_lock(run):
+        cfg, checkpoint, notes = _resume_plan(run, overrides)
+        return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint, on_epoch=on_epoch, resume_notes=notes)
+
+
+def _resume_plan(run: Run, overrides: dict[str, Any]) -> tuple[Config, dict, list[str]]:
+    """The config, checkpoint and notes a resume of ``run`` continues with; what cannot be resumed is bad input."""
     last = run.checkpoint_path("last")
     if not last.is_file():
         raise VislabError(
@@ -80,8 +87,7 @@ def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optiona
         )
     if "train.epochs" in changes:
         checkpoint = replanned(checkpoint, cfg.sched, cfg.train.epochs)
-    notes = [*run.summary.get("resume_notes", []), *change_notes(changes, done)]
-    return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint, on_epoch=on_epoch, resume_notes=notes)
+    return cfg, checkpoint, [*run.summary.get("resume_notes", []), *change_notes(changes, done)]
 
 
 def _run_training(
@@ -108,7 +114,8 @@ def _run_training(
     if created:
         run = Run.create(runs_dir, cfg.recipe, name)
         print(f"vislab: run directory {run.dir}", file=sys.stderr)  # to find the run while it runs, or after a kill
-    with removed_unless_checkpointed(run if created else None):
+    # A resume holds the lock from its first check on (see _resume).
+    with removed_unless_checkpointed(run if created else None), training_lock(run) if created else nullcontext():
         if fabric.is_global_zero:
             config_mod.save(cfg, run.config_path)
             write_split_files(run, bundle.files)

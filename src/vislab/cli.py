@@ -41,13 +41,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     prepare_process()  # before torch is imported: on a busy machine, threads that wait without spinning
     from .api import train
+    from .runs import is_first_process
 
     recipe, overrides = split_items(args.items, recipe_expected=args.resume is None)
     if args.resume is not None and recipe is not None:
         raise VislabError("--resume continues a run with its own recipe; give only key=value overrides")
     run = train(recipe, resume=args.resume, runs_dir=args.runs_dir, name=args.name, overrides=overrides)
     summary = run.summary
-    if summary.get("world_size", 1) > 1 and not _is_rank_zero():
+    if summary.get("world_size", 1) > 1 and not is_first_process():
         return 0
     print(f"run directory: {run.dir}")
     print(result_line(summary))
@@ -65,12 +66,6 @@ def result_line(summary: dict[str, Any]) -> str:
 
 def _num(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-
-def _is_rank_zero() -> bool:
-    import os
-
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0) == 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
