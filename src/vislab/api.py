@@ -32,6 +32,7 @@ def train(
     name: Optional[str] = None,
     overrides: Optional[dict[str, Any]] = None,
     on_epoch: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
+    announce: bool = True,
     **kwargs: Any,
 ) -> Run:
     """Train a recipe (a packaged name, a YAML path or a recipe mapping) with dotted overrides; returns the Run.
@@ -39,7 +40,8 @@ def train(
     ``vislab.train("digits", **{"optim.lr": 3e-3})``; ``vislab.train(resume="runs/digits/...")``
     continues an interrupted run from its last.pt. Bad input raises VislabError before any run
     directory is created. ``on_epoch(row)`` sees each metrics.csv row and may stop training by
-    returning a final status (see ``engine.fit``).
+    returning a final status (see ``engine.fit``). ``announce`` prints the new run's directory on stderr as
+    soon as it exists (a sweep, whose display names the sweep's directory, turns it off).
     """
     values = {**(overrides or {}), **kwargs}
     if name is not None:
@@ -49,7 +51,8 @@ def train(
     if recipe is None:
         raise VislabError("name a recipe to train (`vislab recipes` lists them), or --resume RUN_DIR")
     cfg = config_mod.resolve(recipe, values)
-    return _run_training(cfg, ensure_dir(Path(runs_dir) if runs_dir else default_runs_dir()), name, on_epoch=on_epoch)
+    runs_dir = ensure_dir(Path(runs_dir) if runs_dir else default_runs_dir())
+    return _run_training(cfg, runs_dir, name, on_epoch=on_epoch, announce=announce)
 
 
 def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optional[Callable] = None) -> Run:
@@ -98,6 +101,7 @@ def _run_training(
     checkpoint: Optional[dict] = None,
     on_epoch: Optional[Callable] = None,
     resume_notes: Optional[list[str]] = None,
+    announce: bool = True,
 ) -> Run:
     bundle, task, model = training_parts(cfg)
     from .engine import configure_backends, describe_checkpoint, load_weights, make_fabric
@@ -113,7 +117,8 @@ def _run_training(
     created = run is None and fabric.is_global_zero
     if created:
         run = Run.create(runs_dir, cfg.recipe, name)
-        print(f"vislab: run directory {run.dir}", file=sys.stderr)  # to find the run while it runs, or after a kill
+        if announce:  # to find the run while it runs, or after a kill
+            print(f"vislab: run directory {run.dir}", file=sys.stderr)
     # A resume holds the lock from its first check on (see _resume).
     with removed_unless_checkpointed(run if created else None), training_lock(run) if created else nullcontext():
         if fabric.is_global_zero:

@@ -196,6 +196,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from .runs import default_runs_dir, recent_runs
 
+    if args.last < 1:
+        raise VislabError(f"--last N lists the N most recent runs; N must be at least 1, not {args.last}")
     root = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
     rows = recent_runs(root, args.last)
     if not rows:
