@@ -105,7 +105,7 @@ def check_stray(values: dict[Path, np.ndarray], classes: set[int], ignore_index:
     if not stray:
         return
     holding = [mask for mask, found in values.items() if np.isin(found, stray).any()]
-    others = f" (and {len(holding) - 1} other masks)" if len(holding) > 1 else ""
+    others = f" (and {len(holding) - 1} other mask{'s' if len(holding) > 2 else ''})" if len(holding) > 1 else ""
     shown = ", ".join(str(v) for v in stray if v in values[holding[0]])
     mapping = ", ".join(f"{v}: {ignore_index}" for v in stray)
     raise VislabError(
