@@ -93,7 +93,9 @@ def test_a_second_resume_is_refused_while_the_run_trains_and_a_killed_run_resume
 
 def test_a_run_whose_directory_is_deleted_while_it_trains_stops_with_one_line(tmp_path: Path):
     runs = tmp_path / "runs"
-    proc = start_training(runs, "digits", *LONG)
+    # Stopped mid-epoch, at a checkpoint every 4 steps: no TensorBoard event is then waiting in its writer's thread
+    # (which would report the missing file on its own).
+    proc = start_training(runs, "digits", *LONG, "train.checkpoint_every_steps=4")
     try:
         run_dir = stopped_at_first_checkpoint(proc, runs)
         shutil.rmtree(run_dir)

@@ -184,21 +184,26 @@ def is_first_process() -> bool:
 
 @contextmanager
 def training_lock(run: Run) -> Iterator[None]:
-    """Hold ``RUN/.lock`` while training ``run`` (on the first process only): a second `vislab train --resume`
-    of the run is bad input while this one trains, and the operating system releases the lock however the
-    process ends, so a killed run can be resumed. A run directory deleted (or moved) while it trains turns
+    """Hold ``RUN/.lock`` while training ``run`` (on the first process only; removed after): a second `vislab
+    train --resume` of the run is bad input while this one trains, and the operating system releases the lock
+    however the process ends, so a killed run can be resumed. A run directory deleted (or moved) while it trains turns
     the error that follows into bad input naming it."""
     if not is_first_process():
         yield
         return
     path = run.dir / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
             raise VislabError(f"{run.dir} is being trained by {holder}; wait for it to end (or stop it) before resuming it") from None
+        if not _unlinked(path, fd):
+            break
+        os.close(fd)  # its holder removed it between our open and our lock: lock the file now there
+    try:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
         try:
@@ -208,6 +213,8 @@ def training_lock(run: Run) -> Iterator[None]:
                 raise VislabError(f"run directory {run.dir} was deleted while it trained; training stopped") from None
             raise
     finally:
+        if not _unlinked(path, fd):
+            path.unlink()  # while still held, so that no other process holds a file no longer there
         os.close(fd)
 
 
