@@ -500,8 +500,9 @@ def unknown_verb(argv: list[str]) -> Optional[str]:
 def main(argv: Optional[list[str]] = None) -> int:
     """Run one verb; exit code 0, 2 for bad input (one line on stderr), 130 interrupted, 1 a bug (traceback)."""
     stdout = sys.stdout
-    if stdout is not None:  # None: started with stdout closed, where print writes nothing
-        sys.stdout = CheckedOutput(stdout)
+    if stdout is None:  # started with stdout closed: print writes nothing, there is nothing to check
+        return run_verb(argv)
+    sys.stdout = CheckedOutput(stdout)
     try:
         code = run_verb(argv)
         sys.stdout.flush()  # a full disk shows here, not in Python's own flush at exit (a traceback there)
