@@ -209,8 +209,10 @@ def test_a_full_disk_is_bad_input_and_leaves_no_run_behind(tmp_path: Path):
         capture_output=True, text=True, env=env, timeout=300,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
     )
-    line = assert_bad_input(proc.returncode, proc.stdout, proc.stderr, "File too large",
-                            "free space or choose another --runs-dir")
+    # A full disk shows only once the run writes: the run directory was made and announced, then removed.
+    announced, error = proc.stderr.split("\n", 1)
+    assert announced.startswith(f"vislab: run directory {runs / 'digits'}")
+    line = assert_bad_input(proc.returncode, proc.stdout, error, "File too large", "free space or choose another --runs-dir")
     assert f"cannot write {runs / 'digits'}" in line and "checkpoints" in line
     assert run_dirs(runs) == []
 
@@ -235,7 +237,9 @@ def test_a_disk_that_fills_up_mid_run_leaves_a_summary_no_further_than_the_check
     )
     if proc.returncode != 2 and "mount" in proc.stderr and "vislab" not in proc.stderr:
         pytest.skip(f"no tmpfs mount here: {proc.stderr.strip()}")
-    assert_bad_input(proc.returncode, proc.stdout, proc.stderr, "No space left on device", "free space or choose another --runs-dir")
+    announced, error = proc.stderr.split("\n", 1)
+    assert announced.startswith(f"vislab: run directory {runs / 'digits'}")
+    assert_bad_input(proc.returncode, proc.stdout, error, "No space left on device", "free space or choose another --runs-dir")
     run = vislab.Run(next((tmp_path / "runs-kept").glob("digits/*")))
     checkpoint = load_checkpoint(run.checkpoint_path("last"))
     assert checkpoint["state"]["epoch"] == 1

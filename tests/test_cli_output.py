@@ -3,8 +3,14 @@ plain lines when stderr is no terminal, headline metrics per epoch, and messages
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+from conftest import SRC
 from vislab.engine.progress import format_row
 
 
@@ -42,3 +48,18 @@ def test_a_misspelt_verb_gets_a_suggestion(main):
 def test_messages_name_the_verb_in_use(main, tmp_path: Path):
     code, _, err = main("predict", tmp_path, "a.png", "--set", "sliding_window")
     assert code == 2 and "give each as --set key=value (vislab predict" in err and "vislab train" not in err
+
+
+@pytest.mark.parametrize("args", [["recipes"], ["recipes", "digits"], ["datasets"], ["runs"]])
+def test_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Path, args: list[str]):
+    run = tmp_path / "runs" / "digits" / "20260101-000000"
+    (run / "checkpoints").mkdir(parents=True)  # one run for `vislab runs` to list
+    (run / "config.yaml").write_text("recipe: digits\ntrain:\n  epochs: 1\n")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vislab", *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(SRC), "VISLAB_RUNS": str(tmp_path / "runs")},
+        )
+    assert proc.returncode == 2
+    assert proc.stderr == ("vislab: error: cannot write the output to stdout: No space left on device; "
+                           "free space where it goes, or send it elsewhere\n")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import shutil
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -21,7 +21,7 @@ from .config import Config
 from .errors import VislabError
 from .inference import calibrate, ensemble, evaluate, predict, restore  # noqa: F401 (part of the API)
 from .outputs import out_file
-from .runs import Run, check_name, default_runs_dir, ensure_dir, write_data_info
+from .runs import Run, check_name, default_runs_dir, ensure_dir, training_lock, write_data_info
 
 
 def train(
@@ -32,6 +32,7 @@ def train(
     name: Optional[str] = None,
     overrides: Optional[dict[str, Any]] = None,
     on_epoch: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
+    announce: bool = True,
     **kwargs: Any,
 ) -> Run:
     """Train a recipe (a packaged name, a YAML path or a recipe mapping) with dotted overrides; returns the Run.
@@ -39,7 +40,8 @@ def train(
     ``vislab.train("digits", **{"optim.lr": 3e-3})``; ``vislab.train(resume="runs/digits/...")``
     continues an interrupted run from its last.pt. Bad input raises VislabError before any run
     directory is created. ``on_epoch(row)`` sees each metrics.csv row and may stop training by
-    returning a final status (see ``engine.fit``).
+    returning a final status (see ``engine.fit``). ``announce`` prints the new run's directory on stderr as
+    soon as it exists (a sweep, whose display names the sweep's directory, turns it off).
     """
     values = {**(overrides or {}), **kwargs}
     if name is not None:
@@ -49,13 +51,21 @@ def train(
     if recipe is None:
         raise VislabError("name a recipe to train (`vislab recipes` lists them), or --resume RUN_DIR")
     cfg = config_mod.resolve(recipe, values)
-    return _run_training(cfg, ensure_dir(Path(runs_dir) if runs_dir else default_runs_dir()), name, on_epoch=on_epoch)
+    runs_dir = ensure_dir(Path(runs_dir) if runs_dir else default_runs_dir())
+    return _run_training(cfg, runs_dir, name, on_epoch=on_epoch, announce=announce)
 
 
 def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optional[Callable] = None) -> Run:
     run = path if isinstance(path, Run) else Run.load(path)
     for folder in (run.dir, run.checkpoint_path().parent):
         ensure_dir(folder, "run directory", "copy the run directory somewhere writable and resume the copy")
+    with training_lock(run):
+        cfg, checkpoint, notes = _resume_plan(run, overrides)
+        return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint, on_epoch=on_epoch, resume_notes=notes)
+
+
+def _resume_plan(run: Run, overrides: dict[str, Any]) -> tuple[Config, dict, list[str]]:
+    """The config, checkpoint and notes a resume of ``run`` continues with; what cannot be resumed is bad input."""
     last = run.checkpoint_path("last")
     if not last.is_file():
         raise VislabError(
@@ -80,8 +90,7 @@ def _resume(path: str | Path | Run, overrides: dict[str, Any], on_epoch: Optiona
         )
     if "train.epochs" in changes:
         checkpoint = replanned(checkpoint, cfg.sched, cfg.train.epochs)
-    notes = [*run.summary.get("resume_notes", []), *change_notes(changes, done)]
-    return _run_training(cfg, run.dir.parent.parent, None, run=run, checkpoint=checkpoint, on_epoch=on_epoch, resume_notes=notes)
+    return cfg, checkpoint, [*run.summary.get("resume_notes", []), *change_notes(changes, done)]
 
 
 def _run_training(
@@ -92,35 +101,26 @@ def _run_training(
     checkpoint: Optional[dict] = None,
     on_epoch: Optional[Callable] = None,
     resume_notes: Optional[list[str]] = None,
+    announce: bool = True,
 ) -> Run:
-    from .schemes.settings import check as check_schemes
-
-    check_schemes(cfg)  # on the config alone, before torch is imported
-    from . import data, tasks
-    from .engine import configure_backends, describe_checkpoint, fit, load_weights, make_fabric, seed_all
-    from .engine import optim, progressive
-    from .schemes.task import wrap
+    bundle, task, model = training_parts(cfg)
+    from .engine import configure_backends, describe_checkpoint, load_weights, make_fabric
+    from .engine.fit import fit_prepared, prepare
 
     fabric = make_fabric(cfg.train)
-    seed_all(cfg.train.seed)
-    bundle = data.bootstrapped(data.build(cfg.data, cfg.aug), cfg.data, cfg.train.seed)
-    task = wrap(tasks.build(cfg, bundle.info), cfg, bundle)
-    model = task.build_model(cfg, bundle.info)
     if run is not None and checkpoint is not None:  # checked before anything in the run directory changes
         load_weights(model, checkpoint["model"], describe_checkpoint(run.checkpoint_path("last"), checkpoint))
-    optim.param_groups(cfg.optim, model)  # groups and schedules this model cannot have: bad input before the run exists
-    progressive.check(cfg, model)
-    if run is not None:
         check_split_files(run, bundle.files)
     fabric.launch()  # with several devices this starts the other processes, which re-run up to here
     configure_backends(cfg.train, fabric)
+    session = prepare(cfg, bundle, model, task, fabric, checkpoint)  # fit's own checks, before the run exists
     created = run is None and fabric.is_global_zero
-    if fabric.is_global_zero:
-        if run is None:
-            run = Run.create(runs_dir, cfg.recipe, name)
-            if cfg.train.progress:  # with the progress: to find the run while it runs, or after a kill
-                print(f"vislab: run directory {run.dir}", file=sys.stderr)
-    with removed_unless_checkpointed(run if created else None):
+    if created:
+        run = Run.create(runs_dir, cfg.recipe, name)
+        if announce:  # to find the run while it runs, or after a kill
+            print(f"vislab: run directory {run.dir}", file=sys.stderr)
+    # A resume holds the lock from its first check on (see _resume).
+    with removed_unless_checkpointed(run if created else None), training_lock(run) if created else nullcontext():
         if fabric.is_global_zero:
             config_mod.save(cfg, run.config_path)
             write_split_files(run, bundle.files)
@@ -132,8 +132,30 @@ def _run_training(
             if resume_notes:
                 run.update_summary(resume_notes=resume_notes)
         run = Run(fabric.broadcast(str(run.dir) if fabric.is_global_zero else None, src=0))
-        fit(cfg, bundle, model, task, run, fabric, resume=checkpoint, on_epoch=on_epoch)
+        fit_prepared(session, run, on_epoch)
     return run
+
+
+def training_parts(cfg: Config, bundle: Any = None) -> tuple[Any, Any, Any]:
+    """(data bundle, task, model) of a run of ``cfg``, built and checked as training needs them: the scheme, the
+    keys each builder reads, parameter groups, progressive sizes. Bad input raises VislabError before anything
+    is created; `vislab sweep` checks each trial's settings with it. ``bundle``: the data when already built
+    for this config's data.* and aug.* keys."""
+    from .schemes.settings import check as check_schemes
+
+    check_schemes(cfg)  # on the config alone, before torch is imported
+    from . import data, tasks
+    from .engine import optim, progressive, seed_all
+    from .schemes.task import wrap
+
+    seed_all(cfg.train.seed)  # the model's first weights, and any draw in building the data, follow train.seed
+    if bundle is None:
+        bundle = data.bootstrapped(data.build(cfg.data, cfg.aug), cfg.data, cfg.train.seed)
+    task = wrap(tasks.build(cfg, bundle.info), cfg, bundle)
+    model = task.build_model(cfg, bundle.info)
+    optim.param_groups(cfg.optim, model)  # groups and schedules this model cannot have: bad input before the run exists
+    progressive.check(cfg, model)
+    return bundle, task, model
 
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

@@ -41,13 +41,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     prepare_process()  # before torch is imported: on a busy machine, threads that wait without spinning
     from .api import train
+    from .runs import is_first_process
 
     recipe, overrides = split_items(args.items, recipe_expected=args.resume is None)
     if args.resume is not None and recipe is not None:
         raise VislabError("--resume continues a run with its own recipe; give only key=value overrides")
     run = train(recipe, resume=args.resume, runs_dir=args.runs_dir, name=args.name, overrides=overrides)
     summary = run.summary
-    if summary.get("world_size", 1) > 1 and not _is_rank_zero():
+    if summary.get("world_size", 1) > 1 and not is_first_process():
         return 0
     print(f"run directory: {run.dir}")
     print(result_line(summary))
@@ -65,12 +66,6 @@ def result_line(summary: dict[str, Any]) -> str:
 
 def _num(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-
-def _is_rank_zero() -> bool:
-    import os
-
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0) == 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -201,6 +196,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from .runs import default_runs_dir, recent_runs
 
+    if args.last < 1:
+        raise VislabError(f"--last N lists the N most recent runs; N must be at least 1, not {args.last}")
     root = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
     rows = recent_runs(root, args.last)
     if not rows:
@@ -501,6 +498,22 @@ def unknown_verb(argv: list[str]) -> Optional[str]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run one verb; exit code 0, 2 for bad input (one line on stderr), 130 interrupted, 1 a bug (traceback)."""
+    stdout = sys.stdout
+    if stdout is None:  # started with stdout closed: print writes nothing, there is nothing to check
+        return run_verb(argv)
+    sys.stdout = CheckedOutput(stdout)
+    try:
+        code = run_verb(argv)
+        sys.stdout.flush()  # a full disk shows here, not in Python's own flush at exit (a traceback there)
+        return code
+    except OutputFailed as e:
+        return output_failed(e.error)
+    finally:
+        sys.stdout = stdout
+
+
+def run_verb(argv: Optional[list[str]]) -> int:
     parser = build_parser()
     wrong = unknown_verb(sys.argv[1:] if argv is None else argv)
     if wrong is not None:
@@ -522,14 +535,51 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt as e:
         print(f"vislab: interrupted{f'; {e}' if str(e) else ''}", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return reader_gone()
 
 
-def reader_gone() -> int:
-    """The reader of our output stopped (`vislab recipes | head -3`): end quietly, as a shell tool would."""
+class OutputFailed(Exception):
+    """Writing to stdout failed; ``error`` is why (a full disk, a reader that went away)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class CheckedOutput:
+    """sys.stdout whose write errors raise OutputFailed, told apart from the OSErrors of everything else."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as e:
+            raise OutputFailed(e) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as e:
+            raise OutputFailed(e) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def output_failed(error: OSError) -> int:
+    """Our output could not be written. A reader that stopped (`vislab recipes | head -3`) ends us quietly, as
+    a shell tool would (SIGPIPE's status); anything else (`> /dev/full`) is one line on stderr and exit 2."""
+    import errno
     import os
 
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit; that flush must not fail again
-    return 128 + 13  # SIGPIPE's exit status
+    try:  # Python flushes stdout at exit; that flush must not fail again (with a traceback)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # not a file descriptor (output captured in-process): nothing is flushed at exit
+    if error.errno == errno.EPIPE:
+        return 128 + 13
+    print(f"vislab: error: cannot write the output to stdout: {error.strerror or error}; "
+          "free space where it goes, or send it elsewhere", file=sys.stderr)
+    return 2

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fcntl
 import json
 import os
 import re
+import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -19,6 +22,7 @@ from . import config as config_mod
 from .atomic import atomic_write, atomic_write_text
 from .errors import VislabError
 
+LOCK = ".lock"  # held (flock) by the process that trains the run
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+-]*$")
 
 
@@ -167,6 +171,59 @@ class Run:
             f.write(buf.getvalue().encode())
 
         atomic_write(self.dir / "metrics.csv", write)
+
+
+def is_first_process() -> bool:
+    """Whether this process is the first (rank 0) of a training run, from what a launcher (Lightning Fabric,
+    torchrun) put in the environment: true for a single process, and for the first before it starts the rest."""
+    env = os.environ
+    if env.get("RANK"):
+        return int(env["RANK"]) == 0
+    return int(env.get("LOCAL_RANK") or 0) == 0 and int(env.get("NODE_RANK") or env.get("GROUP_RANK") or 0) == 0
+
+
+@contextmanager
+def training_lock(run: Run) -> Iterator[None]:
+    """Hold ``RUN/.lock`` while training ``run`` (on the first process only; removed after): a second `vislab
+    train --resume` of the run is bad input while this one trains, and the operating system releases the lock
+    however the process ends, so a killed run can be resumed. A run directory deleted (or moved) while it trains turns
+    the error that follows into bad input naming it."""
+    if not is_first_process():
+        yield
+        return
+    path = run.dir / LOCK
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise VislabError(f"{run.dir} is being trained by {holder}; wait for it to end (or stop it) before resuming it") from None
+        if not _unlinked(path, fd):
+            break
+        os.close(fd)  # its holder removed it between our open and our lock: lock the file now there
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        try:
+            yield
+        except Exception:
+            if _unlinked(path, fd):
+                raise VislabError(f"run directory {run.dir} was deleted while it trained; training stopped") from None
+            raise
+    finally:
+        if not _unlinked(path, fd):
+            path.unlink()  # while still held, so that no other process holds a file no longer there
+        os.close(fd)
+
+
+def _unlinked(path: Path, fd: int) -> bool:
+    """Whether the file open as ``fd`` is no longer at ``path`` (its folder deleted or moved)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(fd).st_ino
+    except OSError:
+        return True
 
 
 def _number(key: str, value: str) -> Any:

@@ -67,7 +67,7 @@ def test_broken_exports_are_bad_input_naming_the_file(tmp_path, main):
     data = json.loads((tmp_path / "annotations" / "panoptic_train2017.json").read_text())
     data["annotations"][0]["segments_info"][0]["category_id"] = 99
     (tmp_path / "annotations" / "panoptic_train2017.json").write_text(json.dumps(data))
-    with pytest.raises(VislabError, match=r"a segment of 000000000000.jpg has no or an unknown 99 \(categories: 7, 24, 26\)"):
+    with pytest.raises(VislabError, match=r"a segment of image 000000000000.jpg has category_id 99, which 'categories' lacks \(it has 7, 24, 26\)"):
         panoptic(tmp_path, overrides)
     with pytest.raises(VislabError, match="needs data.root=PATH"):
         build(resolve("shapes-panoptic", {"data.name": "coco_panoptic"}).data, resolve("shapes-panoptic").aug)

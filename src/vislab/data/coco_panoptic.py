@@ -124,27 +124,46 @@ def list_split(root: Path, json_path: str, masks: str, images: str, cats: Option
     names, to_class, things = categories(data, path)
     if cats is not None and names != cats["names"]:
         raise VislabError(f"{path} has other categories than the training JSON; both splits need the same")
-    files = {int(im["id"]): str(im["file_name"]) for im in data["images"]}
+    try:
+        files = {int(im["id"]): str(im["file_name"]) for im in data["images"]}
+    except (KeyError, TypeError, ValueError):
+        raise VislabError(f"{path}: an entry of 'images' lacks an id or file_name; export it again") from None
     found = image_index(root / images)
     items: list[Item] = []
-    for ann in data["annotations"]:
+    for number, ann in enumerate(data["annotations"], start=1):
+        for key in ("image_id", "file_name"):
+            if not isinstance(ann, dict) or key not in ann:
+                raise VislabError(f"{path}: annotation {number} has no {key}; export it again")
         name = files.get(int(ann["image_id"]))
         if name is None:
-            raise VislabError(f"{path}: annotation {ann.get('file_name')} names image_id {ann['image_id']}, which 'images' lacks")
+            raise VislabError(f"{path}: annotation {ann['file_name']} names image_id {ann['image_id']}, which 'images' lacks")
+        if "segments_info" not in ann:
+            raise VislabError(f"{path}: the annotation of image {name} has no segments_info; export it again")
         image = found.get(Path(name).name)
         if image is None:
             raise VislabError(f"image {name} of {path} is not in {root / images} (nor below it); {KEY}.*_images names the folder")
         png = root / masks / str(ann["file_name"])
         if not png.is_file():
             raise VislabError(f"panoptic PNG {png} of image {name} is missing; {KEY}.*_masks names the folder of the PNGs")
-        try:
-            segments = tuple((int(s["id"]), IGNORE if s.get("iscrowd") else to_class[int(s["category_id"])]) for s in ann["segments_info"])
-        except KeyError as e:
-            raise VislabError(f"{path}: a segment of {name} has no or an unknown {e} (categories: {', '.join(map(str, to_class))})") from None
-        items.append((image, png, segments))
+        items.append((image, png, segments_of(ann["segments_info"], to_class, path, name)))
     if not items:
         raise VislabError(f"{path} annotates no image")
     return {"names": names, "things": things}, items
+
+
+def segments_of(info: list, to_class: dict[int, int], path: Path, name: str) -> Segments:
+    """(segment id, class id or IGNORE for a crowd) of an annotation's segments_info; a segment without an id or
+    category_id, or of a category the JSON lacks, is bad input naming the JSON and the image."""
+    segments = []
+    for s in info:
+        lacking = [k for k in ("id", "category_id") if not isinstance(s, dict) or k not in s]
+        if lacking:
+            raise VislabError(f"{path}: a segment of image {name} has no {lacking[0]}; export it again")
+        if int(s["category_id"]) not in to_class:
+            raise VislabError(f"{path}: a segment of image {name} has category_id {s['category_id']}, which 'categories' "
+                              f"lacks (it has {', '.join(map(str, to_class))})")
+        segments.append((int(s["id"]), IGNORE if s.get("iscrowd") else to_class[int(s["category_id"])]))
+    return tuple(segments)
 
 
 def check_items(items: list[Item]) -> None:

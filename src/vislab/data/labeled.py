@@ -30,7 +30,8 @@ _BOOTSTRAP_STREAM = 2
 
 
 def labeled_indices(
-    labels: Optional[Sequence[int]], size: int, *, per_class: Optional[int], fraction: Optional[float], seed: int
+    labels: Optional[Sequence[int]], size: int, *, per_class: Optional[int], fraction: Optional[float], seed: int,
+    class_names: Optional[Sequence[str]] = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(labeled, unlabeled) positions in a training split of ``size`` samples, each sorted.
 
@@ -48,15 +49,19 @@ def labeled_indices(
     groups: dict[int, list[int]] = {}
     for i, y in enumerate(labels):
         groups.setdefault(int(y), []).append(i)
+    smallest = min(sorted(groups), key=lambda c: len(groups[c]))
+    if per_class is not None and per_class > len(groups[smallest]):
+        have = len(groups[smallest])
+        name = str(class_names[smallest]) if class_names else str(smallest)
+        which = f"class {smallest}" + (f" ({name})" if name != str(smallest) else "")
+        raise VislabError(
+            f"data.labeled_per_class={per_class}: {which} has only {have} training samples (the fewest of any class); "
+            f"lower it to at most {have}"
+        )
     keep: list[int] = []
     for cls in sorted(groups):
         idx = rng.permutation(np.array(groups[cls]))
         n = per_class if per_class is not None else max(1, int(round(fraction * len(idx))))  # type: ignore[operator]
-        if n > len(idx):
-            raise VislabError(
-                f"data.labeled_per_class={per_class}: class {cls} has only {len(idx)} training samples; "
-                f"lower it to at most {min(len(g) for g in groups.values())}"
-            )
         keep.extend(idx[:n].tolist())
     labeled = np.sort(np.array(keep, dtype=np.int64))
     unlabeled = np.setdiff1d(np.arange(size), labeled)
@@ -163,7 +168,8 @@ def split_labeled(bundle: DataBundle, cfg: DataConfig) -> DataBundle:
     info = bundle.info
     labels = class_labels(bundle.train, info.task)
     labeled, unlabeled = labeled_indices(
-        labels, len(bundle.train), per_class=cfg.labeled_per_class, fraction=cfg.labeled_fraction, seed=cfg.split_seed
+        labels, len(bundle.train), per_class=cfg.labeled_per_class, fraction=cfg.labeled_fraction, seed=cfg.split_seed,
+        class_names=info.class_names,
     )
     fill = hidden_target(info, per_pixel=labels is None)
     pool = subset(bundle.train, unlabeled, hide_target=True, fill=fill) if len(unlabeled) else None

@@ -89,7 +89,30 @@ def count_classes(cfg: DataConfig, values: dict[Path, np.ndarray], root: Path) -
             f"pairs: cannot tell the classes of {root}: its masks hold only the values {sorted(raw)[:8]}; "
             f"set data.mask_values (e.g. 'data.mask_values={{0: 0, 255: 1}}') or data.num_classes"
         )
+    if not cfg.mask_values:
+        check_stray(values, classes, cfg.ignore_index)
     return int(max(classes)) + 1
+
+
+def check_stray(values: dict[Path, np.ndarray], classes: set[int], ignore_index: int) -> None:
+    """Class ids read from the masks run from the lowest without a gap; a value past a gap (7 among masks of 0
+    and 1) would silently add classes that no pixel has: bad input naming the mask, the value, and the
+    settings that either ignore it or declare the classes."""
+    top = min(classes)
+    while top + 1 in classes:
+        top += 1
+    stray = sorted(v for v in classes if v > top)
+    if not stray:
+        return
+    holding = [mask for mask, found in values.items() if np.isin(found, stray).any()]
+    others = f" (and {len(holding) - 1} other mask{'s' if len(holding) > 2 else ''})" if len(holding) > 1 else ""
+    shown = ", ".join(str(v) for v in stray if v in values[holding[0]])
+    mapping = ", ".join(f"{v}: {ignore_index}" for v in stray)
+    raise VislabError(
+        f"pairs: mask {holding[0]}{others} holds {shown}, which would make {stray[-1] + 1} classes where the masks "
+        f"hold none of {top + 1}..{stray[0] - 1}; to ignore a stray value set data.num_classes={top + 1} "
+        f"'data.mask_values={{{mapping}}}', or set data.num_classes={stray[-1] + 1} if there are that many"
+    )
 
 
 def pools(root: Path, cfg: DataConfig) -> dict[str, Pairs]:

@@ -55,9 +55,9 @@ class Session:
     optimizer: Any
     scheduler: Any
     task: Task
-    run: Run
+    run: Optional[Run]  # None until ``fit_prepared`` is given the run directory
     state: TrainState
-    recorder: Recorder
+    recorder: Optional[Recorder]  # made with the run
     progress: EpochProgress
     monitor: str
     mode: str
@@ -68,12 +68,14 @@ class Session:
     epoch_metrics: Any = None  # the training metrics of the epoch in progress
     recorded: Optional[dict] = None  # progress as of the last checkpoint and metrics.csv row both on disk
     threads: Any = None  # the CPU thread planner (vislab.threads.ThreadPlanner); None on accelerators
-    epoch_batches: int = 0  # training batches per epoch (the training loader's length)
+    bundle: Optional[DataBundle] = None
+    loaders: tuple[Loader, ...] = ()  # training, validation
+    resume: Optional[dict] = None  # the checkpoint training continues from
 
     def context(self) -> StepContext:
         """The StepContext of the step about to run."""
         st = self.state
-        return StepContext(self.fabric, st.epoch, st.step, st.global_step, self.extra_models, epoch_batches=self.epoch_batches)
+        return StepContext(self.fabric, st.epoch, st.step, st.global_step, self.extra_models, epoch_batches=len(self.loaders[0]))
 
     def evaluated(self) -> nn.Module:
         """The weights validation judges: the task's evaluated extra model (Mean Teacher's teacher), else the model."""
@@ -117,6 +119,13 @@ def fit(
     every process with each new metrics.csv row) may end training early by returning a status, such as
     a sweep's "pruned", which summary.json then carries instead of "completed". Returns summary.json.
     """
+    return fit_prepared(prepare(cfg, bundle, model, task, fabric, resume), run, on_epoch)
+
+
+def prepare(cfg: Config, bundle: DataBundle, model: nn.Module, task: Task, fabric: Any, resume: Optional[dict] = None) -> Session:
+    """Everything ``fit`` sets up before it writes (weights and state from ``resume``, optimizer, loaders,
+    schedule, monitored metric, the task's streams), so that the bad input it would meet is raised before
+    the caller makes a run directory; ``fit_prepared`` then trains the Session into one."""
     state = TrainState.from_checkpoint(resume["state"]) if resume else TrainState()
     if resume:
         load_weights(model, resume["model"], "the checkpoint")
@@ -141,16 +150,22 @@ def fit(
     if resume:
         load_training_state(fabric, optimizer, scheduler, resume)
     monitor, mode = monitor_of(cfg, task)
-    s = Session(
-        cfg, fabric, model, optimizer, scheduler, task, run, state,
-        # TensorBoard steps are epochs: drop what a killed run logged after its checkpoint.
-        Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None),
+    return Session(
+        cfg, fabric, model, optimizer, scheduler, task, None, state, None,
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs, monitor),
         monitor, mode, extra_models, stream_cursors(cfg, task.extra_streams(bundle), fabric, bundle), ema, average,
-        threads=cpu_threads(cfg.train, fabric), epoch_batches=len(train_loader),
+        threads=cpu_threads(cfg.train, fabric), bundle=bundle, loaders=(train_loader, val_loader), resume=resume,
     )
+
+
+def fit_prepared(s: Session, run: Run, on_epoch: Optional[Callable[[dict[str, Any]], Optional[str]]] = None) -> dict[str, Any]:
+    """Train a prepared Session into ``run`` (see ``fit``); returns summary.json."""
+    cfg, fabric, state, resume = s.cfg, s.fabric, s.state, s.resume
+    s.run = run
+    # TensorBoard steps are epochs: drop what a killed run logged after its checkpoint.
+    s.recorder = Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None)
     s.recorded = progress_fields(s)
-    s.recorder.summary(**start_summary(s, bundle, resumed=resume is not None))
+    s.recorder.summary(**start_summary(s, s.bundle, resumed=resume is not None))
     if resume and fabric.is_global_zero:
         for folder in (run.dir, run.checkpoint_path().parent):
             remove_leftovers(folder)  # what the kill that this resume follows cut short
@@ -163,10 +178,10 @@ def fit(
         try:
             stopped = None
             while stopped is None and state.epoch < cfg.train.epochs and not early_stopped(s):
-                run_epoch(s, train_loader, val_loader)
+                run_epoch(s, *s.loaders)
                 stopped = on_epoch(state.history[-1]) if on_epoch is not None else None
             finishing = True  # last.pt is complete, and finish() puts best.pt's weights in the model
-            summary = finish(s, bundle, stopped or "completed")
+            summary = finish(s, s.bundle, stopped or "completed")
         except KeyboardInterrupt as e:
             if isinstance(e, Interrupted) and not finishing:
                 save(s, "last")  # taken at a step boundary, so the resume is exact

@@ -142,11 +142,11 @@ def build_spec(
     space.check_distinct()
     cfg = config_mod.resolve(recipe, overrides)
     base = config_mod.to_dict(cfg)
-    for example in space.examples():
-        trial_cfg = config_mod.resolve(base, example)
+    examples = [config_mod.resolve(base, example) for example in space.examples()]
+    for trial_cfg in examples:
         if trial_cfg.train.devices not in (1, "1") or trial_cfg.train.num_nodes != 1:
             raise VislabError("a sweep trial trains on one device; spread trials over GPUs with --workers N --gpus-per-trial 1")
-    monitor, mode = objective(cfg)
+    monitor, mode = checked_objective(examples)
     return SweepSpec(
         recipe=cfg.recipe,
         base=config_mod.yaml_dump(base),
@@ -161,13 +161,26 @@ def build_spec(
     )
 
 
-def objective(cfg: config_mod.Config) -> tuple[str, str]:
-    """The metric a trial is scored by and its direction: what picks the run's best.pt."""
-    from .. import data, tasks
+def checked_objective(configs: list[config_mod.Config]) -> tuple[str, str]:
+    """Check trial configs as `vislab train` checks a run's before creating it (each dataset built once per
+    distinct data.* and aug.*, seeds skipped: they change no check); return the metric a trial is scored by
+    and its direction, what picks the run's best.pt."""
+    from ..api import training_parts
     from ..engine.fit import monitor_of
 
-    bundle = data.build(cfg.data, cfg.aug)
-    return monitor_of(cfg, tasks.build(cfg, bundle.info))
+    bundles: dict[str, Any] = {}
+    checked: set[str] = set()
+    objectives = []
+    for cfg in configs:
+        values = config_mod.to_dict(cfg)
+        values["train"] = {k: v for k, v in values["train"].items() if k != "seed"}
+        if config_mod.yaml_dump(values) in checked:
+            continue
+        checked.add(config_mod.yaml_dump(values))
+        data_key = config_mod.yaml_dump({"data": values["data"], "aug": values["aug"]})
+        bundles[data_key], task, _ = training_parts(cfg, bundles.get(data_key))
+        objectives.append(monitor_of(cfg, task))  # which checks the monitor too, as training does
+    return objectives[0]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -97,6 +97,7 @@ def _train(sweep: Sweep, trial: Any, values: dict[str, Any], previous: Optional[
         name=name or trial_dir_name(trial.number),
         overrides={**values, "train.progress": False},  # the sweep's display replaces the per-run bar
         on_epoch=on_epoch,
+        announce=False,  # and names the sweep's directory
     )
 
 
