@@ -109,3 +109,38 @@ def test_domain_generalization_runs_vote_through_their_class_head(main, tmp_path
     reported = [float(line.split()[1]) for line in out.splitlines() if line.strip().startswith("acc")]
     assert reported[:2] == pytest.approx([m.summary["metrics"]["test_acc"] for m in members], abs=5e-5)
     assert "ensemble (soft vote, 2 runs)" in out and len(reported) == 3
+
+
+def rgb_class_folders(root: Path, per_class: int = 15) -> Path:
+    """Two classes of 8x8 colour images (reddish, bluish) as root/<class>/<i>.png."""
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["red", "blue"]):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 120, (8, 8, 3), dtype=np.uint8)
+            pixels[..., 0 if c == 0 else 2] += 120
+            Image.fromarray(pixels, "RGB").save(root / name / f"{i}.png")
+    return root
+
+
+def test_every_evaluation_batch_follows_the_runs_channels_last_layout(main, tmp_path, monkeypatch):
+    import torch
+
+    import vislab.inference as inference
+
+    overrides = {"data.name": "folder", "data.root": str(rgb_class_folders(tmp_path / "images")), "train.channels_last": True}
+    run = vislab.train("digits", runs_dir=tmp_path / "runs", **QUICK, **overrides)
+    seen: list[bool] = []  # per forward: was the batch in the layout the model was restored in
+    restore = inference.restore
+
+    def watched(*args, **kwargs):
+        r = restore(*args, **kwargs)
+        r.model.register_forward_pre_hook(lambda _, inputs: seen.append(inputs[0].is_contiguous(memory_format=torch.channels_last)))
+        return r
+
+    monkeypatch.setattr(inference, "restore", watched)
+    for verb in (["eval", run.dir], ["calibrate", run.dir], ["ensemble", run.dir, run.dir]):  # records, temperature, vote
+        seen.clear()
+        code, _, err = main(*verb)
+        assert code == 0, err
+        assert seen and all(seen), f"vislab {verb[0]}: {seen.count(False)} of {len(seen)} batches not channels_last"

@@ -104,7 +104,7 @@ def evaluate(
     save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", metrics, r.task.eval_settings())
     if exported is None and target is None:
         try:
-            write_records(r.run.dir, r.model, r.task, r.fabric, {split: loader}, source)
+            write_records(r.run.dir, r.model, r.task, r.fabric, r.cfg, {split: loader}, source)
         except OSError as e:
             raise MetricsNotSaved(f"cannot write {r.run.dir / 'records'}: {e.strerror}; the metrics above were saved, "
                                   "the per-image records were not", metrics) from None
@@ -112,7 +112,7 @@ def evaluate(
         from .engine import predictions
 
         whole = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False, sharded=False)
-        r.task.export_panoptic(export_dir, predictions(r.model, whole, r.task, r.fabric))
+        r.task.export_panoptic(export_dir, predictions(r.model, whole, r.task, r.fabric, r.cfg))
     return metrics
 
 

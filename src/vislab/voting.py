@@ -37,7 +37,7 @@ def split_logits(restored: Any, split: str) -> tuple[torch.Tensor, torch.Tensor,
         raise VislabError(f"{r.run.dir}: dataset {r.cfg.data.name} has no {split} split")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False, sharded=False)
     logits, targets, index = [], [], []
-    for outputs, batch in predictions(r.model, loader, task, r.fabric):
+    for outputs, batch in predictions(r.model, loader, task, r.fabric, r.cfg):
         logits.append(task.class_logits(outputs).float().cpu())
         targets.append(batch["target"].cpu())
         index.append(torch.as_tensor(batch["index"]).cpu())
