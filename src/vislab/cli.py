@@ -268,7 +268,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export.export import export_run
 
     report = export_run(args.run_dir, args.format, checkpoint=args.checkpoint, out=args.out,
-                        dynamic_batch=args.dynamic_batch, opset=args.opset, half=args.half)
+                        dynamic_batch=args.dynamic_batch, opset=args.opset, half=args.half, weights=args.weights)
     print(f"wrote {report['file']}")
     print(f"check on {report['sample']}: max abs difference {report['max_abs_diff']:.2e}, "
           f"agreement {report['agreement']:.4f}" + (
@@ -312,7 +312,7 @@ def add_eval(sub: Any) -> None:
     p.add_argument("--exported", default=None, metavar="PATH", help="evaluate this exported file of the run "
                    "(vislab export) with ONNX Runtime or TorchScript instead of its checkpoint")
     p.add_argument("--out", default=None, metavar="FILE.json", help="where the metrics go (default RUN_DIR/eval_<split>_<checkpoint>.json)")
-    p.add_argument("--weights", default="raw", choices=["raw", "ema"], help="the trained weights, or their EMA (train.ema)")
+    add_weights(p)
     p.add_argument("--export-panoptic", default=None, metavar="DIR",
                    help="panoptic runs: also write predictions and ground truth of the split in COCO panoptic format")
     p.set_defaults(func=cmd_eval)
@@ -321,6 +321,11 @@ def add_eval(sub: Any) -> None:
 def add_checkpoint(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default="best", metavar="NAME",
                    help="checkpoints/NAME.pt of the run: best (default), last, ema, averaged")
+
+
+def add_weights(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", default="raw", choices=["raw", "ema"], help="the checkpoint's trained weights (raw), "
+                   "or their exponential moving average (ema; runs with train.ema)")
 
 
 def add_recipes(sub: Any) -> None:
@@ -444,6 +449,8 @@ def add_board(sub: Any) -> None:
 
 
 def add_export(sub: Any) -> None:
+    from .export.options import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+
     p = sub.add_parser("export", help="write a run's model as ONNX or TorchScript, checked against PyTorch")
     p.add_argument("run_dir")
     p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
@@ -451,7 +458,9 @@ def add_export(sub: Any) -> None:
     p.add_argument("--out", default=None, metavar="PATH", help="file to write (default RUN_DIR/export/CHECKPOINT.onnx "
                    "or .torchscript); its check goes to export.json beside it")
     p.add_argument("--dynamic-batch", action="store_true", help="any batch size (default: batches of 1)")
-    p.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset (default: the exporter's, 18)")
+    add_weights(p)
+    p.add_argument("--opset", type=int, default=None, metavar="N",
+                   help=f"ONNX opset, {MIN_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})")
     p.add_argument("--half", action="store_true", help="float16 weights and inputs")
     p.set_defaults(func=cmd_export)
 

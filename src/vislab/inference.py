@@ -37,6 +37,8 @@ def restore(
     one device: the trained weights (``weights="raw"``) or their EMA (``"ema"``); or, with ``exported``, that
     exported file (export.runtime) in the model's place. ``with_data=False`` builds the data only when the
     run saved no data_info.json."""
+    if weights not in WEIGHTS:
+        raise VislabError(f"--weights must be {' or '.join(WEIGHTS)}, not '{weights}'")
     run = run if isinstance(run, Run) else Run.load(run)
     path = run.checkpoint_file(checkpoint) if exported is None else None
     from . import data, tasks  # after the checks: a mistake is answered without torch's import
@@ -62,6 +64,14 @@ def restore(
     load_weights(model, state_weights, describe_checkpoint(path, state))
     model = model_in_layout(model.to(fabric.device).eval(), cfg.train)  # as it trained, which it chose for speed
     return Restored(run, cfg, info, bundle, task, model, fabric)
+
+
+WEIGHTS = ("raw", "ema")  # what --weights chooses: the trained weights, or their EMA (train.ema)
+
+
+def weights_source(checkpoint: str, weights: str) -> str:
+    """How files made from a checkpoint's weights are named: ``best``, or ``best_ema`` for its EMA weights."""
+    return checkpoint + ("_ema" if weights == "ema" else "")
 
 
 class MetricsNotSaved(VislabError):
@@ -100,7 +110,7 @@ def evaluate(
         raise VislabError(f"--export-panoptic needs a panoptic run; {r.run.dir} is a {r.task.name} run")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
-    source = Path(exported).name if exported is not None else checkpoint + ("_ema" if weights == "ema" else "")
+    source = Path(exported).name if exported is not None else weights_source(checkpoint, weights)
     save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", metrics, r.task.eval_settings())
     if exported is None and target is None:
         try:
