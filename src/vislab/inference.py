@@ -209,7 +209,7 @@ def calibrate(run: str | Path | Run, split: str = "val", checkpoint: str = "best
     if split not in ("val", "test", "train"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
     r = restore(run, checkpoint)
-    logits, targets, _ = split_logits(r, split)
+    logits, targets, _ = split_logits(r, split, use="calibrate fits a temperature to")
     result = calibrate_logits(logits, targets, split, checkpoint)
     art = r.run.dir / "artifacts"
     art.mkdir(exist_ok=True)
