@@ -37,9 +37,6 @@ def split_items(
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .threads import prepare_process
-
-    prepare_process()  # before torch is imported: on a busy machine, threads that wait without spinning
     from .api import train
 
     recipe, overrides = split_items(args.items, recipe_expected=args.resume is None)
@@ -282,9 +279,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from .export.options import check_profile_batch
 
     check_profile_batch(args.batch)  # before torch is imported
+    _, overrides = split_items(args.items, recipe_expected=False,
+                               usage="overrides follow the run or recipe (vislab profile RUN_DIR|RECIPE key=value ...)")
     from .export.profile import profile, render_profile
 
-    result = profile(args.target, checkpoint=args.checkpoint, batch=args.batch, exported=not args.eager_only)
+    result = profile(args.target, checkpoint=args.checkpoint, batch=args.batch, exported=not args.eager_only,
+                     overrides=overrides)
     print(render_profile(result, args.format), end="")
     return 0
 
@@ -468,6 +468,7 @@ def add_export(sub: Any) -> None:
 def add_profile(sub: Any) -> None:
     p = sub.add_parser("profile", help="parameters, FLOPs, activation memory, latency and throughput of a model")
     p.add_argument("target", metavar="RUN_DIR|RECIPE")
+    p.add_argument("items", nargs="*", metavar="key=value", help="overrides, e.g. data.image_size=[512,512] or aug.resize=[64,64]")
     add_checkpoint(p)
     p.add_argument("--batch", type=int, default=None, metavar="N",
                    help="the larger batch timed beside batch 1 (default train.eval_batch_size or train.batch_size)")
@@ -509,6 +510,11 @@ def unknown_verb(argv: list[str]) -> Optional[str]:
     return f"unknown verb '{argv[0]}'; {hint}verbs are {', '.join(verbs)}"
 
 
+# The verbs that run models: on a busy machine their threads wait without spinning (vislab.threads), which has
+# to be settled before torch is imported; their thread count is planned where their model runs.
+RUNS_MODELS = ("train", "sweep", "selftrain", "eval", "predict", "export", "profile", "calibrate", "ensemble")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     wrong = unknown_verb(sys.argv[1:] if argv is None else argv)
@@ -523,6 +529,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             args.items = [*args.items, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.verb in RUNS_MODELS:
+        from .threads import prepare_process
+
+        prepare_process()
     try:
         return args.func(args) or 0
     except VislabError as e:

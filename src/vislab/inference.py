@@ -222,15 +222,17 @@ def calibrate(run: str | Path | Run, split: str = "val", checkpoint: str = "best
 
 
 def single_device_fabric(cfg: Config) -> Any:
-    """One device of whatever kind is here, for evaluation and prediction of a finished run."""
+    """One device of whatever kind is here, for evaluation and prediction of a finished run; on a CPU with
+    torch's threads planned as training plans them (what other processes leave free, ``train.threads``)."""
     import torch
 
     from .engine import make_fabric
-
-    from .engine.hardware import resolve_precision
+    from .engine.hardware import cpu_threads, resolve_precision
 
     precision = resolve_precision(cfg.train)
     if precision == "16-mixed" and not torch.cuda.is_available():
         precision = "32-true"
     train = dataclasses.replace(cfg.train, accelerator="auto", devices=1, num_nodes=1, strategy="auto", precision=precision)
-    return make_fabric(train)
+    fabric = make_fabric(train)
+    cpu_threads(train, fabric)
+    return fabric
