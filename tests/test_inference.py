@@ -144,3 +144,21 @@ def test_every_evaluation_batch_follows_the_runs_channels_last_layout(main, tmp_
         code, _, err = main(*verb)
         assert code == 0, err
         assert seen and all(seen), f"vislab {verb[0]}: {seen.count(False)} of {len(seen)} batches not channels_last"
+
+
+def test_eval_takes_panoptic_grouping_keys_for_panoptic_runs_and_says_why_not_for_others(cli, tmp_path):
+    small = ["train.epochs=1", "train.limit_batches=1", "data.num_samples=12", "data.image_size=[32,32]",
+             "train.batch_size=4", "model.widths=[4,8,16,32]", "--runs-dir", tmp_path / "runs"]
+    runs = {}
+    for recipe in ("shapes-panoptic", "shapes-unet"):
+        trained = cli("train", recipe, *small)
+        assert trained.returncode == 0, trained.stderr
+        runs[recipe] = next((tmp_path / "runs" / recipe).iterdir())
+    evaluated = cli("eval", runs["shapes-panoptic"], "eval.panoptic.threshold=0.3", "eval.panoptic.stuff_area=5")
+    assert evaluated.returncode == 0, evaluated.stderr
+    saved = json.loads((runs["shapes-panoptic"] / "eval_val_best.json").read_text())
+    assert saved["panoptic"]["threshold"] == 0.3 and saved["panoptic"]["stuff_area"] == 5 and "val_pq" in saved
+    refused = cli("eval", runs["shapes-unet"], "eval.panoptic.threshold=0.3")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "config key eval.panoptic.threshold does nothing for evaluating a segmentation run" in refused.stderr
+    assert not (runs["shapes-unet"] / "eval_val_best.json").exists()

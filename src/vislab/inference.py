@@ -53,7 +53,7 @@ def restore(
     info = None if with_data else read_data_info(run)
     bundle = data.build(cfg.data, cfg.aug) if info is None else None
     info = info or bundle.info
-    task = tasks.build(cfg, info)
+    task = tasks.build(cfg, info, evaluating=True)
     if exported is not None:
         from .export.runtime import check_matches, load_exported
 

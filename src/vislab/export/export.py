@@ -183,14 +183,13 @@ def export_run(
     also saved in export.json beside the file (``file``, ``max_abs_diff``, ``agreement``, the monitored metric
     both ways ...)."""
     path = check_options(fmt, out, opset)
-    from .. import tasks
     from ..inference import restore, weights_source
     from .checks import compare, sample_batches, save_report
     from .runtime import load_exported
 
     r = restore(run, checkpoint, with_data=False, weights=weights)
     path = path or default_path(r.run.dir, weights_source(checkpoint, weights), fmt)
-    task = tasks.build(r.cfg, r.info)
+    task = r.task
     module, example, meta = prepare(r.model, r.cfg, r.info, task, dynamic_batch, half, str(r.run.dir))
     meta.update(checkpoint=checkpoint, weights=weights)
     export_model(module, example, path, fmt, meta, opset or DEFAULT_OPSET)

@@ -103,7 +103,7 @@ def profile(target: str | Path, checkpoint: str = "best", batch: Optional[int] =
     from .export import prepare
 
     model, cfg, info, what = load_target(target, checkpoint, overrides)
-    module, example, meta = prepare(model, cfg, info, tasks.build(cfg, info), dynamic_batch=True, half=False, run_dir=what)
+    module, example, meta = prepare(model, cfg, info, tasks.build(cfg, info, evaluating=True), dynamic_batch=True, half=False, run_dir=what)
     example = example[:1].normal_(generator=torch.Generator(example.device).manual_seed(0))
     sizes = [1, batch or cfg.train.eval_batch_size or cfg.train.batch_size]
     result: dict[str, Any] = {

@@ -44,9 +44,10 @@ def task_name(cfg: Config, info: DataInfo) -> str:
     return name
 
 
-def build(cfg: Config, info: DataInfo) -> Task:
+def build(cfg: Config, info: DataInfo, evaluating: bool = False) -> Task:
     """The task ``task.name`` chooses (see ``task_name``); model keys only another task reads are bad
-    input, and so is a loss.* or eval.* key the task does not read."""
+    input, and so is a loss.* or eval.* key the task does not read. ``evaluating``: for a finished run
+    (eval, predict, export), whose refusals say so rather than speak of training."""
     name = task_name(cfg, info)
     if name != "panoptic" and panoptic_heads(cfg):
         raise VislabError(
@@ -66,7 +67,8 @@ def build(cfg: Config, info: DataInfo) -> Task:
         )
     factory = TASKS[name]
     for section in ("loss", "eval"):
-        check_reads(getattr(cfg, section), section, factory.reads.get(section, ()), f"{name} training")
+        use = f"evaluating a {name} run" if evaluating else f"{name} training"
+        check_reads(getattr(cfg, section), section, factory.reads.get(section, ()), use)
     return factory(cfg, info)
 
 
