@@ -162,3 +162,51 @@ def test_eval_takes_panoptic_grouping_keys_for_panoptic_runs_and_says_why_not_fo
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "config key eval.panoptic.threshold does nothing for evaluating a segmentation run" in refused.stderr
     assert not (runs["shapes-unet"] / "eval_val_best.json").exists()
+
+
+def test_predict_takes_overrides_as_eval_does_and_skips_unreadable_images(cli, runs, tmp_path):
+    digit_pngs(tmp_path / "digits", 5)
+    (tmp_path / "digits" / "bad.png").write_text("not an image")
+    result = cli("predict", runs[0].dir, tmp_path / "digits", "data.skip_corrupt=true", "--out", tmp_path / "a.csv")
+    assert result.returncode == 0, result.stderr
+    assert [Path(r["file"]).name for r in csv.DictReader(open(tmp_path / "a.csv"))] == [f"{i}.png" for i in range(5)]
+    assert f"vislab: skipped 1 unreadable image (data.skip_corrupt): {tmp_path / 'digits' / 'bad.png'}" in result.stderr
+    old_way = cli("predict", runs[0].dir, tmp_path / "digits", "--set", "data.skip_corrupt=true", "--out", tmp_path / "b.csv")
+    assert old_way.returncode == 0, old_way.stderr
+    assert (tmp_path / "b.csv").read_text() == (tmp_path / "a.csv").read_text()
+    assert "--set is deprecated; give overrides as key=value: vislab predict RUN_DIR IMAGES data.skip_corrupt=true" in old_way.stderr
+    stopped = cli("predict", runs[0].dir, tmp_path / "digits")
+    assert stopped.returncode == 2 and "cannot read image" in stopped.stderr and "bad.png" in stopped.stderr
+
+
+NO_TORCH = """
+import sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "torchvision", "lightning"):
+            raise ImportError(f"{name} imported before the arguments were checked")
+
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+def test_predict_checks_topk_and_out_before_loading_anything(cli, runs, tmp_path):
+    import os
+
+    from conftest import SRC
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NO_TORCH)
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(SRC)])}
+    digit_pngs(tmp_path / "digits", 2)
+    (tmp_path / "notes.txt").write_text("a file")
+    cases = [
+        (["--topk", 0], "--topk must be at least 1, not 0"),
+        (["--out", tmp_path / "notes.txt" / "preds.csv"], f"cannot write --out {tmp_path / 'notes.txt' / 'preds.csv'}: "
+                                                          f"{tmp_path / 'notes.txt'} is a file, not a folder"),
+    ]
+    for args, message in cases:
+        result = cli("predict", runs[0].dir, tmp_path / "digits", *args, env=env)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert message in result.stderr

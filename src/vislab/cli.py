@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 1 a bug, 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -77,7 +78,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .api import evaluate
     from .inference import MetricsNotSaved
 
-    _, overrides = split_items(args.items, recipe_expected=False, usage="overrides follow the run (vislab eval RUN_DIR key=value ...)")
+    _, overrides = split_items([*args.items, *set_items(args, "RUN_DIR")], recipe_expected=False,
+                               usage="overrides follow the run (vislab eval RUN_DIR key=value ...)")
     try:
         metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, out=args.out,
                            exported=args.exported, weights=args.weights,
@@ -90,6 +92,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"wrote {args.export_panoptic}: predictions.json and predictions/, ground_truth.json and ground_truth/ "
               "(COCO panoptic format)")
     return 0
+
+
+def set_items(args: argparse.Namespace, before: str) -> list[str]:
+    """The overrides given the old way, ``--set key=value``, with a note on stderr saying the one way
+    (key=value after ``before``)."""
+    if args.set:
+        print(f"vislab: --set is deprecated; give overrides as key=value: vislab {args.verb} {before} {' '.join(args.set)}",
+              file=sys.stderr)
+    return args.set
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
@@ -160,15 +171,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     check_exported(args.exported)  # before torch is imported
     from .api import predict
 
-    _, overrides = split_items(args.items, recipe_expected=False, usage="give each as --set key=value (vislab predict RUN_DIR IMAGES --set key=value)")
+    inputs, items = overrides_apart([*args.inputs, *args.items])
+    _, overrides = split_items([*items, *set_items(args, "RUN_DIR IMAGES")], recipe_expected=False, usage=PREDICT_USAGE)
+    if not inputs:
+        raise VislabError(f"name the images to predict; {PREDICT_USAGE}")
     options = {"topk": args.topk} if args.topk is not None else {}
-    rows = predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides,
+    rows = predict(args.run_dir, inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides,
                    exported=args.exported, **options)
     for row in rows:
         print(f"{row['file']}: {row['summary']}")
     if args.out:
         print(f"wrote {args.out}")
     return 0
+
+
+PREDICT_USAGE = "image files or folders, then key=value overrides (vislab predict RUN_DIR IMAGES key=value ...)"
+_OVERRIDE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+=")  # every config key is section.key
+
+
+def overrides_apart(items: list[str]) -> tuple[list[str], list[str]]:
+    """(image paths, key=value overrides) of predict's positional items: an item that starts as a dotted config
+    key and a '=', and names no existing file, is an override (a file may be called a=b.png)."""
+    inputs, overrides = [], []
+    for item in items:
+        is_override = _OVERRIDE.match(item) is not None and not Path(item).expanduser().exists()
+        (overrides if is_override else inputs).append(item)
+    return inputs, overrides
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -307,6 +335,7 @@ def add_eval(sub: Any) -> None:
     p = sub.add_parser("eval", help="evaluate a run's checkpoint on a split")
     p.add_argument("run_dir")
     p.add_argument("items", nargs="*", metavar="key=value", help="overrides, e.g. data.root=...")
+    add_deprecated_set(p)
     p.add_argument("--split", default="val", choices=["train", "val", "test"])
     add_checkpoint(p)
     p.add_argument("--exported", default=None, metavar="PATH", help="evaluate this exported file of the run "
@@ -316,6 +345,11 @@ def add_eval(sub: Any) -> None:
     p.add_argument("--export-panoptic", default=None, metavar="DIR",
                    help="panoptic runs: also write predictions and ground truth of the split in COCO panoptic format")
     p.set_defaults(func=cmd_eval)
+
+
+def add_deprecated_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="key=value",
+                   help="deprecated: give overrides as key=value (positional), the one way every verb takes them")
 
 
 def add_checkpoint(p: argparse.ArgumentParser) -> None:
@@ -368,15 +402,15 @@ def add_calibrate(sub: Any) -> None:
 def add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="predict image files (or folders of them) with a run's checkpoint")
     p.add_argument("run_dir")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR key=value",
+                   help="image files or folders of them, then config overrides for inference, e.g. eval.tta.flip=true")
     p.add_argument("--out", default=None, help="where to write the predictions (classification: a CSV file; "
                    "segmentation: a folder of mask and overlay PNGs, default RUN_DIR/predictions)")
     add_checkpoint(p)
     p.add_argument("--exported", default=None, metavar="PATH", help="predict with this exported file of the run")
     p.add_argument("--topk", type=int, default=None, help="classification: classes listed per image (default 5)")
-    p.add_argument("--set", dest="items", action="append", default=[], metavar="key=value",
-                   help="config override for inference, e.g. --set eval.sliding_window=[256,256] (repeatable)")
-    p.set_defaults(func=cmd_predict)
+    add_deprecated_set(p)
+    p.set_defaults(func=cmd_predict, items=[])
 
 
 def add_sweep(sub: Any) -> None:

@@ -5,6 +5,7 @@ files, or voted with other runs.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -153,6 +154,7 @@ def predict(
     overrides: Optional[dict[str, Any]] = None, exported: Optional[str | Path] = None, **options: Any,
 ) -> list[dict[str, Any]]:
     """Predictions of a run's checkpoint for image files (folders are searched), by the run's task.
+    Unreadable files stop it, or with ``data.skip_corrupt`` are left out and counted on stderr.
 
     The task's ``predict_files(model, files, *, cfg, info, device, out, **options)`` does the work and
     returns one dict per image with at least ``file`` and ``summary`` (a line to print); ``out`` is
@@ -162,6 +164,7 @@ def predict(
     exported file of the run instead of its checkpoint. Options not in the task's ``predict_options`` are bad
     input.
     """
+    check_predict_options(out, options)  # before torch is imported and the model loaded
     r = restore(run, checkpoint, overrides, with_data=False, exported=exported)
     from .calibration import run_temperature
     from .data.images import image_files
@@ -177,9 +180,56 @@ def predict(
     elif target is not None:
         target = out_file(target, "predictions.csv", strict_suffix=False)
     files = image_files(inputs, skip=target if task.predicts_to_folder else None)
+    if r.cfg.data.skip_corrupt:
+        files = readable(files)
     if task.predicts_to_folder:
         out_folder(target)
     return task.predict_files(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
+
+
+def check_predict_options(out: Optional[str | Path], options: dict[str, Any]) -> None:
+    """What predict can tell without the run's model: ``--topk`` is at least 1, and ``--out`` can be written
+    (the nearest part of it that exists is a folder, or the file itself, that takes writes). Whether the run
+    writes a file or a folder there is its task's to say, once loaded."""
+    import os
+
+    topk = options.get("topk")
+    if topk is not None and topk < 1:
+        raise VislabError(f"--topk must be at least 1, not {topk}")
+    if out is None:
+        return
+    target = Path(out).expanduser()
+    place = target
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if place != target and not place.is_dir():
+        raise VislabError(f"cannot write --out {target}: {place} is a file, not a folder; choose another --out")
+    if not os.access(place, os.W_OK):
+        raise VislabError(f"cannot write --out {target}: {place} does not take writes; choose another --out")
+
+
+def readable(files: list[Path]) -> list[Path]:
+    """The files that decode as images (``data.skip_corrupt``), the others counted on stderr; none is bad input.
+    Each file is decoded here and again by the task: the price of skipping, paid only when asked for."""
+    from .data.images import prefetched, read_image, unreadable_errors
+
+    errors = unreadable_errors()
+
+    def problem(path: Path) -> Optional[str]:
+        try:
+            read_image(path, None)
+        except errors as e:
+            return str(e)
+        return None
+
+    problems = list(prefetched(files, problem))
+    bad = [(f, p) for f, p in zip(files, problems) if p is not None]
+    if files and len(bad) == len(files):
+        raise VislabError(f"none of the {len(files)} images can be read (first: {bad[0][0]}: {bad[0][1]})")
+    if bad:
+        print(f"vislab: skipped {len(bad)} unreadable image{'s' if len(bad) > 1 else ''} (data.skip_corrupt): "
+              + ", ".join(str(f) for f, _ in bad[:3]) + (" ..." if len(bad) > 3 else ""), file=sys.stderr)
+    return [f for f, p in zip(files, problems) if p is None]
 
 
 def ensemble(
