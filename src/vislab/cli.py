@@ -78,8 +78,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .api import evaluate
     from .inference import MetricsNotSaved
 
-    _, overrides = split_items([*args.items, *set_items(args, "RUN_DIR")], recipe_expected=False,
+    _, overrides = split_items([*args.items, *args.set], recipe_expected=False,
                                usage="overrides follow the run (vislab eval RUN_DIR key=value ...)")
+    note_set(args, "RUN_DIR")
     try:
         metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, out=args.out,
                            exported=args.exported, weights=args.weights,
@@ -94,13 +95,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def set_items(args: argparse.Namespace, before: str) -> list[str]:
-    """The overrides given the old way, ``--set key=value``, with a note on stderr saying the one way
+def note_set(args: argparse.Namespace, before: str) -> None:
+    """Overrides given the old way, ``--set key=value``, are taken with a note on stderr saying the one way
     (key=value after ``before``)."""
     if args.set:
         print(f"vislab: --set is deprecated; give overrides as key=value: vislab {args.verb} {before} {' '.join(args.set)}",
               file=sys.stderr)
-    return args.set
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
@@ -172,7 +172,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .api import predict
 
     inputs, items = overrides_apart([*args.inputs, *args.items])
-    _, overrides = split_items([*items, *set_items(args, "RUN_DIR IMAGES")], recipe_expected=False, usage=PREDICT_USAGE)
+    _, overrides = split_items([*items, *args.set], recipe_expected=False, usage=PREDICT_USAGE)
+    note_set(args, "RUN_DIR IMAGES")
     if not inputs:
         raise VislabError(f"name the images to predict; {PREDICT_USAGE}")
     options = {"topk": args.topk} if args.topk is not None else {}
