@@ -11,7 +11,6 @@ import torch.nn.functional as F
 
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
-from ...errors import VislabError
 from ...tta import classification_tta, describe, mean_outputs
 from ..base import Task
 from .artifacts import Samples, write_classification_report
