@@ -35,6 +35,9 @@ def test_profile_of_a_run_counts_its_parameters_and_times_both_engines(main, dig
     for engine in ("eager", "onnxruntime"):
         assert set(result[engine]) == {"batch_1", "batch_2"}
         assert all(t["latency_ms"] > 0 and t["images_per_s"] > 0 for t in result[engine].values())
+    code, out, err = main("profile", digits_run.dir, "aug.resize=[16,16]", "--eager-only", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["input"] == [1, 16, 16]  # the run's model at another size
 
 
 def test_profile_of_a_recipe_and_bad_batch(main):

@@ -27,7 +27,9 @@ def load_target(target: str | Path, checkpoint: str, overrides: Optional[dict[st
     from ..inference import restore, single_device_fabric
 
     if Path(target).expanduser().is_dir():
-        r = restore(target, checkpoint, overrides, with_data=False)
+        # the saved data_info.json describes the data as it trained; changed data is built to be described
+        changes_data = any(k.startswith(("data.", "aug.")) for k in overrides or {})
+        r = restore(target, checkpoint, overrides, with_data=changes_data)
         return r.model, r.cfg, r.info, f"{r.run.dir} ({checkpoint})"
     cfg = config_mod.resolve(str(target), {"model.pretrained": False, "model.weights": None, **(overrides or {})})
     info = data.build(cfg.data, cfg.aug).info
