@@ -35,9 +35,13 @@ def test_profile_of_a_run_counts_its_parameters_and_times_both_engines(main, dig
     for engine in ("eager", "onnxruntime"):
         assert set(result[engine]) == {"batch_1", "batch_2"}
         assert all(t["latency_ms"] > 0 and t["images_per_s"] > 0 for t in result[engine].values())
-    code, out, err = main("profile", digits_run.dir, "aug.resize=[16,16]", "--eager-only", "--format", "json")
+
+
+@pytest.mark.slow
+def test_profile_of_a_run_at_another_size(main, panoptic_run):
+    code, out, err = main("profile", panoptic_run.dir, "data.image_size=[96,96]", "--eager-only", "--format", "json")
     assert code == 0, err
-    assert json.loads(out)["input"] == [1, 16, 16]  # the run's model at another size
+    assert json.loads(out)["input"] == [3, 96, 96]  # the run trained at 60x60
 
 
 def test_profile_of_a_recipe_and_bad_batch(main):
