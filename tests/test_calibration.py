@@ -27,7 +27,49 @@ def test_ece_by_hand():
     assert bins.accuracy[13] == 0.5 and bins.confidence[13] == pytest.approx(0.9)
 
 
-def test_ece_agrees_with_torchmetrics():
+def test_a_certain_answer_is_binned_alike_by_the_run_metric_and_by_calibrate():
+    from vislab.tasks.classification.metrics import classification_metrics
+
+    # 1.0, 1.0 and 0.96 share the top bin (14/15, 1]: mean confidence 0.9867, 2 of 3 right, gap 0.32;
+    # 0.7 is bin 10 (right, gap 0.3). torchmetrics gave 1.0 a bin of its own: (2*0.5 + 0.04 + 0.3) / 4
+    probs = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.96, 0.04], [0.3, 0.7]])
+    target = torch.tensor([0, 1, 0, 1])
+    bins = reliability_bins(probs, target)
+    assert bins.count[14] == 3 and bins.accuracy[14] == pytest.approx(2 / 3)
+    run_metric = classification_metrics(2, train=False)["ece"]
+    for half in (slice(0, 2), slice(2, 4)):  # over two batches, as an evaluation feeds it
+        run_metric.update(probs[half], target[half])
+    assert float(run_metric.compute()) == pytest.approx(bins.ece, abs=1e-9)
+    assert bins.ece == pytest.approx((3 * (0.98667 - 2 / 3) + 0.3) / 4, abs=1e-4)
+
+
+def test_eval_and_calibrate_report_the_same_ece(cli, tmp_path):
+    import re
+
+    run = tmp_path / "runs" / "digits"
+    trained = cli("train", "digits", "train.epochs=1", "data.limit=300", "--runs-dir", tmp_path / "runs")
+    assert trained.returncode == 0, trained.stderr
+    run = next(run.iterdir())
+    evaluated = cli("eval", run)
+    assert evaluated.returncode == 0, evaluated.stderr
+    val_ece = float(re.search(r"val_ece\s+([\d.]+)", evaluated.stdout).group(1))
+    calibrated = cli("calibrate", run)
+    assert calibrated.returncode == 0, calibrated.stderr
+    assert float(re.search(r"ECE ([\d.]+) ->", calibrated.stdout).group(1)) == pytest.approx(val_ece, abs=1e-4)
+
+
+def test_calibrate_on_a_segmentation_run_says_what_it_calibrates(cli, tmp_path):
+    small = ["data.num_samples=12", "data.image_size=[32,32]", "train.batch_size=4", "model.widths=[4,8,16,32]"]
+    trained = cli("train", "shapes-unet", "train.epochs=1", "train.limit_batches=1", *small, "--runs-dir", tmp_path / "runs")
+    assert trained.returncode == 0, trained.stderr
+    run = next((tmp_path / "runs" / "shapes-unet").iterdir())
+    result = cli("calibrate", run)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "is a segmentation run; calibrate fits a temperature to the class probabilities of classification" in result.stderr
+    assert "ensemble" not in result.stderr and not (run / "calibration.json").exists()
+
+
+def test_ece_agrees_with_torchmetrics_where_no_answer_is_certain():
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(500, 7, generator=g) * 3
     target = torch.randint(0, 7, (500,), generator=g)

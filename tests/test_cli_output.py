@@ -47,7 +47,7 @@ def test_a_misspelt_verb_gets_a_suggestion(main):
 
 def test_messages_name_the_verb_in_use(main, tmp_path: Path):
     code, _, err = main("predict", tmp_path, "a.png", "--set", "sliding_window")
-    assert code == 2 and "give each as --set key=value (vislab predict" in err and "vislab train" not in err
+    assert code == 2 and "then key=value overrides (vislab predict" in err and "vislab train" not in err
 
 
 @pytest.mark.parametrize("args", [["recipes"], ["recipes", "digits"], ["datasets"], ["runs"]])

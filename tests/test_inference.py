@@ -109,3 +109,104 @@ def test_domain_generalization_runs_vote_through_their_class_head(main, tmp_path
     reported = [float(line.split()[1]) for line in out.splitlines() if line.strip().startswith("acc")]
     assert reported[:2] == pytest.approx([m.summary["metrics"]["test_acc"] for m in members], abs=5e-5)
     assert "ensemble (soft vote, 2 runs)" in out and len(reported) == 3
+
+
+def rgb_class_folders(root: Path, per_class: int = 15) -> Path:
+    """Two classes of 8x8 colour images (reddish, bluish) as root/<class>/<i>.png."""
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["red", "blue"]):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 120, (8, 8, 3), dtype=np.uint8)
+            pixels[..., 0 if c == 0 else 2] += 120
+            Image.fromarray(pixels, "RGB").save(root / name / f"{i}.png")
+    return root
+
+
+def test_every_evaluation_batch_follows_the_runs_channels_last_layout(main, tmp_path, monkeypatch):
+    import torch
+
+    import vislab.inference as inference
+
+    overrides = {"data.name": "folder", "data.root": str(rgb_class_folders(tmp_path / "images")), "train.channels_last": True}
+    run = vislab.train("digits", runs_dir=tmp_path / "runs", **QUICK, **overrides)
+    seen: list[bool] = []  # per forward: was the batch in the layout the model was restored in
+    restore = inference.restore
+
+    def watched(*args, **kwargs):
+        r = restore(*args, **kwargs)
+        r.model.register_forward_pre_hook(lambda _, inputs: seen.append(inputs[0].is_contiguous(memory_format=torch.channels_last)))
+        return r
+
+    monkeypatch.setattr(inference, "restore", watched)
+    for verb in (["eval", run.dir], ["calibrate", run.dir], ["ensemble", run.dir, run.dir]):  # records, temperature, vote
+        seen.clear()
+        code, _, err = main(*verb)
+        assert code == 0, err
+        assert seen and all(seen), f"vislab {verb[0]}: {seen.count(False)} of {len(seen)} batches not channels_last"
+
+
+def test_eval_takes_panoptic_grouping_keys_for_panoptic_runs_and_says_why_not_for_others(cli, tmp_path):
+    small = ["train.epochs=1", "train.limit_batches=1", "data.num_samples=12", "data.image_size=[32,32]",
+             "train.batch_size=4", "model.widths=[4,8,16,32]", "--runs-dir", tmp_path / "runs"]
+    runs = {}
+    for recipe in ("shapes-panoptic", "shapes-unet"):
+        trained = cli("train", recipe, *small)
+        assert trained.returncode == 0, trained.stderr
+        runs[recipe] = next((tmp_path / "runs" / recipe).iterdir())
+    evaluated = cli("eval", runs["shapes-panoptic"], "eval.panoptic.threshold=0.3", "eval.panoptic.stuff_area=5")
+    assert evaluated.returncode == 0, evaluated.stderr
+    saved = json.loads((runs["shapes-panoptic"] / "eval_val_best.json").read_text())
+    assert saved["panoptic"]["threshold"] == 0.3 and saved["panoptic"]["stuff_area"] == 5 and "val_pq" in saved
+    refused = cli("eval", runs["shapes-unet"], "eval.panoptic.threshold=0.3")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "config key eval.panoptic.threshold does nothing for evaluating a segmentation run" in refused.stderr
+    assert not (runs["shapes-unet"] / "eval_val_best.json").exists()
+
+
+def test_predict_takes_overrides_as_eval_does_and_skips_unreadable_images(cli, runs, tmp_path):
+    digit_pngs(tmp_path / "digits", 5)
+    (tmp_path / "digits" / "bad.png").write_text("not an image")
+    result = cli("predict", runs[0].dir, tmp_path / "digits", "data.skip_corrupt=true", "--out", tmp_path / "a.csv")
+    assert result.returncode == 0, result.stderr
+    assert [Path(r["file"]).name for r in csv.DictReader(open(tmp_path / "a.csv"))] == [f"{i}.png" for i in range(5)]
+    assert f"vislab: skipped 1 unreadable image (data.skip_corrupt): {tmp_path / 'digits' / 'bad.png'}" in result.stderr
+    old_way = cli("predict", runs[0].dir, tmp_path / "digits", "--set", "data.skip_corrupt=true", "--out", tmp_path / "b.csv")
+    assert old_way.returncode == 0, old_way.stderr
+    assert (tmp_path / "b.csv").read_text() == (tmp_path / "a.csv").read_text()
+    assert "--set is deprecated; give overrides as key=value: vislab predict RUN_DIR IMAGES data.skip_corrupt=true" in old_way.stderr
+    stopped = cli("predict", runs[0].dir, tmp_path / "digits")
+    assert stopped.returncode == 2 and "cannot read image" in stopped.stderr and "bad.png" in stopped.stderr
+
+
+NO_TORCH = """
+import sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "torchvision", "lightning"):
+            raise ImportError(f"{name} imported before the arguments were checked")
+
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+def test_predict_checks_topk_and_out_before_loading_anything(cli, runs, tmp_path):
+    import os
+
+    from conftest import SRC
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NO_TORCH)
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(SRC)])}
+    digit_pngs(tmp_path / "digits", 2)
+    (tmp_path / "notes.txt").write_text("a file")
+    cases = [
+        (["--topk", 0], "--topk must be at least 1, not 0"),
+        (["--out", tmp_path / "notes.txt" / "preds.csv"], f"cannot write --out {tmp_path / 'notes.txt' / 'preds.csv'}: "
+                                                          f"{tmp_path / 'notes.txt'} is a file, not a folder"),
+    ]
+    for args, message in cases:
+        result = cli("predict", runs[0].dir, tmp_path / "digits", *args, env=env)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert message in result.stderr

@@ -1,6 +1,11 @@
 """Calibration of class probabilities: expected calibration error, reliability diagrams, and temperature
 scaling (Guo et al. 2017) fitted on validation logits.
 
+One binning serves the ``ece`` metric of every run (CalibrationError) and ``vislab calibrate``: Guo et al.'s
+bins ((m-1)/M, m/M], so a confidence of exactly 1.0 is in the top bin. torchmetrics' MulticlassCalibrationError
+bins [(m-1)/M, m/M) and gives 1.0 a bin of its own (the ECE of a set with some certain answers differs), and
+keeps every sample's confidence where the sums of each bin are enough.
+
 A run's fitted temperature is stored beside it in calibration.json (``vislab calibrate RUN``); predict and
 ensemble divide the run's logits by it before the softmax.
 """
@@ -15,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchmetrics import Metric
 
 from .atomic import atomic_write_text
 from .errors import VislabError
@@ -41,16 +47,47 @@ class ReliabilityBins:
         return float((gaps * self.count[seen]).sum() / self.count.sum())
 
 
-def reliability_bins(probs: torch.Tensor, target: torch.Tensor, bins: int = BINS) -> ReliabilityBins:
-    """The top-1 confidence of probabilities [N, K] binned in ``bins`` equal-width bins of (0, 1], with each
-    bin's accuracy against class ids [N]. A confidence on a bin edge goes to the lower bin, as torchmetrics
-    bins it."""
+    @classmethod
+    def from_sums(cls, count: torch.Tensor, confidence: torch.Tensor, correct: torch.Tensor) -> "ReliabilityBins":
+        """From each bin's sample count, sum of confidences and number right [BINS] (bin_sums)."""
+        mean = lambda v: torch.where(count > 0, v / count.clamp_min(1), torch.nan)  # noqa: E731
+        return cls(count.cpu().numpy(), mean(confidence).cpu().numpy(), mean(correct).cpu().numpy())
+
+
+def bin_sums(probs: torch.Tensor, target: torch.Tensor, bins: int = BINS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The top-1 confidence of probabilities [N, K] in ``bins`` equal-width bins ((m-1)/M, m/M] (a confidence
+    on an edge goes to the lower bin, 1.0 to the top one): each bin's count, sum of confidences and number of
+    right answers against class ids [N], float64 [bins]."""
     confidence, pred = probs.double().max(1)
     correct = (pred == target).double()
     which = (torch.ceil(confidence * bins).long() - 1).clamp(0, bins - 1)
-    count = torch.bincount(which, minlength=bins).double()
-    mean = lambda v: torch.where(count > 0, torch.bincount(which, v, minlength=bins) / count.clamp_min(1), torch.nan)  # noqa: E731
-    return ReliabilityBins(count.numpy(), mean(confidence).numpy(), mean(correct).numpy())
+    return (torch.bincount(which, minlength=bins).double(), torch.bincount(which, confidence, minlength=bins),
+            torch.bincount(which, correct, minlength=bins))
+
+
+def reliability_bins(probs: torch.Tensor, target: torch.Tensor, bins: int = BINS) -> ReliabilityBins:
+    """Probabilities [N, K] against class ids [N] in ``bins`` confidence bins (bin_sums)."""
+    return ReliabilityBins.from_sums(*bin_sums(probs, target, bins))
+
+
+class CalibrationError(Metric):
+    """The ``ece`` run metric: expected calibration error of probabilities [B, K] against class ids [B], over
+    the bins of bin_sums, from per-bin sums (summed over processes)."""
+
+    full_state_update = False
+
+    def __init__(self, bins: int = BINS, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.bins = bins
+        for name in ("count", "confidence", "correct"):
+            self.add_state(name, torch.zeros(bins, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, probs: torch.Tensor, target: torch.Tensor) -> None:
+        for state, value in zip(("count", "confidence", "correct"), bin_sums(probs, target, self.bins)):
+            setattr(self, state, getattr(self, state) + value)
+
+    def compute(self) -> torch.Tensor:
+        return torch.tensor(ReliabilityBins.from_sums(self.count, self.confidence, self.correct).ece)
 
 
 def expected_calibration_error(probs: torch.Tensor, target: torch.Tensor, bins: int = BINS) -> float:

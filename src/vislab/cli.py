@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 1 a bug, 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -37,9 +38,6 @@ def split_items(
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .threads import prepare_process
-
-    prepare_process()  # before torch is imported: on a busy machine, threads that wait without spinning
     from .api import train
     from .runs import is_first_process
 
@@ -75,7 +73,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .api import evaluate
     from .inference import MetricsNotSaved
 
-    _, overrides = split_items(args.items, recipe_expected=False, usage="overrides follow the run (vislab eval RUN_DIR key=value ...)")
+    _, overrides = split_items([*args.items, *args.set], recipe_expected=False,
+                               usage="overrides follow the run (vislab eval RUN_DIR key=value ...)")
+    note_set(args, "RUN_DIR")
     try:
         metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint, overrides=overrides, out=args.out,
                            exported=args.exported, weights=args.weights,
@@ -88,6 +88,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"wrote {args.export_panoptic}: predictions.json and predictions/, ground_truth.json and ground_truth/ "
               "(COCO panoptic format)")
     return 0
+
+
+def note_set(args: argparse.Namespace, before: str) -> None:
+    """Overrides given the old way, ``--set key=value``, are taken with a note on stderr saying the one way
+    (key=value after ``before``)."""
+    if args.set:
+        print(f"vislab: --set is deprecated; give overrides as key=value: vislab {args.verb} {before} {' '.join(args.set)}",
+              file=sys.stderr)
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
@@ -158,15 +166,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
     check_exported(args.exported)  # before torch is imported
     from .api import predict
 
-    _, overrides = split_items(args.items, recipe_expected=False, usage="give each as --set key=value (vislab predict RUN_DIR IMAGES --set key=value)")
+    inputs, items = overrides_apart([*args.inputs, *args.items])
+    _, overrides = split_items([*items, *args.set], recipe_expected=False, usage=PREDICT_USAGE)
+    note_set(args, "RUN_DIR IMAGES")
+    if not inputs:
+        raise VislabError(f"name the images to predict; {PREDICT_USAGE}")
     options = {"topk": args.topk} if args.topk is not None else {}
-    rows = predict(args.run_dir, args.inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides,
+    rows = predict(args.run_dir, inputs, out=args.out, checkpoint=args.checkpoint, overrides=overrides,
                    exported=args.exported, **options)
     for row in rows:
         print(f"{row['file']}: {row['summary']}")
     if args.out:
         print(f"wrote {args.out}")
     return 0
+
+
+PREDICT_USAGE = "image files or folders, then key=value overrides (vislab predict RUN_DIR IMAGES key=value ...)"
+_OVERRIDE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+=")  # every config key is section.key
+
+
+def overrides_apart(items: list[str]) -> tuple[list[str], list[str]]:
+    """(image paths, key=value overrides) of predict's positional items: an item that starts as a dotted config
+    key and a '=', and names no existing file, is an override (a file may be called a=b.png)."""
+    inputs, overrides = [], []
+    for item in items:
+        is_override = _OVERRIDE.match(item) is not None and not Path(item).expanduser().exists()
+        (overrides if is_override else inputs).append(item)
+    return inputs, overrides
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -265,7 +291,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export.export import export_run
 
     report = export_run(args.run_dir, args.format, checkpoint=args.checkpoint, out=args.out,
-                        dynamic_batch=args.dynamic_batch, opset=args.opset, half=args.half)
+                        dynamic_batch=args.dynamic_batch, opset=args.opset, half=args.half, weights=args.weights)
     print(f"wrote {report['file']}")
     print(f"check on {report['sample']}: max abs difference {report['max_abs_diff']:.2e}, "
           f"agreement {report['agreement']:.4f}" + (
@@ -279,9 +305,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from .export.options import check_profile_batch
 
     check_profile_batch(args.batch)  # before torch is imported
+    _, overrides = split_items(args.items, recipe_expected=False,
+                               usage="overrides follow the run or recipe (vislab profile RUN_DIR|RECIPE key=value ...)")
     from .export.profile import profile, render_profile
 
-    result = profile(args.target, checkpoint=args.checkpoint, batch=args.batch, exported=not args.eager_only)
+    result = profile(args.target, checkpoint=args.checkpoint, batch=args.batch, exported=not args.eager_only,
+                     overrides=overrides)
     print(render_profile(result, args.format), end="")
     return 0
 
@@ -304,20 +333,31 @@ def add_eval(sub: Any) -> None:
     p = sub.add_parser("eval", help="evaluate a run's checkpoint on a split")
     p.add_argument("run_dir")
     p.add_argument("items", nargs="*", metavar="key=value", help="overrides, e.g. data.root=...")
+    add_deprecated_set(p)
     p.add_argument("--split", default="val", choices=["train", "val", "test"])
     add_checkpoint(p)
     p.add_argument("--exported", default=None, metavar="PATH", help="evaluate this exported file of the run "
                    "(vislab export) with ONNX Runtime or TorchScript instead of its checkpoint")
     p.add_argument("--out", default=None, metavar="FILE.json", help="where the metrics go (default RUN_DIR/eval_<split>_<checkpoint>.json)")
-    p.add_argument("--weights", default="raw", choices=["raw", "ema"], help="the trained weights, or their EMA (train.ema)")
+    add_weights(p)
     p.add_argument("--export-panoptic", default=None, metavar="DIR",
                    help="panoptic runs: also write predictions and ground truth of the split in COCO panoptic format")
     p.set_defaults(func=cmd_eval)
 
 
+def add_deprecated_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="key=value",
+                   help="deprecated: give overrides as key=value (positional), the one way every verb takes them")
+
+
 def add_checkpoint(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default="best", metavar="NAME",
                    help="checkpoints/NAME.pt of the run: best (default), last, ema, averaged")
+
+
+def add_weights(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", default="raw", choices=["raw", "ema"], help="the checkpoint's trained weights (raw), "
+                   "or their exponential moving average (ema; runs with train.ema)")
 
 
 def add_recipes(sub: Any) -> None:
@@ -360,15 +400,15 @@ def add_calibrate(sub: Any) -> None:
 def add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="predict image files (or folders of them) with a run's checkpoint")
     p.add_argument("run_dir")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR key=value",
+                   help="image files or folders of them, then config overrides for inference, e.g. eval.tta.flip=true")
     p.add_argument("--out", default=None, help="where to write the predictions (classification: a CSV file; "
                    "segmentation: a folder of mask and overlay PNGs, default RUN_DIR/predictions)")
     add_checkpoint(p)
     p.add_argument("--exported", default=None, metavar="PATH", help="predict with this exported file of the run")
     p.add_argument("--topk", type=int, default=None, help="classification: classes listed per image (default 5)")
-    p.add_argument("--set", dest="items", action="append", default=[], metavar="key=value",
-                   help="config override for inference, e.g. --set eval.sliding_window=[256,256] (repeatable)")
-    p.set_defaults(func=cmd_predict)
+    add_deprecated_set(p)
+    p.set_defaults(func=cmd_predict, items=[])
 
 
 def add_sweep(sub: Any) -> None:
@@ -441,6 +481,8 @@ def add_board(sub: Any) -> None:
 
 
 def add_export(sub: Any) -> None:
+    from .export.options import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+
     p = sub.add_parser("export", help="write a run's model as ONNX or TorchScript, checked against PyTorch")
     p.add_argument("run_dir")
     p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
@@ -448,7 +490,9 @@ def add_export(sub: Any) -> None:
     p.add_argument("--out", default=None, metavar="PATH", help="file to write (default RUN_DIR/export/CHECKPOINT.onnx "
                    "or .torchscript); its check goes to export.json beside it")
     p.add_argument("--dynamic-batch", action="store_true", help="any batch size (default: batches of 1)")
-    p.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset (default: the exporter's, 18)")
+    add_weights(p)
+    p.add_argument("--opset", type=int, default=None, metavar="N",
+                   help=f"ONNX opset, {MIN_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})")
     p.add_argument("--half", action="store_true", help="float16 weights and inputs")
     p.set_defaults(func=cmd_export)
 
@@ -456,6 +500,7 @@ def add_export(sub: Any) -> None:
 def add_profile(sub: Any) -> None:
     p = sub.add_parser("profile", help="parameters, FLOPs, activation memory, latency and throughput of a model")
     p.add_argument("target", metavar="RUN_DIR|RECIPE")
+    p.add_argument("items", nargs="*", metavar="key=value", help="overrides, e.g. data.image_size=[512,512] or aug.resize=[64,64]")
     add_checkpoint(p)
     p.add_argument("--batch", type=int, default=None, metavar="N",
                    help="the larger batch timed beside batch 1 (default train.eval_batch_size or train.batch_size)")
@@ -497,6 +542,11 @@ def unknown_verb(argv: list[str]) -> Optional[str]:
     return f"unknown verb '{argv[0]}'; {hint}verbs are {', '.join(verbs)}"
 
 
+# The verbs that run models: on a busy machine their threads wait without spinning (vislab.threads), which has
+# to be settled before torch is imported; their thread count is planned where their model runs.
+RUNS_MODELS = ("train", "sweep", "selftrain", "eval", "predict", "export", "profile", "calibrate", "ensemble")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run one verb; exit code 0, 2 for bad input (one line on stderr), 130 interrupted, 1 a bug (traceback)."""
     stdout = sys.stdout
@@ -527,6 +577,10 @@ def run_verb(argv: Optional[list[str]]) -> int:
             args.items = [*args.items, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.verb in RUNS_MODELS:
+        from .threads import prepare_process
+
+        prepare_process()
     try:
         return args.func(args) or 0
     except VislabError as e:

@@ -5,6 +5,7 @@ files, or voted with other runs.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -37,6 +38,8 @@ def restore(
     one device: the trained weights (``weights="raw"``) or their EMA (``"ema"``); or, with ``exported``, that
     exported file (export.runtime) in the model's place. ``with_data=False`` builds the data only when the
     run saved no data_info.json."""
+    if weights not in WEIGHTS:
+        raise VislabError(f"--weights must be {' or '.join(WEIGHTS)}, not '{weights}'")
     run = run if isinstance(run, Run) else Run.load(run)
     path = run.checkpoint_file(checkpoint) if exported is None else None
     from . import data, tasks  # after the checks: a mistake is answered without torch's import
@@ -51,7 +54,7 @@ def restore(
     info = None if with_data else read_data_info(run)
     bundle = data.build(cfg.data, cfg.aug) if info is None else None
     info = info or bundle.info
-    task = tasks.build(cfg, info)
+    task = tasks.build(cfg, info, evaluating=True)
     if exported is not None:
         from .export.runtime import check_matches, load_exported
 
@@ -62,6 +65,14 @@ def restore(
     load_weights(model, state_weights, describe_checkpoint(path, state))
     model = model_in_layout(model.to(fabric.device).eval(), cfg.train)  # as it trained, which it chose for speed
     return Restored(run, cfg, info, bundle, task, model, fabric)
+
+
+WEIGHTS = ("raw", "ema")  # what --weights chooses: the trained weights, or their EMA (train.ema)
+
+
+def weights_source(checkpoint: str, weights: str) -> str:
+    """How files made from a checkpoint's weights are named: ``best``, or ``best_ema`` for its EMA weights."""
+    return checkpoint + ("_ema" if weights == "ema" else "")
 
 
 class MetricsNotSaved(VislabError):
@@ -100,11 +111,11 @@ def evaluate(
         raise VislabError(f"--export-panoptic needs a panoptic run; {r.run.dir} is a {r.task.name} run")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
-    source = Path(exported).name if exported is not None else checkpoint + ("_ema" if weights == "ema" else "")
+    source = Path(exported).name if exported is not None else weights_source(checkpoint, weights)
     save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", metrics, r.task.eval_settings())
     if exported is None and target is None:
         try:
-            write_records(r.run.dir, r.model, r.task, r.fabric, {split: loader}, source)
+            write_records(r.run.dir, r.model, r.task, r.fabric, r.cfg, {split: loader}, source)
         except OSError as e:
             raise MetricsNotSaved(f"cannot write {r.run.dir / 'records'}: {e.strerror}; the metrics above were saved, "
                                   "the per-image records were not", metrics) from None
@@ -112,7 +123,7 @@ def evaluate(
         from .engine import predictions
 
         whole = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False, sharded=False)
-        r.task.export_panoptic(export_dir, predictions(r.model, whole, r.task, r.fabric))
+        r.task.export_panoptic(export_dir, predictions(r.model, whole, r.task, r.fabric, r.cfg))
     return metrics
 
 
@@ -143,6 +154,7 @@ def predict(
     overrides: Optional[dict[str, Any]] = None, exported: Optional[str | Path] = None, **options: Any,
 ) -> list[dict[str, Any]]:
     """Predictions of a run's checkpoint for image files (folders are searched), by the run's task.
+    Unreadable files stop it, or with ``data.skip_corrupt`` are left out and counted on stderr.
 
     The task's ``predict_files(model, files, *, cfg, info, device, out, **options)`` does the work and
     returns one dict per image with at least ``file`` and ``summary`` (a line to print); ``out`` is
@@ -152,6 +164,7 @@ def predict(
     exported file of the run instead of its checkpoint. Options not in the task's ``predict_options`` are bad
     input.
     """
+    check_predict_options(out, options)  # before torch is imported and the model loaded
     r = restore(run, checkpoint, overrides, with_data=False, exported=exported)
     from .calibration import run_temperature
     from .data.images import image_files
@@ -167,9 +180,56 @@ def predict(
     elif target is not None:
         target = out_file(target, "predictions.csv", strict_suffix=False)
     files = image_files(inputs, skip=target if task.predicts_to_folder else None)
+    if r.cfg.data.skip_corrupt:
+        files = readable(files)
     if task.predicts_to_folder:
         out_folder(target)
     return task.predict_files(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
+
+
+def check_predict_options(out: Optional[str | Path], options: dict[str, Any]) -> None:
+    """What predict can tell without the run's model: ``--topk`` is at least 1, and ``--out`` can be written
+    (the nearest part of it that exists is a folder, or the file itself, that takes writes). Whether the run
+    writes a file or a folder there is its task's to say, once loaded."""
+    import os
+
+    topk = options.get("topk")
+    if topk is not None and topk < 1:
+        raise VislabError(f"--topk must be at least 1, not {topk}")
+    if out is None:
+        return
+    target = Path(out).expanduser()
+    place = target
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if place != target and not place.is_dir():
+        raise VislabError(f"cannot write --out {target}: {place} is a file, not a folder; choose another --out")
+    if not os.access(place, os.W_OK):
+        raise VislabError(f"cannot write --out {target}: {place} does not take writes; choose another --out")
+
+
+def readable(files: list[Path]) -> list[Path]:
+    """The files that decode as images (``data.skip_corrupt``), the others counted on stderr; none is bad input.
+    Each file is decoded here and again by the task: the price of skipping, paid only when asked for."""
+    from .data.images import prefetched, read_image, unreadable_errors
+
+    errors = unreadable_errors()
+
+    def problem(path: Path) -> Optional[str]:
+        try:
+            read_image(path, None)
+        except errors as e:
+            return str(e)
+        return None
+
+    problems = list(prefetched(files, problem))
+    bad = [(f, p) for f, p in zip(files, problems) if p is not None]
+    if files and len(bad) == len(files):
+        raise VislabError(f"none of the {len(files)} images can be read (first: {bad[0][0]}: {bad[0][1]})")
+    if bad:
+        print(f"vislab: skipped {len(bad)} unreadable image{'s' if len(bad) > 1 else ''} (data.skip_corrupt): "
+              + ", ".join(str(f) for f, _ in bad[:3]) + (" ..." if len(bad) > 3 else ""), file=sys.stderr)
+    return [f for f, p in zip(files, problems) if p is None]
 
 
 def ensemble(
@@ -199,7 +259,7 @@ def calibrate(run: str | Path | Run, split: str = "val", checkpoint: str = "best
     if split not in ("val", "test", "train"):
         raise VislabError(f"--split must be train, val or test, not '{split}'")
     r = restore(run, checkpoint)
-    logits, targets, _ = split_logits(r, split)
+    logits, targets, _ = split_logits(r, split, use="calibrate fits a temperature to")
     result = calibrate_logits(logits, targets, split, checkpoint)
     art = r.run.dir / "artifacts"
     art.mkdir(exist_ok=True)
@@ -212,15 +272,17 @@ def calibrate(run: str | Path | Run, split: str = "val", checkpoint: str = "best
 
 
 def single_device_fabric(cfg: Config) -> Any:
-    """One device of whatever kind is here, for evaluation and prediction of a finished run."""
+    """One device of whatever kind is here, for evaluation and prediction of a finished run; on a CPU with
+    torch's threads planned as training plans them (what other processes leave free, ``train.threads``)."""
     import torch
 
     from .engine import make_fabric
-
-    from .engine.hardware import resolve_precision
+    from .engine.hardware import cpu_threads, resolve_precision
 
     precision = resolve_precision(cfg.train)
     if precision == "16-mixed" and not torch.cuda.is_available():
         precision = "32-true"
     train = dataclasses.replace(cfg.train, accelerator="auto", devices=1, num_nodes=1, strategy="auto", precision=precision)
-    return make_fabric(train)
+    fabric = make_fabric(train)
+    cpu_threads(train, fabric)
+    return fabric

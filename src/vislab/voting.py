@@ -23,21 +23,23 @@ class MemberOutput:
     files: list[str]
 
 
-def split_logits(restored: Any, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def split_logits(restored: Any, split: str, use: str = "ensembles vote over") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Class logits [N, C], true classes [N] and sample indices [N] of a restored classification (or
-    domain-generalization) run over ``split``, in index order, through its own evaluation pipeline."""
+    domain-generalization) run over ``split``, in index order, through its own evaluation pipeline. Other runs
+    have no class logits: bad input, saying what ``use`` (``"ensembles vote over"``) needs."""
     from .engine import make_loader, predictions
 
     r = restored
     task = r.task
-    if not task.votes:  # domain generalization votes too, with its class head
-        raise VislabError(f"{r.run.dir} is a {task.name} run; ensembles vote over classification runs")
+    if not task.votes:  # domain generalization has class logits too, from its class head
+        raise VislabError(f"{r.run.dir} is a {task.name} run; {use} the class probabilities of classification "
+                          "and domain-generalization runs")
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"{r.run.dir}: dataset {r.cfg.data.name} has no {split} split")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False, sharded=False)
     logits, targets, index = [], [], []
-    for outputs, batch in predictions(r.model, loader, task, r.fabric):
+    for outputs, batch in predictions(r.model, loader, task, r.fabric, r.cfg):
         logits.append(task.class_logits(outputs).float().cpu())
         targets.append(batch["target"].cpu())
         index.append(torch.as_tensor(batch["index"]).cpu())

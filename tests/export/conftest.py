@@ -20,3 +20,10 @@ def digits_run(tmp_path_factory) -> vislab.Run:
 def panoptic_run(tmp_path_factory) -> vislab.Run:
     overrides = {"data.num_samples": 12, "data.image_size": [60, 60], "train.batch_size": 4, "model.widths": [4, 8, 16, 32]}
     return vislab.train("shapes-panoptic", runs_dir=tmp_path_factory.mktemp("runs"), **QUICK, **overrides)
+
+
+@pytest.fixture(scope="package")
+def ema_run(tmp_path_factory) -> vislab.Run:
+    """digits with an EMA of its weights (decay 0.8: after a few steps it differs from the weights)."""
+    overrides = {"data.limit": 200, "train.ema.decay": 0.8}
+    return vislab.train("digits", runs_dir=tmp_path_factory.mktemp("runs"), **QUICK, **overrides)

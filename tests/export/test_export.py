@@ -156,3 +156,42 @@ def test_an_operator_onnx_lacks_is_bad_input_naming_it_and_the_model(tmp_path):
     with pytest.raises(VislabError, match="cannot export model running-max to onnx: .* operator aten.cummax"):
         export_model(RunningMax(), torch.zeros(1, 3, 4, 4), tmp_path / "m.onnx", "onnx", meta)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_export_of_the_ema_weights_evaluates_as_eval_of_them(cli, ema_run, tmp_path):
+    import onnx
+
+    result = cli("export", ema_run.dir, "--weights", "ema")
+    assert result.returncode == 0, result.stderr
+    path = ema_run.dir / "export" / "best_ema.onnx"
+    assert f"wrote {path}" in result.stdout
+    meta = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["vislab"])
+    assert meta["weights"] == "ema" and meta["checkpoint"] == "best"
+    measured = {}
+    for name, args in {"ema": ["--weights", "ema"], "exported": ["--exported", path], "raw": []}.items():
+        result = cli("eval", ema_run.dir, *args, "--out", tmp_path / f"{name}.json")
+        assert result.returncode == 0, result.stderr
+        measured[name] = {k: v for k, v in json.loads((tmp_path / f"{name}.json").read_text()).items() if k.startswith("val_")}
+    metrics_close(measured["exported"], measured["ema"])
+    assert measured["raw"]["val_loss"] != pytest.approx(measured["ema"]["val_loss"], abs=1e-3)  # other weights
+
+
+@pytest.mark.slow
+def test_onnx_files_have_the_opset_the_help_states(cli, digits_run, tmp_path):
+    import re
+
+    import onnx
+
+    def opset(path) -> int:
+        return next(o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx"))
+
+    help_text = " ".join(cli("export", "--help").stdout.split())
+    stated = int(re.search(r"ONNX opset, \d+ to \d+ \(default (\d+)\)", help_text).group(1))
+    for args, expected in (([], stated), (["--opset", 18], 18)):
+        result = cli("export", digits_run.dir, "--out", tmp_path / f"m{expected}.onnx", *args)
+        assert result.returncode == 0, result.stderr
+        assert opset(tmp_path / f"m{expected}.onnx") == expected
+    result = cli("export", digits_run.dir, "--opset", 12, "--out", tmp_path / "m12.onnx")  # torch writes 18 at the least
+    assert result.returncode == 2 and "--opset applies to --format onnx and must be between 18 and 23" in result.stderr
+    assert not (tmp_path / "m12.onnx").exists()

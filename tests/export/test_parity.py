@@ -23,7 +23,7 @@ def eval_outputs(run: vislab.Run) -> tuple[list[torch.Tensor], list[dict]]:
     r = restore(run)
     task = tasks.build(r.cfg, r.info)
     loader = make_loader(r.cfg, r.bundle.val, r.fabric, r.bundle, train=False)
-    outputs = [(out if torch.is_tensor(out) else out["out"]).cpu() for out, _ in predictions(r.model, loader, task, r.fabric)]
+    outputs = [(out if torch.is_tensor(out) else out["out"]).cpu() for out, _ in predictions(r.model, loader, task, r.fabric, r.cfg)]
     return outputs, [r.bundle.val[i] for i in range(len(r.bundle.val))]
 
 

@@ -37,6 +37,13 @@ def test_profile_of_a_run_counts_its_parameters_and_times_both_engines(main, dig
         assert all(t["latency_ms"] > 0 and t["images_per_s"] > 0 for t in result[engine].values())
 
 
+@pytest.mark.slow
+def test_profile_of_a_run_at_another_size(main, panoptic_run):
+    code, out, err = main("profile", panoptic_run.dir, "data.image_size=[96,96]", "--eager-only", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["input"] == [3, 96, 96]  # the run trained at 60x60
+
+
 def test_profile_of_a_recipe_and_bad_batch(main):
     code, out, err = main("profile", "digits", "--eager-only")
     assert code == 0, err
@@ -44,3 +51,25 @@ def test_profile_of_a_recipe_and_bad_batch(main):
     assert "onnxruntime" not in out
     code, _, err = main("profile", "digits", "--batch", 1)
     assert code == 2 and "--batch is the larger batch timed beside batch 1" in err
+
+
+@pytest.mark.slow
+def test_profile_of_a_recipe_at_another_size_plans_threads_as_train_does(cli, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    for chosen in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS"):  # the user chose nothing
+        monkeypatch.delenv(chosen, raising=False)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in os.sched_getaffinity(0)]  # a busy machine
+    try:
+        result = cli("profile", "digits", "aug.resize=[16,16]", "--eager-only", "--format", "json")
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert result.returncode == 0, result.stderr
+    profiled = json.loads(result.stdout)
+    assert profiled["input"] == [1, 16, 16]
+    # as vislab train would: threads that wait without spinning, and no more of them than the cores left free
+    assert profiled["omp_wait_policy"] == "PASSIVE" and profiled["threads"] == 1

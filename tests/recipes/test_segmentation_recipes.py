@@ -140,7 +140,7 @@ def test_eval_with_tta_records_it_and_averages_flips_and_scales(shapes_run, main
     plain = api.evaluate(shapes_run.dir)
     assert plain["val_loss"] != saved["val_loss"]  # six views averaged are not the image alone
     code, _, err = main("eval", shapes_run.dir, "eval.panoptic.nms_kernel=11")
-    assert code == 2 and "config key eval.panoptic.nms_kernel does nothing for segmentation training" in err
+    assert code == 2 and "config key eval.panoptic.nms_kernel does nothing for evaluating a segmentation run" in err
     code, _, err = main("eval", shapes_run.dir, "eval.tta.scales=[0,1]")
     assert code == 2 and "eval.tta.scales must be positive" in err
 

@@ -99,7 +99,7 @@ def test_eval_with_flip_records_it_and_keys_that_do_nothing_are_refused(main, ru
     assert saved["val_loss"] != plain["val_loss"]  # mirrored digits change the answers
     assert json.loads((run.dir / "eval_val_best.json").read_text())["tta"] == {"flip": False, "scales": [1.0]}
     code, _, err = main("eval", run.dir, "eval.tta.scales=[0.5,1.0]")
-    assert code == 2 and "config key eval.tta.scales does nothing for classification training; remove it or set eval.tta.scales=[1.0]" in err
+    assert code == 2 and "config key eval.tta.scales does nothing for evaluating a classification run; remove it or set eval.tta.scales=[1.0]" in err
 
 
 def test_per_class_table_with_no_defined_macro_precision_warns_nothing(tmp_path):

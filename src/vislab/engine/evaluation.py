@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 from torch import nn
 
-from ..config import Config
+from ..config import Config, TrainConfig
 from ..data.bundle import DataBundle
 from ..data.loading import Loader
 from ..errors import VislabError
@@ -54,9 +54,18 @@ def out_of_memory_hint(key: str, batch_size: int) -> Iterator[None]:
         ) from None
 
 
+def evaluation_batches(loader: Loader, train: TrainConfig) -> Iterator[dict]:
+    """One pass over a split's batches, each with its images in the run's layout (``train.channels_last``, as
+    the model is): every evaluation batch comes through here, so no caller can forget the layout."""
+    for batch in loader.epoch(0):
+        interruption_point()
+        batch["image"] = images_in_layout(batch["image"], train)
+        yield batch
+
+
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Optional[Config] = None, ctx: Optional[StepContext] = None,
+    model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Config, ctx: Optional[StepContext] = None,
 ) -> dict[str, float]:
     """Loss (where the task's ``validation_step`` gives one) and metrics over a split, reduced over processes
     (names without the split prefix). ``ctx``: the training context (the task's extra models) if any."""
@@ -68,10 +77,7 @@ def evaluate(
     ctx = ctx or StepContext(fabric)
     has_loss = True  # until a validation step says otherwise (an empty split still reports a loss of 0)
     with fabric.autocast(), out_of_memory_hint("train.eval_batch_size", loader.sampler.batch_size):
-        for step, batch in enumerate(loader.epoch(0)):
-            interruption_point()
-            if cfg is not None:
-                batch["image"] = images_in_layout(batch["image"], cfg.train)
+        for step, batch in enumerate(evaluation_batches(loader, cfg.train)):
             loss, outputs = task.validation_step(model, batch, dataclasses.replace(ctx, step=step))
             has_loss = loss is not None
             if has_loss:
@@ -85,10 +91,9 @@ def evaluate(
     return {**loss, **metrics.compute()}
 
 
-def predictions(model: nn.Module, loader: Loader, task: Task, fabric: Any) -> Iterator[tuple[Any, dict]]:
+def predictions(model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Config) -> Iterator[tuple[Any, dict]]:
     """(outputs, batch) over a split in evaluation mode, for a task's artifacts."""
     model.eval()
     with torch.no_grad(), fabric.autocast():
-        for batch in loader.epoch(0):
-            interruption_point()
+        for batch in evaluation_batches(loader, cfg.train):
             yield task.predict(model, batch), batch

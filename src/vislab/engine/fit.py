@@ -507,10 +507,10 @@ def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[st
         fields["test_checkpoint"] = "best"
     if fabric.is_global_zero:
         val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
-        extra = s.task.finalize(s.run.artifacts, predictions(unwrap(s.model), val_all, s.task, fabric), bundle)
+        extra = s.task.finalize(s.run.artifacts, predictions(unwrap(s.model), val_all, s.task, fabric, cfg), bundle)
         fields.update(extra or {})
         tests = {"test": make_loader(cfg, bundle.test, fabric, bundle, train=False, sharded=False)} if "test_checkpoint" in fields else {}
-        write_records(s.run.dir, unwrap(s.model), s.task, fabric, {"val": val_all, **tests})
+        write_records(s.run.dir, unwrap(s.model), s.task, fabric, cfg, {"val": val_all, **tests})
     s.recorder.summary(status=status, **fields)
     fabric.barrier()
     return s.run.summary

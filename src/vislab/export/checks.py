@@ -37,6 +37,7 @@ def sample_batches(cfg: Any, fabric: Any, count: int, meta: dict[str, Any]) -> t
     at the exported input size (without targets) when the dataset cannot be built here."""
     from .. import data
     from ..engine import make_loader
+    from ..engine.evaluation import evaluation_batches
 
     try:
         bundle = data.build(cfg.data, cfg.aug)
@@ -47,7 +48,7 @@ def sample_batches(cfg: Any, fabric: Any, count: int, meta: dict[str, Any]) -> t
 
     def batches() -> Iterator[dict]:
         seen = 0
-        for batch in loader.epoch(0):
+        for batch in evaluation_batches(loader, cfg.train):
             take = min(n - seen, batch["image"].shape[0])
             yield {k: v[:take] if torch.is_tensor(v) else v for k, v in batch.items()}
             seen += take

@@ -25,7 +25,7 @@ from torch import nn
 
 from .. import __version__
 from ..errors import VislabError
-from .options import SUFFIXES, check_options
+from .options import DEFAULT_OPSET, SUFFIXES, check_options
 from .runtime import METADATA_KEY
 
 DEFAULT_SIZE = 256  # example input side for segmentation runs whose images vary in size
@@ -76,7 +76,7 @@ def metadata(cfg: Any, info: Any, names: list[str], empty: list[str], size: tupl
 
 
 def export_model(
-    model: nn.Module, example: torch.Tensor, path: Path, fmt: str, meta: dict[str, Any], opset: Optional[int] = None
+    model: nn.Module, example: torch.Tensor, path: Path, fmt: str, meta: dict[str, Any], opset: int = DEFAULT_OPSET
 ) -> None:
     """Write ``model`` (taking ``example``-like images [B, C, H, W]) to ``path`` as ``fmt`` with ``meta``
     stored in the file; batch and spatial dimensions are dynamic where ``meta`` says so. The file appears
@@ -98,7 +98,7 @@ def export_model(
         Path(tmp).unlink(missing_ok=True)
 
 
-def _write_onnx(model: nn.Module, example: torch.Tensor, path: Path, meta: dict[str, Any], opset: Optional[int]) -> None:
+def _write_onnx(model: nn.Module, example: torch.Tensor, path: Path, meta: dict[str, Any], opset: int) -> None:
     import onnx
     from torch.export import Dim
 
@@ -148,9 +148,9 @@ def failures_named(model: str, fmt: str) -> Iterator[None]:
         ) from None
 
 
-def default_path(run_dir: Path, checkpoint: str, fmt: str) -> Path:
-    """RUN_DIR/export/<checkpoint>.onnx or .torchscript."""
-    return run_dir / "export" / f"{checkpoint}{SUFFIXES[fmt]}"
+def default_path(run_dir: Path, source: str, fmt: str) -> Path:
+    """RUN_DIR/export/<source>.onnx or .torchscript (source: the checkpoint, and _ema for its EMA weights)."""
+    return run_dir / "export" / f"{source}{SUFFIXES[fmt]}"
 
 
 def prepare(model: nn.Module, cfg: Any, info: Any, task: Any, dynamic_batch: bool, half: bool,
@@ -175,24 +175,26 @@ def prepare(model: nn.Module, cfg: Any, info: Any, task: Any, dynamic_batch: boo
 def export_run(
     run: Any, fmt: str = "onnx", checkpoint: str = "best", out: Optional[str | Path] = None,
     dynamic_batch: bool = False, opset: Optional[int] = None, half: bool = False, samples: int = 32,
+    weights: str = "raw",
 ) -> dict[str, Any]:
-    """Export a run's ``checkpoint`` as ``fmt`` (default RUN_DIR/export/<checkpoint>.<fmt suffix>), then
-    check it against PyTorch on ``samples`` validation images; returns the check, also saved in export.json
-    beside the file (``file``, ``max_abs_diff``, ``agreement``, the monitored metric both ways ...)."""
+    """Export a run's ``checkpoint``, its trained or EMA ``weights`` (as ``vislab eval --weights`` chooses them),
+    as ``fmt`` (default RUN_DIR/export/<checkpoint>[_ema].<fmt suffix>; ONNX at ``opset``, default
+    options.DEFAULT_OPSET), then check it against PyTorch on ``samples`` validation images; returns the check,
+    also saved in export.json beside the file (``file``, ``max_abs_diff``, ``agreement``, the monitored metric
+    both ways ...)."""
     path = check_options(fmt, out, opset)
-    from .. import tasks
-    from ..inference import restore
+    from ..inference import restore, weights_source
     from .checks import compare, sample_batches, save_report
     from .runtime import load_exported
 
-    r = restore(run, checkpoint, with_data=False)
-    path = path or default_path(r.run.dir, checkpoint, fmt)
-    task = tasks.build(r.cfg, r.info)
+    r = restore(run, checkpoint, with_data=False, weights=weights)
+    path = path or default_path(r.run.dir, weights_source(checkpoint, weights), fmt)
+    task = r.task
     module, example, meta = prepare(r.model, r.cfg, r.info, task, dynamic_batch, half, str(r.run.dir))
-    meta["checkpoint"] = checkpoint
-    export_model(module, example, path, fmt, meta, opset)
+    meta.update(checkpoint=checkpoint, weights=weights)
+    export_model(module, example, path, fmt, meta, opset or DEFAULT_OPSET)
     batches, source = sample_batches(r.cfg, r.fabric, samples, meta)
-    report = {"file": str(path), "format": fmt, "checkpoint": checkpoint, "sample": source,
+    report = {"file": str(path), "format": fmt, "checkpoint": checkpoint, "weights": weights, "sample": source,
               **compare(r.model.float(), load_exported(path, r.fabric.device), task, batches)}
     report["report"] = str(save_report(path, report))
     return report

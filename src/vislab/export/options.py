@@ -11,6 +11,9 @@ from ..errors import VislabError
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript"}
+# vislab passes the opset it states rather than the exporter's default, which changes with torch releases; torch's
+# exporter (dynamo) writes 18 at the least, whatever it is asked for, and 23 at the most.
+DEFAULT_OPSET, MIN_OPSET, MAX_OPSET = 20, 18, 23
 EXTRA_MODULES = {"onnx": ("onnx", "onnxscript", "onnxruntime"), "onnxruntime": ("onnxruntime",)}
 
 
@@ -43,8 +46,9 @@ def check_options(fmt: str, out: Optional[str | Path], opset: Optional[int]) -> 
     (None: the default)."""
     if fmt not in FORMATS:
         raise VislabError(f"--format must be {' or '.join(FORMATS)}, not '{fmt}'")
-    if opset is not None and (fmt != "onnx" or not 7 <= opset <= 23):
-        raise VislabError("--opset applies to --format onnx and must be between 7 and 23 (torch's exporter writes 18 by default)")
+    if opset is not None and (fmt != "onnx" or not MIN_OPSET <= opset <= MAX_OPSET):
+        raise VislabError(f"--opset applies to --format onnx and must be between {MIN_OPSET} and {MAX_OPSET} "
+                          f"(default {DEFAULT_OPSET})")
     path = Path(out).expanduser() if out is not None else None
     if path is not None and path.suffix != SUFFIXES[fmt]:
         raise VislabError(f"--out {path}: a {fmt} file must end in {SUFFIXES[fmt]}")

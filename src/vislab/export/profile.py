@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -18,17 +19,19 @@ from ..errors import VislabError
 from .options import check_profile_batch, require_extra
 
 
-def load_target(target: str | Path, checkpoint: str) -> tuple[nn.Module, Any, Any, str]:
+def load_target(target: str | Path, checkpoint: str, overrides: Optional[dict[str, Any]] = None) -> tuple[nn.Module, Any, Any, str]:
     """(model in eval mode on one device, config, data info, what it is) for a run directory (its
-    ``checkpoint``) or a recipe (freshly initialized, no pretrained weights)."""
+    ``checkpoint``) or a recipe (freshly initialized, no pretrained weights), with dotted ``overrides``."""
     from .. import config as config_mod
     from .. import data, models
     from ..inference import restore, single_device_fabric
 
     if Path(target).expanduser().is_dir():
-        r = restore(target, checkpoint, with_data=False)
+        # the saved data_info.json describes the data as it trained; changed data is built to be described
+        changes_data = any(k.startswith(("data.", "aug.")) for k in overrides or {})
+        r = restore(target, checkpoint, overrides, with_data=changes_data)
         return r.model, r.cfg, r.info, f"{r.run.dir} ({checkpoint})"
-    cfg = config_mod.resolve(str(target), {"model.pretrained": False, "model.weights": None})
+    cfg = config_mod.resolve(str(target), {"model.pretrained": False, "model.weights": None, **(overrides or {})})
     info = data.build(cfg.data, cfg.aug).info
     device = single_device_fabric(cfg).device
     return models.build(cfg.model, info).to(device).eval(), cfg, info, f"recipe {target} (initialized)"
@@ -91,20 +94,23 @@ def timings(model: Callable[[torch.Tensor], Any], example: torch.Tensor, batches
     return out
 
 
-def profile(target: str | Path, checkpoint: str = "best", batch: Optional[int] = None, exported: bool = True) -> dict[str, Any]:
-    """The profile of a run's model or a recipe's: ``parameters``, ``trainable``, ``flops_per_image``,
-    ``activation_bytes_per_image`` at ``input`` [C, H, W], and ``eager`` / ``onnxruntime`` timings at batch 1
-    and ``batch`` (default the run's evaluation batch size)."""
+def profile(target: str | Path, checkpoint: str = "best", batch: Optional[int] = None, exported: bool = True,
+            overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The profile of a run's model or a recipe's, with dotted ``overrides`` (``data.image_size=[512,512]``):
+    ``parameters``, ``trainable``, ``flops_per_image``, ``activation_bytes_per_image`` at ``input`` [C, H, W],
+    and ``eager`` / ``onnxruntime`` timings at batch 1 and ``batch`` (default the run's evaluation batch size),
+    on a CPU with ``threads`` torch threads that wait as ``omp_wait_policy`` says (None: OpenMP's default, spinning)."""
     check_profile_batch(batch)
     from .. import tasks
     from .export import prepare
 
-    model, cfg, info, what = load_target(target, checkpoint)
-    module, example, meta = prepare(model, cfg, info, tasks.build(cfg, info), dynamic_batch=True, half=False, run_dir=what)
+    model, cfg, info, what = load_target(target, checkpoint, overrides)
+    module, example, meta = prepare(model, cfg, info, tasks.build(cfg, info, evaluating=True), dynamic_batch=True, half=False, run_dir=what)
     example = example[:1].normal_(generator=torch.Generator(example.device).manual_seed(0))
     sizes = [1, batch or cfg.train.eval_batch_size or cfg.train.batch_size]
     result: dict[str, Any] = {
         "model": cfg.model.name, "source": what, "device": str(example.device), "input": [info.channels, *meta["input_size"]],
+        "threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "parameters": sum(p.numel() for p in model.parameters()),
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "flops_per_image": flops(module, example), "activation_bytes_per_image": activation_bytes(model, example),
@@ -140,6 +146,9 @@ def render_profile(result: dict[str, Any], fmt: str = "text") -> str:
         f"FLOPs per image   {result['flops_per_image'] / 1e9:.3f} G",
         f"activations       {result['activation_bytes_per_image'] / 2**20:.2f} MiB per image (kept for backward)",
     ]
+    if result["device"] == "cpu":
+        wait = "passively" if result["omp_wait_policy"] == "PASSIVE" else "spinning"
+        lines.append(f"cpu threads       {result['threads']} (waiting {wait}, as vislab train plans them)")
     for engine in ("eager", "onnxruntime"):
         value = result.get(engine)
         if isinstance(value, str):

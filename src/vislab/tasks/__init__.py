@@ -53,14 +53,16 @@ def kind_of(cfg: Config, info: DataInfo) -> Kind:
                 data_domains=info.domains is not None, any_size=family is None or family.any_size)
 
 
-def build(cfg: Config, info: DataInfo) -> Task:
+def build(cfg: Config, info: DataInfo, evaluating: bool = False) -> Task:
     """The task ``task.name`` chooses (see ``task_name``), once the features the config combines pass the rules
-    of config.combinations; a loss.* or eval.* key the task does not read is bad input."""
+    of config.combinations; a loss.* or eval.* key the task does not read is bad input. ``evaluating``: for a
+    finished run (eval, predict, export), whose refusals say so rather than speak of training."""
     kind = kind_of(cfg, info)
     combinations.check(cfg, kind)
     factory = TASKS[kind.task]
     for section in ("loss", "eval"):
-        check_reads(getattr(cfg, section), section, factory.reads.get(section, ()), f"{kind.task} training")
+        use = f"evaluating a {kind.task} run" if evaluating else f"{kind.task} training"
+        check_reads(getattr(cfg, section), section, factory.reads.get(section, ()), use)
     return factory(cfg, info)
 
 

@@ -6,9 +6,9 @@ from typing import Any, Callable, Optional
 
 import torch
 from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassCalibrationError, MulticlassF1Score
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from ...calibration import BINS
+from ...calibration import CalibrationError
 
 
 
@@ -85,7 +85,7 @@ def classification_metrics(num_classes: int, train: bool) -> dict:
     metrics: dict[str, Any] = {"acc": MulticlassAccuracy(num_classes, average="micro")}
     if not train:
         metrics["f1"] = MulticlassF1Score(num_classes, average="macro")
-        metrics["ece"] = MulticlassCalibrationError(num_classes, n_bins=BINS, norm="l1")
+        metrics["ece"] = CalibrationError()
         if num_classes >= 5:
             metrics["top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
     return metrics

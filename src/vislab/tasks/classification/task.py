@@ -11,7 +11,6 @@ import torch.nn.functional as F
 
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
-from ...errors import VislabError
 from ...tta import classification_tta, describe, mean_outputs
 from ..base import Task
 from .artifacts import Samples, write_classification_report
@@ -71,8 +70,6 @@ class ClassificationTask(Task):
         """The ``topk`` most probable classes of each image file; ``out`` gets them as CSV
         (file, class_1, prob_1, ..., class_k, prob_k). Images go through the run's evaluation pipeline; logits
         are averaged with the mirrored image's under ``eval.tta.flip`` and divided by the run's ``temperature``."""
-        if topk < 1:
-            raise VislabError(f"--topk must be at least 1, not {topk}")
         from ...data.images import prefetched
         from ...engine.layout import images_in_layout
         from ...threads import usable_cores
