@@ -28,8 +28,11 @@ browser:
 		{ apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } \
 			|| echo "chromium not installed: the browser tests will skip"; fi
 
+# One pytest worker per core (WORKERS=1 for a serial run). worksteal hands each worker a contiguous half of the
+# tests, so a module's fixtures mostly build once, and lets an idle worker take tests from the other's end.
+WORKERS ?= auto
 test: install browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal
 
 bench: install
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done

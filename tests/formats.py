@@ -55,10 +55,12 @@ def cifar_pickle(obj: dict) -> bytes:
     return pickle.dumps({k.encode(): v for k, v in obj.items()}, protocol=2)
 
 
-def write_cifar(root: Path, name: str = "cifar100", n_train: int = 500, n_test: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
+def write_cifar(root: Path, name: str = "cifar100", n_train: int = 500, n_test: int = 100, seed: int = 0,
+                packed: bool = True) -> dict[str, np.ndarray]:
     """root/<name>/<archive> as the real one (cifar10: data_batch_1..5, test_batch, batches.meta with
-    "labels"; cifar100: train, test, meta with "fine_labels") of random images; returns the rows of data
-    [N, 3072] (R plane, G plane, B plane) and labels of "train" (all batches in order) and "test"."""
+    "labels"; cifar100: train, test, meta with "fine_labels") of random images, or with ``packed=False``
+    its folder as the archive unpacks (no checksum to match then); returns the rows of data [N, 3072]
+    (R plane, G plane, B plane) and labels of "train" (all batches in order) and "test"."""
     from vislab.data.cifar import SETS
 
     spec = SETS[name]
@@ -77,6 +79,12 @@ def write_cifar(root: Path, name: str = "cifar100", n_train: int = 500, n_test: 
             if classes == 100:
                 batch["coarse_labels"] = [labels[i] // 5 for i in rows]
             members[part] = cifar_pickle(batch)
+    if not packed:
+        for member, payload in members.items():
+            path = root / spec.folder / spec.extracted / member
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(payload)
+        return out
     archive = root / spec.folder / spec.archive.name
     archive.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "w:gz") as tar:

@@ -1,0 +1,268 @@
+"""Every packaged recipe trains one epoch of two batches through the command line, in a subprocess, with the
+progress display a user gets: once under a terminal (a pseudo-terminal, where rich draws its bar) and once piped
+into a file (plain progress lines). Recipes whose data is not on this machine train on small files written in
+their dataset's real on-disk format under the test's data root; pretrained weights are files of the right
+architecture in torch's hub cache, where a first download would have left them (their values are random: the
+runs check that the recipes train, not what they learn)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from conftest import ROOT, SRC
+from formats import write_cifar, write_mnist, write_officehome
+from seg_files import write_ade20k, write_cityscapes, write_voc
+from vislab.config import recipe_names
+
+SMOKE = ["train.epochs=1", "train.limit_batches=2"]
+TIMEOUT = 300
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07|[()][A-Z0-9])")
+EPOCH_LINE = re.compile(r"^epoch 1/1  lr \S+  train_loss \S+ .* img/s$", re.M)
+PLAIN_PROGRESS = re.compile(r"^epoch 1/1  50% \(1/2\)  (loss .*)$", re.M)
+BAR = re.compile(r"^epoch 1/1 [━╸╺]+ [12]/2 (loss .*)$", re.M)  # drawn with the running values
+
+# The published MNIST checksums cannot match tiny files, and vislab checks them on every load: for these
+# datasets the subprocess first makes vislab accept the tiny files' checksums (the check itself still runs),
+# then calls the very function `python -m vislab` calls, after the thread planning `vislab train` does first.
+CHECKSUM_LAUNCHER = """
+import sys
+from pathlib import Path
+import pytest
+from vislab.threads import prepare_process
+prepare_process()
+from formats import accept_mnist
+accept_mnist(pytest.MonkeyPatch(), Path(sys.argv[1]), sys.argv[2])
+from vislab.cli import main
+raise SystemExit(main(sys.argv[3:]))
+"""
+
+
+@dataclass
+class Setup:
+    """How one recipe runs here: the overrides after its name, and for MNIST-format data the checksums to accept."""
+
+    overrides: list[str] = field(default_factory=list)
+    verb: list[str] = field(default_factory=lambda: ["train"])
+    checksums_of: str | None = None
+
+
+@pytest.fixture(scope="session")
+def torch_home(tmp_path_factory) -> Path:
+    """One hub cache per test process, filled on demand by ``cache_weights``."""
+    return tmp_path_factory.mktemp("torch")
+
+
+def cache_weights(torch_home: Path, weights, build: Callable[[], object]) -> None:
+    """torchvision's ``weights`` file in the hub cache, holding the state dict of ``build()`` (random values)."""
+    import torch
+
+    path = torch_home / "hub" / "checkpoints" / Path(weights.url).name
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(build().state_dict(), path.with_suffix(".part"))
+        path.with_suffix(".part").rename(path)
+
+
+def imagenet(torch_home: Path, name: str) -> None:
+    import torchvision
+
+    cache_weights(torch_home, torchvision.models.get_model_weights(name).DEFAULT, lambda: torchvision.models.get_model(name))
+
+
+def coco_deeplab(torch_home: Path, name: str) -> None:
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    cache_weights(torch_home, weights, lambda: torchvision.models.get_model(
+        name, num_classes=21, aux_loss=True, weights_backbone=None))
+
+
+def mnist(folder: str) -> Callable[..., Setup]:
+    def prepare(data: Path, torch_home: Path) -> Setup:
+        write_mnist(data, n_train=400, n_test=20, folder=folder)  # two batches of the recipe's 100 or 128 beside val
+        return Setup(checksums_of=folder)
+
+    return prepare
+
+
+def cifar10(data: Path, torch_home: Path) -> Setup:
+    write_cifar(data, "cifar10", n_train=400, n_test=10, packed=False)  # two batches of 128 beside val
+    return Setup()
+
+
+# CIFAR-100 at 32x32 (the recipe resizes to 224x224) in batches of 8: EfficientNetV2-S on a shared CPU.
+CIFAR100_SMALL = ["aug.resize=[32,32]", "aug.random_crop.size=32", "aug.random_crop.padding=4", "train.batch_size=8"]
+
+
+def cifar100(data: Path, torch_home: Path) -> Setup:
+    write_cifar(data, "cifar100", n_train=500, n_test=10, packed=False)  # a val image per class
+    imagenet(torch_home, "efficientnet_v2_s")
+    return Setup(CIFAR100_SMALL)
+
+
+def cifar100_kd(data: Path, torch_home: Path) -> Setup:
+    """The student needs a finished cifar100-effnetv2 run as its teacher: one is trained first, in-process."""
+    from vislab import api, config
+
+    cifar100(data, torch_home)
+    imagenet(torch_home, "resnet18")
+    overrides = dict(config.parse_override(o) for o in [*SMOKE, *CIFAR100_SMALL, "train.progress=false"])
+    teacher = api.train("cifar100-effnetv2", runs_dir=data.parent / "teacher", overrides=overrides)
+    return Setup([*CIFAR100_SMALL, f"loss.distill.teacher={teacher.dir}"])
+
+
+# ResNet-50 on 32x32 crops (the recipe: 224x224) in batches of 4.
+OFFICEHOME_SMALL = ["aug.resize=[36,36]", "aug.random_crop.size=32", "aug.center_crop=32", "train.batch_size=4"]
+
+
+def officehome(data: Path, torch_home: Path) -> Setup:
+    write_officehome(data, {"Bike": 10, "Mug": 10})  # noisy-student labels a fifth: two batches of 4
+    imagenet(torch_home, "resnet50")
+    return Setup(OFFICEHOME_SMALL)
+
+
+def noisy_student(data: Path, torch_home: Path) -> Setup:
+    setup = officehome(data, torch_home)
+    return Setup(setup.overrides, verb=["selftrain", "--rounds", "1"])
+
+
+# VOC's recipes crop or pad to 300x400 and 321x321: 32x32 here, in batches of 2.
+VOC_SMALL = ["train.batch_size=2", "aug.random_crop.size=[32,32]"]
+
+
+def voc_unet(data: Path, torch_home: Path) -> Setup:
+    write_voc(data)
+    return Setup([*VOC_SMALL, "data.repeat=[{resize: [32, 40]}, {random_crop: {size: [32, 32], pad_if_needed: true}}]"])
+
+
+def voc_deeplab(data: Path, torch_home: Path) -> Setup:
+    write_voc(data)
+    coco_deeplab(torch_home, "deeplabv3_resnet101")
+    return Setup(["train.batch_size=2"])
+
+
+def voc_semisup(data: Path, torch_home: Path) -> Setup:
+    write_voc(data, train=32, train_aug=True)  # an eighth labeled: two batches of 2
+    coco_deeplab(torch_home, "deeplabv3_resnet101")
+    return Setup(VOC_SMALL)
+
+
+def voc_panoptic(data: Path, torch_home: Path) -> Setup:
+    write_voc(data, objects=True)
+    imagenet(torch_home, "resnet101")
+    return Setup(["train.batch_size=2"])
+
+
+def ade20k(data: Path, torch_home: Path) -> Setup:
+    write_ade20k(data)
+    coco_deeplab(torch_home, "deeplabv3_resnet50")
+    return Setup(["train.batch_size=2", "aug.random_crop.size=[32,32]"])
+
+
+def cityscapes(data: Path, torch_home: Path) -> Setup:
+    write_cityscapes(data)
+    return Setup(["train.batch_size=2", "aug.random_crop.size=[32,64]", "eval.sliding_window=[32,64]"])
+
+
+def as_is(data: Path, torch_home: Path) -> Setup:
+    return Setup()
+
+
+PREPARE: dict[str, Callable[[Path, Path], Setup]] = {
+    "digits": as_is, "digits-dg": as_is, "digits-dg-mixstyle": as_is, "digits-fixmatch": as_is,
+    "digits-meanteacher": as_is, "shapes-unet": as_is, "shapes-panoptic": as_is, "shapes-fixmatch": as_is,
+    "mnist-cnn": mnist("mnist"), "fashion-mnist-cnn": mnist("fashion_mnist"), "cifar10-resnet18": cifar10,
+    "cifar100-effnetv2": cifar100, "cifar100-kd": cifar100_kd, "officehome-mixstyle": officehome,
+    "officehome-erm": officehome, "officehome-noisy-student": noisy_student, "voc-unet": voc_unet,
+    "voc-unet-baseline": voc_unet, "voc-deeplabv3": voc_deeplab, "voc-semisup": voc_semisup,
+    "voc-panoptic": voc_panoptic, "ade20k-deeplabv3": ade20k, "cityscapes-unet": cityscapes,
+}
+
+
+def test_every_packaged_recipe_is_in_the_matrix() -> None:
+    assert sorted(PREPARE) == sorted(recipe_names())
+
+
+def command(recipe: str, setup: Setup, data: Path) -> list[str]:
+    args = [*setup.verb, recipe, *SMOKE, *setup.overrides]
+    if setup.checksums_of is None:
+        return [sys.executable, "-m", "vislab", *args]
+    return [sys.executable, "-c", CHECKSUM_LAUNCHER, str(data), setup.checksums_of, *args]
+
+
+def under_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``argv`` with stdin, stdout and stderr on a 120x40 pseudo-terminal; (exit code, what it showed)."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(argv, stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=ROOT)
+    os.close(terminal)
+    shown, deadline = bytearray(), time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            if select.select([controller], [], [], 1.0)[0]:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: every process holding the terminal has closed it
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        else:
+            proc.kill()
+    finally:
+        os.close(controller)
+    return proc.wait(), shown.decode("utf-8", "replace")
+
+
+def piped(argv: list[str], env: dict[str, str], log: Path) -> tuple[int, str]:
+    """Run ``argv`` with stdout and stderr into the file ``log``; (exit code, the file's text)."""
+    with open(log, "w") as f:
+        code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                              timeout=TIMEOUT).returncode
+    return code, log.read_text()
+
+
+@pytest.mark.parametrize("display", ["terminal", "piped"])
+@pytest.mark.parametrize("recipe", sorted(PREPARE))
+def test_recipe_trains_two_batches_with_the_default_display(recipe: str, display: str, tmp_path: Path,
+                                                            torch_home: Path, monkeypatch) -> None:
+    data = tmp_path / "data"  # VISLAB_DATA: where every dataset is looked for
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    setup = PREPARE[recipe](data, torch_home)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(ROOT / "tests")]), "TERM": "xterm-256color"}
+    argv = command(recipe, setup, data)
+    if display == "terminal":
+        code, shown = under_terminal(argv, env)
+    else:
+        code, shown = piped(argv, env, tmp_path / "train.log")
+    assert code == 0, shown[-3000:]
+    text = ANSI.sub("", shown).replace("\r\n", "\n")
+    lines = "\n".join(part for line in text.split("\n") for part in line.split("\r"))
+    summaries = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob(f"{recipe}/*/summary.json")]
+    assert summaries and all(s["status"] == "completed" and s["epochs_completed"] == 1 for s in summaries), shown[-3000:]
+    assert len(EPOCH_LINE.findall(lines)) == len(summaries), lines[-3000:]
+    assert "vislab: run directory " in lines and "Traceback" not in lines
+    if display == "terminal":
+        running = BAR.findall(lines)
+        assert running and not PLAIN_PROGRESS.search(lines), lines[-3000:]
+    else:
+        running = PLAIN_PROGRESS.findall(lines)
+        assert running and "\x1b[" not in shown and "━" not in shown, lines[-3000:]
+    assert not any(re.search(r"\b(iou|acc|pq)_", values) for values in running)  # per-class values stay in metrics.csv
+    if summaries[0]["best_metric"] in ("val_miou", "val_pq"):  # a confusion matrix once crashed the running display
+        assert all(" miou " in values for values in running), running
