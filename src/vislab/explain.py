@@ -338,7 +338,7 @@ def save_overlay(folder: Path, stem: str, image: Any, cam: Any, caption: str) ->
             ax.imshow(cam, cmap="jet", alpha=0.5, vmin=0, vmax=1, interpolation="bilinear")
         ax.axis("off")
     fig.suptitle(caption, fontsize=8, wrap=True)
-    fig.savefig(paths["overlay"], dpi=100)
+    fig.savefig(paths["overlay"], dpi=100, bbox_inches="tight")
     return paths
 
 

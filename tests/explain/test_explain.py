@@ -171,3 +171,31 @@ def test_the_domain_head_of_a_domain_generalization_run(cli, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "layercam map of " in done.stdout and "at net.block4.2" in done.stdout
     assert len(list((run / "explain").glob("*_layercam_map.png"))) == 1
+
+
+def test_check_reports_each_method_and_agrees_with_its_json(cli, digits_run, tmp_path):
+    import json
+
+    done = cli("explain", digits_run, "--split", "test", "--count", "6", "--check", "--method", "gradcam",
+               "--method", "eigencam", "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    saved = json.loads((tmp_path / "check.json").read_text())
+    assert saved["layer"] == "features.6" and list(saved["methods"]) == ["gradcam", "eigencam"]
+    for method, r in saved["methods"].items():
+        assert r["images"] == 6 and -1 <= r["randomization"] <= 1
+        assert r["passed"] == (r["randomization"] < 0.5 and r["deletion"] < r["deletion_random"])
+        line = next(l for l in done.stdout.splitlines() if l.startswith(method + " "))
+        assert f"{r['randomization']:.3f}" in line and f"{r['deletion']:.4f}" in line
+        assert line.endswith("  ok") if r["passed"] else "  FAILS: " in line
+    assert not list(tmp_path.glob("*_map.png"))  # the check writes no overlays
+
+
+def test_check_flags_the_maps_of_a_model_that_learned_nothing(cli, tmp_path):
+    runs = tmp_path / "runs"
+    done = cli("train", "digits", "train.epochs=1", "optim.lr=1e-12", "--runs-dir", runs)
+    assert done.returncode == 0, done.stderr
+    run = next(runs.glob("digits/*"))
+    done = cli("explain", run, "--split", "test", "--count", "10", "--check")
+    assert done.returncode == 0, done.stderr
+    line = next(l for l in done.stdout.splitlines() if l.startswith("gradcam "))
+    assert "FAILS: maps of a re-initialized model rank pixels alike" in line
