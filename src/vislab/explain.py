@@ -212,9 +212,9 @@ class Targets:
 
 
 def targets_for(model: Any, images: Images, per_pixel: bool, chosen: Optional[int], use_labels: bool) -> Targets:
-    """Targets of each image: the ``chosen`` class, else its label (``use_labels``), else the prediction. A
-    per-pixel model's target is its class's score over the pixels predicted as that class (all pixels where
-    none is), and its prediction the class of most pixels."""
+    """Targets of each image: the ``chosen`` class, else its label (``use_labels``; for a per-pixel model the
+    label of most labelled pixels), else the prediction. A per-pixel model's target is its class's score over
+    the pixels predicted as that class (all pixels where none is), and its prediction the class of most pixels."""
     import torch
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
 
@@ -227,8 +227,9 @@ def targets_for(model: Any, images: Images, per_pixel: bool, chosen: Optional[in
         if chosen is not None:
             classes.append(chosen)
         elif use_labels:
-            labels = images.labels[i]
-            classes.append(int(labels.flatten().mode().values) if per_pixel else int(labels))
+            labels = images.labels[i].flatten()
+            labelled = labels[labels < probs.shape[1]]  # not ignore_index
+            classes.append(int(labelled.mode().values if len(labelled) else predicted[i]) if per_pixel else int(labels))
         else:
             classes.append(p)
     if not per_pixel:
@@ -352,15 +353,17 @@ def rank_correlation(a: Any, b: Any) -> float:
     return float(spearmanr(a.ravel(), b.ravel()).statistic)
 
 
-def inside_outside(cam: Any, labels: Any, k: int, ignore_index: int) -> float:
-    """The mean of ``cam`` [H, W] over the pixels labelled ``k`` divided by its mean over the other labelled pixels."""
+def inside_outside(maps: Any, labels: Any, classes: list[int], ignore_index: int) -> float:
+    """The mean of ``maps`` [B, H, W] over the pixels labelled with each image's explained class, divided by
+    their mean over the other labelled pixels, pooled over the images (NaN where either set is empty)."""
     import numpy as np
 
     labels = labels.numpy()
+    k = np.asarray(classes).reshape(-1, 1, 1)
     inside, outside = labels == k, (labels != k) & (labels != ignore_index)
     if not inside.any() or not outside.any():
         return float("nan")
-    return float(cam[inside].mean() / max(cam[outside].mean(), 1e-12))
+    return float(maps[inside].mean() / max(float(maps[outside].mean()), 1e-12))
 
 
 def check(
@@ -376,8 +379,8 @@ def check(
     - ``deletion`` and ``deletion_random``: ROAD (Rong et al., 2022, pytorch_grad_cam.metrics.road) removing the
       most relevant 10%, 20%, ... 90% of pixels by the map, and by a random map: the mean change of the class
       probability, the area under the deletion curve. Passes when the map's is lower (its pixels matter more).
-    - ``inside_outside`` (per-pixel runs, images of the run's split): the map's mean over the explained class's
-      labelled pixels over its mean elsewhere.
+    - ``inside_outside`` (per-pixel runs, images of the run's split): the maps' mean over the explained class's
+      labelled pixels over their mean over the other labelled pixels, pooled over the images.
 
     ``passed`` and ``failures`` say the verdict. Written to OUT/check.json (OUT: RUN_DIR/explain by default).
     """
@@ -413,8 +416,7 @@ def check(
             "deletion_random": deletion_random,
         }
         if e.per_pixel and images.labels is not None:
-            ratios = [inside_outside(m, y, k, r.info.ignore_index) for m, y, k in zip(maps, images.labels, targets.classes)]
-            result["inside_outside"] = float(np.nanmean(ratios)) if not np.isnan(ratios).all() else float("nan")
+            result["inside_outside"] = inside_outside(maps, images.labels, targets.classes, r.info.ignore_index)
         failures = []
         if result["randomization"] >= RANDOMIZATION_LIMIT:
             failures.append(f"maps of a re-initialized model rank pixels alike (rank correlation {result['randomization']:.2f})")

@@ -160,6 +160,12 @@ def test_segmentation_maps_of_a_named_class_from_the_runs_own_split(cli, tmp_pat
     maps = sorted((run / "explain").glob("*_gradcam_map.png"))
     assert len(maps) == 2 and all(Image.open(m).size == (32, 32) for m in maps)
     assert done.stdout.count(f"gradcam map of {name} at decoder.2") == 2
+    done = cli("explain", run, "--split", "val", "--count", "2", "--target", name, "--check", "--out", tmp_path / "check")
+    assert done.returncode == 0, done.stderr
+    import json
+
+    saved = json.loads((tmp_path / "check" / "check.json").read_text())["methods"]["gradcam"]
+    assert "inside/outside" in done.stdout.splitlines()[0] and "inside_outside" in saved
 
 
 def test_the_domain_head_of_a_domain_generalization_run(cli, tmp_path):
