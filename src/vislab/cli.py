@@ -315,6 +315,37 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import check, check_table, explain
+
+    options = dict(methods=args.method or ["gradcam"], target=args.target, checkpoint=args.checkpoint, layer=args.layer,
+                   head=args.head, out=args.out, split=args.split, count=args.count)
+    if args.check:
+        print(check_table(check(args.run_dir, args.inputs, **options)))
+        return 0
+    rows = explain(args.run_dir, args.inputs, **options)
+    for row in rows:
+        print(f"{row['overlay']}: {row['summary']}")
+    return 0
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    from .threads import prepare_process
+
+    prepare_process()  # before torch is imported, as for training: the range test trains
+    from .lr_find import lr_find
+
+    recipe, overrides = split_items(args.items, usage="the recipe comes first (vislab lr-find RECIPE key=value ...)")
+    if recipe is None:
+        raise VislabError("name a recipe to test (`vislab recipes` lists them): vislab lr-find RECIPE [key=value ...]")
+    finding = lr_find(recipe, overrides, min_lr=args.min, max_lr=args.max, steps=args.steps, out=args.out)
+    print(f"{len(finding.rates)} steps from {finding.rates[0]:.2g} to {finding.rates[-1]:.2g}; curve in {finding.csv} and {finding.png}")
+    if finding.steepest is not None:
+        print(f"steepest descent of the smoothed loss: optim.lr={finding.steepest:.2g}")
+    print(f"minimum of the smoothed loss / 10:      optim.lr={finding.minimum_tenth:.2g}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------
 # parser
 # ------------------------------------------------------------------------------------------------
@@ -509,11 +540,48 @@ def add_profile(sub: Any) -> None:
     p.set_defaults(func=cmd_profile)
 
 
+def add_explain(sub: Any) -> None:
+    from .explain import METHODS
+
+    p = sub.add_parser("explain", help="class-activation maps of a run's model laid over images (pytorch-grad-cam)",
+                       description="vislab explain RUN_DIR [IMAGE_OR_DIR ...] [--split test --count N] [--method M ...]")
+    p.add_argument("run_dir")
+    p.add_argument("inputs", nargs="*", metavar="IMAGE_OR_DIR")
+    p.add_argument("--split", default=None, choices=["train", "val", "test"], help="explain the first --count images of "
+                   "the run's own split instead of files (their labels make --target true possible)")
+    p.add_argument("--count", type=int, default=8, metavar="N", help="--split: how many images (default 8)")
+    p.add_argument("--method", action="append", default=None, metavar="NAME",
+                   help=f"repeatable: {', '.join(METHODS)} (default gradcam)")
+    p.add_argument("--target", default="predicted", metavar="predicted|true|CLASS",
+                   help="the class each map explains: the prediction (default), the label (with --split), or a class name or number")
+    add_checkpoint(p)
+    p.add_argument("--layer", default=None, metavar="NAME", help="the module maps read (default: the one the model declares)")
+    p.add_argument("--head", default="class", choices=["class", "domain"], help="domain: the domain head of a "
+                   "domain-generalization run (model.domain_head=true)")
+    p.add_argument("--out", default=None, metavar="DIR", help="folder of the overlays (default RUN_DIR/explain)")
+    p.add_argument("--check", action="store_true", help="instead of overlays, whether each method's maps can be trusted: "
+                   "faithfulness (ROAD deletion against a random map) and the model-randomization sanity check; "
+                   "written to OUT/check.json")
+    p.set_defaults(func=cmd_explain)
+
+
+def add_lr_find(sub: Any) -> None:
+    p = sub.add_parser("lr-find", help="the learning-rate range test on a recipe: loss against rate, a suggested optim.lr",
+                       description="vislab lr-find RECIPE [key=value ...] [--min LR --max LR --steps N]")
+    p.add_argument("items", nargs="*", metavar="RECIPE key=value", help="recipe name or YAML path, then overrides")
+    p.add_argument("--min", type=float, default=1e-7, metavar="LR", help="first rate (default 1e-7)")
+    p.add_argument("--max", type=float, default=10.0, metavar="LR", help="last rate (default 10)")
+    p.add_argument("--steps", type=int, default=100, metavar="N", help="training steps, the rate growing exponentially (default 100)")
+    p.add_argument("--out", default=".", metavar="DIR", help="folder of lr_find.csv and lr_find.png (default: here)")
+    p.set_defaults(func=cmd_lr_find)
+
+
 VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_calibrate, add_predict, add_sweep, add_compare,
     add_board,
     add_export, add_profile,
     add_runs, add_selftrain,
+    add_explain, add_lr_find,
 ]
 
 
@@ -534,7 +602,7 @@ def unknown_verb(argv: list[str]) -> Optional[str]:
     """The message for a misspelt verb (`vislab trian`), with the closest ones; None when the verb is known."""
     import difflib
 
-    verbs = [add.__name__.removeprefix("add_") for add in VERBS]
+    verbs = [add.__name__.removeprefix("add_").replace("_", "-") for add in VERBS]
     if not argv or argv[0].startswith("-") or argv[0] in verbs:
         return None
     close = difflib.get_close_matches(argv[0], verbs, n=2, cutoff=0.6)

@@ -21,6 +21,8 @@ class MnistCNN(nn.Module):
     Input float [B, C, H, W]; output logits [B, num_classes].
     """
 
+    CAM_LAYER = "features.6"  # the last convolution's BatchNorm, before its pooling halves the map
+
     def __init__(self, in_channels: int, num_classes: int, image_size: tuple[int, int], dropout: float = 0.5):
         super().__init__()
         self.features = nn.Sequential(
@@ -58,6 +60,8 @@ class DigitsConvNet(nn.Module):
     Input float [B, C, H, W] (H and W at least 16); output logits [B, num_classes].
     """
 
+    CAM_LAYER = "block4.2"  # the last convolution's ReLU, before its pooling halves the map
+
     def __init__(self, in_channels: int, num_classes: int, image_size: tuple[int, int], dropout: float = 0.0):
         super().__init__()
         if min(image_size) < 16:
@@ -83,7 +87,8 @@ class DigitsConvNet(nn.Module):
 
 
 def small_cnn(cls: type, name: str, cfg: ModelConfig, info: DataInfo, dropout: float) -> nn.Module:
-    """``cls(channels, classes, image_size, dropout)``, from ``model.weights`` when given, with ``model.freeze``."""
+    """``cls(channels, classes, image_size, dropout)``, from ``model.weights`` when given, with ``model.freeze``;
+    its class-activation maps read ``cls.CAM_LAYER``."""
     if info.image_size is None:
         raise VislabError(f"model {name} needs images of one size: set aug.resize (e.g. aug.resize=[28,28])")
     if cfg.pretrained:
@@ -92,7 +97,7 @@ def small_cnn(cls: type, name: str, cfg: ModelConfig, info: DataInfo, dropout: f
     if cfg.weights is not None:
         load_pretrained_file(model, cfg.weights, head="classifier", stem=first_conv(model) + ".weight")
     freeze(model, cfg.freeze, default_stem(model))
-    return classifier(model, "classifier")
+    return classifier(model, "classifier", cls.CAM_LAYER)
 
 
 READS = ("pretrained", "weights", "dropout", "freeze")  # model.* keys small_cnn reads

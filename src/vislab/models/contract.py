@@ -25,11 +25,17 @@ class Contract:
     pads evaluation images to it); None for classifiers.
     backbone: the modules pretrained weights cover (``optim.backbone_lr_mult`` scales their rate); empty
     for models trained from scratch only.
+    cam_layer: the module whose output class-activation maps read (``vislab explain``): the last feature
+    maps that still have a spatial layout, where the maps are both meaningful and fine. Its output is
+    [B, C, h, w]; [B, h, w, C] where ``cam_channels_last`` (Swin); or tokens [B, N, C] (ViT), laid back
+    on the patch grid by inference.explain.
     """
 
     heads: dict[str, str]
     output_stride: Optional[int] = None
     backbone: tuple[str, ...] = field(default=())
+    cam_layer: Optional[str] = None
+    cam_channels_last: bool = False
 
     @property
     def dense(self) -> bool:
@@ -43,12 +49,13 @@ def declare(model: nn.Module, contract: Contract) -> nn.Module:
     return model
 
 
-def classifier(model: nn.Module, head: str) -> nn.Module:
-    """Declare a classifier whose class logits come from ``head``: everything outside the head's top-level
-    module is backbone (what ImageNet weights, or a ``model.weights`` file, cover)."""
+def classifier(model: nn.Module, head: str, cam_layer: str, cam_channels_last: bool = False) -> nn.Module:
+    """Declare a classifier whose class logits come from ``head``, its class-activation maps from ``cam_layer``:
+    everything outside the head's top-level module is backbone (what ImageNet weights, or a ``model.weights``
+    file, cover)."""
     top = head.split(".")[0]
     backbone = tuple(n for n, m in model.named_children() if n != top and any(True for _ in m.parameters()))
-    return declare(model, Contract({"out": head}, backbone=backbone))
+    return declare(model, Contract({"out": head}, backbone=backbone, cam_layer=cam_layer, cam_channels_last=cam_channels_last))
 
 
 def contract_of(model: nn.Module) -> Contract:
@@ -66,7 +73,7 @@ def check(model: nn.Module, in_channels: int, size: tuple[int, int] = (64, 64)) 
     """
     contract = contract_of(model)
     modules = dict(model.named_modules())
-    for name in [*contract.heads.values(), *contract.backbone]:
+    for name in [*contract.heads.values(), *contract.backbone, *([contract.cam_layer] if contract.cam_layer else [])]:
         if name not in modules:
             raise VislabError(f"{type(model).__name__}: the contract names a module '{name}' that it does not have")
     was_training = model.training

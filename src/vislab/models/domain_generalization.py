@@ -110,4 +110,5 @@ def with_domains(net: nn.Module, cfg: ModelConfig, info: DataInfo) -> nn.Module:
     if mixstyle is not None:
         attach_mixstyle(net, mixstyle, cfg.mixstyle.layers, info, model_channels(cfg, info))
     backbone = tuple("net." + name for name in inner.backbone)
-    return declare(DomainGeneralizationNet(net, mixstyle), Contract(heads, backbone=backbone))
+    return declare(DomainGeneralizationNet(net, mixstyle),
+                   Contract(heads, backbone=backbone, cam_layer="net." + inner.cam_layer, cam_channels_last=inner.cam_channels_last))

@@ -98,4 +98,5 @@ def panoptic_deeplab(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     model = PanopticDeepLab(resnet, model_classes(cfg, info))
     adapt_first_conv(model, model_channels(cfg, info))
     heads = {"out": "semantic_head", "center": "center_head", "offset": "offset_head"}
-    return declare(model, Contract(heads, output_stride=16, backbone=("backbone",)))  # layer4 dilated
+    return declare(model, Contract(heads, output_stride=16, backbone=("backbone",),  # layer4 dilated
+                                   cam_layer="semantic_decoder"))

@@ -40,4 +40,4 @@ def smp_model(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     except OSError as e:
         raise VislabError(f"model.name={cfg.name}: the encoder's ImageNet weights could not be downloaded ({e}); "
                           "set model.pretrained=false or put them in torch's hub cache") from None
-    return declare(model, Contract({"out": "segmentation_head"}, model.encoder.output_stride, ("encoder",)))
+    return declare(model, Contract({"out": "segmentation_head"}, model.encoder.output_stride, ("encoder",), cam_layer="decoder"))

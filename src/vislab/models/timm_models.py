@@ -56,6 +56,16 @@ def stem_of(model: nn.Module) -> list[str]:
     return default_stem(model)
 
 
+def cam_layer(model: nn.Module) -> str:
+    """The module class-activation maps read: the last feature map timm reports (``feature_info``); in a
+    transformer whose head reads prefix tokens only, the last block's first norm, as pytorch-grad-cam's
+    ViT recipe does (the last block's patch tokens get no gradient from such a head)."""
+    last = model.feature_info[-1]["module"]
+    if getattr(model, "num_prefix_tokens", 0) and getattr(model, "global_pool", None) == "token":
+        return f"{last}.norm1"
+    return last
+
+
 READS = ("pretrained", "weights", "dropout", "drop_path", "freeze")  # model.* keys ``build`` reads
 
 
@@ -88,4 +98,5 @@ def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         load_pretrained_file(model, cfg.weights, head=tuple(head) if isinstance(head, (list, tuple)) else head,
                              stem=first_conv(model) + ".weight")
     freeze(model, cfg.freeze, stem_of(model))
-    return classifier(model, head if isinstance(head, str) else head[0])  # distilled models: the class head first
+    return classifier(model, head if isinstance(head, str) else head[0],  # distilled models: the class head first
+                      cam_layer(model), getattr(model, "output_fmt", "NCHW") == "NHWC")

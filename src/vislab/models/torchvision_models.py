@@ -105,6 +105,23 @@ def pretrained_weights(name: str):
     return weights
 
 
+# Where each torchvision architecture's last spatial feature maps come out, by name prefix (longest first).
+CAM_LAYERS = {
+    "resnet": "layer4", "resnext": "layer4", "wide_resnet": "layer4", "regnet": "trunk_output",
+    "shufflenet": "conv5", "mnasnet": "layers", "googlenet": "inception5b", "inception": "Mixed_7c",
+    "maxvit": "blocks", "swin": "norm", "alexnet": "features", "vgg": "features", "densenet": "features",
+    "efficientnet": "features", "mobilenet": "features", "convnext": "features", "squeezenet": "features",
+}
+
+
+def cam_layer(name: str, model: nn.Module) -> str:
+    """The module class-activation maps read in torchvision's ``name`` (``CAM_LAYERS``); a ViT's last encoder
+    block's first norm, as pytorch-grad-cam's ViT recipe (its head reads the class token only)."""
+    if name.startswith("vit"):
+        return f"encoder.layers.{list(model.encoder.layers.named_children())[-1][0]}.ln_1"
+    return next(CAM_LAYERS[p] for p in sorted(CAM_LAYERS, key=len, reverse=True) if name.startswith(p))
+
+
 READS = ("pretrained", "weights", "dropout", "drop_path", "freeze")  # model.* keys ``build`` reads
 
 
@@ -128,4 +145,4 @@ def build(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     if cfg.weights is not None:
         load_pretrained_file(model, cfg.weights, head=head, stem=stem + ".weight")
     freeze(model, cfg.freeze, default_stem(model))
-    return classifier(model, head)
+    return classifier(model, head, cam_layer(cfg.name, model), cam_channels_last=cfg.name.startswith("swin"))

@@ -88,4 +88,5 @@ def torchvision_segmentation(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         model = builder(weights=None, weights_backbone=None, num_classes=classes, **aux_kwargs(aux))
     adapt_first_conv(model, model_channels(cfg, info))
     heads = {"out": "classifier", **({"aux": "aux_classifier"} if getattr(model, "aux_classifier", None) is not None else {})}
-    return declare(model, Contract(heads, stride, ("backbone",)))
+    last_stage = list(model.backbone.named_children())[-1][0]  # layer4 of the ResNets, the last block of MobileNet
+    return declare(model, Contract(heads, stride, ("backbone",), cam_layer=f"backbone.{last_stage}"))

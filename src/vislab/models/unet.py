@@ -146,4 +146,5 @@ def unet(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         heads=cfg.heads,
     )
     heads = {"out": "head", **({"center": "center_head", "offset": "offset_head"} if cfg.heads == "panoptic" else {})}
-    return declare(model, Contract(heads, output_stride=2 ** (len(widths) - 1)))  # max-pooled by 2 between levels
+    return declare(model, Contract(heads, output_stride=2 ** (len(widths) - 1),  # max-pooled by 2 between levels
+                                   cam_layer=f"decoder.{len(model.decoder) - 1}"))  # the semantic decoder's last, full-size maps
