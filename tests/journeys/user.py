@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -159,12 +160,6 @@ def check_exported(run_dir: Path, name: str = "best.onnx") -> dict[str, Any]:
     return check
 
 
-def check_profile(user: User, run_dir: Path) -> dict[str, Any]:
-    """`vislab profile RUN --format json`: parameters, FLOPs and latencies, eager and ONNX Runtime."""
-    report = json.loads(user.ok("profile", run_dir, "--batch", "4", "--format", "json").stdout)
-    return report
-
-
 def check_compare(user: User, *dirs: Path, groups: list[str], metric: str | None = None) -> str:
     """`vislab compare`: a table with a row per group, report.md and report.html written."""
     out_dir = user.home / "report"
@@ -212,10 +207,42 @@ def _get(url: str) -> str:
     deadline = time.monotonic() + BOARD_WAIT_S
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=30) as response:
+            with urllib.request.urlopen(url, timeout=BOARD_WAIT_S) as response:
                 assert response.status == 200
                 return response.read().decode()
         except (ConnectionError, urllib.error.URLError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def check_masks(out_dir: Path, photos: list[Path], num_classes: int, panoptic: bool = False) -> dict[str, np.ndarray]:
+    """`vislab predict` of a segmentation run: per image a class-id mask PNG of the image's own size and an
+    overlay (and for panoptic runs a panoptic PNG), nothing else. Returns the masks by image stem."""
+    kinds = ["mask", "overlay", *(["panoptic"] if panoptic else [])]
+    assert {p.name for p in out_dir.iterdir()} == {f"{f.stem}_{k}.png" for f in photos for k in kinds}
+    masks = {}
+    for photo in photos:
+        size = Image.open(photo).size
+        for kind in kinds:
+            assert Image.open(out_dir / f"{photo.stem}_{kind}.png").size == size, (photo, kind)
+        masks[photo.stem] = np.asarray(Image.open(out_dir / f"{photo.stem}_mask.png"))
+        assert masks[photo.stem].max() < num_classes
+    return masks
+
+
+def same_masks(a: dict[str, np.ndarray], b: dict[str, np.ndarray], agreement: float = 0.99) -> None:
+    """Two predictions of the same images agree on (almost) every pixel."""
+    assert a.keys() == b.keys()
+    for stem in a:
+        assert (a[stem] == b[stem]).mean() >= agreement, stem
+
+
+def best_epoch_row(run_dir: Path) -> dict[str, float]:
+    """metrics.csv's row of the best epoch, the one best.pt holds (summary.json's metrics are the last epoch's)."""
+    import csv
+
+    best = summary(run_dir)["best_epoch"]
+    with open(run_dir / "metrics.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if int(r["epoch"]) == best)
+    return {k: float(v) for k, v in row.items() if v}
