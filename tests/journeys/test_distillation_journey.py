@@ -36,7 +36,9 @@ class TestDistillationJourney(ClassifierJourney):
         return teacher_of(run)
 
     def expected_groups(self, run: Path, second: Path) -> tuple[str, str]:
-        return f"loss.distill.teacher={second}", "loss.distill.teacher=null"
+        """The student's loss.distill section against the teacher's none, each of its keys named."""
+        return (f"loss.distill.teacher={second} loss.distill.temperature=4 loss.distill.weight=0.9",
+                "loss.distill.teacher=None loss.distill.temperature=None loss.distill.weight=None")
 
     def test_the_student_names_its_finished_teacher(self, run: Path, second: Path) -> None:
         assert teacher_of(run) == second and summary(second)["status"] == "completed"
