@@ -20,7 +20,7 @@ class TestShapesFixMatchJourney(DenseJourney):
 
     # The baseline's config.yaml records the semisup.* defaults in place of the recipe's dropped keys, so compare
     # and board group by three keys (method, ratio, threshold), two of which the baseline never reads; and
-    # compare's fANOVA importances, computed for two or more keys, crash (exit 1, "zero total variance in all trees") when the runs tie.
+    # compare's fANOVA importances, computed for two or more keys, crash (exit 1) when the runs tie.
     @pytest.mark.xfail(strict=True, reason="bug: semisup.method=none runs are labelled with semisup.threshold and "
                        "semisup.ratio defaults they do not read; compare's importances crash on tied runs")
     def test_compare_two_runs_that_differ_in_one_setting(self, user: User, run: Path, second: Path) -> None:
