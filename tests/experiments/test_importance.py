@@ -30,3 +30,15 @@ def test_one_swept_key_gets_no_importances(main, tmp_path):
     assert code == 0, err
     assert "Which settings mattered" not in (tmp_path / "r" / "report.md").read_text()
     assert not (tmp_path / "r" / "parallel_val_acc.png").exists()
+
+
+def test_runs_that_tie_on_two_swept_keys_get_a_report_without_importances(cli, tmp_path):
+    # fANOVA has no variance to apportion when every run scores the same: compare once died with exit 1 on it
+    # (two tiny semi-supervised runs, one with semisup.method=none, both at 0.1562).
+    root = tmp_path / "runs"
+    write_run(root, "adam", 0, 0.1562, **{"optim.lr": 0.01})
+    write_run(root, "sgd", 0, 0.1562, **{"optim.lr": 0.001})
+    proc = cli("compare", root, "--out", tmp_path / "r")
+    assert proc.returncode == 0, proc.stderr
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "| optim.lr=0.001 optim.name=sgd |" in report and "Which settings mattered" not in report

@@ -20,6 +20,7 @@ import numpy as np
 from ..config import check_key, flatten, parse_override
 from ..errors import VislabError
 from ..runs import Run, find_runs
+from ..schemes.settings import unread_keys
 from . import stats
 from .aggregate import AggregateRow, aggregate_table
 from .domains import DOMAIN, DomainTable, domain_tables
@@ -139,13 +140,15 @@ def check_one_task(runs: list[Run]) -> None:
 
 
 def group_runs(runs: list[Run]) -> tuple[list[Group], list[str]]:
-    """Groups in order of first appearance, by every config key whose value differs (apart from the seed)."""
+    """Groups in order of first appearance, by every config key whose value differs (apart from the seed). A run
+    has no say in a key it does not read (schemes.settings.unread_keys) and is labelled without it."""
     flats = [flatten(run.config) for run in runs]
+    unread = [unread_keys(f) for f in flats]
     keys = sorted({k for f in flats for k in f} - IGNORED)
-    differing = [k for k in keys if len({_canon(f.get(k)) for f in flats}) > 1]
+    differing = [k for k in keys if len({_canon(f.get(k)) for f, idle in zip(flats, unread) if k not in idle}) > 1]
     groups: dict[str, Group] = {}
-    for run, flat in zip(runs, flats):
-        settings = {k: flat.get(k) for k in differing}
+    for run, flat, idle in zip(runs, flats, unread):
+        settings = {k: flat.get(k) for k in differing if k not in idle}
         key = _canon(settings)
         if key not in groups:
             groups[key] = Group(describe(settings) or "all runs", settings, [])

@@ -16,22 +16,25 @@ def runs_study(groups: list[Any], keys: list[str], metric: str, mode: str, value
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    choices = {k: sorted({encode(g.settings[k]) for g in groups}, key=repr) for k in keys}
+    choices = {k: sorted({encode(g.settings.get(k)) for g in groups}, key=repr) for k in keys}
     distributions = {k: optuna.distributions.CategoricalDistribution(v) for k, v in choices.items()}
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
     for g in groups:
         for run in g.runs:
             result = value(run, metric)
             if result is not None:
-                params = {k: encode(g.settings[k]) for k in keys}
+                params = {k: encode(g.settings.get(k)) for k in keys}
                 study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=result))
     return study
 
 
 def importances(study: Any) -> dict[str, float]:
-    """fANOVA importance of each key (they sum to 1), highest first (Hutter et al. 2014, Optuna's evaluator)."""
+    """fANOVA importance of each key (they sum to 1), highest first (Hutter et al. 2014, Optuna's evaluator);
+    none when every run scored the same: there is no variance to apportion (fANOVA raises on it)."""
     import optuna
 
+    if len({trial.value for trial in study.trials}) < 2:
+        return {}
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
     return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
 

@@ -5,6 +5,7 @@ before torch is imported and before anything is written."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from ..config import Config, SemisupConfig
 from ..errors import VislabError
@@ -15,6 +16,13 @@ READS: dict[str, set[str]] = {
     "mean_teacher": {"ratio", "weight", "strong_ops", "cutout", "ema_decay", "rampup_epochs"},
     "noisy_student": {"ratio", "weight", "threshold", "strong_ops", "cutout", "teacher", "pseudo", "balance"},
 }
+
+
+def unread_keys(flat: dict[str, Any]) -> set[str]:
+    """The semisup.* keys of a flattened config that its semisup.method does not read: a run records them at
+    their defaults (semisup.method=none drops the recipe's), and they say nothing about how it trained."""
+    reads = READS.get(flat.get("semisup.method") or "none", set())
+    return {k for k in flat if k.startswith("semisup.") and k != "semisup.method" and k.split(".")[1] not in reads}
 
 
 def has_pool(cfg: Config) -> bool:
