@@ -28,11 +28,11 @@ browser:
 		{ apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } \
 			|| echo "chromium not installed: the browser tests will skip"; fi
 
-# One pytest worker per core (WORKERS=1 for a serial run). worksteal hands each worker a contiguous half of the
-# tests, so a module's fixtures mostly build once, and lets an idle worker take tests from the other's end.
+# One pytest worker per core (WORKERS=1 for a serial run). loadscope gives a worker whole modules (and whole test
+# classes): module fixtures build once, and a journey's steps share one training in the order written.
 WORKERS ?= auto
 test: install browser
-	$(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadscope
 
 bench: install
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done

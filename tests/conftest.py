@@ -37,6 +37,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs go under the test's tmp_path; no test reads or writes ~/.cache or ./runs."""
     monkeypatch.setenv("VISLAB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("VISLAB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # pretrained weights: never the user's cache
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 

@@ -90,7 +90,9 @@ def test_voc_panoptic_recipe_takes_two_training_steps_on_segmentation_object_png
 
 
 def test_the_course_weight_sweep_is_a_grid_of_27_trials(tmp_path):
-    fixed, grid, ranges = parse_items([f"data.root={write_voc(tmp_path, objects=True)}",
+    # model.pretrained=false: the sweep builds each trial's model as train would before it starts, and the
+    # ResNet-101 weights cannot be downloaded here
+    fixed, grid, ranges = parse_items([f"data.root={write_voc(tmp_path, objects=True)}", "model.pretrained=false",
                                        "loss.center_weight=10,200,400", "loss.offset_weight=0.001,0.01,0.1"])
     spec = build_spec("voc-panoptic", fixed, grid, ranges, seeds=3, search="grid", trials=None, prune=True)
     assert spec.trials == 27 and (spec.monitor, spec.mode) == ("val_pq", "max")
