@@ -286,16 +286,10 @@ def run_explainer(run: str | Path, checkpoint: str, layer: Optional[str], head: 
     return r, explainer_for(r.model, names, r.task.per_pixel, layer, head)
 
 
-def explain(
-    run: str | Path, inputs: list[str | Path], *, methods: list[str], target: str = "predicted", checkpoint: str = "best",
-    layer: Optional[str] = None, head: str = "class", out: Optional[str | Path] = None, split: Optional[str] = None,
-    count: int = 8,
-) -> list[dict[str, Any]]:
-    """Class-activation maps of a run's model for image files (or the first ``count`` images of its ``split``):
-    per image and method, OUT/<name>_<method>.png (the image beside it with the map laid over, captioned with
-    the prediction, its probability and the class explained) and OUT/<name>_<method>_map.png (the map alone,
-    8-bit grey, at the model input's size). OUT is RUN_DIR/explain by default. Returns a row per image and method.
-    """
+def explained(run: str | Path, inputs: list[str | Path], methods: list[str], target: str, checkpoint: str,
+              layer: Optional[str], head: str, out: Optional[str | Path], split: Optional[str], count: int) -> tuple:
+    """What explain and check both start from, options checked first: (restored run, explainer, images, output
+    folder, CAM targets)."""
     check_options(methods, head, split, count, [str(i) for i in inputs], target)
     require_library()
     from .data.images import image_files
@@ -306,7 +300,20 @@ def explain(
     chosen = class_index(target, e.names, "domain" if head == "domain" else "class")
     images = split_images(r, split, count) if split else file_images(r, files)
     folder = out_folder(Path(out).expanduser() if out else r.run.dir / "explain")
-    targets = targets_for(e.model, images, e.per_pixel, chosen, target == "true")
+    return r, e, images, folder, targets_for(e.model, images, e.per_pixel, chosen, target == "true")
+
+
+def explain(
+    run: str | Path, inputs: list[str | Path], *, methods: list[str], target: str = "predicted", checkpoint: str = "best",
+    layer: Optional[str] = None, head: str = "class", out: Optional[str | Path] = None, split: Optional[str] = None,
+    count: int = 8,
+) -> list[dict[str, Any]]:
+    """Class-activation maps of a run's model for image files (or the first ``count`` images of its ``split``):
+    per image and method, OUT/<name>_<method>.png (the image beside it with the map laid over, captioned with
+    the prediction, its probability and the class explained) and OUT/<name>_<method>_map.png (the map alone,
+    8-bit grey, at the model input's size). OUT is RUN_DIR/explain by default. Returns a row per image and method.
+    """
+    r, e, images, folder, targets = explained(run, inputs, methods, target, checkpoint, layer, head, out, split, count)
     rows = []
     for method in methods:
         maps = cam_maps(e.model, e.layer, e.channels_last, method, images, targets.cam)
@@ -384,22 +391,12 @@ def check(
 
     ``passed`` and ``failures`` say the verdict. Written to OUT/check.json (OUT: RUN_DIR/explain by default).
     """
-    check_options(methods, head, split, count, [str(i) for i in inputs], target)
-    require_library()
+    r, e, images, folder, targets = explained(run, inputs, methods, target, checkpoint, layer, head, out, split, count)
     import numpy as np
     import torch
     from pytorch_grad_cam.metrics.road import ROADMostRelevantFirstAverage
 
     from .atomic import atomic_write_text
-    from .data.images import image_files
-    from .outputs import out_folder
-
-    files = image_files(inputs) if inputs else []
-    r, e = run_explainer(run, checkpoint, layer, head, with_data=split is not None)
-    chosen = class_index(target, e.names, "domain" if head == "domain" else "class")
-    images = split_images(r, split, count) if split else file_images(r, files)
-    folder = out_folder(Path(out).expanduser() if out else r.run.dir / "explain")
-    targets = targets_for(e.model, images, e.per_pixel, chosen, target == "true")
     torch.manual_seed(CHECK_SEED)
     fresh = explainer_for(r.task.build_model(r.cfg, r.info).to(r.fabric.device).eval(), e.names, e.per_pixel, layer, head)
     road = ROADMostRelevantFirstAverage()
