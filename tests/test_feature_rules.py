@@ -25,6 +25,9 @@ CASES = {
     "the panoptic task needs center and offset heads": ({"model.heads": "semantic"}, PANOPTIC, "model.heads", DENSE),
     "MixStyle and the domain head need a task that learns with domains":
         ({"model.domain_head": True}, dataclasses.replace(PLAIN, data_domains=True), "model.domain_head", DG),
+    "a scheme cannot join MixStyle with a domain head":
+        ({"model.mixstyle": {"p": 0.5}, "model.domain_head": True, "semisup.method": "fixmatch",
+          "data.labeled_per_class": 5}, DG, "model.domain_head", None),
     "progressive image sizes need a model that takes any size":
         ({"train.progressive": {"image_size": [6, 8]}}, dataclasses.replace(PLAIN, any_size=False),
          "train.progressive.image_size", PLAIN),

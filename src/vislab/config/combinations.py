@@ -81,6 +81,13 @@ RULES: tuple[Rule, ...] = (
                           f"dataset: officehome, digits-dg), not {kind.task}; set model.mixstyle=null model.domain_head=false",
     ),
     Rule(
+        "a scheme cannot join MixStyle with a domain head",
+        lambda cfg, kind: cfg.semisup.method != "none" and _mixstyle_on(cfg) and cfg.model.domain_head,
+        lambda cfg, kind: f"semisup.method={cfg.semisup.method} with model.mixstyle and model.domain_head: MixStyle mixes the "
+                          "styles of labeled and unlabeled images in one batch, while the domain head learns from the "
+                          "labeled ones alone; set model.domain_head=false (or model.mixstyle=null)",
+    ),
+    Rule(
         "progressive image sizes need a model that takes any size",
         lambda cfg, kind: _schedules(cfg, "image_size") and not kind.any_size,
         lambda cfg, kind: f"train.progressive.image_size: model.name={cfg.model.name} takes images of one size only (its "

@@ -44,11 +44,6 @@ def check(cfg: Config) -> None:
                           "data.labeled_fraction or data.unlabeled_root")
     if method == "none" and cfg.data.unlabeled_root is not None:
         raise VislabError("data.unlabeled_root is only read by a semi-supervised method; set semisup.method or remove it")
-    mixstyle = cfg.model.mixstyle is not None and cfg.model.mixstyle.p > 0  # p=0 is off
-    if method != "none" and mixstyle and cfg.model.domain_head:
-        raise VislabError(f"semisup.method={method} with model.mixstyle and model.domain_head: MixStyle mixes the styles of "
-                          "labeled and unlabeled images in one batch, while the domain head learns from the labeled "
-                          "ones alone; set model.domain_head=false (or model.mixstyle=null)")
     if method == "noisy_student" and cfg.semisup.teacher is None:
         raise VislabError("semisup.method=noisy_student needs semisup.teacher=RUN_DIR (or use `vislab selftrain`)")
     distill = cfg.loss.distill
