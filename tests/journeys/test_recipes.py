@@ -1,9 +1,13 @@
 """Every packaged recipe trains one epoch of two batches through the command line, in a subprocess, with the
-progress display a user gets: once under a terminal (a pseudo-terminal, where rich draws its bar) and once piped
-into a file (plain progress lines). Recipes whose data is not on this machine train on small files written in
-their dataset's real on-disk format under the test's data root; pretrained weights are files of the right
-architecture in torch's hub cache, where a first download would have left them (their values are random: the
-runs check that the recipes train, not what they learn)."""
+progress display a user gets: under a terminal (a pseudo-terminal, where rich draws its bar) or piped into a file
+(plain progress lines). Recipes whose data is not on this machine train on small files written in their dataset's
+real on-disk format under the test's data root; pretrained weights are files of the right architecture in torch's
+hub cache, where a first download would have left them (their values are random: the runs check that the recipes
+train, not what they learn), and each recipe's own outputs are checked after its run.
+
+What the display draws depends on the task and the scheme (their running metrics), not on the dataset or the
+network: the embedded recipes, one per task and scheme, run under both displays; the recipes of full-size networks
+run once each, half of them under each display."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import yaml
 
 from conftest import ROOT, SRC
 from formats import write_cifar, write_mnist, write_officehome
@@ -52,13 +57,51 @@ raise SystemExit(main(sys.argv[3:]))
 """
 
 
+Check = Callable[[list[Path], str], None]  # the recipe's own outputs: its run directories and what was shown
+
+
 @dataclass
 class Setup:
-    """How one recipe runs here: the overrides after its name, and for MNIST-format data the checksums to accept."""
+    """How one recipe runs here: the overrides after its name, for MNIST-format data the checksums to accept, and
+    what its runs must have written beyond what every recipe writes."""
 
     overrides: list[str] = field(default_factory=list)
     verb: list[str] = field(default_factory=lambda: ["train"])
     checksums_of: str | None = None
+    check: Check | None = None
+
+
+def summary(run: Path) -> dict:
+    return json.loads((run / "summary.json").read_text())
+
+
+def classes(n: int) -> Check:
+    def check(runs: list[Path], shown: str) -> None:
+        assert [json.loads((r / "data_info.json").read_text())["num_classes"] for r in runs] == [n] * len(runs)
+
+    return check
+
+
+def segmentation(num_classes: int, *class_metrics: str) -> Check:
+    def check(runs: list[Path], shown: str) -> None:
+        classes(num_classes)(runs, shown)
+        (run,) = runs
+        assert summary(run)["best_metric"] == "val_miou" and set(class_metrics) <= set(summary(run)["metrics"])
+        assert {"per_class_iou.csv", "per_class_iou.md", "worst_val.png"} <= {p.name for p in (run / "artifacts").iterdir()}
+
+    return check
+
+
+def labeled_share(share: float) -> Check:
+    """A semi-supervised run labels ``share`` of its training images and leaves the rest unlabeled, apart."""
+    def check(runs: list[Path], shown: str) -> None:
+        (run,) = runs
+        labeled = (run / "splits" / "labeled.txt").read_text().splitlines()
+        unlabeled = (run / "splits" / "unlabeled.txt").read_text().splitlines()
+        assert labeled and len(labeled) == round(share * (len(labeled) + len(unlabeled))) and not set(labeled) & set(unlabeled)
+        assert summary(run)["train_size"] == len(labeled)
+
+    return check
 
 
 @pytest.fixture(scope="session")
@@ -95,14 +138,14 @@ def coco_deeplab(torch_home: Path, name: str) -> None:
 def mnist(folder: str) -> Callable[..., Setup]:
     def prepare(data: Path, torch_home: Path) -> Setup:
         write_mnist(data, n_train=400, n_test=20, folder=folder)  # two batches of the recipe's 100 or 128 beside val
-        return Setup(checksums_of=folder)
+        return Setup(checksums_of=folder, check=classes(10))
 
     return prepare
 
 
 def cifar10(data: Path, torch_home: Path) -> Setup:
     write_cifar(data, "cifar10", n_train=400, n_test=10, packed=False)  # two batches of 128 beside val
-    return Setup()
+    return Setup(check=classes(10))
 
 
 # CIFAR-100 at 32x32 (the recipe resizes to 224x224) in batches of 8: EfficientNetV2-S on a shared CPU.
@@ -112,7 +155,7 @@ CIFAR100_SMALL = ["aug.resize=[32,32]", "aug.random_crop.size=32", "aug.random_c
 def cifar100(data: Path, torch_home: Path) -> Setup:
     write_cifar(data, "cifar100", n_train=500, n_test=10, packed=False)  # a val image per class
     imagenet(torch_home, "efficientnet_v2_s")
-    return Setup(CIFAR100_SMALL)
+    return Setup(CIFAR100_SMALL, check=classes(100))
 
 
 def cifar100_kd(data: Path, torch_home: Path) -> Setup:
@@ -123,7 +166,7 @@ def cifar100_kd(data: Path, torch_home: Path) -> Setup:
     imagenet(torch_home, "resnet18")
     overrides = dict(config.parse_override(o) for o in [*SMOKE, *CIFAR100_SMALL, "train.progress=false"])
     teacher = api.train("cifar100-effnetv2", runs_dir=data.parent / "teacher", overrides=overrides)
-    return Setup([*CIFAR100_SMALL, f"loss.distill.teacher={teacher.dir}"])
+    return Setup([*CIFAR100_SMALL, f"loss.distill.teacher={teacher.dir}"], check=classes(100))
 
 
 # ResNet-50 on 32x32 crops (the recipe: 224x224) in batches of 4.
@@ -133,12 +176,17 @@ OFFICEHOME_SMALL = ["aug.resize=[36,36]", "aug.random_crop.size=32", "aug.center
 def officehome(data: Path, torch_home: Path) -> Setup:
     write_officehome(data, {"Bike": 10, "Mug": 10})  # noisy-student labels a fifth: two batches of 4
     imagenet(torch_home, "resnet50")
-    return Setup(OFFICEHOME_SMALL)
+    return Setup(OFFICEHOME_SMALL, check=classes(2))
 
 
 def noisy_student(data: Path, torch_home: Path) -> Setup:
+    def check(runs: list[Path], shown: str) -> None:
+        teacher, student = sorted(runs)
+        semisup = yaml.safe_load((student / "config.yaml").read_text())["semisup"]
+        assert (semisup["teacher"], semisup["pseudo"]) == (str(teacher), "soft") and "round 1:" in shown
+
     setup = officehome(data, torch_home)
-    return Setup(setup.overrides, verb=["selftrain", "--rounds", "1"])
+    return Setup(setup.overrides, verb=["selftrain", "--rounds", "1"], check=check)
 
 
 # VOC's recipes crop or pad to 300x400 and 321x321: 32x32 here, in batches of 2.
@@ -146,20 +194,25 @@ VOC_SMALL = ["train.batch_size=2", "aug.random_crop.size=[32,32]"]
 
 
 def voc_unet(data: Path, torch_home: Path) -> Setup:
+    def check(runs: list[Path], shown: str) -> None:
+        segmentation(21, "val_iou_person")(runs, shown)
+        assert (runs[0] / "splits" / "train.txt").read_text().count("\n") == 4  # the images, not their repeated passes
+
     write_voc(data)
-    return Setup([*VOC_SMALL, "data.repeat=[{resize: [32, 40]}, {random_crop: {size: [32, 32], pad_if_needed: true}}]"])
+    return Setup([*VOC_SMALL, "data.repeat=[{resize: [32, 40]}, {random_crop: {size: [32, 32], pad_if_needed: true}}]"],
+                 check=check)
 
 
 def voc_deeplab(data: Path, torch_home: Path) -> Setup:
     write_voc(data)
     coco_deeplab(torch_home, "deeplabv3_resnet101")
-    return Setup(["train.batch_size=2"])
+    return Setup(["train.batch_size=2"], check=segmentation(21, "val_iou_person"))
 
 
 def voc_semisup(data: Path, torch_home: Path) -> Setup:
     write_voc(data, train=32, train_aug=True)  # an eighth labeled: two batches of 2
     coco_deeplab(torch_home, "deeplabv3_resnet101")
-    return Setup(VOC_SMALL)
+    return Setup(VOC_SMALL, check=labeled_share(0.125))
 
 
 def voc_panoptic(data: Path, torch_home: Path) -> Setup:
@@ -171,21 +224,32 @@ def voc_panoptic(data: Path, torch_home: Path) -> Setup:
 def ade20k(data: Path, torch_home: Path) -> Setup:
     write_ade20k(data)
     coco_deeplab(torch_home, "deeplabv3_resnet50")
-    return Setup(["train.batch_size=2", "aug.random_crop.size=[32,32]"])
+    return Setup(["train.batch_size=2", "aug.random_crop.size=[32,32]"], check=segmentation(150, "val_iou_wall"))
 
 
 def cityscapes(data: Path, torch_home: Path) -> Setup:
     write_cityscapes(data)
-    return Setup(["train.batch_size=2", "aug.random_crop.size=[32,64]", "eval.sliding_window=[32,64]"])
+    return Setup(["train.batch_size=2", "aug.random_crop.size=[32,64]", "eval.sliding_window=[32,64]"],
+                 check=segmentation(19, "val_iou_car"))
 
 
 def as_is(data: Path, torch_home: Path) -> Setup:
+    return Setup(check=classes(10))
+
+
+def shapes_fixmatch(data: Path, torch_home: Path) -> Setup:
+    return Setup(check=labeled_share(0.1))
+
+
+def shapes(data: Path, torch_home: Path) -> Setup:
     return Setup()
 
 
+EMBEDDED = {"digits", "digits-dg", "digits-dg-mixstyle", "digits-fixmatch", "digits-meanteacher", "shapes-unet",
+            "shapes-panoptic", "shapes-fixmatch"}
 PREPARE: dict[str, Callable[[Path, Path], Setup]] = {
     "digits": as_is, "digits-dg": as_is, "digits-dg-mixstyle": as_is, "digits-fixmatch": as_is,
-    "digits-meanteacher": as_is, "shapes-unet": as_is, "shapes-panoptic": as_is, "shapes-fixmatch": as_is,
+    "digits-meanteacher": as_is, "shapes-unet": shapes, "shapes-panoptic": shapes, "shapes-fixmatch": shapes_fixmatch,
     "mnist-cnn": mnist("mnist"), "fashion-mnist-cnn": mnist("fashion_mnist"), "cifar10-resnet18": cifar10,
     "cifar100-effnetv2": cifar100, "cifar100-kd": cifar100_kd, "officehome-mixstyle": officehome,
     "officehome-erm": officehome, "officehome-noisy-student": noisy_student, "voc-unet": voc_unet,
@@ -195,7 +259,14 @@ PREPARE: dict[str, Callable[[Path, Path], Setup]] = {
 
 
 def test_every_packaged_recipe_is_in_the_matrix() -> None:
-    assert sorted(PREPARE) == sorted(recipe_names())
+    assert sorted(PREPARE) == sorted(recipe_names()) and EMBEDDED <= set(PREPARE)
+
+
+def matrix() -> list[tuple[str, str]]:
+    """(recipe, display): the embedded recipes under both displays, the others alternately under one."""
+    full_size = [r for r in sorted(PREPARE) if r not in EMBEDDED]
+    return [(r, d) for r in sorted(EMBEDDED) for d in ("terminal", "piped")] + [
+        (r, ("terminal", "piped")[i % 2]) for i, r in enumerate(full_size)]
 
 
 def command(recipe: str, setup: Setup, data: Path) -> list[str]:
@@ -237,8 +308,7 @@ def piped(argv: list[str], env: dict[str, str], log: Path) -> tuple[int, str]:
     return code, log.read_text()
 
 
-@pytest.mark.parametrize("display", ["terminal", "piped"])
-@pytest.mark.parametrize("recipe", sorted(PREPARE))
+@pytest.mark.parametrize(("recipe", "display"), matrix())
 def test_recipe_trains_two_batches_with_the_default_display(recipe: str, display: str, tmp_path: Path,
                                                             torch_home: Path, monkeypatch) -> None:
     data = tmp_path / "data"  # VISLAB_DATA: where every dataset is looked for
@@ -253,8 +323,11 @@ def test_recipe_trains_two_batches_with_the_default_display(recipe: str, display
     assert code == 0, shown[-3000:]
     text = ANSI.sub("", shown).replace("\r\n", "\n")
     lines = "\n".join(part for line in text.split("\n") for part in line.split("\r"))
-    summaries = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob(f"{recipe}/*/summary.json")]
+    runs = sorted(p.parent for p in (tmp_path / "runs").glob(f"{recipe}/*/summary.json"))
+    summaries = [summary(run) for run in runs]
     assert summaries and all(s["status"] == "completed" and s["epochs_completed"] == 1 for s in summaries), shown[-3000:]
+    assert all(0 <= s["metrics"][s["best_metric"]] <= 1 and (r / "checkpoints" / "best.pt").is_file()
+               for r, s in zip(runs, summaries))
     assert len(EPOCH_LINE.findall(lines)) == len(summaries), lines[-3000:]
     assert "vislab: run directory " in lines and "Traceback" not in lines
     if display == "terminal":
@@ -266,3 +339,5 @@ def test_recipe_trains_two_batches_with_the_default_display(recipe: str, display
     assert not any(re.search(r"\b(iou|acc|pq)_", values) for values in running)  # per-class values stay in metrics.csv
     if summaries[0]["best_metric"] in ("val_miou", "val_pq"):  # a confusion matrix once crashed the running display
         assert all(" miou " in values for values in running), running
+    if setup.check is not None:
+        setup.check(runs, lines)
