@@ -5,9 +5,9 @@ real on-disk format under the test's data root; pretrained weights are files of 
 hub cache, where a first download would have left them (their values are random: the runs check that the recipes
 train, not what they learn), and each recipe's own outputs are checked after its run.
 
-What the display draws depends on the task and the scheme (their running metrics), not on the dataset or the
-network: the embedded recipes, one per task and scheme, run under both displays; the recipes of full-size networks
-run once each, half of them under each display."""
+What the display draws depends on the verb, the task and the scheme (their running metrics), not on the dataset or
+the network: the embedded recipes (one per task and scheme) and the two full-size recipes of a verb or loss of their
+own run under both displays; the other full-size recipes once each, half of them under each display."""
 
 from __future__ import annotations
 
@@ -263,49 +263,13 @@ def test_every_packaged_recipe_is_in_the_matrix() -> None:
 
 
 def matrix() -> list[tuple[str, str]]:
-    """(recipe, display): the embedded recipes under both displays, the others alternately under one."""
-    full_size = [r for r in sorted(PREPARE) if r not in EMBEDDED]
-    return [(r, d) for r in sorted(EMBEDDED) for d in ("terminal", "piped")] + [
-        (r, ("terminal", "piped")[i % 2]) for i, r in enumerate(full_size)]
-
-
-def command(recipe: str, setup: Setup, data: Path) -> list[str]:
-    args = [*setup.verb, recipe, *SMOKE, *setup.overrides]
-    if setup.checksums_of is None:
-        return [sys.executable, "-m", "vislab", *args]
-    return [sys.executable, "-c", CHECKSUM_LAUNCHER, str(data), setup.checksums_of, *args]
-
-
-def under_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run ``argv`` with stdin, stdout and stderr on a 120x40 pseudo-terminal; (exit code, what it showed)."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen(argv, stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=ROOT)
-    os.close(terminal)
-    shown, deadline = bytearray(), time.monotonic() + TIMEOUT
-    try:
-        while time.monotonic() < deadline:
-            if select.select([controller], [], [], 1.0)[0]:
-                try:
-                    chunk = os.read(controller, 65536)
-                except OSError:  # EIO: every process holding the terminal has closed it
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-        else:
-            proc.kill()
-    finally:
-        os.close(controller)
-    return proc.wait(), shown.decode("utf-8", "replace")
-
-
-def piped(argv: list[str], env: dict[str, str], log: Path) -> tuple[int, str]:
-    """Run ``argv`` with stdout and stderr into the file ``log``; (exit code, the file's text)."""
-    with open(log, "w") as f:
-        code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                              timeout=TIMEOUT).returncode
-    return code, log.read_text()
+    """(recipe, display): under both displays the embedded recipes (one per task and scheme) and the recipes
+    whose verb or loss has no embedded twin (selftrain, distillation); the other full-size ones alternately
+    under one."""
+    both = sorted(EMBEDDED | {"officehome-noisy-student", "cifar100-kd"})
+    once = [r for r in sorted(PREPARE) if r not in both]
+    return [(r, d) for r in both for d in ("terminal", "piped")] + [(r, ("terminal", "piped")[i % 2])
+                                                                  for i, r in enumerate(once)]
 
 
 @pytest.mark.parametrize(("recipe", "display"), matrix())
