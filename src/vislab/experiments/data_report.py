@@ -18,6 +18,7 @@ from ..data.checks.images import BLUR_SHARE, DARK, FLAT, LIGHT, ODD_ASPECT, desc
 from .report import render_html, render_markdown
 
 GALLERY = 24  # pairs (or images) at most in one gallery
+SHOWN = 5  # mask problems named on the terminal (the report lists all)
 
 
 @dataclass
@@ -47,7 +48,7 @@ def write_record(check: DataCheck, path: Path, identity: str, recipe: str, repor
     atomic_write_text(path, json.dumps({
         "identity": identity, "recipe": recipe, "report": str(report), "leaks": len(leaks),
         "leak_splits": sorted({f"{p.first[0]}/{p.second[0]}" for p in leaks}),
-        "examples": [[f"{p.first[0]}/{p.first[1]}", f"{p.second[0]}/{p.second[1]}"] for p in leaks[:5]],
+        "examples": [[where(p.first), where(p.second)] for p in leaks[:SHOWN]],
         "invalid_masks": len(check.invalid_masks),
     }, indent=1) + "\n")
 
@@ -77,14 +78,17 @@ def summary_lines(check: DataCheck, recipe: str) -> list[str]:
         exact = sum(p.kind == "exact" for p in leaks)
         lines.append(f"warning: {len(leaks)} images leak across splits ({exact} exact, {len(leaks) - exact} near "
                      f"copies; {', '.join(f'{k} {v}' for k, v in by.items())}), e.g. "
-                     f"{leaks[0].first[0]}/{leaks[0].first[1]} = {leaks[0].second[0]}/{leaks[0].second[1]}")
+                     f"{where(leaks[0].first)} = {where(leaks[0].second)}")
     else:
         lines.append("no leaks across splits")
     within = [p for p in check.pairs if not p.across]
     if within:
         lines.append(f"warning: {len(within)} duplicate pairs within splits")
-    for problem in check.invalid_masks:
-        lines.append(f"warning: mask {problem.mask} ({problem.split}) {problem.problem}; {problem.fix}")
+    problems = check.invalid_masks
+    for problem in problems[:SHOWN]:
+        lines.append(f"warning: mask {where((problem.split, problem.mask))} {problem.problem}; {problem.fix}")
+    if len(problems) > SHOWN:
+        lines.append(f"warning: and {len(problems) - SHOWN} more masks (see the report)")
     unreadable = sum(len(r.unreadable) for r in splits.values())
     if unreadable:
         lines.append(f"warning: {unreadable} unreadable images")
@@ -100,6 +104,12 @@ def summary_lines(check: DataCheck, recipe: str) -> list[str]:
     if check.masks is not None and check.masks.never:
         lines.append("warning: classes in no training mask: " + ", ".join(_class_names(check, check.masks.never)))
     return lines
+
+
+def where(side: tuple[str, str]) -> str:
+    """(split, name) as the user finds it: the file when its path names its split, else 'name (split)'."""
+    split, name = side
+    return name if name.startswith(f"{split}/") else f"{name} ({split})"
 
 
 def _counts(values: Any) -> dict[str, int]:
@@ -163,7 +173,7 @@ def pair_gallery(check: DataCheck, pairs: list[Pair], path: Path) -> Path:
     from ..viz import save_grid
 
     keys = [k for p in pairs for k in (p.first, p.second)]
-    return save_grid(path, _images(check, keys), [f"{s}: {n}" for s, n in keys], ncols=2, cell=1.2)
+    return save_grid(path, _images(check, keys), [where(k) for k in keys], ncols=4, cell=1.0)
 
 
 def class_blocks(check: DataCheck) -> list[tuple]:
