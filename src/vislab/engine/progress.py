@@ -91,36 +91,3 @@ def _shown(key: str, value: Any) -> list[str]:
         return []
     return [f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"]
 
-
-class CountProgress:
-    """Progress through a count of items (images read by `vislab data check`), shown as training shows an
-    epoch: on stderr, a bar on a terminal, elsewhere a plain line every tenth."""
-
-    def __init__(self, what: str, enabled: bool = True) -> None:
-        self.what = what
-        self.enabled = enabled
-        self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
-        self.bar: Optional[Progress] = None
-        self.task: Any = None
-        self.next = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.console.is_terminal:
-            if self.bar is None:
-                self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                    TimeRemainingColumn(), console=self.console, transient=True)
-                self.bar.start()
-                self.task = self.bar.add_task(self.what, total=total)
-            self.bar.update(self.task, completed=done)
-        elif done >= (self.next or max(1, round(total * PLAIN_EVERY))) or done == total:
-            self.next = done + max(1, round(total * PLAIN_EVERY))
-            self.console.print(f"{self.what}  {100 * done // max(total, 1)}% ({done}/{total})")
-        if done == total:
-            self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None

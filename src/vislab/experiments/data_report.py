@@ -5,11 +5,15 @@ poor images, the short summary printed on the terminal, and the record `vislab c
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..atomic import atomic_write_text
 from ..data.checks import DataCheck
@@ -17,6 +21,7 @@ from ..data.checks.duplicates import CANDIDATE, NEAR, Pair
 from ..data.checks.images import BLUR_SHARE, DARK, FLAT, LIGHT, ODD_ASPECT, describe_size
 from .report import render_html, render_markdown
 
+PLAIN_EVERY = 0.1  # without a terminal: a line per this share of the images
 GALLERY = 24  # pairs (or images) at most in one gallery
 SHOWN = 5  # mask problems named on the terminal (the report lists all)
 
@@ -63,6 +68,41 @@ def read_record(run_dir: Path, identity: str) -> Optional[dict[str, Any]]:
     return None
 
 
+class CountProgress:
+    """Progress through a count of items (images read), shown as training shows an epoch (engine.progress): on
+    stderr, a bar on a terminal, elsewhere a plain line every tenth. Kept here, not in engine, because importing
+    the engine package (Lightning) would double the check's start-up time."""
+
+    def __init__(self, what: str, enabled: bool = True) -> None:
+        self.what = what
+        self.enabled = enabled
+        self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        self.bar: Optional[Progress] = None
+        self.task: Any = None
+        self.next = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.console.is_terminal:
+            if self.bar is None:
+                self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                    TimeRemainingColumn(), console=self.console, transient=True)
+                self.bar.start()
+                self.task = self.bar.add_task(self.what, total=total)
+            self.bar.update(self.task, completed=done)
+        elif done >= (self.next or max(1, round(total * PLAIN_EVERY))) or done == total:
+            self.next = done + max(1, round(total * PLAIN_EVERY))
+            self.console.print(f"{self.what}  {100 * done // max(total, 1)}% ({done}/{total})")
+        if done == total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
 # ------------------------------------------------------------------------------------------------
 # summary
 # ------------------------------------------------------------------------------------------------
@@ -94,7 +134,7 @@ def summary_lines(check: DataCheck, recipe: str) -> list[str]:
         lines.append(f"warning: {unreadable} unreadable images")
     poor = _counts(i for r in splits.values() for issues in r.quality.values() for i in issues)
     if poor:
-        lines.append("warning: images " + ", ".join(f"{k} {v}" for k, v in poor.items()))
+        lines.append("warning: image quality: " + ", ".join(f"{k} {v}" for k, v in poor.items()))
     odd = sum(len(r.odd) for r in splits.values())
     if odd:
         lines.append(f"note: {odd} images of an odd size or mode")

@@ -17,7 +17,7 @@ from ...errors import VislabError
 
 DARK, LIGHT = 20.0, 235.0  # mean gray level (0..255) below/above which an image is very dark/light
 FLAT = 2.0  # gray-level standard deviation below which an image is near-constant
-BLUR_SHARE = 0.1  # blurry: edge strength per unit of contrast under this share of its split's median
+BLUR_SHARE = 0.25  # blurry: edge strength per unit of contrast under this share of its split's median
 ODD_ASPECT = 1.5  # odd aspect ratio: width/height this far (as a factor) from the split's median
 THUMB = 16  # thumbnail side for the near-duplicate decision
 
