@@ -19,7 +19,7 @@ from .images import Facts
 CANDIDATE = 10  # perceptual-hash bits (of 64) within which a pair is looked at
 NEAR = 0.998  # thumbnail correlation from which a looked-at pair is a near duplicate
 ORDER = {"train": 0, "val": 1, "test": 2}
-CHUNK = 2048  # rows of the hash-distance matrix at a time (CHUNK x N uint64 in memory)
+CHUNK = 256  # rows compared with all later images at a time (CHUNK x N hash distances and correlations in memory)
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,8 @@ class Pair:
 
 def duplicate_pairs(found: list[tuple[str, str, Facts]]) -> list[Pair]:
     """Every exact and near pair among ``found`` (split, name, facts): leaks across splits first."""
-    pairs = exact_pairs(found)
-    exact = {(p.first, p.second) for p in pairs}
-    pairs += [p for p in near_pairs(found) if (p.first, p.second) not in exact]
+    pixels = {(split, name): f.pixels for split, name, f in found}
+    pairs = exact_pairs(found) + [p for p in near_pairs(found) if pixels[p.first] != pixels[p.second]]
     return sorted(pairs, key=lambda p: (not p.across, p.kind != "exact", ORDER[p.first[0]], ORDER[p.second[0]], p.first[1]))
 
 
@@ -50,28 +49,33 @@ def _ordered(a: tuple[str, str], b: tuple[str, str]) -> tuple[tuple[str, str], t
 
 
 def exact_pairs(found: list[tuple[str, str, Facts]]) -> list[Pair]:
+    """Each copy paired with the first of its group (training first): n - 1 pairs for n copies, not n^2 / 2."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for split, name, f in found:
         groups.setdefault(f.pixels, []).append((split, name))
-    return [Pair("exact", *_ordered(a, b), 1.0)
-            for members in groups.values() for i, a in enumerate(members) for b in members[i + 1:]]
+    out = []
+    for members in groups.values():
+        first, *rest = sorted(members, key=lambda m: (ORDER[m[0]], m[1]))
+        out += [Pair("exact", first, other, 1.0) for other in rest]
+    return out
 
 
 def near_pairs(found: list[tuple[str, str, Facts]]) -> list[Pair]:
+    """Pairs within CANDIDATE hash bits whose thumbnails correlate at least NEAR, CHUNK rows at a time (memory
+    and time bounded however many hashes lie close, as they do in data of many similar images)."""
     if len(found) < 2:
         return []
     hashes = np.array([f.phash for _, _, f in found], dtype=np.uint64)
     thumbs = np.stack([f.thumb for _, _, f in found])
     out = []
     for start in range(0, len(found), CHUNK):
-        rows = hashes[start:start + CHUNK]
-        bits = np.bitwise_count(rows[:, None] ^ hashes[None, :])
-        i, j = np.nonzero(bits <= CANDIDATE)
-        i = i + start
-        keep = j > i
-        i, j = i[keep], j[keep]
-        similarity = np.einsum("kd,kd->k", thumbs[i], thumbs[j])
-        for a, b, s in zip(i[similarity >= NEAR], j[similarity >= NEAR], similarity[similarity >= NEAR]):
+        stop = min(start + CHUNK, len(found))
+        close = np.bitwise_count(hashes[start:stop, None] ^ hashes[None, stop:]) <= CANDIDATE  # j > i: after the chunk
+        similar = thumbs[start:stop] @ thumbs[stop:].T >= NEAR
+        inside = np.bitwise_count(hashes[start:stop, None] ^ hashes[None, start:stop]) <= CANDIDATE
+        inside &= np.triu(thumbs[start:stop] @ thumbs[start:stop].T >= NEAR, k=1)
+        for i, j in [*zip(*np.nonzero(inside)), *((i, j + stop - start) for i, j in zip(*np.nonzero(close & similar)))]:
+            a, b = start + int(i), start + int(j)
             first, second = _ordered(found[a][:2], found[b][:2])
-            out.append(Pair("near", first, second, float(s)))
+            out.append(Pair("near", first, second, float(thumbs[a] @ thumbs[b])))
     return out
