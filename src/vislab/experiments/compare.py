@@ -378,9 +378,14 @@ def leak_notes(runs: list[Run]) -> list[str]:
         record = read_record(run.dir, identity)
         if record is not None and record.get("leaks"):
             found.setdefault(identity, (record, []))[1].append(run.dir.name)
-    return [f"Data check: {r['leaks']} images of the data of {', '.join(names)} leak across splits "
+    return [f"Data check: {r['leaks']} images of the data of {_some(names)} leak across splits "
             f"({', '.join(r['leak_splits'])}; e.g. {' = '.join(r['examples'][0])}), so their held-out numbers are "
             f"optimistic; see {r['report']}." for r, names in found.values()]
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    """'a, b, c and 5 more runs'."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more runs" if len(names) > shown else "")
 
 
 def honesty_notes(groups: list[Group], metrics: list[str]) -> list[str]:
