@@ -220,6 +220,7 @@ def test_embedded_panoptic_data_counts_instances(main) -> None:
     (["digits", "data.nokey=1"], "unknown config key 'data.nokey'"),
     (["digits", "data.name=folder", "data.root=/nonexistent/folder"], "data.root=/nonexistent/folder is not a folder"),
     (["digits", "data.root=/tmp"], "data.root"),  # a key digits does not read
+    (["digits", "--out", __file__], "is a file; name a folder for the report"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, main, items: list[str], phrase: str) -> None:
     code, out, err = main("data", "check", *items)

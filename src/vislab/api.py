@@ -244,8 +244,8 @@ def data_check(
     identity = data_identity(config_mod.to_dict(cfg)["data"], check.source.files)
     runs = ensure_dir(Path(runs_dir).expanduser() if runs_dir else default_runs_dir())
     folder = Path(out).expanduser() if out is not None else runs / "data_checks" / f"{cfg.recipe}-{identity[:8]}"
-    files = write_data_report(check, folder, cfg.recipe, identity)
+    files = write_data_report(check, ensure_dir(folder, "report folder", "choose another with --out"), cfg.recipe, identity)
     record = record_path(runs, identity)
-    record.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(record.parent)
     write_record(check, record, identity, cfg.recipe, files[0])
     return CheckedData(check, identity, files, record, summary_lines(check, cfg.recipe))
