@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-
 SCALE = 4  # digits are 8x8: written 32x32, each pixel a 4x4 block
 
 
