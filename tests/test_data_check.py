@@ -213,6 +213,14 @@ def test_embedded_panoptic_data_counts_instances(main) -> None:
     assert "## Instances" in text and "| circle |" in text and "## Masks: 0 problems" in text
 
 
+def test_training_repeat_is_read_once(main) -> None:
+    """data.repeat passes over the training images in several transforms: each image is checked once, not
+    reported as its own duplicate."""
+    code, out, _ = main("data", "check", "shapes-unet", "data.num_samples=20", "data.in_memory=false",
+                        "data.repeat=[{hflip: 1.0}, {vflip: 1.0}]")
+    assert code == 0 and "train 20, val 4 images" in out and "duplicate" not in out
+
+
 @pytest.mark.parametrize("items, phrase", [
     (["nosuch"], "unknown recipe 'nosuch'"),
     (["digits", "data.nokey=1"], "unknown config key 'data.nokey'"),

@@ -152,7 +152,7 @@ def built(cfg: Config) -> Source:
     info = bundle.info
     splits = {}
     for name in SPLITS:
-        dataset = getattr(bundle, name)
+        dataset = unrepeated(getattr(bundle, name))
         if dataset is not None:
             names = bundle.files.get(name) or [f"{name}/{i}" for i in range(len(dataset))]
             splits[name] = [_built_item(dataset, i, names[i], info.task) for i in range(len(dataset))]
@@ -161,10 +161,19 @@ def built(cfg: Config) -> Source:
                   files=dict(bundle.files))
 
 
+def unrepeated(dataset: Any) -> Any:
+    """A split without the training repeat (data.repeat): its first pass, each image once."""
+    from ..segmentation import Passes
+
+    return dataset.parts[0] if isinstance(dataset, Passes) else dataset
+
+
 def raw_sample(dataset: Any, index: int) -> dict:
-    """Sample ``index`` of a split before any augmentation: loaded, not transformed."""
-    base = dataset.parts[0] if hasattr(dataset, "parts") else dataset  # the training repeat's first pass
-    return base.load(index) if hasattr(base, "load") else base[index]
+    """Sample ``index`` of a split before any augmentation: loaded, not transformed (a held split's items are
+    un-augmented already: its augmentation runs per batch)."""
+    from ..datasets import SampleDataset
+
+    return dataset.load(index) if isinstance(dataset, SampleDataset) else dataset[index]
 
 
 def _built_item(dataset: Any, index: int, name: str, task: str) -> Item:
