@@ -250,7 +250,7 @@ def image_blocks(check: DataCheck, out: Path) -> list[tuple]:
 
         shown = poor[:GALLERY]
         items.append(("img", save_grid(out / "quality.png", _images(check, [(s, n) for s, n, _ in shown]),
-                                       [f"{n}: {', '.join(i)}" for _, n, i in shown], ncols=6, cell=1.0)))
+                                       [", ".join([n, *i]) for _, n, i in shown], ncols=6, cell=1.2)))
     return items
 
 
