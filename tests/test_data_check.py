@@ -147,7 +147,7 @@ def test_masks_are_named_with_the_setting_to_use(tmp_path: Path, main) -> None:
 
 def test_binary_masks_get_their_mask_values_and_sizes_are_checked(tmp_path: Path, main) -> None:
     """Every mask 0/255: the setting is data.mask_values={0: 0, 255: 1} with 2 classes; a mask of another size than
-    its image and a palette mask are named."""
+    its image, a colour mask (which stops training) and a palette mask are named."""
     root = tmp_path / "pairs"
     for folder in ("images", "masks"):
         (root / folder).mkdir(parents=True)
@@ -159,13 +159,14 @@ def test_binary_masks_get_their_mask_values_and_sizes_are_checked(tmp_path: Path
         im = Image.fromarray(mask)
         if i == 1:
             im.putpalette([0, 0, 0] * 256)
-        im.save(root / "masks" / f"{i}.png")
+        (im.convert("RGB") if i == 2 else im).save(root / "masks" / f"{i}.png")
     code, out, _ = main("data", "check", "shapes-unet", "data.name=pairs", f"data.root={root}", "data.val_fraction=0.25")
     assert code == 0
     assert "set 'data.mask_values={0: 0, 255: 1}' data.num_classes=2" in out
     text = report_of(out).read_text()
     assert "| masks/0.png | mask is 12x24, its image 24x24 | save the mask at its image's size |" in text
     assert "1 palette masks (e.g. masks/1.png)" in text
+    assert "| masks/2.png | mask " in text and "has colour channels (RGB) | store class ids as a grayscale or palette image |" in text
 
 
 def test_folder_images_classes_and_duplicates(tmp_path: Path, main) -> None:

@@ -1,5 +1,5 @@
 """Segmentation masks as training reads them: values that are neither a class id nor the ignore index, 0/255
-masks whose 255 reads as "ignore", palette masks, masks of another size than their image, classes that never
+masks whose 255 reads as "ignore", colour (RGB) masks, palette masks, masks of another size than their image, classes that never
 occur, each class's pixel share and images; for panoptic data the instances per image and their areas.
 
 The rules are training's own: ``MaskValues`` (data.mask_values, class ids, the ignore index) and, where
@@ -12,6 +12,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from ...errors import VislabError
 from ..pairs import stray_values
 from ..segmentation import MaskValues
 from .sources import Item, Source
@@ -81,7 +82,12 @@ def check_masks(source: Source, sizes: dict[tuple[str, str], Optional[tuple[int,
     for split, items in source.splits.items():
         counted[split] = {}
         for item in items:
-            raw = item.mask()
+            try:
+                raw = item.mask()
+            except VislabError as e:  # training stops at such a mask; the check names it and goes on
+                problem, _, fix = str(e).partition("; ")
+                problems.append(MaskProblem(split, item.mask_name or item.name, problem, fix or "fix or remove it"))
+                continue
             counted[split][item.name] = value_counts(raw)
             shapes[(split, item.name)] = raw.shape[::-1]
             if item.palette:
@@ -92,7 +98,7 @@ def check_masks(source: Source, sizes: dict[tuple[str, str], Optional[tuple[int,
     report = MaskReport(num_classes, {}, problems, palette, [])
     for split, items in source.splits.items():
         stats = SplitMasks(np.zeros(num_classes, np.int64), np.zeros(num_classes, np.int64))
-        for item in items:
+        for item in (it for it in items if it.name in counted[split]):
             values = counted[split][item.name]
             problems += item_problems(split, item, values, source, mapping, every_binary,
                                       sizes.get((split, item.name)), shapes[(split, item.name)])
