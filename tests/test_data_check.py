@@ -242,10 +242,12 @@ def test_without_imagehash_the_pip_line(tmp_path: Path, main, monkeypatch: pytes
 
 
 def test_compare_warns_of_a_leak_the_check_found(tmp_path: Path, main) -> None:
-    """A run trained on the leaky folder: compare's notes (terminal and report) say its data leaks."""
+    """A run trained on the leaky folder (its unreadable file skipped): compare's notes (terminal and report) say
+    its data leaks."""
     root = tmp_path / "digits"
     write_digits_folder(root, count=300, exact=2, near=0)
-    data = ["digits", "data.name=folder", f"data.root={root}"]
+    (root / "train" / "0" / "broken.png").write_bytes(b"not a png")
+    data = ["digits", "data.name=folder", f"data.root={root}", "data.skip_corrupt=true"]
     assert main("data", "check", *data)[0] == 0
     code, _, err = main("train", *data, "train.epochs=1", "train.limit_batches=2")
     assert code == 0, err

@@ -241,7 +241,7 @@ def data_check(
     if out is not None and Path(out).expanduser().is_file():
         raise VislabError(f"--out {out} is a file; name a folder for the report")
     check = check_data(cfg, CountProgress("reading images", enabled=progress))
-    identity = data_identity(config_mod.to_dict(cfg)["data"], check.source.files)
+    identity = data_identity(config_mod.to_dict(cfg)["data"], check.trained_files())
     runs = ensure_dir(Path(runs_dir).expanduser() if runs_dir else default_runs_dir())
     folder = Path(out).expanduser() if out is not None else runs / "data_checks" / f"{cfg.recipe}-{identity[:8]}"
     files = write_data_report(check, ensure_dir(folder, "report folder", "choose another with --out"), cfg.recipe, identity)

@@ -52,6 +52,15 @@ class DataCheck:
         """Pairs whose two images sit in different splits."""
         return [p for p in self.pairs if p.across]
 
+    def trained_files(self) -> dict[str, list[str]]:
+        """Each split's files as a run lists them in splits/<split>.txt: unreadable ones are left out (training
+        with data.skip_corrupt=true skips them; without, it does not start)."""
+        out = {}
+        for split, names in self.source.files.items():
+            unreadable = {name for name, _ in self.splits[split].unreadable}
+            out[split] = [name for name in names if name not in unreadable]
+        return out
+
     @property
     def invalid_masks(self) -> list:
         return self.masks.problems if self.masks is not None else []
