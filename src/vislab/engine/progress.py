@@ -90,4 +90,3 @@ def _shown(key: str, value: Any) -> list[str]:
     if value is None:
         return []
     return [f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"]
-
