@@ -240,7 +240,8 @@ def data_check(
     cfg = config_mod.resolve(recipe, overrides or {})
     if out is not None and Path(out).expanduser().is_file():
         raise VislabError(f"--out {out} is a file; name a folder for the report")
-    check = check_data(cfg, CountProgress("reading images", enabled=progress))
+    with CountProgress("reading images", enabled=progress) as shown:
+        check = check_data(cfg, shown)
     identity = data_identity(config_mod.to_dict(cfg)["data"], check.trained_files())
     runs = ensure_dir(Path(runs_dir).expanduser() if runs_dir else default_runs_dir())
     folder = Path(out).expanduser() if out is not None else runs / "data_checks" / f"{cfg.recipe}-{identity[:8]}"

@@ -102,6 +102,12 @@ class CountProgress:
             self.bar.stop()
             self.bar = None
 
+    def __enter__(self) -> "CountProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()  # an error or Ctrl-C mid-way leaves no bar behind
+
 
 # ------------------------------------------------------------------------------------------------
 # summary
