@@ -218,3 +218,35 @@ def augment_preview(
     from .data.preview import save_augment_grid
 
     return save_augment_grid(cfg, data.build(cfg.data, cfg.aug), out, count)
+
+
+def data_check(
+    recipe: str | Path | dict,
+    overrides: Optional[dict[str, Any]] = None,
+    out: Optional[str | Path] = None,
+    runs_dir: Optional[str | Path] = None,
+    progress: bool = True,
+) -> Any:
+    """Check the data of ``recipe`` (with dotted ``overrides``) as training reads it, split by split; write
+    data_report.md/.html and galleries to ``out`` (default RUNS/data_checks/<recipe>-<data identity>/) and the
+    record compare reads (RUNS/data_checks/<identity>.json). Returns a ``CheckedData``. Bad input raises
+    VislabError before anything is written."""
+    from .data.checks import check_data
+    from .data.checks.images import need_imagehash
+    from .data.identity import data_identity
+    from .experiments.data_report import CheckedData, CountProgress, record_path, summary_lines, write_data_report, write_record
+
+    need_imagehash()
+    cfg = config_mod.resolve(recipe, overrides or {})
+    if out is not None and Path(out).expanduser().is_file():
+        raise VislabError(f"--out {out} is a file; name a folder for the report")
+    with CountProgress("reading images", enabled=progress) as shown:
+        check = check_data(cfg, shown)
+    identity = data_identity(config_mod.to_dict(cfg)["data"], check.trained_files())
+    runs = ensure_dir(Path(runs_dir).expanduser() if runs_dir else default_runs_dir())
+    folder = Path(out).expanduser() if out is not None else runs / "data_checks" / f"{cfg.recipe}-{identity[:8]}"
+    files = write_data_report(check, ensure_dir(folder, "report folder", "choose another with --out"), cfg.recipe, identity)
+    record = record_path(runs, identity)
+    ensure_dir(record.parent)
+    write_record(check, record, identity, cfg.recipe, files[0])
+    return CheckedData(check, identity, files, record, summary_lines(check, cfg.recipe))

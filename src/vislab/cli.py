@@ -346,6 +346,23 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from .api import data_check
+
+    usage = "vislab data check RECIPE [key=value ...] [--out DIR] [--strict]"
+    recipe, overrides = split_items(args.items, usage=f"the recipe comes first ({usage})")
+    if recipe is None:
+        raise VislabError(f"name a recipe whose data to check (`vislab recipes` lists them): {usage}")
+    result = data_check(recipe, overrides, out=args.out, runs_dir=args.runs_dir)
+    print("\n".join(result.summary))
+    print(f"report: {result.files[0]}, {result.files[1]}")
+    if args.strict and result.failed_strict:
+        print(f"vislab: --strict: {len(result.check.leaks)} leaks across splits, {len(result.check.invalid_masks)} "
+              "masks training would misread", file=sys.stderr)
+        return 1
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------
 # parser
 # ------------------------------------------------------------------------------------------------
@@ -576,12 +593,33 @@ def add_lr_find(sub: Any) -> None:
     p.set_defaults(func=cmd_lr_find)
 
 
+def add_data_check(sub: Any) -> None:
+    p = sub.add_parser("check", help="class balance, image sizes and quality, duplicates and leaks across splits, masks",
+                       description="vislab data check RECIPE [key=value ...] [--out DIR] [--strict]")
+    p.add_argument("items", nargs="*", metavar="RECIPE key=value", help="recipe name or YAML path, then data.* overrides")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="report folder (default RUNS/data_checks/<recipe>-<data identity>)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when images leak across splits or a mask is invalid (for CI)")
+    p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS); compare finds the check there")
+    p.set_defaults(func=cmd_data_check)
+
+
+DATA_VERBS: list[Callable[[Any], None]] = [add_data_check]  # `vislab data SUBVERB`
+
+
+def add_data(sub: Any) -> None:
+    p = sub.add_parser("data", help="look at a dataset before training on it (vislab data check)")
+    data_sub = p.add_subparsers(dest="data_verb", required=True, metavar="SUBVERB")
+    for add in DATA_VERBS:
+        add(data_sub)
+
+
 VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_calibrate, add_predict, add_sweep, add_compare,
     add_board,
     add_export, add_profile,
     add_runs, add_selftrain,
-    add_explain, add_lr_find,
+    add_explain, add_lr_find, add_data,
 ]
 
 

@@ -56,15 +56,20 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
-def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
-    """The named dataset's splits and info; unknown names list the close matches."""
+def spec_of(cfg: DataConfig) -> DatasetSpec:
+    """The named dataset's spec, once the data.* keys set are ones it reads; unknown names list the close matches."""
     spec = DATASETS.get(cfg.name)
     if spec is None:
         close = difflib.get_close_matches(cfg.name, DATASETS, n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise VislabError(f"unknown dataset data.name='{cfg.name}': {hint}datasets are {', '.join(sorted(DATASETS))}")
     check_reads(cfg, "data", COMMON + spec.reads, f"data.name={cfg.name}")
-    bundle = spec.build(cfg, aug)
+    return spec
+
+
+def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
+    """The named dataset's splits and info; unknown names list the close matches."""
+    bundle = spec_of(cfg).build(cfg, aug)
     mixing = [k for k in ("cutmix", "mixup") if getattr(aug, k) is not None and getattr(aug, k).p > 0]  # p=0 is off
     if mixing and bundle.batch_transform is None:
         raise VislabError(
@@ -90,5 +95,5 @@ def status(root: str | None = None) -> list[tuple[str, str, Optional[bool]]]:
 
 __all__ = [
     "DATASETS", "DataBundle", "DataInfo", "DatasetSpec", "Loader", "MemoryDataset", "SampleDataset",
-    "augment_for_memory", "bootstrapped", "build", "data_root", "status",
+    "augment_for_memory", "bootstrapped", "build", "data_root", "spec_of", "status",
 ]

@@ -94,14 +94,19 @@ def count_classes(cfg: DataConfig, values: dict[Path, np.ndarray], root: Path) -
     return int(max(classes)) + 1
 
 
+def stray_values(classes: set[int]) -> tuple[int, list[int]]:
+    """(the last class id of the run without a gap from the lowest, the values past a gap): {0, 1, 7} -> (1, [7])."""
+    top = min(classes)
+    while top + 1 in classes:
+        top += 1
+    return top, sorted(v for v in classes if v > top)
+
+
 def check_stray(values: dict[Path, np.ndarray], classes: set[int], ignore_index: int) -> None:
     """Class ids read from the masks run from the lowest without a gap; a value past a gap (7 among masks of 0
     and 1) would silently add classes that no pixel has: bad input naming the mask, the value, and the
     settings that either ignore it or declare the classes."""
-    top = min(classes)
-    while top + 1 in classes:
-        top += 1
-    stray = sorted(v for v in classes if v > top)
+    top, stray = stray_values(classes)
     if not stray:
         return
     holding = [mask for mask, found in values.items() if np.isin(found, stray).any()]

@@ -365,6 +365,29 @@ def family_notes(found: list[Family]) -> list[str]:
             for f in found if f.baseline is None]
 
 
+def leak_notes(runs: list[Run]) -> list[str]:
+    """A sentence per checked dataset of these runs where `vislab data check` found images in two splits: their
+    test (or validation) numbers measure images the model trained on."""
+    from ..config import to_dict
+    from ..data.identity import data_identity, run_files
+    from .data_report import read_record
+
+    found: dict[str, tuple[dict, list[str]]] = {}
+    for run in runs:
+        identity = data_identity(to_dict(run.config)["data"], run_files(run.dir))
+        record = read_record(run.dir, identity)
+        if record is not None and record.get("leaks"):
+            found.setdefault(identity, (record, []))[1].append(run.dir.name)
+    return [f"Data check: {r['leaks']} images of the data of {_some(names)} leak across splits "
+            f"({', '.join(r['leak_splits'])}; e.g. {' = '.join(r['examples'][0])}), so their held-out numbers are "
+            f"optimistic; see {r['report']}." for r, names in found.values()]
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    """'a, b, c and 5 more runs'."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more runs" if len(names) > shown else "")
+
+
 def honesty_notes(groups: list[Group], metrics: list[str]) -> list[str]:
     """Sentences on what counted once (repeated seeds) and which runs lack a metric of the tables."""
     notes = []
@@ -420,6 +443,7 @@ def compare(
     if select_over and table != "domains":
         raise VislabError("--select-over goes with --table domains (the hyperparameters a selection rule chooses among)")
     runs, skipped, notes = load_runs(dirs)
+    notes += leak_notes(runs)
     groups, keys = group_runs(runs)
     for option, key in [("--aggregate-over", aggregate_over), *(("--select-over", k) for k in select_over or [])]:
         if key is not None:
