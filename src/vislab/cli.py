@@ -489,7 +489,7 @@ def add_compare(sub: Any) -> None:
     p = sub.add_parser("compare", help="group runs by their differing settings; tables, tests, curves and a report")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, sweep directories, or folders of runs")
     p.add_argument("--baseline", action="append", default=None, metavar="KEY=VALUE", help="the group the others are compared with (repeat to narrow)")
-    p.add_argument("--metric", action="append", default=None, metavar="NAME", help="metric to tabulate, e.g. val_acc or test_f1 (repeatable; default: the monitored one and its test_ twin)")
+    p.add_argument("--metric", action="append", default=None, metavar="NAME", help="metric to tabulate, e.g. val_acc, test_macro_f1 or test_balanced_acc (repeatable; default: the monitored one and its test_ twin)")
     p.add_argument("--out", default=None, metavar="DIR", help="report directory (default DIR/report for one DIR, else ./report)")
     p.add_argument("--format", default="md", choices=["md", "csv", "json"], help="how the tables are printed")
     p.add_argument("--band", default="std", choices=["std", "minmax"], help="curve band: ±1 std or min to max over seeds")

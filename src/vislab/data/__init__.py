@@ -17,10 +17,11 @@ from . import (
 from .augment_plan import image_only
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
+from .class_balance import class_counts, class_labels
 from .datasets import MemoryDataset, SampleDataset
-from .domain_balanced import train_sampler
 from .labeled import bootstrapped, split_labeled
 from .loading import Loader
+from .samplers import train_sampler
 from .splits import data_root
 
 
@@ -78,6 +79,9 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
             f"set {moving[0]}=null and use the geometric aug.* keys"
         )
     bundle = split_labeled(bundle, cfg)
+    labels = class_labels(bundle.train, bundle.info.task)
+    if labels is not None:
+        bundle.info.class_counts = class_counts(labels, bundle.info.num_classes).tolist()
     bundle.train_sampler = train_sampler(cfg, bundle)  # over the labeled subset that trains, not the whole split
     return bundle
 

@@ -45,13 +45,17 @@ class EpochBatchSampler:
         self.epoch = epoch
         self.start_step = start_step
 
+    def order(self) -> list[int]:
+        """Every sample index of the current epoch, for all ranks, in order: a permutation drawn from
+        (seed, epoch) when shuffling (subclasses draw differently), else 0..size-1."""
+        if not self.shuffle:
+            return list(range(self.size))
+        g = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch))
+        return torch.randperm(self.size, generator=g).tolist()
+
     def indices(self) -> list[int]:
         """This rank's sample indices for the current epoch, in order."""
-        if self.shuffle:
-            g = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch))
-            order = torch.randperm(self.size, generator=g).tolist()
-        else:
-            order = list(range(self.size))
+        order = self.order()
         if self.world_size > 1 and self.shuffle:
             total = math.ceil(self.size / self.world_size) * self.world_size
             order += order[: total - len(order)]
