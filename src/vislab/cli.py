@@ -219,6 +219,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crossval(args: argparse.Namespace) -> int:
+    from .experiments.crossval import crossval
+    from .experiments.sweep import failed_logs, summary_lines
+
+    recipe, overrides = split_items(args.items, usage="the recipe comes first (vislab crossval RECIPE --folds K key=value ...)")
+    if recipe is None:
+        raise VislabError("name a recipe (vislab crossval RECIPE --folds K [--seeds N] [key=value ...])")
+    done, oof = crossval(recipe, overrides, folds=args.folds, seeds=seeds_arg(args.seeds), name=args.name,
+                         resume=args.resume, runs_dir=args.runs_dir, workers=args.workers)
+    print("\n".join(summary_lines(done)))
+    if oof is None:
+        logs = failed_logs(done)
+        print(f"vislab: {len(logs)} fold runs failed; their logs: {', '.join(map(str, logs))}", file=sys.stderr)
+        return 1
+    print(f"out-of-fold predictions: {oof}  (vislab data issues {done.dir})")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from .runs import default_runs_dir, recent_runs
 
@@ -468,6 +486,19 @@ def add_sweep(sub: Any) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
+def add_crossval(sub: Any) -> None:
+    p = sub.add_parser("crossval", help="K runs on stratified folds of the training data, and every training image's "
+                       "out-of-fold class probabilities", description="vislab crossval RECIPE --folds K [--seeds N] [key=value ...]")
+    p.add_argument("items", nargs="+", metavar="RECIPE key=value", help="recipe name or YAML path, then fixed overrides")
+    p.add_argument("--folds", type=int, required=True, metavar="K", help="folds of the training split (the test split stays fixed)")
+    p.add_argument("--seeds", default=None, metavar="N", help="repeat every fold with train.seed=0..N-1 (probabilities averaged)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="folds at once, each in its own process (CPU cores split)")
+    p.add_argument("--name", default=None, help="sweep name (default RECIPE-YYYYmmdd-HHMMSS); RUNS/sweeps/NAME/")
+    p.add_argument("--resume", action="store_true", help="continue the cross-validation after a kill: only the folds left")
+    p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
+    p.set_defaults(func=cmd_crossval)
+
+
 def add_runs(sub: Any) -> None:
     p = sub.add_parser("runs", help="recent runs with their status, epochs and best value (newest first)")
     p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
@@ -578,6 +609,7 @@ def add_lr_find(sub: Any) -> None:
 
 VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_calibrate, add_predict, add_sweep, add_compare,
+    add_crossval,
     add_board,
     add_export, add_profile,
     add_runs, add_selftrain,
@@ -612,7 +644,7 @@ def unknown_verb(argv: list[str]) -> Optional[str]:
 
 # The verbs that run models: on a busy machine their threads wait without spinning (vislab.threads), which has
 # to be settled before torch is imported; their thread count is planned where their model runs.
-RUNS_MODELS = ("train", "sweep", "selftrain", "eval", "predict", "export", "profile", "calibrate", "ensemble")
+RUNS_MODELS = ("train", "sweep", "crossval", "selftrain", "eval", "predict", "export", "profile", "calibrate", "ensemble")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

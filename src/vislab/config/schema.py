@@ -171,6 +171,12 @@ class DataConfig:
                                            range="(0, 1]")
     unlabeled_root: Union[str, None] = opt(None, "a folder of images without labels, added to the unlabeled pool")
     bootstrap: bool = opt(False, "draw the training split with replacement from train.seed (bagging)")
+    exclude: Union[str, None] = opt(None, "a text file of training images to leave out, one name a line as splits/train.txt "
+                                          "names them (e.g. the suspects of `vislab data issues`); null: none")
+    folds: Union[int, None] = opt(None, "cross-validation: cut the training split into this many class-stratified folds "
+                                        "(by data.split_seed) and hold data.fold out; null: off", range="[2, inf)")
+    fold: int = opt(0, "cross-validation: the fold held out of training, 0 to data.folds-1 (vislab crossval sets it)",
+                    range="[0, inf)")
 
 
 @dataclass

@@ -44,6 +44,7 @@ class DataBundle:
     ``train_sampler`` (called like data.sampling.EpochBatchSampler) arranges the training batches where
     ``data.sampler`` asks for it; None: the seeded shuffle.
     ``unlabeled`` is the pool of training images without labels (targets hidden), when there is one.
+    ``heldout`` is the cross-validation fold held out of training (data.folds), which gets out-of-fold predictions.
     """
 
     train: Dataset
@@ -55,3 +56,4 @@ class DataBundle:
     notes: list[str] = field(default_factory=list)
     train_sampler: Optional[Callable[..., Any]] = None
     unlabeled: Optional[Dataset] = None
+    heldout: Optional[Dataset] = None
