@@ -237,6 +237,18 @@ def cmd_crossval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_issues(args: argparse.Namespace) -> int:
+    from .experiments.label_issues import label_issues
+
+    found = label_issues(args.sweep, out=args.out, gallery=args.gallery)
+    print(f"{found.flagged} of {found.total} training images have a label issue (cleanlab, out-of-fold predictions)")
+    print(f"ranked: {found.csv}")
+    print(f"suspects: {found.suspects}  (train without them: data.exclude={found.suspects})")
+    if found.gallery is not None:
+        print(f"gallery: {found.gallery}")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from .runs import default_runs_dir, recent_runs
 
@@ -499,6 +511,18 @@ def add_crossval(sub: Any) -> None:
     p.set_defaults(func=cmd_crossval)
 
 
+def add_data(sub: Any) -> None:
+    p = sub.add_parser("data", help="check the data a recipe trains on: label issues of a cross-validation")
+    verbs = p.add_subparsers(dest="data_verb", required=True, metavar="CHECK")
+    issues = verbs.add_parser("issues", help="label issues in a crossval sweep's out-of-fold predictions (cleanlab)",
+                              description="vislab data issues SWEEP [--out DIR] [--gallery N]")
+    issues.add_argument("sweep", metavar="SWEEP", help="the sweep directory of vislab crossval")
+    issues.add_argument("--out", default=None, metavar="DIR", help="where label_issues.csv, suspects.txt and "
+                        "suspects.png go (default SWEEP/issues)")
+    issues.add_argument("--gallery", type=int, default=32, metavar="N", help="top suspects shown in suspects.png (default 32)")
+    issues.set_defaults(func=cmd_data_issues)
+
+
 def add_runs(sub: Any) -> None:
     p = sub.add_parser("runs", help="recent runs with their status, epochs and best value (newest first)")
     p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
@@ -609,7 +633,7 @@ def add_lr_find(sub: Any) -> None:
 
 VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_calibrate, add_predict, add_sweep, add_compare,
-    add_crossval,
+    add_crossval, add_data,
     add_board,
     add_export, add_profile,
     add_runs, add_selftrain,
