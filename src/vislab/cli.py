@@ -224,8 +224,6 @@ def cmd_crossval(args: argparse.Namespace) -> int:
     from .experiments.sweep import failed_logs, summary_lines
 
     recipe, overrides = split_items(args.items, usage="the recipe comes first (vislab crossval RECIPE --folds K key=value ...)")
-    if recipe is None:
-        raise VislabError("name a recipe (vislab crossval RECIPE --folds K [--seeds N] [key=value ...])")
     done, oof = crossval(recipe, overrides, folds=args.folds, seeds=seeds_arg(args.seeds), name=args.name,
                          resume=args.resume, runs_dir=args.runs_dir, workers=args.workers)
     print("\n".join(summary_lines(done)))
@@ -501,12 +499,12 @@ def add_sweep(sub: Any) -> None:
 def add_crossval(sub: Any) -> None:
     p = sub.add_parser("crossval", help="K runs on stratified folds of the training data, and every training image's "
                        "out-of-fold class probabilities", description="vislab crossval RECIPE --folds K [--seeds N] [key=value ...]")
-    p.add_argument("items", nargs="+", metavar="RECIPE key=value", help="recipe name or YAML path, then fixed overrides")
-    p.add_argument("--folds", type=int, required=True, metavar="K", help="folds of the training split (the test split stays fixed)")
+    p.add_argument("items", nargs="*", metavar="RECIPE key=value", help="recipe name or YAML path, then fixed overrides")
+    p.add_argument("--folds", type=int, default=None, metavar="K", help="folds of the training split (the test split stays fixed)")
     p.add_argument("--seeds", default=None, metavar="N", help="repeat every fold with train.seed=0..N-1 (probabilities averaged)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="folds at once, each in its own process (CPU cores split)")
     p.add_argument("--name", default=None, help="sweep name (default RECIPE-YYYYmmdd-HHMMSS); RUNS/sweeps/NAME/")
-    p.add_argument("--resume", action="store_true", help="continue the cross-validation after a kill: only the folds left")
+    p.add_argument("--resume", action="store_true", help="continue the cross-validation after a kill: only the folds left (the same command, or only --name NAME)")
     p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
     p.set_defaults(func=cmd_crossval)
 

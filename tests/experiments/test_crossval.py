@@ -20,7 +20,8 @@ from vislab.config import resolve
 from vislab.data import build
 from vislab.data.folds import fold_of
 from vislab.errors import VislabError
-from vislab.experiments.crossval import check_per_image
+from vislab.experiments.crossval import check_per_image, crossval
+from vislab.experiments.sweep import default_storage, open_sweep, resume_command
 
 
 def test_folds_are_stratified_disjoint_and_cover_the_training_split_once():
@@ -65,9 +66,16 @@ def test_exclude_leaves_listed_training_images_out_and_refuses_names_not_in_the_
         build(cfg.data, cfg.aug)
 
 
-def test_crossval_refuses_per_pixel_work_before_anything_is_created(tmp_path: Path):
+def test_crossval_refuses_per_pixel_work_and_folds_it_sets_before_anything_is_created(tmp_path: Path):
     with pytest.raises(VislabError, match="segmentation is per-pixel work"):
         check_per_image("shapes-unet", {"data.num_samples": 8, "data.image_size": [32, 32]})
+    for kwargs, message in [({"folds": 1}, "--folds K must be at least 2, not 1"), ({}, "give --folds K"),
+                            ({"folds": 3, "overrides": {"data.fold": 1}}, "data.fold is set by crossval")]:
+        with pytest.raises(VislabError, match=message):
+            crossval("digits", runs_dir=tmp_path, **kwargs)
+    with pytest.raises(VislabError, match="or continue one with only --resume --name NAME"):
+        crossval(folds=3, resume=True, name="cv", runs_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_killed_crossval_resumes_and_every_training_image_gets_one_out_of_fold_prediction(tmp_path: Path, cli):
@@ -81,11 +89,13 @@ def test_a_killed_crossval_resumes_and_every_training_image_gets_one_out_of_fold
         time.sleep(0.05)
     process.kill()  # SIGKILL in the second fold: nothing recorded, no oof.csv yet
     process.wait()
-    assert not (runs / "sweeps" / "cv" / "oof.csv").exists()
-
-    resumed = cli(*args, "--resume")
-    assert resumed.returncode == 0, resumed.stderr
     sweep_dir = runs / "sweeps" / "cv"
+    assert not (sweep_dir / "oof.csv").exists()
+    stopped = open_sweep("cv", sweep_dir, default_storage(sweep_dir))
+    assert resume_command(stopped) == f"vislab crossval --resume --name cv --runs-dir {runs}"  # what a stop prints
+
+    resumed = cli("crossval", "--resume", "--name", "cv", "--runs-dir", runs)
+    assert resumed.returncode == 0, resumed.stderr
     assert f"out-of-fold predictions: {sweep_dir / 'oof.csv'}" in resumed.stdout and "3 of 3 done" in resumed.stdout
     rows = list(csv.DictReader((sweep_dir / "oof.csv").open()))
     assert sorted((r["file"] for r in rows), key=int) == [str(i) for i in range(120)]  # each training image once

@@ -27,11 +27,10 @@ from .domains import DOMAIN, DomainTable, domain_tables
 from .image_noise import ImageRow, image_table
 from .importance import importances, runs_study
 from .sequential import seeds_needed
-from .space import SEED, describe
+from .space import FOLD, SEED, describe
 
 # Keys that do not make runs different experiments: the seed and the cross-validation fold (repeats of one
 # setting, see run_seed), and where or how visibly a run was done.
-FOLD = "data.fold"
 IGNORED = {SEED, FOLD, "description", "data.download", "data.num_workers", "train.progress", "train.checkpoint_every_steps"}
 # data.* keys that are part of the method (how batches are drawn and augmented, which training images are left
 # out), not of which validation and test data a run sees.

@@ -25,6 +25,7 @@ import numpy as np
 from .. import config as config_mod
 from ..atomic import atomic_write_text
 from ..errors import VislabError
+from .space import FOLD
 from .sweep import Sweep, failed_logs, sweep
 
 OOF = "oof.csv"
@@ -44,22 +45,31 @@ class OutOfFold:
 
 
 def crossval(
-    recipe: str | Path, overrides: Optional[dict[str, Any]] = None, *, folds: int, seeds: Optional[int] = None,
-    name: Optional[str] = None, resume: bool = False, runs_dir: Optional[str | Path] = None, workers: int = 1,
-    show: bool = True,
+    recipe: Optional[str | Path] = None, overrides: Optional[dict[str, Any]] = None, *, folds: Optional[int] = None,
+    seeds: Optional[int] = None, name: Optional[str] = None, resume: bool = False, runs_dir: Optional[str | Path] = None,
+    workers: int = 1, show: bool = True,
 ) -> tuple[Sweep, Optional[Path]]:
     """Train the ``folds`` folds of ``recipe`` (each over ``seeds`` seeds) as a sweep, then write each run's
     out-of-fold predictions and the sweep's oof.csv; returns the sweep and that file (None when a fold's run
-    failed: see sweep.failed_logs). Per-pixel work is bad
-    input (its out-of-fold predictions would be per-pixel grids, which this version does not make)."""
+    failed: see sweep.failed_logs). ``resume=True`` with ``name`` alone continues that cross-validation.
+    Per-pixel work is bad input (its out-of-fold predictions would be per-pixel grids, which this version does
+    not make)."""
     overrides = dict(overrides or {})
-    if folds < 2:
-        raise VislabError(f"--folds must be at least 2, not {folds}")
-    for key in ("data.folds", "data.fold"):
+    if recipe is None:
+        if not (resume and name) or folds is not None or overrides or seeds is not None:
+            raise VislabError("name a recipe and --folds K (vislab crossval RECIPE --folds K ...), or continue one with "
+                              "only --resume --name NAME")
+        done = sweep(name=name, resume=True, runs_dir=runs_dir, workers=workers, show=show)
+        if FOLD not in done.space.params:
+            raise VislabError(f"sweep {name} is no cross-validation (it does not sweep {FOLD}); continue it with vislab sweep")
+        return done, None if failed_logs(done) else write_out_of_fold(done)
+    if folds is None or folds < 2:
+        raise VislabError(f"--folds K must be at least 2, not {folds}" if folds is not None else "give --folds K (at least 2)")
+    for key in ("data.folds", FOLD):
         if key in overrides:
             raise VislabError(f"{key} is set by crossval (--folds K runs folds 0..K-1); leave it out")
     check_per_image(recipe, overrides)
-    done = sweep(recipe, {**overrides, "data.folds": folds}, {"data.fold": list(range(folds))}, seeds=seeds, name=name,
+    done = sweep(recipe, {**overrides, "data.folds": folds}, {FOLD: list(range(folds))}, seeds=seeds, name=name,
                  resume=resume, runs_dir=runs_dir, workers=workers, show=show)
     return done, None if failed_logs(done) else write_out_of_fold(done)
 
