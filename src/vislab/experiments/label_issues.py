@@ -87,14 +87,14 @@ def write_ranking(path: Path, oof: OutOfFold, quality: np.ndarray, flagged: np.n
 
 
 def save_suspects(path: Path, sweep_dir: Path, oof: OutOfFold, shown: list[int], quality: np.ndarray) -> Path:
-    """A grid of the ``shown`` images (positions in ``oof``), captioned 'given 3, suggested 8, q=0.02'."""
+    """A grid of the ``shown`` images (positions in ``oof``), captioned 'given 3, suggested 8, q=0.0021'."""
     from ..viz import save_grid, to_display
 
     dataset, names = training_images(sweep_dir)
     position = {n: i for i, n in enumerate(names)}
     images = [to_display(dataset[position[oof.files[i]]]["image"]) for i in shown]
     labels = oof.class_names
-    titles = [f"given {labels[oof.labels[i]]}, suggested {labels[int(oof.probs[i].argmax())]}, q={quality[i]:.2f}"
+    titles = [f"given {labels[oof.labels[i]]}, suggested {labels[int(oof.probs[i].argmax())]}, q={quality[i]:.2g}"
               for i in shown]
     return save_grid(path, images, titles)
 
