@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
 
 from vislab import tasks
 from vislab.config import resolve

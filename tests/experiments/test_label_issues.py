@@ -7,7 +7,6 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from conftest import SRC
 from formats import write_digits_folder
@@ -65,7 +64,7 @@ def test_crossval_then_data_issues_finds_flipped_labels_and_exclude_trains_witho
     assert f"{len(suspects)} of 1078 training images have a label issue" in found.stdout
     assert (sweep / "issues" / "suspects.png").stat().st_size > 10_000
     top = {r["file"] for r in rows[:len(flipped)]}
-    assert len(top & set(flipped)) >= 0.3 * len(flipped)  # a random ranking would find 5%; one epoch per fold finds more
+    assert len(top & set(flipped)) >= 0.5 * len(flipped)  # a random ranking finds 5%; one epoch per fold found 70%
     flip = next(r for r in rows if r["file"] in flipped)
     assert flip["given_label"] == flip["file"].split("/")[1]  # the label the folder gave it
 
