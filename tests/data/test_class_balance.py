@@ -28,10 +28,10 @@ def test_auto_weighs_classes_by_inverse_frequency_and_effective_by_cui_et_al():
     assert counted_weights("effective", [90, 10]) == pytest.approx([2 * w / sum(e) for w in e])
 
 
-def epoch(epoch: int, start: int = 0, **kw) -> list[list[int]]:
+def epoch(epoch: int, start: int = 0, seeds: bool = False, **kw) -> list[list]:
     sampler = ClassBalancedSampler(100, 20, labels=LABELS, shuffle=True, seed=3, drop_last=True, **kw)
     sampler.set_epoch(epoch, start)
-    return [[i for i, _ in batch] for batch in sampler]
+    return [[key if seeds else key[0] for key in batch] for batch in sampler]
 
 
 def test_class_balanced_batches_draw_each_class_about_equally_from_seed_and_epoch():
@@ -40,7 +40,9 @@ def test_class_balanced_batches_draw_each_class_about_equally_from_seed_and_epoc
     share = Counter(LABELS[i] for i in drawn)[1] / len(drawn)
     assert 0.4 < share < 0.6  # 10% of the images, half of the draws
     assert epoch(2) == epoch(2) != epoch(3)
-    assert epoch(2, start=3) == epoch(2)[3:]  # a resumed epoch continues with the batches it would have seen
+    assert epoch(2, start=3, seeds=True) == epoch(2, seeds=True)[3:]  # a resumed epoch sees the batches it would have
+    rare = [key for batch in epoch(0, seeds=True) for key in batch if LABELS[key[0]] == 1]
+    assert len({i for i, _ in rare}) < len(rare) == len({s for _, s in rare})  # drawn twice, augmented two ways
     ranks = [epoch(1, rank=r, world_size=2) for r in range(2)]
     assert len(ranks[0]) == len(ranks[1]) == 2
 

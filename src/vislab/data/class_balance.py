@@ -82,3 +82,7 @@ class ClassBalancedSampler(EpochBatchSampler):
     def order(self) -> list[int]:
         g = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch))
         return torch.multinomial(self.weights, self.size, replacement=True, generator=g).tolist()
+
+    def sample_seed(self, index: int, position: int) -> int:
+        """From (seed, epoch, index, position): a rare image drawn twice in an epoch is augmented two ways."""
+        return mix_seed(self.seed, self.epoch, index, position)

@@ -74,5 +74,11 @@ class EpochBatchSampler:
         order = self.indices()
         steps = len(order) // self.batch_size if self._drops_last(len(order)) else math.ceil(len(order) / self.batch_size)
         for step in range(self.start_step, steps):
-            chunk = order[step * self.batch_size : (step + 1) * self.batch_size]
-            yield [(i, mix_seed(self.seed, self.epoch, i)) for i in chunk]
+            first = step * self.batch_size
+            chunk = order[first : first + self.batch_size]
+            yield [(i, self.sample_seed(i, (first + j) * self.world_size + self.rank)) for j, i in enumerate(chunk)]
+
+    def sample_seed(self, index: int, position: int) -> int:
+        """The augmentation seed of sample ``index`` at ``position`` of the epoch (over all ranks): from
+        (seed, epoch, index), as each sample comes once an epoch."""
+        return mix_seed(self.seed, self.epoch, index)
