@@ -305,3 +305,13 @@ def test_cross_validation_folds_are_a_groups_repeats_and_other_folds_are_warned_
     assert rows["optim.name=adam"]["n"] == 3 and rows["optim.name=adam"]["mean"] == pytest.approx(0.92)
     assert rows["optim.name=sgd"]["test"] == "welch" and "repeat seed" not in err  # other folds: not paired
     assert "Warning: the groups trained on different cross-validation folds (optim.name=adam: 0, 1, 2; optim.name=sgd: 0, 1)" in err
+
+
+def test_groups_on_other_split_seeds_are_warned_of_as_trained_on_different_data():
+    from vislab.experiments.compare import Group, training_data_notes
+
+    groups = [Group("data.split_seed=0", {"data.split_seed": 0}, []), Group("data.split_seed=1", {"data.split_seed": 1}, [])]
+    assert training_data_notes(groups, ["data.split_seed"]) == [
+        "Warning: the groups trained on different data, data.split_seed = 0, 1; each value is compared on its own, "
+        "never with another."]
+    assert training_data_notes(groups, ["optim.name"]) == []
