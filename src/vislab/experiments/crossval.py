@@ -26,7 +26,7 @@ from .. import config as config_mod
 from ..atomic import atomic_write_text
 from ..errors import VislabError
 from .space import FOLD
-from .sweep import Sweep, failed_logs, sweep
+from .sweep import Sweep, failed_logs, resume_command, sweep
 
 OOF = "oof.csv"
 PROB = "prob_"  # the prefix of the class probability columns
@@ -104,7 +104,7 @@ def write_out_of_fold(done: Sweep) -> Path:
     folds = sorted({int(p.folds[0]) for p in parts if len(p.folds)})
     if len(folds) < done.spec.base_config()["data"]["folds"]:
         raise VislabError(f"sweep {done.name} has out-of-fold predictions for folds {folds} only; finish it with: "
-                          f"vislab crossval ... --resume --name {done.name}")
+                          f"{resume_command(done)}")
     combined = mean_over_seeds(parts)
     write_csv(done.dir / OOF, combined)
     return done.dir / OOF
