@@ -130,3 +130,34 @@ def write_officehome(data_root: Path, classes: dict[str, int], real_world: str =
         folder = root / (real_world if domain == "Real_World" else domain)
         write_folder(folder, classes, size=(12 + 2 * d, 10 + d), ext=".jpg", seed=d)
     return root
+
+
+def write_digits_folder(root: Path, flip: float = 0.05, seed: int = 0, limit: int | None = None) -> list[str]:
+    """scikit-learn's digits as an image folder, root/{train,val,test}/<digit>/<i>.png (60/20/20, stratified,
+    seeded), the first ``limit`` images only when given, with a ``flip`` share of the training images filed under
+    a wrong digit (each a random other one, seeded): returns the flipped files as vislab names them
+    (train/<given digit>/<i>.png)."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    images = np.round(d.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)[:limit]
+    labels = d.target[:limit]
+    index = np.arange(len(labels))
+    train, rest = train_test_split(index, test_size=0.4, stratify=labels, random_state=seed)
+    val, test = train_test_split(rest, test_size=0.5, stratify=labels[rest], random_state=seed)
+    rng = np.random.default_rng(seed)
+    flipped = set(rng.choice(train, size=int(round(flip * len(train))), replace=False).tolist())
+    names = []
+    for split, members in (("train", train), ("val", val), ("test", test)):
+        for i in members:
+            given = int(labels[i])
+            if i in flipped:
+                given = int(rng.choice([c for c in range(10) if c != labels[i]]))
+            name = f"{split}/{given}/{i}.png"
+            (root / split / str(given)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(images[i], "L").save(root / name)
+            if i in flipped:
+                names.append(name)
+    return sorted(names)

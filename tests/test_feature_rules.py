@@ -21,6 +21,11 @@ DG = dataclasses.replace(PLAIN, task="domain_generalization", domains=True, data
 CASES = {
     "domain-balanced sampler needs domains": ({"data.sampler": "domain_balanced"}, DENSE, "data.sampler", DG),
     "domains per batch need the domain-balanced sampler": ({"data.domains_per_batch": 2}, DG, "data.domains_per_batch", None),
+    "the class-balanced sampler needs a class per image": ({"data.sampler": "class_balanced"}, DENSE, "data.sampler", DG),
+    "class weights from class counts need a class per image": ({"loss.class_weights": "auto"}, DENSE,
+                                                               "loss.class_weights", PLAIN),
+    "the class-balanced sampler and counted class weights correct the same imbalance":
+        ({"data.sampler": "class_balanced", "loss.class_weights": "effective"}, PLAIN, "loss.class_weights", None),
     "center and offset heads need the panoptic task": ({"model.heads": "panoptic"}, DENSE, "model.heads", PANOPTIC),
     "the panoptic task needs center and offset heads": ({"model.heads": "semantic"}, PANOPTIC, "model.heads", DENSE),
     "MixStyle and the domain head need a task that learns with domains":

@@ -219,6 +219,34 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crossval(args: argparse.Namespace) -> int:
+    from .experiments.crossval import crossval
+    from .experiments.sweep import failed_logs, summary_lines
+
+    recipe, overrides = split_items(args.items, usage="the recipe comes first (vislab crossval RECIPE --folds K key=value ...)")
+    done, oof = crossval(recipe, overrides, folds=args.folds, seeds=seeds_arg(args.seeds), name=args.name,
+                         resume=args.resume, runs_dir=args.runs_dir, workers=args.workers)
+    print("\n".join(summary_lines(done)))
+    if oof is None:
+        logs = failed_logs(done)
+        print(f"vislab: {len(logs)} fold runs failed; their logs: {', '.join(map(str, logs))}", file=sys.stderr)
+        return 1
+    print(f"out-of-fold predictions: {oof}  (vislab data issues {done.dir})")
+    return 0
+
+
+def cmd_data_issues(args: argparse.Namespace) -> int:
+    from .experiments.label_issues import label_issues
+
+    found = label_issues(args.sweep, out=args.out, gallery=args.gallery)
+    print(f"{found.flagged} of {found.total} training images have a label issue (cleanlab, out-of-fold predictions)")
+    print(f"ranked: {found.csv}")
+    print(f"suspects: {found.suspects}  (train without them: data.exclude={found.suspects})")
+    if found.gallery is not None:
+        print(f"gallery: {found.gallery}")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from .runs import default_runs_dir, recent_runs
 
@@ -485,6 +513,19 @@ def add_sweep(sub: Any) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
+def add_crossval(sub: Any) -> None:
+    p = sub.add_parser("crossval", help="K runs on stratified folds of the training data, and every training image's "
+                       "out-of-fold class probabilities", description="vislab crossval RECIPE --folds K [--seeds N] [key=value ...]")
+    p.add_argument("items", nargs="*", metavar="RECIPE key=value", help="recipe name or YAML path, then fixed overrides")
+    p.add_argument("--folds", type=int, default=None, metavar="K", help="folds of the training split (the test split stays fixed)")
+    p.add_argument("--seeds", default=None, metavar="N", help="repeat every fold with train.seed=0..N-1 (probabilities averaged)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="folds at once, each in its own process (CPU cores split)")
+    p.add_argument("--name", default=None, help="sweep name (default RECIPE-YYYYmmdd-HHMMSS); RUNS/sweeps/NAME/")
+    p.add_argument("--resume", action="store_true", help="continue the cross-validation after a kill: only the folds left (the same command, or only --name NAME)")
+    p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
+    p.set_defaults(func=cmd_crossval)
+
+
 def add_runs(sub: Any) -> None:
     p = sub.add_parser("runs", help="recent runs with their status, epochs and best value (newest first)")
     p.add_argument("--runs-dir", default=None, help="where runs go (default ./runs or $VISLAB_RUNS)")
@@ -506,7 +547,7 @@ def add_compare(sub: Any) -> None:
     p = sub.add_parser("compare", help="group runs by their differing settings; tables, tests, curves and a report")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, sweep directories, or folders of runs")
     p.add_argument("--baseline", action="append", default=None, metavar="KEY=VALUE", help="the group the others are compared with (repeat to narrow)")
-    p.add_argument("--metric", action="append", default=None, metavar="NAME", help="metric to tabulate, e.g. val_acc or test_f1 (repeatable; default: the monitored one and its test_ twin)")
+    p.add_argument("--metric", action="append", default=None, metavar="NAME", help="metric to tabulate, e.g. val_acc, test_macro_f1 or test_balanced_acc (repeatable; default: the monitored one and its test_ twin)")
     p.add_argument("--out", default=None, metavar="DIR", help="report directory (default DIR/report for one DIR, else ./report)")
     p.add_argument("--format", default="md", choices=["md", "csv", "json"], help="how the tables are printed")
     p.add_argument("--band", default="std", choices=["std", "minmax"], help="curve band: ±1 std or min to max over seeds")
@@ -604,11 +645,21 @@ def add_data_check(sub: Any) -> None:
     p.set_defaults(func=cmd_data_check)
 
 
-DATA_VERBS: list[Callable[[Any], None]] = [add_data_check]  # `vislab data SUBVERB`
+def add_data_issues(sub: Any) -> None:
+    p = sub.add_parser("issues", help="label issues in a crossval sweep's out-of-fold predictions (cleanlab)",
+                       description="vislab data issues SWEEP [--out DIR] [--gallery N]")
+    p.add_argument("sweep", metavar="SWEEP", help="the sweep directory of vislab crossval")
+    p.add_argument("--out", default=None, metavar="DIR", help="where label_issues.csv, suspects.txt and "
+                   "suspects.png go (default SWEEP/issues)")
+    p.add_argument("--gallery", type=int, default=32, metavar="N", help="top suspects shown in suspects.png (default 32)")
+    p.set_defaults(func=cmd_data_issues)
+
+
+DATA_VERBS: list[Callable[[Any], None]] = [add_data_check, add_data_issues]  # `vislab data SUBVERB`
 
 
 def add_data(sub: Any) -> None:
-    p = sub.add_parser("data", help="look at a dataset before training on it (vislab data check)")
+    p = sub.add_parser("data", help="look at a dataset: its splits, images and masks (check), its labels after a crossval (issues)")
     data_sub = p.add_subparsers(dest="data_verb", required=True, metavar="SUBVERB")
     for add in DATA_VERBS:
         add(data_sub)
@@ -616,6 +667,7 @@ def add_data(sub: Any) -> None:
 
 VERBS: list[Callable[[Any], None]] = [
     add_train, add_eval, add_recipes, add_datasets, add_augment, add_ensemble, add_calibrate, add_predict, add_sweep, add_compare,
+    add_crossval,
     add_board,
     add_export, add_profile,
     add_runs, add_selftrain,
@@ -650,7 +702,7 @@ def unknown_verb(argv: list[str]) -> Optional[str]:
 
 # The verbs that run models: on a busy machine their threads wait without spinning (vislab.threads), which has
 # to be settled before torch is imported; their thread count is planned where their model runs.
-RUNS_MODELS = ("train", "sweep", "selftrain", "eval", "predict", "export", "profile", "calibrate", "ensemble")
+RUNS_MODELS = ("train", "sweep", "crossval", "selftrain", "eval", "predict", "export", "profile", "calibrate", "ensemble")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -53,7 +53,7 @@ def test_metrics_csv_has_a_row_per_epoch_in_the_documented_columns(digits_run: v
     cols = list(rows[0])
     assert cols[:3] == ["epoch", "lr", "train_loss"]
     assert cols[-2:] == ["seconds", "images_per_s"]
-    assert {"val_loss", "val_acc", "val_f1", "val_top5"} <= set(cols)
+    assert {"val_loss", "val_acc", "val_macro_f1", "val_top5"} <= set(cols)
     assert [int(r["epoch"]) for r in rows] == list(range(1, 16))
     lrs = [float(r["lr"]) for r in rows]
     assert lrs[0] == pytest.approx(0.003) and lrs == sorted(lrs, reverse=True)  # cosine decays

@@ -276,5 +276,42 @@ def test_which_keys_say_what_data_a_run_sees():
     for key in ("data.root", "data.name", "data.test_domain", "data.split_seed", "data.labeled_per_class",
                 "data.labeled_fraction", "data.limit", "data.val_fraction"):
         assert data_key(key), key
-    for key in ("data.sampler", "data.domains_per_batch", "data.bootstrap", "optim.lr", "model.name"):
+    for key in ("data.sampler", "data.domains_per_batch", "data.bootstrap", "data.exclude", "optim.lr", "model.name"):
         assert not data_key(key), key
+
+
+def test_leaving_training_images_out_is_compared_as_a_method_with_a_warning(main, tmp_path):
+    root, suspects = tmp_path / "runs", tmp_path / "suspects.txt"
+    for seed, (plain, cleaned) in enumerate([(0.90, 0.93), (0.91, 0.95), (0.92, 0.94)]):
+        write_run(root, "adam", seed, plain)
+        write_run(root, "adam", seed, cleaned, **{"data.exclude": str(suspects)})
+    code, out, err = main("compare", root, "--baseline", "data.exclude=null", "--format", "json", "--out", tmp_path / "r")
+    assert code == 0, err
+    cleaned = rows_by_group(out, "val_acc")[f"data.exclude={suspects}"]
+    assert cleaned["test"] == "paired" and cleaned["diff"] == pytest.approx(0.03) and cleaned["verdict"] == "better"
+    warning = f"Warning: the groups trained on different data, data.exclude = \"{suspects}\", null; compared as a method"
+    assert warning in err and warning in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_cross_validation_folds_are_a_groups_repeats_and_other_folds_are_warned_of(main, tmp_path):
+    root = tmp_path / "runs"
+    for fold, value in enumerate([0.90, 0.94, 0.92]):  # one seed, three folds: three samples, not one
+        write_run(root, "adam", 0, value, **{"data.folds": 3, "data.fold": fold})
+    for fold, value in enumerate([0.80, 0.85]):
+        write_run(root, "sgd", 0, value, **{"data.folds": 3, "data.fold": fold})
+    code, out, err = main("compare", root, "--format", "json", "--out", tmp_path / "r")
+    assert code == 0, err
+    rows = rows_by_group(out, "val_acc")
+    assert rows["optim.name=adam"]["n"] == 3 and rows["optim.name=adam"]["mean"] == pytest.approx(0.92)
+    assert rows["optim.name=sgd"]["test"] == "welch" and "repeat seed" not in err  # other folds: not paired
+    assert "Warning: the groups trained on different cross-validation folds (optim.name=adam: 0, 1, 2; optim.name=sgd: 0, 1)" in err
+
+
+def test_groups_on_other_split_seeds_are_warned_of_as_trained_on_different_data():
+    from vislab.experiments.compare import Group, training_data_notes
+
+    groups = [Group("data.split_seed=0", {"data.split_seed": 0}, []), Group("data.split_seed=1", {"data.split_seed": 1}, [])]
+    assert training_data_notes(groups, ["data.split_seed"]) == [
+        "Warning: the groups trained on different data, data.split_seed = 0, 1; each value is compared on its own, "
+        "never with another."]
+    assert training_data_notes(groups, ["optim.name"]) == []

@@ -83,7 +83,7 @@ def test_verdict_follows_the_metric_direction():
 
 def test_bounded_metrics_are_decided_in_one_place():
     for metric in ("val_acc", "test_acc", "val_ema_acc", "test_acc_art", "val_miou", "test_iou_cat", "test_pq_things",
-                   "test_f1", "test_ece", "val_pixel_acc", "test_top5"):
+                   "test_f1", "test_macro_f1", "val_balanced_acc", "test_ece", "val_pixel_acc", "test_top5"):
         assert stats.bounds(metric) == (0.0, 1.0), metric
     for metric in ("val_loss", "train_loss", "lr", "seconds", "images_per_s"):
         assert stats.bounds(metric) is None, metric

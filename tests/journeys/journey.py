@@ -110,7 +110,7 @@ class Journey:
 class ClassifierJourney(Journey):
     """Classification and domain generalization: predictions as a CSV, and calibration."""
 
-    metrics = ("acc", "f1")
+    metrics = ("acc", "macro_f1")
     classes: ClassVar[set[str]] = {str(i) for i in range(10)}
 
     @classmethod

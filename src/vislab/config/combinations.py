@@ -63,6 +63,24 @@ RULES: tuple[Rule, ...] = (
         lambda cfg, kind: "data.domains_per_batch applies only with data.sampler=domain_balanced; set it to null",
     ),
     Rule(
+        "the class-balanced sampler needs a class per image",
+        lambda cfg, kind: cfg.data.sampler == "class_balanced" and kind.per_pixel,
+        lambda cfg, kind: f"data.sampler=class_balanced draws images by their class, which per-pixel work ({kind.task}) "
+                          "does not give an image; use data.sampler=random (and loss.class_weights=[...] for rare classes)",
+    ),
+    Rule(
+        "class weights from class counts need a class per image",
+        lambda cfg, kind: isinstance(cfg.loss.class_weights, str) and kind.per_pixel,
+        lambda cfg, kind: f"loss.class_weights={cfg.loss.class_weights} counts images per class, which per-pixel work "
+                          f"({kind.task}) does not have; give one weight per class, e.g. loss.class_weights=[1.0, 5.0]",
+    ),
+    Rule(
+        "the class-balanced sampler and counted class weights correct the same imbalance",
+        lambda cfg, kind: cfg.data.sampler == "class_balanced" and isinstance(cfg.loss.class_weights, str),
+        lambda cfg, kind: f"data.sampler=class_balanced and loss.class_weights={cfg.loss.class_weights} each make up for "
+                          "rare classes, together twice over; choose one (loss.class_weights=null or data.sampler=random)",
+    ),
+    Rule(
         "center and offset heads need the panoptic task",
         lambda cfg, kind: panoptic_heads(cfg) and not kind.panoptic,
         lambda cfg, kind: "model.heads=panoptic and panoptic_deeplab give center and offset heads that only task.name=panoptic "

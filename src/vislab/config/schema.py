@@ -160,8 +160,9 @@ class DataConfig:
     image_size: Union[int, list[int], None] = opt(None, "generated datasets (shapes): image size [H, W]")
     num_samples: Union[int, None] = opt(None, "generated datasets (shapes): number of training scenes")
     allow_missing_classes: bool = opt(False, "multi-domain folders: allow a class folder to be absent from some domains")
-    sampler: Literal["random", "domain_balanced"] = opt(
-        "random", "training batches: seeded shuffle, or equal shares of the training domains (Dassl's RandomDomainSampler)")
+    sampler: Literal["random", "domain_balanced", "class_balanced"] = opt(
+        "random", "training batches: seeded shuffle; domain_balanced: equal shares of the training domains (Dassl's "
+                  "RandomDomainSampler); class_balanced: images drawn with replacement, each class equally often")
     domains_per_batch: Union[int, None] = opt(None, "domain_balanced: domains drawn per batch; null: every training domain")
     coco_panoptic: CocoPanopticConfig = opt(CocoPanopticConfig(), "coco_panoptic: where each split's JSON, PNGs and images are (COCO 2017 by default)")
     labeled_per_class: Union[int, None] = opt(None, "keep this many labeled training samples per class (seeded by split_seed); the rest is unlabeled",
@@ -170,6 +171,12 @@ class DataConfig:
                                            range="(0, 1]")
     unlabeled_root: Union[str, None] = opt(None, "a folder of images without labels, added to the unlabeled pool")
     bootstrap: bool = opt(False, "draw the training split with replacement from train.seed (bagging)")
+    exclude: Union[str, None] = opt(None, "a text file of training images to leave out, one name a line as splits/train.txt "
+                                          "names them (e.g. the suspects of `vislab data issues`); null: none")
+    folds: Union[int, None] = opt(None, "cross-validation: cut the training split into this many class-stratified folds "
+                                        "(by data.split_seed) and hold data.fold out; null: off", range="[2, inf)")
+    fold: int = opt(0, "cross-validation: the fold held out of training, 0 to data.folds-1 (vislab crossval sets it)",
+                    range="[0, inf)")
 
 
 @dataclass
@@ -254,7 +261,9 @@ class DistillConfig:
 @dataclass
 class LossConfig:
     label_smoothing: float = opt(0.0, "cross-entropy label smoothing", range="[0, 1)")
-    class_weights: Union[list[float], None] = opt(None, "per-class cross-entropy weights")
+    class_weights: Union[list[float], Literal["auto", "inverse", "effective"], None] = opt(
+        None, "per-class cross-entropy weights; auto (= inverse): inverse class frequency of the training images, "
+              "N / (K n_c); effective: Cui et al. 2019's effective number of samples, (1 - 0.999) / (1 - 0.999^n_c)")
     aux_weight: float = opt(0.5, "segmentation: weight of the auxiliary head's loss")
     topk: Union[float, None] = opt(None, "segmentation: keep only this share of the hardest pixels")
     domain_weight: float = opt(1.0, "domain generalization: weight of the domain head's loss")

@@ -17,10 +17,12 @@ from . import (
 from .augment_plan import image_only
 from .batch_augment import augment_for_memory
 from .bundle import DataBundle, DataInfo
+from .class_balance import class_counts, class_labels
 from .datasets import MemoryDataset, SampleDataset
-from .domain_balanced import train_sampler
+from .folds import excluded, held_out
 from .labeled import bootstrapped, split_labeled
 from .loading import Loader
+from .samplers import train_sampler
 from .splits import data_root
 
 
@@ -34,7 +36,7 @@ class DatasetSpec:
 
 
 COMMON = ("name", "num_workers", "sampler", "domains_per_batch", "labeled_per_class", "labeled_fraction",
-          "unlabeled_root", "bootstrap")  # read for every dataset: the loaders take
+          "unlabeled_root", "bootstrap", "exclude", "folds", "fold")  # read for every dataset: the loaders take
 # num_workers; data.build itself checks the sampler against the data's domains and splits labeled/unlabeled
 
 
@@ -82,7 +84,10 @@ def build(cfg: DataConfig, aug: AugConfig) -> DataBundle:
             f"{moving[0]} moves image pixels but not the masks of data.name={cfg.name} ({bundle.info.task}); "
             f"set {moving[0]}=null and use the geometric aug.* keys"
         )
-    bundle = split_labeled(bundle, cfg)
+    bundle = split_labeled(held_out(excluded(bundle, cfg), cfg), cfg)
+    labels = class_labels(bundle.train, bundle.info.task)
+    if labels is not None:
+        bundle.info.class_counts = class_counts(labels, bundle.info.num_classes).tolist()
     bundle.train_sampler = train_sampler(cfg, bundle)  # over the labeled subset that trains, not the whole split
     return bundle
 

@@ -16,6 +16,7 @@ class DataInfo:
     image_size: (H, W) of training images after their transforms, or None where sizes vary.
     in_memory: the evaluation split was held as one tensor and resized/cropped as float batches
     (data.batch_augment) rather than per uint8 image (data.transforms); predict repeats whichever ran.
+    class_counts: training images per class (None for per-pixel targets), which loss.class_weights=auto reads.
     """
 
     task: str
@@ -29,6 +30,7 @@ class DataInfo:
     image_size: Optional[tuple[int, int]] = None
     thing_classes: Optional[list[int]] = None
     in_memory: bool = False
+    class_counts: Optional[list[int]] = None
 
 
 @dataclass
@@ -42,6 +44,7 @@ class DataBundle:
     ``train_sampler`` (called like data.sampling.EpochBatchSampler) arranges the training batches where
     ``data.sampler`` asks for it; None: the seeded shuffle.
     ``unlabeled`` is the pool of training images without labels (targets hidden), when there is one.
+    ``heldout`` is the cross-validation fold held out of training (data.folds), which gets out-of-fold predictions.
     """
 
     train: Dataset
@@ -53,3 +56,4 @@ class DataBundle:
     notes: list[str] = field(default_factory=list)
     train_sampler: Optional[Callable[..., Any]] = None
     unlabeled: Optional[Dataset] = None
+    heldout: Optional[Dataset] = None

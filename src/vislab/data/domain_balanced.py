@@ -11,15 +11,11 @@ sequence and takes every world_size-th batch, and a resumed epoch continues wher
 
 from __future__ import annotations
 
-import functools
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
-from ..config import DataConfig
 from ..errors import VislabError
-from .bundle import DataBundle
-from .domains import domain_labels
 from .sampling import EpochBatchSampler
 from .seeding import mix_seed
 
@@ -77,11 +73,3 @@ class DomainBalancedSampler(EpochBatchSampler):
     def __len__(self) -> int:
         return len(self.indices()) // self.batch_size
 
-
-def train_sampler(cfg: DataConfig, bundle: DataBundle) -> Optional[Callable[..., EpochBatchSampler]]:
-    """The training batch sampler ``data.sampler`` names, called like EpochBatchSampler; None: the seeded
-    shuffle (``random``), and for data without domains, where config.combinations refuses domain_balanced
-    before any training."""
-    if cfg.sampler == "random" or bundle.info.domains is None:
-        return None
-    return functools.partial(DomainBalancedSampler, domains=domain_labels(bundle.train), per_batch=cfg.domains_per_batch)

@@ -21,8 +21,9 @@ from torchvision import tv_tensors
 from ..config import DataConfig
 from ..errors import VislabError
 from .bundle import DataBundle, DataInfo
+from .class_balance import class_labels
 from .datasets import MemoryDataset, SampleDataset
-from .domain_balanced import train_sampler
+from .samplers import train_sampler
 from .seeding import mix_seed
 
 _LABELED_STREAM = 1  # mixed into split_seed so the labeled draw is not the train/val draw
@@ -140,18 +141,6 @@ def subset(dataset: Dataset, indices: np.ndarray, hide_target: bool = False, fil
             part.targets = torch.full_like(part.targets, fill)
         return part
     return Subset(dataset, indices, hide_target, fill)
-
-
-def class_labels(dataset: Dataset, task: str) -> Optional[list[int]]:
-    """The class of every sample of a classification training split, read without decoding images;
-    None for per-pixel targets."""
-    from .folder import FolderDataset
-
-    if task in ("segmentation", "panoptic"):
-        return None
-    if isinstance(dataset, FolderDataset):
-        return [label for _, label in dataset.items]
-    return [int(t) for t in dataset.targets]  # the other classification splits hold class ids [N]
 
 
 def split_labeled(bundle: DataBundle, cfg: DataConfig) -> DataBundle:

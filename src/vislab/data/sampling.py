@@ -45,13 +45,17 @@ class EpochBatchSampler:
         self.epoch = epoch
         self.start_step = start_step
 
+    def order(self) -> list[int]:
+        """Every sample index of the current epoch, for all ranks, in order: a permutation drawn from
+        (seed, epoch) when shuffling (subclasses draw differently), else 0..size-1."""
+        if not self.shuffle:
+            return list(range(self.size))
+        g = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch))
+        return torch.randperm(self.size, generator=g).tolist()
+
     def indices(self) -> list[int]:
         """This rank's sample indices for the current epoch, in order."""
-        if self.shuffle:
-            g = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch))
-            order = torch.randperm(self.size, generator=g).tolist()
-        else:
-            order = list(range(self.size))
+        order = self.order()
         if self.world_size > 1 and self.shuffle:
             total = math.ceil(self.size / self.world_size) * self.world_size
             order += order[: total - len(order)]
@@ -70,5 +74,11 @@ class EpochBatchSampler:
         order = self.indices()
         steps = len(order) // self.batch_size if self._drops_last(len(order)) else math.ceil(len(order) / self.batch_size)
         for step in range(self.start_step, steps):
-            chunk = order[step * self.batch_size : (step + 1) * self.batch_size]
-            yield [(i, mix_seed(self.seed, self.epoch, i)) for i in chunk]
+            first = step * self.batch_size
+            chunk = order[first : first + self.batch_size]
+            yield [(i, self.sample_seed(i, (first + j) * self.world_size + self.rank)) for j, i in enumerate(chunk)]
+
+    def sample_seed(self, index: int, position: int) -> int:
+        """The augmentation seed of sample ``index`` at ``position`` of the epoch (over all ranks): from
+        (seed, epoch, index), as each sample comes once an epoch."""
+        return mix_seed(self.seed, self.epoch, index)

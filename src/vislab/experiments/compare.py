@@ -27,12 +27,16 @@ from .domains import DOMAIN, DomainTable, domain_tables
 from .image_noise import ImageRow, image_table
 from .importance import importances, runs_study
 from .sequential import seeds_needed
-from .space import SEED, describe
+from .space import FOLD, SEED, describe
 
-# Keys that do not make runs different experiments: the seed, and where or how visibly a run was done.
-IGNORED = {SEED, "description", "data.download", "data.num_workers", "train.progress", "train.checkpoint_every_steps"}
-# data.* keys that are part of the method (how batches are drawn and augmented), not of which data a run sees.
-METHOD_DATA_KEYS = {"data.in_memory", "data.sampler", "data.domains_per_batch", "data.repeat", "data.bootstrap"}
+# Keys that do not make runs different experiments: the seed and the cross-validation fold (repeats of one
+# setting, see run_seed), and where or how visibly a run was done.
+IGNORED = {SEED, FOLD, "description", "data.download", "data.num_workers", "train.progress", "train.checkpoint_every_steps"}
+# data.* keys that are part of the method (how batches are drawn and augmented, which training images are left
+# out), not of which validation and test data a run sees.
+METHOD_DATA_KEYS = {"data.in_memory", "data.sampler", "data.domains_per_batch", "data.repeat", "data.bootstrap", "data.exclude"}
+# data.* keys whose differences mean that runs trained on different images (training_data_notes)
+TRAINING_DATA_KEYS = ("data.exclude", "data.split_seed", "data.folds")
 NAN = float("nan")
 
 
@@ -332,8 +336,11 @@ def median_epoch(runs: list[Run]) -> Optional[int]:
 
 
 def run_seed(run: Run) -> Any:
+    """What makes a run one repeat of its group: its seed, and with cross-validation (data.folds) the pair
+    (seed, fold), so that a group's folds are its samples and two groups pair up fold by fold."""
     seed = run.summary.get("seed")
-    return seed if seed is not None else run.config.train.seed  # the config only for runs without a summary seed
+    seed = seed if seed is not None else run.config.train.seed  # the config only for runs without a summary seed
+    return seed if run.config.data.folds is None else (seed, run.config.data.fold)
 
 
 def seed_values(group: Group, metric: str) -> list[tuple[Any, float]]:
@@ -386,6 +393,24 @@ def leak_notes(runs: list[Run]) -> list[str]:
 def _some(names: list[str], shown: int = 3) -> str:
     """'a, b, c and 5 more runs'."""
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more runs" if len(names) > shown else "")
+
+
+def training_data_notes(groups: list[Group], keys: list[str]) -> list[str]:
+    """A warning per way the compared runs trained on different images: another data.exclude (compared, as a
+    method), another data.split_seed or data.folds (never compared across), or groups that ran other folds."""
+    notes = []
+    for key in TRAINING_DATA_KEYS:
+        if key in keys:
+            values = sorted({_canon(g.settings.get(key)) for g in groups})
+            how = ("compared as a method: the difference mixes the training images with the method" if key == "data.exclude"
+                   else "each value is compared on its own, never with another")
+            notes.append(f"Warning: the groups trained on different data, {key} = {', '.join(values)}; {how}.")
+    folds = {g.label: sorted({r.config.data.fold for r in g.runs if r.config.data.folds is not None}) for g in groups}
+    if len({tuple(v) for v in folds.values()}) > 1:
+        shown = "; ".join(f"{label}: {', '.join(map(str, v)) or 'none'}" for label, v in folds.items())
+        notes.append(f"Warning: the groups trained on different cross-validation folds ({shown}); their means are over "
+                     "different training images.")
+    return notes
 
 
 def honesty_notes(groups: list[Group], metrics: list[str]) -> list[str]:
@@ -464,7 +489,7 @@ def compare(
         raise VislabError(f"--min-effect must be a positive difference of the metric, not {min_effect}")
     tables = {m: comparison_rows(found, m, modes[m], min_effect) for m in metrics}
     sources = [Path(d).expanduser() for d in dirs]
-    notes += family_notes(found) + honesty_notes(groups, metrics) + domain_result[1]
+    notes += training_data_notes(groups, keys) + family_notes(found) + honesty_notes(groups, metrics) + domain_result[1]
     image_tables = {}
     for m in metrics:
         for f in found:

@@ -32,9 +32,10 @@ from .sequential import MAX_NEEDED
 METHOD = (
     "Each run counts with its best checkpoint: validation metrics at its best epoch (chosen on the same split, "
     "so slightly optimistic), test metrics of best.pt. Runs on different data (any data.* key but the sampler, "
-    "in-memory and repeat settings: data.root, data.name, data.test_domain, data.split_seed, data.labeled_*, ...) "
-    "are never repeats of one another nor compared: each value of such a key has its own baseline, the baseline "
-    "method's group on that data. 95% CI: Student t over the group's runs. "
+    "in-memory, repeat and exclude settings: data.root, data.name, data.test_domain, data.split_seed, data.labeled_*, "
+    "...) are never repeats of one another nor compared: each value of such a key has its own baseline, the baseline "
+    "method's group on that data; runs that left other training images out (data.exclude) are compared, with a "
+    "warning. The folds of a cross-validation (data.fold) count as a group's repeats, like seeds. 95% CI: Student t over the group's runs. "
     "Δ: group mean minus baseline mean, with a paired t-test over seeds when both groups ran exactly the same "
     "seeds, Welch's t-test otherwise; p-values are Holm-corrected across the groups of each table, and the "
     "verdict is taken at 0.05. A group of one run has no spread, so it gets no interval and no p-value; nor does "

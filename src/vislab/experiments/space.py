@@ -18,6 +18,7 @@ from ..errors import VislabError
 
 RANGE = re.compile(r"^\s*(loguniform|uniform|int|choice)\s*\((.*)\)\s*$", re.S)
 SEED = "train.seed"
+FOLD = "data.fold"  # the key a cross-validation sweeps (experiments.crossval); compare counts it as a repeat, like the seed
 
 
 @dataclass(frozen=True)

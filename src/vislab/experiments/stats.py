@@ -49,7 +49,7 @@ class Difference:
 
 # Metrics whose values lie in [0, 1] by definition, by their bare name (no split or ema_ prefix): the name
 # itself, or the name and a suffix (acc_<domain>, iou_<class>, pq_things).
-UNIT_METRICS = ("acc", "top5", "f1", "ece", "precision", "recall", "miou", "iou", "pixel_acc", "mean_acc",
+UNIT_METRICS = ("acc", "balanced_acc", "top5", "macro_f1", "f1", "ece", "precision", "recall", "miou", "iou", "pixel_acc", "mean_acc",
                 "pq", "sq", "rq", "things_split", "dice")
 PREFIXES = ("train_", "val_", "test_", "ema_")
 

@@ -31,7 +31,7 @@ from .. import config as config_mod
 from ..errors import VislabError
 from ..runs import check_name, default_runs_dir, ensure_dir
 from .autoseeds import auto_spec, look_lines, wanted_points
-from .space import SEED, Choice, Param, Space, describe
+from .space import FOLD, SEED, Choice, Param, Space, describe
 
 HOST = socket.gethostname()
 SEED_STEP = 10_000  # --search tpe --seeds K: seed k's epoch e is the study's step k * SEED_STEP + e (pruning compares like with like)
@@ -668,8 +668,10 @@ def failed_logs(sweep: Sweep) -> list[Path]:
 
 
 def resume_command(sweep: Sweep) -> str:
-    """The command that continues this sweep (its storage URL shown without a password)."""
-    text = f"vislab sweep --resume --name {sweep.name} --runs-dir {sweep.dir.parent.parent}"
+    """The command that continues this sweep (its storage URL shown without a password): a sweep over the
+    folds of a cross-validation continues as `vislab crossval`, which also makes the out-of-fold predictions."""
+    verb = "crossval" if FOLD in sweep.space.params else "sweep"
+    text = f"vislab {verb} --resume --name {sweep.name} --runs-dir {sweep.dir.parent.parent}"
     if sweep.storage_url != default_storage(sweep.dir):
         text += f" --storage {masked(sweep.storage_url)}"
     return text

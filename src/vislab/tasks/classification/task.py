@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
+from ...data.class_balance import loss_weights
 from ...tta import classification_tta, describe, mean_outputs
 from ..base import Task
 from .artifacts import Samples, write_classification_report
@@ -34,7 +35,8 @@ class ClassificationTask(Task):
         self.class_names = info.class_names
         self.flip = cfg.eval.tta.flip
         self.label_smoothing = cfg.loss.label_smoothing
-        self.class_weights = torch.tensor(cfg.loss.class_weights) if cfg.loss.class_weights else None
+        weights = loss_weights(cfg.loss.class_weights, info.class_counts)
+        self.class_weights = torch.tensor(weights, dtype=torch.float32) if weights else None
 
     def class_logits(self, outputs: Any) -> torch.Tensor:
         """The class logits [B, C] among a model's outputs (here the outputs themselves)."""
