@@ -69,7 +69,7 @@ def _num(v: Any) -> str:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .export.options import check_exported
 
-    check_exported(args.exported)  # before torch is imported
+    check_exported(args.exported, args.checkpoint, args.weights)  # before torch is imported
     from .api import evaluate
     from .inference import MetricsNotSaved
 
@@ -163,7 +163,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .export.options import check_exported
 
-    check_exported(args.exported)  # before torch is imported
+    check_exported(args.exported, args.checkpoint)  # before torch is imported
     from .api import predict
 
     inputs, items = overrides_apart([*args.inputs, *args.items])

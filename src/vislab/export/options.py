@@ -27,9 +27,18 @@ def require_extra(what: str) -> None:
             )
 
 
-def check_exported(path: Optional[str | Path]) -> None:
-    """An ``--exported`` file's format is known and what runs it is installed (None: nothing to check)."""
-    if path is not None and format_of(Path(path)) == "onnx":
+def check_exported(path: Optional[str | Path], checkpoint: str = "best", weights: str = "raw") -> None:
+    """An ``--exported`` file's format is known and what runs it is installed (None: nothing to check); the
+    options that choose a checkpoint's weights are not given beside it, where they would be ignored."""
+    if path is None:
+        return
+    chosen = [f"--{name} {value}" for name, value, default in (("checkpoint", checkpoint, "best"), ("weights", weights, "raw"))
+              if value != default]
+    if chosen:
+        raise VislabError(f"{' and '.join(chosen)} chooses a checkpoint's weights, but --exported {path} holds the "
+                          "weights it was exported with: drop it, or export those weights (vislab export RUN_DIR "
+                          f"{' '.join(chosen)}) and pass that file")
+    if format_of(Path(path)) == "onnx":
         require_extra("onnxruntime")
 
 
