@@ -43,9 +43,10 @@ class ClassificationTask(Task):
         return outputs
 
     def sample_records(self, outputs: Any, batch: dict) -> dict[str, torch.Tensor]:
-        """Each image's index, whether its top-1 class is right, and its top-1 probability."""
+        """Each image's index, its class, whether its top-1 class is right, and its top-1 probability."""
         confidence, pred = self.class_logits(outputs).float().softmax(1).max(1)
-        return {"index": batch["index"], "correct": pred == hard_labels(batch["target"]), "confidence": confidence.half()}
+        label = hard_labels(batch["target"])
+        return {"index": batch["index"], "label": label.int(), "correct": pred == label, "confidence": confidence.half()}
 
     def loss(self, outputs: torch.Tensor, batch: dict) -> torch.Tensor:
         weight = self.class_weights.to(outputs.device) if self.class_weights is not None else None
