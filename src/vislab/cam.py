@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import importlib.util
 import io
 from typing import Any, Optional
 
@@ -30,12 +31,14 @@ def check_method(method: str, option: str) -> None:
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise VislabError(f"{option} {method}: {hint}methods are {', '.join(METHODS)}")
 
-def require_library() -> None:
-    """Bad input unless pytorch-grad-cam can be imported."""
+def require_library(what: str = "vislab explain") -> None:
+    """Bad input unless pytorch-grad-cam is installed (found, not imported: a task checks it at every build)."""
     try:
-        import pytorch_grad_cam  # noqa: F401
-    except ImportError:
-        raise VislabError("vislab explain needs pytorch-grad-cam: pip install 'vislab[explain]' (or pip install grad-cam)") from None
+        found = importlib.util.find_spec("pytorch_grad_cam") is not None
+    except ValueError:  # a module set to None in sys.modules, which import refuses too
+        found = False
+    if not found:
+        raise VislabError(f"{what} needs pytorch-grad-cam: pip install 'vislab[explain]' (or pip install grad-cam)")
 
 
 @dataclasses.dataclass
@@ -209,7 +212,7 @@ def gallery_method(method: Optional[str]) -> Optional[str]:
     if method is None:
         return None
     check_method(method, "eval.explain")
-    require_library()
+    require_library(f"eval.explain={method}")
     return method
 
 

@@ -99,8 +99,11 @@ def class_names(runs: list[Any], count: int) -> list[str]:
 
 def class_table(found: list[Any], metric: str, mode: str, seed_of: Any) -> tuple[Optional[ClassTable], list[str]]:
     """The per-class table of ``metric`` over the families ``found`` (compare.Family), and notes on the groups
-    left out; None when no run kept per-class records of the metric's split."""
-    split, bare = split_and_metric(metric)
+    left out; None when records cannot recompute the metric per class, or no run kept them."""
+    parsed = split_and_metric(metric)
+    if parsed is None or parsed[1] not in records.CLASS_METRICS:
+        return None, []
+    split, bare = parsed
     loaded: dict[str, list[records.Records]] = {}
     notes = []
     every = [g for f in found for g in f.groups]
