@@ -92,3 +92,15 @@ def test_a_sweep_where_one_group_never_learns_a_class_names_it_as_lost(cli, tmp_
     assert "against loss.class_weights=None: " in line and "lost 3 -0." in line
     assert "gained" not in line
     assert (report / "per_class.png").is_file() and 'alt="per_class"' in (report / "report.html").read_text()
+
+
+def test_runs_whose_records_lack_each_images_class_are_left_out_with_a_note(main, tmp_path):
+    root = tmp_path / "runs"
+    for seed in range(2):
+        for name in ("adam", "sgd"):
+            old = {k: v for k, v in rows(correct(0.8, seed=seed)).items() if k != "label"}  # kept before the class was
+            records.write(write_run(root, name, seed, 0.9).dir, "test", [old])
+    code, out, err = main("compare", root, "--out", tmp_path / "report")
+    assert code == 0, err
+    assert "No per-class test records for test_acc in optim.name=sgd" in out and "vislab eval RUN --split test" in out
+    assert "test_acc per class" not in out and not (tmp_path / "report" / "per_class.png").exists()
