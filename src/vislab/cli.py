@@ -599,7 +599,7 @@ def add_profile(sub: Any) -> None:
 
 
 def add_explain(sub: Any) -> None:
-    from .explain import METHODS
+    from .cam import METHODS
 
     p = sub.add_parser("explain", help="class-activation maps of a run's model laid over images (pytorch-grad-cam)",
                        description="vislab explain RUN_DIR [IMAGE_OR_DIR ...] [--split test --count N] [--method M ...]")

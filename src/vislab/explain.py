@@ -2,47 +2,29 @@
 whether to trust them: faithfulness (ROAD deletion against a random map) and the model-randomization sanity
 check (Adebayo et al., NeurIPS 2018).
 
-The layer the maps read is the one the model's contract declares (models.contract.Contract.cam_layer);
-``--layer`` overrides it. Token outputs of transformers are laid back on their patch grid here.
+The maps themselves come from vislab.cam (the layer the model's contract declares; ``--layer`` overrides it),
+which the evaluation galleries share.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import difflib
-import io
 import json
 from pathlib import Path
 from typing import Any, Optional
 
 from .errors import VislabError
+from .cam import Explainer, Images, cam_maps, check_method, explainer_for, require_library, targets_for
 
-# --method name -> pytorch-grad-cam's class
-METHODS = {
-    "gradcam": "GradCAM", "gradcam++": "GradCAMPlusPlus", "hirescam": "HiResCAM", "xgradcam": "XGradCAM",
-    "layercam": "LayerCAM", "eigencam": "EigenCAM", "eigengradcam": "EigenGradCAM", "scorecam": "ScoreCAM",
-}
 HEADS = ("class", "domain")
 RANDOMIZATION_LIMIT = 0.5  # mean rank correlation with a re-initialized model's maps at or above it fails
 CHECK_SEED = 0  # the re-initialized model and the random baseline map are drawn from it: a check repeats exactly
 
 
-def require_library() -> None:
-    """Bad input unless pytorch-grad-cam can be imported."""
-    try:
-        import pytorch_grad_cam  # noqa: F401
-    except ImportError:
-        raise VislabError("vislab explain needs pytorch-grad-cam: pip install 'vislab[explain]' (or pip install grad-cam)") from None
-
-
 def check_options(methods: list[str], head: str, split: Optional[str], count: int, inputs: list[str], target: str) -> None:
     """Bad input in the options, before anything is loaded."""
     for method in methods:
-        if method not in METHODS:
-            close = difflib.get_close_matches(method, METHODS, n=2, cutoff=0.5)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
-            raise VislabError(f"--method {method}: {hint}methods are {', '.join(METHODS)}")
+        check_method(method, "--method")
     if head not in HEADS:
         raise VislabError(f"--head must be {' or '.join(HEADS)}, not '{head}'")
     if split is not None and split not in ("train", "val", "test"):
@@ -54,17 +36,6 @@ def check_options(methods: list[str], head: str, split: Optional[str], count: in
         raise VislabError(f"--count must be at least 1, not {count}")
     if target == "true" and split is None:
         raise VislabError("--target true needs the images' labels: take them from the run's data with --split test")
-
-
-@dataclasses.dataclass
-class Images:
-    """Model inputs [B, C, H, W] (normalized as in training), the same images for showing [B, C, H, W] in
-    [0, 1], their names, and their labels ([B] or [B, H, W]) where known."""
-
-    inputs: Any
-    shown: Any
-    names: list[str]
-    labels: Any = None
 
 
 def file_images(r: Any, files: list[Path]) -> Images:
@@ -112,80 +83,6 @@ def normalized(r: Any, images: Any) -> Any:
     return (images - mean_of(r)) / std_of(r) if r.cfg.aug.normalize else images
 
 
-def head_key(contract: Any, head: str) -> str:
-    """The output key of ``head`` (class or domain) in the model's outputs."""
-    if head == "domain":
-        if "domain_logits" not in contract.heads:
-            raise VislabError("--head domain: this run's model has no domain head; train it with model.domain_head=true")
-        return "domain_logits"
-    return "out" if "out" in contract.heads else "logits"
-
-
-def head_module(model: Any, key: str) -> Any:
-    """``model`` answering the one tensor of output ``key`` (pytorch-grad-cam takes a tensor per image)."""
-    from torch import nn
-
-    class HeadOutput(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, x):
-            out = self.model(x)
-            return out[key] if isinstance(out, dict) else out
-
-    return HeadOutput().eval()
-
-
-def layer_of(model: Any, contract: Any, layer: Optional[str]) -> Any:
-    """The module maps read: ``--layer`` when given (close names suggested when unknown), else the contract's."""
-    name = layer or contract.cam_layer
-    modules = dict(model.named_modules())
-    if name not in modules or name == "":
-        close = difflib.get_close_matches(name, [n for n in modules if n], n=4, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else f"the model's modules include {', '.join(list(n for n in modules if n)[:8])} ..."
-        raise VislabError(f"--layer {name}: the model has no such module; {hint}")
-    return modules[name]
-
-
-def as_maps(channels_last: bool, size: tuple[int, int]) -> Any:
-    """pytorch-grad-cam's reshape_transform: the layer's output as feature maps [B, C, h, w]. Tokens [B, N, C]
-    lose their prefix tokens (class, distillation, registers) and lie on the patch grid of an image of ``size``
-    (the grid is the one whose cells tile the image and leaves the fewest tokens over); [B, h, w, C] is
-    permuted where the contract says the layer is channels-last."""
-
-    def transform(x):
-        if x.dim() == 3:
-            h, w = token_grid(x.shape[1], size)
-            return x[:, x.shape[1] - h * w :].reshape(x.shape[0], h, w, x.shape[2]).permute(0, 3, 1, 2)
-        return x.permute(0, 3, 1, 2) if channels_last else x
-
-    return transform
-
-
-def token_grid(tokens: int, size: tuple[int, int]) -> tuple[int, int]:
-    """(h, w) of the patch grid of ``tokens`` tokens over an image of ``size`` (square patches)."""
-    height, width = size
-    for prefix in range(tokens):
-        cells = tokens - prefix
-        patch = round((height * width / cells) ** 0.5)
-        if patch and height % patch == 0 and width % patch == 0 and (height // patch) * (width // patch) == cells:
-            return height // patch, width // patch
-    raise VislabError(f"the layer gives {tokens} tokens, which lie on no patch grid of a {height}x{width} image; choose another --layer")
-
-
-class MaskedScore:
-    """A per-pixel model's target: its class ``k`` score (logits, or probabilities with ``softmax``) summed over
-    ``mask`` [H, W] (pytorch-grad-cam's SemanticSegmentationTarget, with the probability variant for ROAD)."""
-
-    def __init__(self, k: int, mask: Any, softmax: bool = False) -> None:
-        self.k, self.mask, self.softmax = k, mask, softmax
-
-    def __call__(self, output):
-        scores = output.softmax(0) if self.softmax else output
-        return (scores[self.k] * self.mask.to(output.device)).sum() / self.mask.sum().clamp(min=1)
-
-
 def class_index(target: str, names: list[str], what: str) -> Optional[int]:
     """``--target``: None for predicted/true, else the class named (or numbered) ``target``."""
     if target in ("predicted", "true"):
@@ -197,84 +94,6 @@ def class_index(target: str, names: list[str], what: str) -> Optional[int]:
     close = difflib.get_close_matches(target, names, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise VislabError(f"--target {target}: not a {what} of this run; {hint}give predicted, true or one of {', '.join(names)}")
-
-
-@dataclasses.dataclass
-class Targets:
-    """What each image's map explains: the class [B], the callables pytorch-grad-cam differentiates (raw
-    scores) and ROAD scores (probabilities), the predicted class [B] and its probability [B]."""
-
-    classes: list[int]
-    cam: list[Any]
-    road: list[Any]
-    predicted: list[int]
-    probability: list[float]
-
-
-def targets_for(model: Any, images: Images, per_pixel: bool, chosen: Optional[int], use_labels: bool) -> Targets:
-    """Targets of each image: the ``chosen`` class, else its label (``use_labels``; for a per-pixel model the
-    label of most labelled pixels), else the prediction. A per-pixel model's target is its class's score over
-    the pixels predicted as that class (all pixels where none is), and its prediction the class of most pixels."""
-    import torch
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
-
-    with torch.no_grad():
-        probs = model(images.inputs).float().softmax(1)
-    pixels = probs.argmax(1)
-    predicted = [int(p.flatten().mode().values) for p in pixels] if per_pixel else pixels.tolist()
-    classes = []
-    for i, p in enumerate(predicted):
-        if chosen is not None:
-            classes.append(chosen)
-        elif use_labels:
-            labels = images.labels[i].flatten()
-            labelled = labels[labels < probs.shape[1]]  # not ignore_index
-            classes.append(int(labelled.mode().values if len(labelled) else predicted[i]) if per_pixel else int(labels))
-        else:
-            classes.append(p)
-    if not per_pixel:
-        return Targets(classes, [ClassifierOutputTarget(k) for k in classes], [ClassifierOutputSoftmaxTarget(k) for k in classes],
-                       predicted, [float(probs[i, k]) for i, k in enumerate(predicted)])
-    masks = [(pixels[i] == k).float() for i, k in enumerate(classes)]
-    masks = [m if m.sum() > 0 else torch.ones_like(m) for m in masks]
-    return Targets(classes, [MaskedScore(k, m) for k, m in zip(classes, masks)],
-                   [MaskedScore(k, m, softmax=True) for k, m in zip(classes, masks)], predicted,
-                   [float((probs[i, k] * (pixels[i] == k)).sum() / (pixels[i] == k).sum().clamp(min=1)) for i, k in enumerate(predicted)])
-
-
-def cam_maps(model: Any, layer: Any, channels_last: bool, method: str, images: Images, targets: list[Any]) -> Any:
-    """Maps float [B, H, W] in [0, 1] of ``method`` for ``targets``, at the input's size."""
-    import pytorch_grad_cam
-
-    size = tuple(images.inputs.shape[-2:])
-    cam_class = getattr(pytorch_grad_cam, METHODS[method])
-    # ScoreCAM draws a progress bar per batch of images on stderr, which would bury vislab's own output
-    with cam_class(model=model, target_layers=[layer], reshape_transform=as_maps(channels_last, size)) as cam, \
-            contextlib.redirect_stderr(io.StringIO()):
-        return cam(input_tensor=images.inputs, targets=targets)
-
-
-@dataclasses.dataclass
-class Explainer:
-    """A model ready for maps: the module answering the chosen head, the layer, what the classes are called."""
-
-    model: Any
-    layer: Any
-    layer_name: str
-    channels_last: bool
-    names: list[str]
-    per_pixel: bool
-
-
-def explainer_for(model: Any, names: list[str], per_pixel: bool, layer: Optional[str] = None, head: str = "class") -> Explainer:
-    """``model`` (as built, with its contract) explained through its ``head``, whose classes are ``names``
-    (the data's classes, or its domains for the domain head); ``per_pixel`` when the task's outputs are maps."""
-    from .models.contract import contract_of
-
-    contract = contract_of(model)
-    wrapped = head_module(model, head_key(contract, head))
-    return Explainer(wrapped, layer_of(model, contract, layer), layer or contract.cam_layer, contract.cam_channels_last,
-                     names, per_pixel and head == "class")
 
 
 def run_explainer(run: str | Path, checkpoint: str, layer: Optional[str], head: str, with_data: bool) -> tuple[Any, Explainer]:

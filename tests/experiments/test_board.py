@@ -151,3 +151,31 @@ def test_the_board_compares_within_each_test_domain_as_compare_does(tmp_path):
     assert rows["data.test_domain=thick_rotated optim.lr=0.001"][delta].startswith("+0.1000 [")  # 0.6233 - 0.5233
     assert rows["data.test_domain=original optim.lr=0.001"][delta].startswith("-0.0467 [")  # 0.8633 - 0.91
     assert doc["strata"] == ["data.test_domain"]  # the page's title says "within each data.test_domain"
+
+
+def test_the_board_draws_per_class_differences_and_names_the_class_lost(browser, tmp_path):
+    import numpy as np
+
+    from vislab import records
+
+    root = tmp_path / "runs"
+    labels = np.arange(400) % 4
+    for seed in range(2):
+        for name, lost in (("adam", None), ("sgd", 2)):
+            right = np.roll((np.arange(400) // 4) % 10 < 8, seed)
+            if lost is not None:
+                right[labels == lost] = False
+            run = write_run(root / "digits", name, seed, 0.9)
+            records.write(run.dir, "val", [{"index": np.arange(400), "label": labels.astype(np.int32), "correct": right}])
+    server = make_server(root, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://127.0.0.1:{server.server_address[1]}/")
+        wait_for(browser, lambda d: "lost 2 -0.8000" in d.find_element("id", "classes-summary").text, "the class lost")
+        assert "val_acc per class, against the baseline" in browser.find_element("id", "classes-title").text
+        lost = browser.find_elements("css selector", '#classes svg[data-group="optim.name=sgd"] circle.lost')
+        assert [c.get_attribute("data-class") for c in lost] == ["2"]
+        assert len(browser.find_elements("css selector", "#classes circle.unchanged")) == 3
+    finally:
+        server.shutdown()
+        server.server_close()

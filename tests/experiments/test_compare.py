@@ -121,7 +121,7 @@ def test_report_of_a_real_sweep(main, small_sweep):
     code, out, err = main("compare", sweep_dir, "--baseline", "optim.name=adam")
     assert code == 0, err
     report = sweep_dir / "report"
-    assert {p.name for p in report.iterdir()} == {"report.md", "report.html", "curve_val_acc.png", "curve_val_loss.png"}
+    assert {p.name for p in report.iterdir()} == {"report.md", "report.html", "curve_val_acc.png", "curve_val_loss.png", "per_class.png"}
     md = (report / "report.md").read_text()
     assert "Comparison of 4 runs in 2 groups" in md and "Groups differ in optim.name" in md
     assert "![curve_val_acc](curve_val_acc.png)" in md
@@ -130,7 +130,7 @@ def test_report_of_a_real_sweep(main, small_sweep):
 
     page = (report / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 2 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert len(images) == 3 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)  # 2 curves, per class
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing to fetch: it opens offline
     assert "<td>optim.name=sgd</td>" in page
 

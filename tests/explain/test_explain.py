@@ -13,7 +13,7 @@ from PIL import Image
 
 from vislab import config, models
 from vislab.data import DataInfo
-from vislab.explain import METHODS, Images, cam_maps, explainer_for, targets_for
+from vislab.cam import Images, cam_maps, explainer_for, targets_for
 from vislab.models import contract as contract_mod
 from vislab.models import torchvision_models
 

@@ -109,7 +109,7 @@ def test_finalize_writes_per_class_iou_tables_and_a_gallery_of_the_worst_images(
     bundle = DataBundle(train=None, val=MemoryDataset(images, targets), test=None, info=INFO)
     batches = [({"out": one_hot_logits(preds[i : i + 2])}, {"target": targets[i : i + 2], "index": torch.tensor([i, i + 1])})
                for i in (0, 2)]
-    task().finalize(tmp_path, iter(batches), bundle)
+    task(**{"eval.explain": None}).finalize(tmp_path, iter(batches), bundle, None)  # the plain gallery: no model
     rows = {r["class"]: r for r in csv.DictReader(open(tmp_path / "per_class_iou.csv"))}
     assert float(rows["cat"]["iou"]) == pytest.approx(0.75) and float(rows["bg"]["iou"]) == pytest.approx(128 / 160)
     assert rows["potted plant"]["iou"] == "" and rows["cat"]["pixels"] == "128"

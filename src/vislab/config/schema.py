@@ -372,6 +372,9 @@ class EvalConfig:
     window_overlap: float = opt(0.5, "segmentation: overlap of sliding windows")
     tta: TTAConfig = opt(TTAConfig(), "test-time augmentation (eval and predict)")
     panoptic: PanopticEvalConfig = opt(PanopticEvalConfig(), "panoptic grouping; change it on a finished run with vislab eval RUN eval.panoptic.KEY=...")
+    explain: Union[str, None] = opt(None, "galleries (misclassified, lowest-IoU images): the class-activation map of the "
+                                    "predicted class beside each image, by this method of vislab explain (gradcam, "
+                                    "gradcam++, eigencam, ...; needs pytorch-grad-cam); null: off")
 
 
 @dataclass

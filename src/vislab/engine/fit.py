@@ -507,7 +507,7 @@ def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[st
         fields["test_checkpoint"] = "best"
     if fabric.is_global_zero:
         val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
-        extra = s.task.finalize(s.run.artifacts, predictions(unwrap(s.model), val_all, s.task, fabric, cfg), bundle)
+        extra = s.task.finalize(s.run.artifacts, predictions(unwrap(s.model), val_all, s.task, fabric, cfg), bundle, unwrap(s.model))
         fields.update(extra or {})
         tests = {"test": make_loader(cfg, bundle.test, fabric, bundle, train=False, sharded=False)} if "test_checkpoint" in fields else {}
         write_records(s.run.dir, unwrap(s.model), s.task, fabric, cfg, {"val": val_all, **tests})

@@ -9,12 +9,15 @@ seconds, so runs that are training show up and grow live:
     GET /api/experiment?id=ID[&metric=M][&baseline=LABEL]
                                            its groups (every setting but the seed), each group's mean curve and
                                            ±1 std band over seeds, and the comparison table against LABEL's
-                                           method, within each value of the data-defining keys (as compare does)
+                                           method, within each value of the data-defining keys (as compare does),
+                                           and where the runs kept per-image records, the per-class differences
+                                           from the baseline with the classes that gained and lost
 Nothing is written; any other method or path is refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -65,8 +68,9 @@ class Board:
                 for key, runs in sorted(self.experiments().items())]
 
     def experiment(self, key: str, metric: Optional[str], baseline: Optional[str]) -> dict[str, Any]:
-        from .compare import comparison_rows, default_metrics, families, group_runs, metric_mode, stratum_keys
-        from .report import TABLE_HEADER, curve_band, group_curves, table_cells
+        from .compare import comparison_rows, default_metrics, families, group_runs, metric_mode, run_seed, stratum_keys
+        from .per_class import class_table
+        from .report import TABLE_HEADER, class_sentences, curve_band, group_curves, table_cells, without_nan
 
         runs = self.experiments().get(key)
         if runs is None:
@@ -84,9 +88,16 @@ class Board:
                 "runs": [{"name": r.dir.name, "seed": r.summary.get("seed"), "status": r.summary.get("status", "starting"),
                           "epochs": len(r.history)} for r in g.runs],
             })
-        rows = comparison_rows(families(groups, keys, baseline_group=base), metric, metric_mode(metric, runs))
+        found = families(groups, keys, baseline_group=base)
+        mode = metric_mode(metric, runs)
+        rows = comparison_rows(found, metric, mode)
+        per_class = class_table(found, metric, mode, run_seed)[0]
+        classes = None if per_class is None else {
+            "metric": per_class.metric, "classes": per_class.classes, "summary": class_sentences(per_class),
+            "rows": [without_nan(dataclasses.asdict(r)) for r in per_class.rows if r.diff]}
         return {"id": key, "keys": keys, "strata": stratum_keys(keys), "metric": metric, "metrics": names, "baseline": base.label,
-                "groups": out_groups, "table": {"header": TABLE_HEADER, "rows": [table_cells(r) for r in rows]}}
+                "groups": out_groups, "table": {"header": TABLE_HEADER, "rows": [table_cells(r) for r in rows]},
+                "classes": classes}
 
 
 def _list(values: Any) -> list[Optional[float]]:

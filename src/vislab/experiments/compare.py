@@ -26,6 +26,7 @@ from .aggregate import AggregateRow, aggregate_table
 from .domains import DOMAIN, DomainTable, domain_tables
 from .image_noise import ImageRow, image_table
 from .importance import importances, runs_study
+from .per_class import ClassTable, class_metric, class_table
 from .sequential import seeds_needed
 from .space import FOLD, SEED, describe
 
@@ -93,6 +94,7 @@ class Comparison:
     importances: dict[str, float] = field(default_factory=dict)  # fANOVA importance per key (sweeps over 2+ keys)
     study: Any = None  # the runs as an Optuna study, for the parallel-coordinates plot
     strata: list[str] = field(default_factory=list)  # keys whose values are compared apart (data, --aggregate-over)
+    class_table: Optional[ClassTable] = None  # per class, over test images, where the runs kept records
 
 
 # ----------------------------------------------------------------------------------------------
@@ -437,6 +439,13 @@ def honesty_notes(groups: list[Group], metrics: list[str]) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 
 
+def per_class_table(found: list[Family], metrics: list[str], modes: dict[str, str]) -> tuple[Optional[ClassTable], list[str]]:
+    """The per-class table of the first metric of ``metrics`` that records recompute per class (a test metric
+    first: per_class.class_metric), and notes; None without such a metric or records."""
+    metric = class_metric(metrics)
+    return class_table(found, metric, modes[metric], run_seed) if metric else (None, [])
+
+
 def compare(
     dirs: str | Path | list[str | Path],
     baseline: Optional[list[str]] = None,
@@ -498,7 +507,9 @@ def compare(
             notes += more
             image_tables.setdefault(m, []).extend(rows)
     image_tables = {m: rows for m, rows in image_tables.items() if rows}
-    result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes, image_tables)
+    per_class, more = per_class_table(found, metrics, modes)
+    notes += more
+    result = Comparison(groups, base, keys, metrics, modes, tables, skipped, sources, notes, image_tables, class_table=per_class)
     result.strata = stratum_keys(keys, aggregate_over)
     result.min_effect = min_effect
     result.domain_tables = domain_result[0]

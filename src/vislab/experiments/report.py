@@ -27,6 +27,7 @@ from .compare import Comparison, Group, Row, baseline_first, method_label, run_v
 from .domains import cell_text
 from .image_noise import ImageRow
 from .importance import save_parallel_coordinates
+from .per_class import ClassRow, ClassTable
 from .sequential import MAX_NEEDED
 
 METHOD = (
@@ -48,7 +49,13 @@ METHOD = (
     "Over images: where the runs kept per-sample records (records/<split>.npz), the images are resampled with "
     "replacement (the same resamples for every run, and for the group and the baseline: a paired bootstrap); "
     "intervals are the 2.5 and 97.5 percentiles. 'noise dominated by' compares one run's spread over resampled "
-    "images with the spread over seeds: the larger says whether more seeds or more test images would sharpen the result."
+    "images with the spread over seeds: the larger says whether more seeds or more test images would sharpen the result. "
+    "Per class: each group's accuracy of each class's images (IoU per class, PQ per class) from the same records, "
+    "its mean over the group's runs; the difference from the baseline is bootstrapped with the same paired "
+    "resamples, its p-value is twice the smaller share of resampled differences on either side of 0, and the "
+    "p-values are Holm-adjusted across the classes of each group. A class gained (lost) where its adjusted p-value "
+    "is below 0.05; its interval is the percentile interval at Holm's level for its rank (1 - 0.05 / (classes - "
+    "rank)), so a named class's interval leaves 0 out."
 )
 
 
@@ -168,6 +175,75 @@ def image_cells(row: ImageRow) -> list[str]:
             _num(row.image_std, 4), _num(row.seed_std, 4), row.dominant or "—", delta]
 
 
+def class_item(table: ClassTable, row: ClassRow, k: int) -> str:
+    """'3 -0.4500 [-0.6000, -0.3000]': a class, its difference and its Holm-level interval."""
+    return f"{table.classes[k]} {row.diff[k]:+.4f} [{row.low[k]:+.4f}, {row.high[k]:+.4f}]"
+
+
+def class_sentences(table: ClassTable) -> list[str]:
+    """A sentence per compared group naming the classes that gained and lost (the terminal's summary)."""
+    out = []
+    for row in table.rows:
+        if not row.diff:
+            continue
+        said = [f"{verdict} {', '.join(class_item(table, row, k) for k in row.named(verdict))}"
+                for verdict in ("gained", "lost") if row.named(verdict)]
+        result = "; ".join(said) if said else "no class gained or lost detectably"
+        out.append(f"{table.metric} per class, {row.group} against {row.baseline}: {result} (Holm-adjusted across classes, 0.05).")
+    return out
+
+
+def class_blocks(cmp: Comparison) -> list[tuple]:
+    """The per-class table: a column of values per group, and a column of differences per compared group."""
+    table = cmp.class_table
+    if table is None:
+        return []
+    header = ["class"]
+    for row in table.rows:
+        header.append(row.group + (" (baseline)" if row.group == row.baseline else ""))
+        if row.diff:
+            header.append(f"Δ {row.group} [Holm-level CI]")
+    cells = []
+    for k, name in enumerate(table.classes):
+        line = [name]
+        for row in table.rows:
+            line.append(_num(row.values[k], 4) if k < len(row.values) else "—")
+            if row.diff:
+                defined = k < len(row.diff) and not math.isnan(row.low[k])
+                line.append(f"{row.diff[k]:+.4f} [{row.low[k]:+.4f}, {row.high[k]:+.4f}] {row.verdict[k]}".strip() if defined else "—")
+        cells.append(line)
+    out: list[tuple] = [("h2", f"{table.metric} per class ({RESAMPLES} paired resamples of the images)")]
+    out += [("p", line) for line in class_sentences(table)]
+    return out + [("table", header, cells)]
+
+
+def save_class_plot(table: ClassTable, path: Path) -> Optional[Path]:
+    """Each compared group's per-class differences from its baseline with their Holm-level intervals, one panel
+    per group: gained classes green, lost red; None when no group is compared."""
+    compared = [row for row in table.rows if row.diff]
+    if not compared:
+        return None
+    k = len(table.classes)
+    fig = _figure(7, 0.5 + (0.9 + 0.22 * k) * len(compared))
+    colors = {"gained": "tab:green", "lost": "tab:red", "": "0.45"}
+    for i, row in enumerate(compared):
+        ax = fig.add_subplot(len(compared), 1, i + 1)
+        for c in range(len(row.diff)):
+            if math.isnan(row.diff[c]):
+                continue
+            err = [[row.diff[c] - row.low[c]], [row.high[c] - row.diff[c]]] if not math.isnan(row.low[c]) else None
+            ax.errorbar(row.diff[c], c, xerr=err, fmt="o", color=colors[row.verdict[c]], capsize=3, markersize=4)
+        ax.axvline(0, color="0.3", linewidth=0.8)
+        ax.set_yticks(range(k), table.classes, fontsize=7)
+        ax.set_ylim(k - 0.5, -0.5)
+        ax.set_title(textwrap.shorten(f"{row.group} − {row.baseline}", 90), fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    fig.axes[-1].set_xlabel(f"Δ {table.metric} per class (Holm-level interval; green gained, red lost)")
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
+    return path
+
+
 def domain_blocks(cmp: Comparison) -> list[tuple]:
     """DomainBed's tables: a row per method, a column per test domain and Avg, one table per selection rule."""
     out: list[tuple] = []
@@ -191,7 +267,7 @@ def table_blocks(cmp: Comparison) -> list[tuple]:
         if metric in cmp.image_tables:
             out.append(("p", f"{metric} over the evaluated images (bootstrap, {RESAMPLES} resamples of the images):"))
             out.append(("table", IMAGE_HEADER, [image_cells(r) for r in cmp.image_tables[metric]]))
-    return out
+    return out + class_blocks(cmp)
 
 
 DOMAIN_METHOD = (
@@ -236,7 +312,7 @@ def _estimate(e: Any) -> str:
     return f"{e.value:.4f} [{e.low:.4f}, {e.high:.4f}]"
 
 
-def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
+def blocks(cmp: Comparison, images: list[Path], class_plot: Optional[Path] = None) -> list[tuple]:
     """The report as ("h1"|"h2"|"p", text), ("table", header, rows) and ("img", path) blocks."""
     n_runs = sum(len(g.runs) for g in cmp.groups)
     out: list[tuple] = [
@@ -246,6 +322,8 @@ def blocks(cmp: Comparison, images: list[Path]) -> list[tuple]:
     ]
     out += [("p", line) for line in notes(cmp)]
     out += table_blocks(cmp)
+    if class_plot is not None:
+        out.append(("img", class_plot))
     out.append(("p", METHOD))
     out += aggregate_blocks(cmp)
     if cmp.importances:
@@ -350,6 +428,15 @@ def records(cmp: Comparison, tables: str = "tables") -> list[dict[str, Any]]:
     return out
 
 
+def without_nan(value: Any) -> Any:
+    """``value`` (dicts, lists, numbers) with each NaN as None: JSON has no NaN."""
+    if isinstance(value, dict):
+        return {k: without_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nan(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def render_csv(cmp: Comparison) -> str:
     rows = records(cmp)
     buf = io.StringIO()
@@ -367,6 +454,7 @@ def render_json(cmp: Comparison) -> str:
         "groups": [{"label": g.label, "settings": g.settings, "runs": [str(r.dir) for r in g.runs]} for g in cmp.groups],
         "rows": records(cmp),
         "image_rows": records(cmp, "image_tables"),
+        "per_class": without_nan(dataclasses.asdict(cmp.class_table)) if cmp.class_table is not None else None,
         "notes": cmp.notes,
         "skipped": [{"run": str(p), "status": s} for p, s in cmp.skipped],
     }
@@ -394,7 +482,8 @@ def write_report(cmp: Comparison, band: str) -> list[Path]:
     images = [save_curves(cmp, m, out / f"curve_{m}.png", band) for m in curve_metrics(cmp)]
     if cmp.study is not None:
         images.append(save_parallel_coordinates(cmp.study, cmp.metrics[0], out / f"parallel_{cmp.metrics[0]}.png"))
-    items = blocks(cmp, images)
+    class_plot = save_class_plot(cmp.class_table, out / "per_class.png") if cmp.class_table is not None else None
+    items = blocks(cmp, images, class_plot)
     atomic_write_text(out / "report.md", render_markdown(items))
     atomic_write_text(out / "report.html", render_html(items))
-    return [*images, out / "report.md", out / "report.html"]
+    return [*images, *([class_plot] if class_plot else []), out / "report.md", out / "report.html"]

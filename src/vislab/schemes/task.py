@@ -107,8 +107,9 @@ class SchemeTask(Task):
     def train_sampler(self, bundle: DataBundle) -> Optional[Callable[..., Any]]:
         return self.base.train_sampler(bundle)
 
-    def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
-        return self.base.finalize(artifacts_dir, predictions, bundle)
+    def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle,
+                 model: nn.Module) -> dict:
+        return self.base.finalize(artifacts_dir, predictions, bundle, model)
 
     def class_logits(self, outputs: Any) -> torch.Tensor:
         return self.base.class_logits(outputs)

@@ -191,8 +191,10 @@ class Task:
 
     # -- after training ----------------------------------------------------------------------------
 
-    def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
-        """Write artifacts from (outputs, batch) pairs over the validation split; return summary additions."""
+    def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle,
+                 model: nn.Module) -> dict:
+        """Write artifacts from (outputs, batch) pairs over the validation split of ``model`` (whose maps the
+        galleries show under ``eval.explain``); return summary additions."""
         return {}
 
     def class_logits(self, outputs: Any) -> torch.Tensor:

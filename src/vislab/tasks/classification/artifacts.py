@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ...calibration import reliability_bins, save_reliability_diagram
+from ...cam import beside
 from ...viz import save_confusion, save_grid, to_display
 from ..segmentation.artifacts import fmt_number, write_tables
 
@@ -63,6 +64,27 @@ def write_per_class_table(out: Path, matrix: np.ndarray, class_names: Sequence[s
     write_tables(out / "per_class", ["class", "precision", "recall", "f1", "support"], rows, footer)
 
 
+GALLERY = 32  # misclassified images shown, the most confident first
+
+
+def gallery_key(confidence: float, position: int) -> tuple[float, int]:
+    """The gallery's order of mistakes: the most confident first, ties in sample order."""
+    return -confidence, position
+
+
+def keep_mistakes(kept: dict[int, tuple[float, torch.Tensor]], probs: torch.Tensor, truth: torch.Tensor,
+                  images: torch.Tensor, offset: int) -> None:
+    """Add a batch's mistakes to ``kept`` (sample position -> (confidence, model input [C, H, W])), then drop
+    all but the GALLERY first in the gallery's order: the inputs whose maps the gallery shows, without a
+    second pass over the split. ``probs`` [B, K], ``truth`` [B], ``images`` [B, C, H, W]; ``offset``: the
+    position of the batch's first sample."""
+    confidence, pred = probs.max(1)
+    for j in (pred != truth).nonzero().flatten().tolist():
+        kept[offset + j] = (float(confidence[j]), images[j].detach().float().cpu().clone())
+    for position in sorted(kept, key=lambda i: gallery_key(kept[i][0], i))[GALLERY:]:
+        del kept[position]
+
+
 def caption(true_name: str, predicted_name: str, probability: float, domain: Optional[str] = None) -> str:
     """A gallery caption that explains itself: 'true 5, predicted 6, p=0.28[, domain tinted]'."""
     text = f"true {true_name}, predicted {predicted_name}, p={probability:.2f}"
@@ -70,8 +92,10 @@ def caption(true_name: str, predicted_name: str, probability: float, domain: Opt
 
 
 def write_classification_report(out: Path, samples: Samples, class_names: list[str], dataset: Any, title: str,
-                                gallery_size: int = 32) -> dict:
-    """The artifacts of a classification run over a split (``title`` names it and the checkpoint)."""
+                                maps: Optional[tuple[str, dict[int, np.ndarray], dict[int, int]]] = None) -> dict:
+    """The artifacts of a classification run over a split (``title`` names it and the checkpoint). ``maps``:
+    (method, sample position -> class-activation map [H, W], position -> the class it explains) for the
+    gallery's images, each shown beside its image."""
     k = len(class_names)
     confidence, pred = samples.probs.max(1)
     truth = samples.truth
@@ -85,11 +109,17 @@ def write_classification_report(out: Path, samples: Samples, class_names: list[s
     save_confusion(out / "confusion_matrix.png", matrix, class_names, f"confusion matrix, {title}")
     write_per_class_table(out, matrix, class_names)
     save_reliability_diagram(out / "reliability.png", reliability_bins(samples.probs, truth), f"reliability, {title}")
-    wrong = (truth != pred).nonzero().flatten()
-    wrong = wrong[confidence[wrong].argsort(descending=True)][:gallery_size]  # most confident mistakes first
-    if len(wrong):
-        images = [to_display(dataset[int(samples.index[i])]["image"]) for i in wrong]
-        titles = [caption(class_names[int(truth[i])], class_names[int(pred[i])], float(confidence[i]),
-                          samples.domains[int(i)] if samples.domains else None) for i in wrong]
+    wrong = sorted((truth != pred).nonzero().flatten().tolist(), key=lambda i: gallery_key(float(confidence[i]), i))[:GALLERY]
+    images, titles = [], []
+    for i in wrong:
+        shown = to_display(dataset[int(samples.index[i])]["image"])
+        images.append(shown)
+        titles.append(caption(class_names[int(truth[i])], class_names[int(pred[i])], float(confidence[i]),
+                              samples.domains[i] if samples.domains else None))
+        if maps is not None:
+            method, cams, explained = maps
+            images.append(beside(shown, cams[i]))
+            titles.append(f"{method} of {class_names[explained[i]]}")
+    if images:
         save_grid(out / "misclassified.png", images, titles)
     return {"val_misclassified": int((truth != pred).sum())}

@@ -45,7 +45,7 @@ def domain_targets(domain: torch.Tensor, mixes: list, num_domains: int) -> torch
 
 
 class DomainGeneralizationTask(ClassificationTask):
-    reads = {"loss": ("label_smoothing", "class_weights", "domain_weight"), "eval": ("tta.flip",)}
+    reads = {"loss": ("label_smoothing", "class_weights", "domain_weight"), "eval": ("tta.flip", "explain")}
     """Classification with domain labels: the model answers with a dict (models.domain_generalization);
     the best checkpoint is picked by val_acc, as for classification."""
 
@@ -117,7 +117,8 @@ class DomainGeneralizationTask(ClassificationTask):
             lambda x: self.class_logits(model(x)), files, cfg=cfg, info=info, device=device, out=out, topk=topk
         )
 
-    def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
+    def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle,
+                 model: torch.nn.Module) -> dict:
         """Classification's artifacts, plus per_domain.csv: support and class accuracy per domain (and the
         domain head's accuracy)."""
         domain, hit, named = [], [], []
@@ -130,7 +131,7 @@ class DomainGeneralizationTask(ClassificationTask):
                     named.append((outputs["domain_logits"].argmax(1) == batch["domain"]).cpu())
                 yield self.class_logits(outputs), batch
 
-        extra = super().finalize(artifacts_dir, class_logits(), bundle)
+        extra = super().finalize(artifacts_dir, class_logits(), bundle, model)
         if domain:
             write_domain_table(artifacts_dir / "per_domain.csv", self.domain_names, torch.cat(domain), torch.cat(hit),
                                torch.cat(named) if named else None, self.held_out)

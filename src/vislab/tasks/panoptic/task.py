@@ -98,7 +98,7 @@ class PanopticTask(SegmentationTask):
     # -- artifacts ---------------------------------------------------------------------------------
 
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle,
-                 gallery_size: int = 8) -> dict:
+                 model: torch.nn.Module, gallery_size: int = 8) -> dict:
         """The semantic artifacts, and per_class_pq.csv and .md over the validation split."""
         counts = torch.zeros(4, self.num_classes, dtype=torch.float64)
 
@@ -108,7 +108,7 @@ class PanopticTask(SegmentationTask):
                     counts.add_(pq_counts(*pred, *truth, self.num_classes, self.ignore_index).cpu())
                 yield outputs, batch
 
-        extra = super().finalize(artifacts_dir, counted(), bundle, gallery_size)
+        extra = super().finalize(artifacts_dir, counted(), bundle, model, gallery_size)
         write_pq_tables(artifacts_dir, counts, self.class_names, self.things.tolist())
         return extra
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...cam import beside, gallery_maps, gallery_method
 from ...config import Config
 from ...config.schema import LossTermConfig, TTAConfig
 from ...data.bundle import DataBundle, DataInfo
@@ -56,7 +57,7 @@ class SegmentationTask(Task):
     monitor = "miou"
     mode = "max"
     reads = {"loss": ("label_smoothing", "class_weights", "aux_weight", "topk", "terms", "distill"),
-             "eval": ("sliding_window", "window_overlap", "tta")}
+             "eval": ("sliding_window", "window_overlap", "tta", "explain")}
     predicts_to_folder = True  # vislab predict writes PNGs into a folder (RUN_DIR/predictions by default)
     heads: tuple[str, ...] = ("out",)  # the model outputs evaluation keeps (the auxiliary head is for training)
 
@@ -74,6 +75,7 @@ class SegmentationTask(Task):
         self.resize = size_hw(cfg.aug.resize) if cfg.aug.resize is not None else None
         self.mean = info.mean if cfg.aug.normalize else None
         self.std = info.std if cfg.aug.normalize else None
+        self.explain = gallery_method(cfg.eval.explain)
 
     # -- training ---------------------------------------------------------------------------------
 
@@ -149,31 +151,45 @@ class SegmentationTask(Task):
     # -- artifacts ---------------------------------------------------------------------------------
 
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle,
-                 gallery_size: int = 8) -> dict:
+                 model: nn.Module, gallery_size: int = 8) -> dict:
         """per_class_iou.csv and .md over the validation split, and worst_val.png: the validation images
-        with the lowest IoU (image | truth | prediction)."""
+        with the lowest IoU (image | truth | prediction [| with ``eval.explain``, the class-activation map of
+        the class predicted over most pixels])."""
         k = self.num_classes
         matrix = torch.zeros(k, k, dtype=torch.long)
-        worst: list[tuple[float, int, np.ndarray, np.ndarray]] = []  # a max-heap on IoU, by negation
+        worst: list[tuple] = []  # a max-heap on IoU, by negation: (-IoU, index, truth, prediction, model input)
         for outputs, batch in predictions:
             preds, targets = labels(outputs["out"]).cpu(), batch["target"].cpu()
             for i, (h, w) in enumerate(image_sizes(batch)):
                 pred, target = preds[i, :h, :w], targets[i, :h, :w]
                 own = confusion(pred, target, k, self.ignore_index)
                 matrix += own
-                item = (-scores(own)["miou"], int(batch["index"][i]), target.numpy().astype(np.uint8), pred.numpy().astype(np.uint8))
+                shown = batch["image"][i, :, :h, :w].float().cpu().clone() if self.explain else None
+                item = (-scores(own)["miou"], int(batch["index"][i]), target.numpy().astype(np.uint8), pred.numpy().astype(np.uint8), shown)
                 if not math.isnan(item[0]):
                     heapq.heappush(worst, item) if len(worst) < gallery_size else heapq.heappushpop(worst, item)
         write_iou_tables(artifacts_dir, scores(matrix), matrix, self.class_names)
         if worst:
             worst.sort(key=lambda t: -t[0])
             images, titles = [], []
-            for neg_iou, index, target, pred in worst:
+            for neg_iou, index, target, pred, x in worst:
                 images += [to_display(bundle.val[index]["image"]), colorize(target), colorize(pred)]
                 titles += [f"#{index} IoU {-neg_iou:.2f}", "truth", "prediction"]
-            save_grid(artifacts_dir / "worst_val.png", images, titles, ncols=3, cell=2.4,
+                if self.explain:
+                    cam, explained = self.gallery_map(model, x)
+                    images.append(beside(images[-3], cam))
+                    titles.append(f"{self.explain} of {self.class_names[explained]}")
+            save_grid(artifacts_dir / "worst_val.png", images, titles, ncols=4 if self.explain else 3, cell=2.4,
                       legend=class_legend(self.class_names, self.ignore_index))
         return {}
+
+    def gallery_map(self, model: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, int]:
+        """The ``eval.explain`` map [H, W] of one model input [C, H, W] (padded to the model's stride, as
+        evaluation pads it, and cropped back) and the class it explains."""
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x[None], contract_of(model).output_stride).to(next(model.parameters()).device)
+        maps, classes = gallery_maps(model, self.class_names, True, self.explain, padded)
+        return maps[0, :h, :w], classes[0]
 
     def eval_settings(self) -> dict:
         return {"tta": describe(self.tta.flip, self.tta.scales)}
