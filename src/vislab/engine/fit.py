@@ -25,7 +25,7 @@ from ..meta import git_commit, versions
 from ..runs import Run
 from ..tasks.base import StepContext, Task
 from .averaging import WeightAverage, reestimate_batchnorm
-from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import rng_state, save_checkpoint, set_rng_state
 from .ema import ModelEMA
 from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
 from .hardware import cpu_threads, describe_device, resolve_precision
@@ -375,8 +375,10 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------
 
 
-def checkpoint_state(s: Session) -> dict[str, Any]:
-    scaler = getattr(s.fabric.strategy.precision, "scaler", None)
+def weights_state(s: Session) -> dict[str, Any]:
+    """What best.pt holds: what evaluation, export, predict, explain and distillation read (the weights, the
+    task's extra models and which of them is evaluated, the EMA, where training stood, the config); no
+    optimizer, schedule or generators, which only a resume needs and resumes read last.pt."""
     state = dataclasses.asdict(s.state)
     if state["partial"] is not None:
         state["partial"]["loss_sum"] = state["partial"]["loss_sum"].cpu()
@@ -386,13 +388,21 @@ def checkpoint_state(s: Session) -> dict[str, Any]:
         "extra_models": {name: m.state_dict() for name, m in s.extra_models.items()},
         "evaluated_model": s.task.evaluated_model,
         "ema": s.ema.state_dict() if s.ema is not None else None,
+        "state": state,
+        "config": to_dict(s.cfg),
+    }
+
+
+def checkpoint_state(s: Session) -> dict[str, Any]:
+    """What last.pt holds: ``weights_state`` and everything a resume continues from exactly."""
+    scaler = getattr(s.fabric.strategy.precision, "scaler", None)
+    return {
+        **weights_state(s),
         "average": s.average.state_dict() if s.average is not None else None,
         "optimizer": s.optimizer.state_dict(),
         "scheduler": s.scheduler.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else None,
-        "state": state,
         "rng": rng_state(),
-        "config": to_dict(s.cfg),
     }
 
 
@@ -408,10 +418,9 @@ def save(s: Session, which: str, also_best: bool = False) -> None:
         raise diverged(s, f"the weights became NaN or infinite after {s.state.global_step} steps")
     if not s.fabric.is_global_zero:
         return
-    first = s.run.checkpoint_path("best" if also_best else which)
-    save_checkpoint(first, checkpoint_state(s))
     if also_best:
-        atomic_copy(first, s.run.checkpoint_path(which))
+        save_checkpoint(s.run.checkpoint_path("best"), weights_state(s))
+    save_checkpoint(s.run.checkpoint_path(which), checkpoint_state(s))
 
 
 def diverged(s: Session, what: str) -> TrainingDiverged:
