@@ -29,7 +29,7 @@ from .checkpoint import rng_state, save_checkpoint, set_rng_state
 from .ema import ModelEMA
 from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
 from .hardware import cpu_threads, describe_device, resolve_precision
-from .sample_records import write_records
+from .sample_records import RecordRows, drain
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .layout import images_in_layout, model_in_layout
 from .optim import build_optimizer, build_scheduler
@@ -509,17 +509,25 @@ def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[st
         unwrap(s.model).load_state_dict(checkpoint["ema"]["weights"] if use_ema else evaluated_weights(checkpoint))
         fields["best_weights"] = "ema" if use_ema else s.task.evaluated_model or "raw"
     fields["metrics"].update(averaged)
+    whole = fabric.world_size == 1  # this process's share of a split is all of it: one pass makes metrics and records
+    test_rows = RecordRows(s.task)
     if bundle.test is not None and len(bundle.test):
         test_loader = make_loader(cfg, bundle.test, fabric, bundle, train=False)
-        test = evaluate(s.model, test_loader, s.task, fabric, cfg, s.context())
+        test = evaluate(s.model, test_loader, s.task, fabric, cfg, s.context(), each=test_rows if whole else None)
         fields["metrics"].update({f"test_{k}": v for k, v in test.items()})
         fields["test_checkpoint"] = "best"
     if fabric.is_global_zero:
+        val_rows = RecordRows(s.task)
         val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
-        extra = s.task.finalize(s.run.artifacts, predictions(unwrap(s.model), val_all, s.task, fabric, cfg), bundle)
-        fields.update(extra or {})
-        tests = {"test": make_loader(cfg, bundle.test, fabric, bundle, train=False, sharded=False)} if "test_checkpoint" in fields else {}
-        write_records(s.run.dir, unwrap(s.model), s.task, fabric, cfg, {"val": val_all, **tests})
+        pairs = val_rows.passing(predictions(unwrap(s.model), val_all, s.task, fabric, cfg))
+        fields.update(s.task.finalize(s.run.artifacts, pairs, bundle) or {})
+        drain(pairs)
+        val_rows.write(s.run.dir, "val")
+        if "test_checkpoint" in fields:
+            if not whole:
+                test_all = make_loader(cfg, bundle.test, fabric, bundle, train=False, sharded=False)
+                drain(test_rows.passing(predictions(unwrap(s.model), test_all, s.task, fabric, cfg)))
+            test_rows.write(s.run.dir, "test")
     s.recorder.summary(status=status, **fields)
     fabric.barrier()
     return s.run.summary
