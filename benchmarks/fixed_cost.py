@@ -76,7 +76,7 @@ def vislab_run(src: Path, recipe: str, overrides: list[str], runs: Path) -> dict
     env = {**os.environ, "PYTHONPATH": str(src), "VISLAB_RUNS": str(runs)}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "vislab", "train", recipe, *overrides], env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"vislab train failed ({src}):\n{done.stderr[-2000:]}")

@@ -517,17 +517,26 @@ def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[st
         fields["metrics"].update({f"test_{k}": v for k, v in test.items()})
         fields["test_checkpoint"] = "best"
     if fabric.is_global_zero:
-        val_rows = RecordRows(s.task)
-        val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
-        pairs = val_rows.passing(predictions(unwrap(s.model), val_all, s.task, fabric, cfg))
-        fields.update(s.task.finalize(s.run.artifacts, pairs, bundle) or {})
-        drain(pairs)
-        val_rows.write(s.run.dir, "val")
-        if "test_checkpoint" in fields:
-            if not whole:
-                test_all = make_loader(cfg, bundle.test, fabric, bundle, train=False, sharded=False)
-                drain(test_rows.passing(predictions(unwrap(s.model), test_all, s.task, fabric, cfg)))
-            test_rows.write(s.run.dir, "test")
+        fields.update(finish_artifacts(s, bundle, test_rows if "test_checkpoint" in fields else None, whole))
     s.recorder.summary(status=status, **fields)
     fabric.barrier()
     return s.run.summary
+
+
+def finish_artifacts(s: Session, bundle: DataBundle, test_rows: Optional[RecordRows], whole: bool) -> dict[str, Any]:
+    """On rank 0, with best.pt's weights in the model: the task's artifacts and records/val.npz from one pass
+    over the validation split, and records/test.npz from the test rows the test evaluation gathered (a pass
+    of their own only when that evaluation saw a shard of the split); returns the task's summary additions."""
+    cfg, fabric = s.cfg, s.fabric
+    val_rows = RecordRows(s.task)
+    val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
+    pairs = val_rows.passing(predictions(unwrap(s.model), val_all, s.task, fabric, cfg))
+    extra = s.task.finalize(s.run.artifacts, pairs, bundle) or {}
+    drain(pairs)
+    val_rows.write(s.run.dir, "val")
+    if test_rows is not None:
+        if not whole:
+            test_all = make_loader(cfg, bundle.test, fabric, bundle, train=False, sharded=False)
+            drain(test_rows.passing(predictions(unwrap(s.model), test_all, s.task, fabric, cfg)))
+        test_rows.write(s.run.dir, "test")
+    return extra
