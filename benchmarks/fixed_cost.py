@@ -124,7 +124,7 @@ def main() -> None:
             if cfg["model"]["name"] in PLAIN_MODELS:
                 plain.append(plain_run(PLAIN_MODELS[cfg["model"]["name"]], summary, result["shape"],
                                        cfg["train"]["batch_size"], summary["epochs_completed"]))
-    plain_fixed = [p["wall"] - p["epochs"] for p in plain] or [float("nan")]
+    plain_fixed = [p["wall"] - p["epochs"] for p in plain]
     print(f"plain script: wall {spread([p['wall'] for p in plain])}; fixed {spread(plain_fixed)}" if plain else
           f"plain script: none for model {cfg['model']['name']} (only {', '.join(PLAIN_MODELS)})")
     for src, runs in results.items():
@@ -132,7 +132,8 @@ def main() -> None:
         sizes = ", ".join(f"{k}.pt {v / 1e6:.2f} MB" for k, v in sorted(runs[-1]["sizes"].items()))
         print(f"vislab {src}: wall {spread([x['wall'] for x in runs])}; in epochs {spread([x['epochs'] for x in runs])}; "
               f"fixed {spread(fixed)}; {sizes}")
-        print(f"  fixed cost beyond the plain script's: {statistics.median(fixed) - statistics.median(plain_fixed):+.2f} s")
+        if plain:
+            print(f"  fixed cost beyond the plain script's: {statistics.median(fixed) - statistics.median(plain_fixed):+.2f} s")
     print(f"load average after: {os.getloadavg()}")
 
 
