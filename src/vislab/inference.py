@@ -102,7 +102,7 @@ def evaluate(
     r = restore(run, checkpoint, overrides, exported=exported, weights=weights)
     from .engine import evaluate as evaluate_split
     from .engine import make_loader
-    from .engine.sample_records import write_records
+    from .engine.sample_records import RecordRows
 
     dataset = getattr(r.bundle, split)
     if dataset is None:
@@ -110,12 +110,15 @@ def evaluate(
     if export_dir is not None and not r.task.exports_panoptic:
         raise VislabError(f"--export-panoptic needs a panoptic run; {r.run.dir} is a {r.task.name} run")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
-    metrics = {f"{split}_{k}": v for k, v in evaluate_split(r.model, loader, r.task, r.fabric, r.cfg).items()}
+    recording = exported is None and target is None
+    rows = RecordRows(r.task)  # from the evaluation's own outputs (one device: its loader is the whole split)
+    measured = evaluate_split(r.model, loader, r.task, r.fabric, r.cfg, each=rows if recording else None)
+    metrics = {f"{split}_{k}": v for k, v in measured.items()}
     source = Path(exported).name if exported is not None else weights_source(checkpoint, weights)
     save_metrics(target or r.run.dir / f"eval_{split}_{source}.json", metrics, r.task.eval_settings())
-    if exported is None and target is None:
+    if recording:
         try:
-            write_records(r.run.dir, r.model, r.task, r.fabric, r.cfg, {split: loader}, source)
+            rows.write(r.run.dir, split, source)
         except OSError as e:
             raise MetricsNotSaved(f"cannot write {r.run.dir / 'records'}: {e.strerror}; the metrics above were saved, "
                                   "the per-image records were not", metrics) from None

@@ -94,6 +94,7 @@ def test_checkpoints_load_safely_and_carry_the_state(digits_run: vislab.Run):
     assert best["state"]["epoch"] == digits_run.summary["best_epoch"]
     assert set(last["rng"]) >= {"python", "numpy", "torch"}
     assert {"model", "optimizer", "scheduler", "config"} <= set(last)
+    assert {"model", "config", "state"} <= set(best) and not {"optimizer", "scheduler", "rng"} & set(best)
 
 
 def test_eval_reproduces_the_summary(digits_run: vislab.Run, main):

@@ -163,13 +163,11 @@ def tensorboard_scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def assert_identical(resumed: Path, reference: Path) -> None:
-    for which in ("best", "last"):
+    resumed_from = ("model", "extra_models", "ema", "optimizer", "average")  # best.pt holds the first three
+    for which, keys in (("best", resumed_from[:3]), ("last", resumed_from)):
         a, b = checkpoint(resumed, which), checkpoint(reference, which)
-        same(a["model"], b["model"], f"{which}.model")
-        same(a["optimizer"], b["optimizer"], f"{which}.optimizer")
-        same(a["extra_models"], b["extra_models"], f"{which}.extra_models")  # an EMA teacher, pseudo-labels
-        same(a["ema"], b["ema"], f"{which}.ema")
-        same(a["average"], b["average"], f"{which}.average")
+        for key in keys:  # extra_models: an EMA teacher, pseudo-labels
+            same(a[key], b[key], f"{which}.{key}")
     same(checkpoint(resumed, "averaged")["model"], checkpoint(reference, "averaged")["model"], "averaged.model")
     assert metrics_rows(resumed) == metrics_rows(reference)
     s, r = (Run(resumed).summary, Run(reference).summary)

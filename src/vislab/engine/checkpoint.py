@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic import atomic_copy, atomic_write
+from ..atomic import atomic_write
 from ..errors import VislabError
 
-__all__ = ["atomic_copy", "load_checkpoint", "rng_state", "save_checkpoint", "seed_all", "set_rng_state"]
+__all__ = ["load_checkpoint", "rng_state", "save_checkpoint", "seed_all", "set_rng_state"]
 
 FORMAT = "vislab-checkpoint/1"
 

@@ -66,9 +66,11 @@ def evaluation_batches(loader: Loader, train: TrainConfig) -> Iterator[dict]:
 @torch.inference_mode()
 def evaluate(
     model: nn.Module, loader: Loader, task: Task, fabric: Any, cfg: Config, ctx: Optional[StepContext] = None,
+    each: Optional[Callable[[Any, dict], None]] = None,
 ) -> dict[str, float]:
     """Loss (where the task's ``validation_step`` gives one) and metrics over a split, reduced over processes
-    (names without the split prefix). ``ctx``: the training context (the task's extra models) if any."""
+    (names without the split prefix). ``ctx``: the training context (the task's extra models) if any;
+    ``each(outputs, batch)`` sees every batch's outputs (the task's ``predict``, as ``predictions`` gives them)."""
     was_training = model.training
     model.eval()
     metrics = task.metrics()
@@ -85,6 +87,8 @@ def evaluate(
                 loss_sum += loss.detach().double() * n
                 count += n
             metrics.update(outputs, batch)
+            if each is not None:
+                each(outputs, batch)
     totals = fabric.all_reduce(torch.stack([loss_sum, torch.tensor(float(count), dtype=torch.float64, device=loss_sum.device)]), reduce_op="sum")
     model.train(was_training)
     loss = {"loss": float(totals[0] / max(float(totals[1]), 1.0))} if has_loss else {}

@@ -25,11 +25,11 @@ from ..meta import git_commit, versions
 from ..runs import Run
 from ..tasks.base import StepContext, Task
 from .averaging import WeightAverage, reestimate_batchnorm
-from .checkpoint import atomic_copy, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import rng_state, save_checkpoint, set_rng_state
 from .ema import ModelEMA
 from .evaluation import evaluate, make_loader, out_of_memory_hint, predictions
 from .hardware import cpu_threads, describe_device, resolve_precision
-from .sample_records import write_records
+from .sample_records import RecordRows, drain
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .layout import images_in_layout, model_in_layout
 from .optim import build_optimizer, build_scheduler
@@ -375,8 +375,10 @@ def train_one_epoch(s: Session, loader: Loader, lr: float) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------
 
 
-def checkpoint_state(s: Session) -> dict[str, Any]:
-    scaler = getattr(s.fabric.strategy.precision, "scaler", None)
+def weights_state(s: Session) -> dict[str, Any]:
+    """What best.pt holds: what evaluation, export, predict, explain and distillation read (the weights, the
+    task's extra models and which of them is evaluated, the EMA, where training stood, the config); no
+    optimizer, schedule or generators, which only a resume needs and resumes read last.pt."""
     state = dataclasses.asdict(s.state)
     if state["partial"] is not None:
         state["partial"]["loss_sum"] = state["partial"]["loss_sum"].cpu()
@@ -386,13 +388,21 @@ def checkpoint_state(s: Session) -> dict[str, Any]:
         "extra_models": {name: m.state_dict() for name, m in s.extra_models.items()},
         "evaluated_model": s.task.evaluated_model,
         "ema": s.ema.state_dict() if s.ema is not None else None,
+        "state": state,
+        "config": to_dict(s.cfg),
+    }
+
+
+def checkpoint_state(s: Session) -> dict[str, Any]:
+    """What last.pt holds: ``weights_state`` and everything a resume continues from exactly."""
+    scaler = getattr(s.fabric.strategy.precision, "scaler", None)
+    return {
+        **weights_state(s),
         "average": s.average.state_dict() if s.average is not None else None,
         "optimizer": s.optimizer.state_dict(),
         "scheduler": s.scheduler.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else None,
-        "state": state,
         "rng": rng_state(),
-        "config": to_dict(s.cfg),
     }
 
 
@@ -408,10 +418,9 @@ def save(s: Session, which: str, also_best: bool = False) -> None:
         raise diverged(s, f"the weights became NaN or infinite after {s.state.global_step} steps")
     if not s.fabric.is_global_zero:
         return
-    first = s.run.checkpoint_path("best" if also_best else which)
-    save_checkpoint(first, checkpoint_state(s))
     if also_best:
-        atomic_copy(first, s.run.checkpoint_path(which))
+        save_checkpoint(s.run.checkpoint_path("best"), weights_state(s))
+    save_checkpoint(s.run.checkpoint_path(which), checkpoint_state(s))
 
 
 def diverged(s: Session, what: str) -> TrainingDiverged:
@@ -500,17 +509,34 @@ def finish(s: Session, bundle: DataBundle, status: str = "completed") -> dict[st
         unwrap(s.model).load_state_dict(checkpoint["ema"]["weights"] if use_ema else evaluated_weights(checkpoint))
         fields["best_weights"] = "ema" if use_ema else s.task.evaluated_model or "raw"
     fields["metrics"].update(averaged)
+    whole = fabric.world_size == 1  # this process's share of a split is all of it: one pass makes metrics and records
+    test_rows = RecordRows(s.task)
     if bundle.test is not None and len(bundle.test):
         test_loader = make_loader(cfg, bundle.test, fabric, bundle, train=False)
-        test = evaluate(s.model, test_loader, s.task, fabric, cfg, s.context())
+        test = evaluate(s.model, test_loader, s.task, fabric, cfg, s.context(), each=test_rows if whole else None)
         fields["metrics"].update({f"test_{k}": v for k, v in test.items()})
         fields["test_checkpoint"] = "best"
     if fabric.is_global_zero:
-        val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
-        extra = s.task.finalize(s.run.artifacts, predictions(unwrap(s.model), val_all, s.task, fabric, cfg), bundle, unwrap(s.model))
-        fields.update(extra or {})
-        tests = {"test": make_loader(cfg, bundle.test, fabric, bundle, train=False, sharded=False)} if "test_checkpoint" in fields else {}
-        write_records(s.run.dir, unwrap(s.model), s.task, fabric, cfg, {"val": val_all, **tests})
+        fields.update(finish_artifacts(s, bundle, test_rows if "test_checkpoint" in fields else None, whole))
     s.recorder.summary(status=status, **fields)
     fabric.barrier()
     return s.run.summary
+
+
+def finish_artifacts(s: Session, bundle: DataBundle, test_rows: Optional[RecordRows], whole: bool) -> dict[str, Any]:
+    """On rank 0, with best.pt's weights in the model: the task's artifacts and records/val.npz from one pass
+    over the validation split, and records/test.npz from the test rows the test evaluation gathered (a pass
+    of their own only when that evaluation saw a shard of the split); returns the task's summary additions."""
+    cfg, fabric = s.cfg, s.fabric
+    val_rows = RecordRows(s.task)
+    val_all = make_loader(cfg, bundle.val, fabric, bundle, train=False, sharded=False)
+    pairs = val_rows.passing(predictions(unwrap(s.model), val_all, s.task, fabric, cfg))
+    extra = s.task.finalize(s.run.artifacts, pairs, bundle, unwrap(s.model)) or {}
+    drain(pairs)
+    val_rows.write(s.run.dir, "val")
+    if test_rows is not None:
+        if not whole:
+            test_all = make_loader(cfg, bundle.test, fabric, bundle, train=False, sharded=False)
+            drain(test_rows.passing(predictions(unwrap(s.model), test_all, s.task, fabric, cfg)))
+        test_rows.write(s.run.dir, "test")
+    return extra
