@@ -5,6 +5,7 @@ files, or voted with other runs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -184,7 +185,11 @@ def predict(
         files = readable(files)
     if task.predicts_to_folder:
         out_folder(target)
-    return task.predict_files(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
+    from .engine.layout import images_in_layout
+
+    layout = functools.partial(images_in_layout, train=r.cfg.train)
+    return task.predict_files(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, layout=layout, out=target,
+                              **options)
 
 
 def check_predict_options(out: Optional[str | Path], options: dict[str, Any]) -> None:

@@ -337,6 +337,17 @@ class SemisupConfig:
     balance: bool = opt(True, "noisy_student: weight pseudo-labels so that every class counts alike")
 
 
+# The semisup.* keys each semisup.method reads: config resolution drops a recipe's keys that an overridden method
+# does not read, and schemes.settings refuses a key set for a method that does not read it. Here, beside the
+# keys, so that both read it without importing torch.
+SEMISUP_READS: dict[str, set[str]] = {
+    "none": set(),
+    "fixmatch": {"ratio", "weight", "threshold", "strong_ops", "cutout"},
+    "mean_teacher": {"ratio", "weight", "strong_ops", "cutout", "ema_decay", "rampup_epochs"},
+    "noisy_student": {"ratio", "weight", "threshold", "strong_ops", "cutout", "teacher", "pseudo", "balance"},
+}
+
+
 @dataclass
 class TaskConfig:
     name: Union[Literal["classification", "domain_generalization", "segmentation", "panoptic"], None] = opt(

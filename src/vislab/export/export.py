@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional
 import torch
 from torch import nn
 
-from .. import __version__
+from ..meta import __version__
 from ..errors import VislabError
 from .options import DEFAULT_OPSET, SUFFIXES, check_options
 from .runtime import METADATA_KEY

@@ -199,9 +199,10 @@ class Task:
         """The class logits [B, C] among a model's outputs, for tasks that ``votes``."""
         raise VislabError(f"{self.name} runs have no class logits to vote with")
 
-    def predict_files(self, model: nn.Module, files: list[Path], *, cfg: "Config", info: DataInfo,
-                      device: torch.device, out: Optional[Path], **options: Any) -> list[dict[str, Any]]:
-        """Predictions for image files: one dict per image with at least ``file`` and ``summary``."""
+    def predict_files(self, model: nn.Module, files: list[Path], *, cfg: "Config", info: DataInfo, device: torch.device,
+                      layout: Callable[[torch.Tensor], torch.Tensor], out: Optional[Path], **options: Any) -> list[dict[str, Any]]:
+        """Predictions for image files: one dict per image with at least ``file`` and ``summary``. ``layout`` puts a
+        batch of images [B, C, H, W] in the memory layout the model runs in (the caller's, engine.layout)."""
         raise VislabError(f"{self.name} runs cannot predict from image files")
 
     def eval_settings(self) -> dict:

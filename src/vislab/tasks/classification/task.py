@@ -4,7 +4,7 @@ augmentation, confusion, per-class and calibration artifacts."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +14,8 @@ from ...data.bundle import DataBundle, DataInfo
 from ...tta import classification_tta, describe, mean_outputs
 from ..base import Task
 from .artifacts import Samples, write_classification_report
-from .metrics import TorchMetrics, class_probabilities, classification_metrics, hard_labels
+from ..torch_metrics import TorchMetrics, hard_labels
+from .metrics import class_probabilities, classification_metrics
 from .predict import batch_preparer, write_predictions_csv
 
 PREDICT_BATCH = 64  # images per forward of `vislab predict`
@@ -65,13 +66,12 @@ class ClassificationTask(Task):
     @torch.inference_mode()
     def predict_files(
         self, model: torch.nn.Module, files: list[Path], *, cfg: Config, info: DataInfo, device: torch.device,
-        out: Optional[Path] = None, topk: int = 5,
+        layout: Callable[[torch.Tensor], torch.Tensor], out: Optional[Path] = None, topk: int = 5,
     ) -> list[dict[str, Any]]:
         """The ``topk`` most probable classes of each image file; ``out`` gets them as CSV
         (file, class_1, prob_1, ..., class_k, prob_k). Images go through the run's evaluation pipeline; logits
         are averaged with the mirrored image's under ``eval.tta.flip`` and divided by the run's ``temperature``."""
         from ...data.images import prefetched
-        from ...engine.layout import images_in_layout
         from ...threads import usable_cores
 
         k = min(topk, self.num_classes)
@@ -90,7 +90,7 @@ class ClassificationTask(Task):
             x = images.to(device, non_blocking=True)
             if cfg.aug.normalize:
                 x = (x - mean) / std
-            x = images_in_layout(x, cfg.train)
+            x = layout(x)
             logits = classification_tta(model, x, self.flip).float()
             top.append((logits / self.temperature).softmax(1).topk(k, 1))  # kept on the device: one transfer at the end
         rows: list[dict[str, Any]] = []

@@ -25,7 +25,7 @@ from ...data.bundle import DataBundle, DataInfo
 from ...data.panoptic import panoptic_targets, thing_pixels
 from ...errors import VislabError
 from ...viz import save_png
-from ..classification import TorchMetrics
+from ..torch_metrics import TorchMetrics
 from ..segmentation import SegmentationTask, image_sizes, labels
 from .artifacts import panoptic_colors, write_pq_tables
 from .coco import PanopticExport

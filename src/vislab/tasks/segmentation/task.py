@@ -182,7 +182,8 @@ class SegmentationTask(Task):
 
     @torch.inference_mode()
     def predict_files(
-        self, model: nn.Module, files: Sequence[Path], *, cfg: Config, info: DataInfo, device: torch.device, out: Path,
+        self, model: nn.Module, files: Sequence[Path], *, cfg: Config, info: DataInfo, device: torch.device,
+        layout: Callable[[torch.Tensor], torch.Tensor], out: Path,
     ) -> list[dict[str, str]]:
         """For each image file, the PNGs of ``save_prediction`` in ``out``, at the image's own size.
         Images are resized to ``aug.resize`` for the model when training did so. Files are decoded ahead and
@@ -190,7 +191,6 @@ class SegmentationTask(Task):
         from concurrent.futures import ThreadPoolExecutor
 
         from ...data.images import prefetched
-        from ...engine.layout import images_in_layout
 
         model.eval()
         stems: set[str] = set()
@@ -209,7 +209,7 @@ class SegmentationTask(Task):
                     x = (x - mean) / std
                 if self.resize is not None:
                     x = F.interpolate(x, size=self.resize, mode="bilinear", align_corners=False, antialias=True)
-                x = images_in_layout(x, cfg.train)
+                x = layout(x)
                 outputs = {k: v.cpu() for k, v in self.infer(model, x).items()}
                 saving.append(writers.submit(save, name, image, outputs))
             written = [w.result() for w in saving]
