@@ -19,7 +19,7 @@ from ..errors import VislabError
 def opt(default: Any, help: str, range: str | None = None) -> Any:
     """A dataclass field with its one-line comment (printed by ``vislab recipes NAME``) and, for numbers, its
     range rule in interval notation: ``"[1, inf)"``, ``"[0, 1)"``, ``"(0, 1]"`` (checked by ``check_values``)."""
-    metadata = {"help": help, "range": parse_range(range)} if range else {"help": help}
+    metadata = {"help": help, "range": parse_interval(range)} if range else {"help": help}
     if isinstance(default, (list, dict)) or is_dataclass(default):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -46,7 +46,7 @@ class Range:
         return f"must be in {'[(' [not self.closed[0]]}{self.low:g}, {self.high:g}{'])'[not self.closed[1]]}"
 
 
-def parse_range(text: str) -> Range:
+def parse_interval(text: str) -> Range:
     """``"[0, 1)"`` -> Range(0, 1, (True, False)); ``inf`` stands for no upper bound."""
     low, high = (float(x) for x in text[1:-1].split(","))
     return Range(low, high, (text[0] == "[", text[-1] == "]"))
