@@ -109,15 +109,6 @@ class DomainGeneralizationTask(ClassificationTask):
             return bundle.train_sampler  # domain_balanced batches hold the domains_per_batch (>= 2) domains
         return functools.partial(DomainBatchSampler, domains=domain_labels(bundle.train))
 
-    def predict_files(  # type: ignore[override]
-        self, model: torch.nn.Module, files: list[Path], *, cfg: Config, info: DataInfo, device: torch.device,
-        layout: Callable[[torch.Tensor], torch.Tensor], out: Optional[Path] = None, topk: int = 5,
-    ) -> list[dict[str, Any]]:
-        """Classes of image files, as classification predicts them (see ClassificationTask.predict_files)."""
-        return super().predict_files(
-            lambda x: self.class_logits(model(x)), files, cfg=cfg, info=info, device=device, layout=layout, out=out, topk=topk
-        )
-
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle) -> dict:
         """Classification's artifacts, plus per_domain.csv: support and class accuracy per domain (and the
         domain head's accuracy)."""

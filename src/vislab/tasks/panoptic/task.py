@@ -40,7 +40,7 @@ class PanopticTask(SegmentationTask):
     reads = {"loss": (*SegmentationTask.reads["loss"], "center_weight", "offset_weight", "center_sigma"),
              "eval": (*SegmentationTask.reads["eval"], "panoptic")}
     heads = ("out", "center", "offset")
-    exports_panoptic = True
+    panoptic = True
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         if not info.thing_classes:  # only per-pixel data with instance ids names thing classes
