@@ -30,8 +30,10 @@ browser:
 
 # One pytest worker per core (WORKERS=1 for a serial run). loadscope gives a worker whole modules (and whole test
 # classes): module fixtures build once, and a journey's steps share one training in the order written.
+# lint-imports first: an import against the layers in pyproject.toml fails the target before any test runs.
 WORKERS ?= auto
 test: install browser
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadscope
 
 bench: install

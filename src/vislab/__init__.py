@@ -5,11 +5,10 @@
     vislab.load_run(run.dir)
 """
 
-__version__ = "0.1.0"
-
-from .api import augment_preview, calibrate, ensemble, evaluate, predict, train  # noqa: E402
-from .errors import VislabError  # noqa: E402
-from .runs import Run, load_run  # noqa: E402
+from .api import augment_preview, calibrate, ensemble, evaluate, predict, train
+from .errors import VislabError
+from .meta import __version__
+from .runs import Run, load_run
 
 _LAZY = {"sweep": "vislab.experiments.sweep", "compare": "vislab.experiments.compare"}
 

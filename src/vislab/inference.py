@@ -29,6 +29,13 @@ class Restored:
     model: Any
     fabric: Any
 
+    def predictor(self, temperature: float = 1.0) -> Any:
+        """The run's Predictor (predictor.py) on this model and device; ``temperature`` divides its class logits
+        (the one ``vislab calibrate`` stored with the run, for predictions)."""
+        from .predictor import predictor_for
+
+        return predictor_for(self.task, self.model, self.cfg, self.info, self.fabric.device, temperature)
+
 
 def restore(
     run: str | Path | Run, checkpoint: str = "best", overrides: Optional[dict[str, Any]] = None, with_data: bool = True,
@@ -107,7 +114,7 @@ def evaluate(
     dataset = getattr(r.bundle, split)
     if dataset is None:
         raise VislabError(f"dataset {r.cfg.data.name} has no {split} split in this run's configuration")
-    if export_dir is not None and not r.task.exports_panoptic:
+    if export_dir is not None and not r.task.panoptic:
         raise VislabError(f"--export-panoptic needs a panoptic run; {r.run.dir} is a {r.task.name} run")
     loader = make_loader(r.cfg, dataset, r.fabric, r.bundle, train=False)
     recording = exported is None and target is None
@@ -159,35 +166,33 @@ def predict(
     """Predictions of a run's checkpoint for image files (folders are searched), by the run's task.
     Unreadable files stop it, or with ``data.skip_corrupt`` are left out and counted on stderr.
 
-    The task's ``predict_files(model, files, *, cfg, info, device, out, **options)`` does the work and
-    returns one dict per image with at least ``file`` and ``summary`` (a line to print); ``out`` is
-    where it writes its results (a CSV for classification; a folder of PNGs for tasks whose
-    ``predicts_to_folder`` is set, by default RUN_DIR/predictions). ``overrides`` change the run's config
-    for inference (``eval.sliding_window=[256,256]``). ``exported`` predicts with that
-    exported file of the run instead of its checkpoint. Options not in the task's ``predict_options`` are bad
-    input.
+    The run's predictor (``Restored.predictor``: predictor.py) does the work and returns one dict per image
+    with at least ``file`` and ``summary`` (a line to print); ``out`` is where it writes its results (a CSV for
+    classification; a folder of PNGs for predictors whose ``folder`` is set, by default RUN_DIR/predictions).
+    ``overrides`` change the run's config for inference (``eval.sliding_window=[256,256]``). ``exported``
+    predicts with that exported file of the run instead of its checkpoint. Options not in the predictor's
+    ``options`` are bad input.
     """
     check_predict_options(out, options)  # before torch is imported and the model loaded
     r = restore(run, checkpoint, overrides, with_data=False, exported=exported)
     from .calibration import run_temperature
     from .data.images import image_files
 
-    task = r.task
-    task.temperature = run_temperature(r.run.dir)
+    predictor = r.predictor(run_temperature(r.run.dir))
     for key in options:
-        if key not in task.predict_options:
-            raise VislabError(f"--{key} does not apply to {task.name} runs")
+        if key not in predictor.options:
+            raise VislabError(f"--{key} does not apply to {r.task.name} runs")
     target = Path(out).expanduser() if out else None
-    if task.predicts_to_folder:
+    if predictor.folder:
         target = target or r.run.dir / "predictions"
     elif target is not None:
         target = out_file(target, "predictions.csv", strict_suffix=False)
-    files = image_files(inputs, skip=target if task.predicts_to_folder else None)
+    files = image_files(inputs, skip=target if predictor.folder else None)
     if r.cfg.data.skip_corrupt:
         files = readable(files)
-    if task.predicts_to_folder:
+    if predictor.folder:
         out_folder(target)
-    return task.predict_files(r.model, files, cfg=r.cfg, info=r.info, device=r.fabric.device, out=target, **options)
+    return predictor.predict_files(files, target, **options)
 
 
 def check_predict_options(out: Optional[str | Path], options: dict[str, Any]) -> None:

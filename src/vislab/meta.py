@@ -7,13 +7,15 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
+# vislab's version: here, below every layer, so that what records it (summary.json, an export's metadata) need not
+# import the package root, which imports the API.
+__version__ = "0.1.0"
+
 
 def versions() -> dict[str, str]:
     import lightning
     import torch
     import torchvision
-
-    from . import __version__
 
     return {
         "python": platform.python_version(),

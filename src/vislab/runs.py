@@ -20,6 +20,7 @@ from typing import Any, Iterator, Optional
 
 from . import config as config_mod
 from .atomic import atomic_write, atomic_write_text
+from .data_info import DataInfo
 from .errors import VislabError
 
 LOCK = ".lock"  # held (flock) by the process that trains the run
@@ -287,15 +288,13 @@ def load_run(path: Path | str) -> Run:
     return Run.load(path)
 
 
-def write_data_info(run: Run, info: Any) -> None:
+def write_data_info(run: Run, info: DataInfo) -> None:
     """data_info.json: what predict needs to know about the data (classes, channels, statistics) without it."""
     atomic_write_text(run.dir / "data_info.json", json.dumps(dataclasses.asdict(info), indent=2) + "\n")
 
 
-def read_data_info(run: Run) -> Any:
+def read_data_info(run: Run) -> Optional[DataInfo]:
     """The DataInfo saved by ``write_data_info``, or None for a run that has none."""
-    from .data.bundle import DataInfo
-
     path = run.dir / "data_info.json"
     if not path.is_file():
         return None

@@ -31,7 +31,7 @@ def split_logits(restored: Any, split: str, use: str = "ensembles vote over") ->
 
     r = restored
     task = r.task
-    if not task.votes:  # domain generalization has class logits too, from its class head
+    if task.per_pixel:  # per-image tasks have class logits (domain generalization from its class head)
         raise VislabError(f"{r.run.dir} is a {task.name} run; {use} the class probabilities of classification "
                           "and domain-generalization runs")
     dataset = getattr(r.bundle, split)

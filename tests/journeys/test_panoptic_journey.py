@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from journeys.journey import DenseJourney
 from journeys.user import User, printed

@@ -272,6 +272,45 @@ def matrix() -> list[tuple[str, str]]:
                                                                   for i, r in enumerate(once)]
 
 
+def command(recipe: str, setup: Setup, data: Path) -> list[str]:
+    args = [*setup.verb, recipe, *SMOKE, *setup.overrides]
+    if setup.checksums_of is None:
+        return [sys.executable, "-m", "vislab", *args]
+    return [sys.executable, "-c", CHECKSUM_LAUNCHER, str(data), setup.checksums_of, *args]
+
+
+def under_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``argv`` with stdin, stdout and stderr on a 120x40 pseudo-terminal; (exit code, what it showed)."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(argv, stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=ROOT)
+    os.close(terminal)
+    shown, deadline = bytearray(), time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            if select.select([controller], [], [], 1.0)[0]:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: every process holding the terminal has closed it
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        else:
+            proc.kill()
+    finally:
+        os.close(controller)
+    return proc.wait(), shown.decode("utf-8", "replace")
+
+
+def piped(argv: list[str], env: dict[str, str], log: Path) -> tuple[int, str]:
+    """Run ``argv`` with stdout and stderr into the file ``log``; (exit code, the file's text)."""
+    with open(log, "w") as f:
+        code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                              timeout=TIMEOUT).returncode
+    return code, log.read_text()
+
+
 @pytest.mark.parametrize(("recipe", "display"), matrix())
 def test_recipe_trains_two_batches_with_the_default_display(recipe: str, display: str, tmp_path: Path,
                                                             torch_home: Path, monkeypatch) -> None:

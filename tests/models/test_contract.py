@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from vislab import config, models
 from vislab.data import DataInfo

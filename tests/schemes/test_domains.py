@@ -75,7 +75,7 @@ def test_mean_teacher_ramp_up_counts_the_epochs_the_loader_makes(tmp_path: Path,
     13 that len(train) // batch_size re-derived, so the ramp-up ran behind the epochs; the sampler also drew
     from the whole training split's domain ids before the labeled cut (IndexError)."""
     import vislab
-    from vislab.schemes import consistency
+    from vislab.schemes import mean_teacher
 
     seen: list[float] = []
 
@@ -83,8 +83,8 @@ def test_mean_teacher_ramp_up_counts_the_epochs_the_loader_makes(tmp_path: Path,
         seen.append(progress)
         return consistency_rampup(progress, length)
 
-    consistency_rampup = consistency.sigmoid_rampup
-    monkeypatch.setattr(consistency, "sigmoid_rampup", recording)
+    consistency_rampup = mean_teacher.sigmoid_rampup
+    monkeypatch.setattr(mean_teacher, "sigmoid_rampup", recording)
     overrides = {key: int(value) if value.isdigit() else value for key, value in (arg.split("=") for arg in BALANCED)}
     vislab.train("digits-dg", runs_dir=tmp_path / "runs", **overrides, **{"semisup.method": "mean_teacher", "train.epochs": 2})
     n = len(seen) // 2

@@ -20,7 +20,7 @@ SMALL_UNET = ("model.name=unet", "model.pretrained=false", "model.depth=3", f"au
 
 def test_padding_of_unlabeled_crops_is_not_valid(tmp_path: Path) -> None:
     from vislab import config, data
-    from vislab.schemes.consistency import valid_pixels
+    from vislab.schemes.consistency import unlabeled_pixels
 
     root = write_voc(tmp_path / "data", train=16, train_aug=True)
     cfg = config.resolve("voc-semisup", {"data.root": str(root), "model.name": "unet", "model.pretrained": False,
@@ -32,7 +32,7 @@ def test_padding_of_unlabeled_crops_is_not_valid(tmp_path: Path) -> None:
     areas = [np.prod(Image.open(images / f"{Path(n).stem}.jpg").size) for n in names]
     batch = pool.collate([pool[(i, 1000 + i)] for i in range(len(pool))])
     assert batch["image"].shape[-2:] == (CROP, CROP)
-    valid = valid_pixels(batch, bundle.info.ignore_index)
+    valid = unlabeled_pixels(batch, bundle.info.ignore_index)
     assert valid.sum((1, 2)).tolist() == areas  # each image's own pixels, none of the padding
     padded = ~valid[:, None].expand_as(batch["image"])
     assert bool((batch["image"][padded] == 0).all())

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from vislab.data_info import DataInfo
 from vislab.runs import find_runs
 
 TINY = ["train.epochs=1", "train.limit_batches=2", "train.progress=false"]
@@ -79,20 +80,27 @@ def test_selftrain_chains_a_teacher_and_a_student(main, tmp_path: Path) -> None:
     assert f"round 1: {round1}" in out
 
 
-def test_a_scheme_task_decides_every_member_of_the_task_interface() -> None:
-    """SchemeTask wraps a base task while it trains by naming each member it passes on; one it forgot silently
-    took Task's default (per-image records and eval settings did). A member added to Task must be decided
-    there too. Inference restores the base task itself, so its inference-only members need no decision."""
+def test_a_scheme_task_answers_every_member_the_scheme_does_not_decide_as_its_base_task() -> None:
+    """SchemeTask once named each member it passed on; one it forgot silently took Task's default (per-image records
+    and eval settings did). Now the members a scheme decides are the scheme's, and every other member of the Task
+    interface, one added later included, is the base task's own."""
     import inspect
 
-    from vislab.schemes.task import SchemeTask
+    from vislab import config
+    from vislab.data.bundle import DataBundle
+    from vislab.schemes.task import SCHEMES, SchemeTask
+    from vislab.tasks import build
     from vislab.tasks.base import Task
 
-    copied = ("name", "monitor", "mode", "predicts_to_folder", "predict_options", "votes",  # in SchemeTask.__init__
-              "per_pixel", "domains", "evaluated_model")
-    elsewhere = ("reads",  # read from the base task's class when the config is checked
-                 "temperature", "exports_panoptic", "export_panoptic")  # inference only
+    cfg = config.resolve("digits-fixmatch")
+    info = DataInfo(task="classification", num_classes=10, class_names=[str(i) for i in range(10)], channels=1,
+                    mean=[0.5], std=[0.25])
+    base = build(cfg, info)
+    scheme = SCHEMES["mean_teacher"](base, cfg, DataBundle(train=[], val=[], test=None, info=info))
+    task = SchemeTask(base, scheme)
+    decided = {"training_step", "extra_models", "extra_streams", "after_optimizer_step", "evaluated_model"}
     members = [name for name, member in vars(Task).items()
                if not name.startswith("_") and (inspect.isfunction(member) or not callable(member))]
-    assert [name for name in members if name not in vars(SchemeTask) and name not in copied + elsewhere] == []
-
+    assert [name for name in members if name not in decided and getattr(task, name) != getattr(base, name)] == []
+    assert task.evaluated_model == "teacher" and base.evaluated_model is None
+    assert task.sample_records.__func__ is type(base).sample_records and task.name == "classification"

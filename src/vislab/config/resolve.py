@@ -18,7 +18,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from ..errors import VislabError
-from .schema import Config, all_keys, check_values, field_types, is_section, section_class
+from .schema import SEMISUP_READS, Config, all_keys, check_values, field_types, is_section, section_class
 from .yaml_io import read_yaml, yaml_load
 
 RECIPES_DIR = Path(__file__).parent.parent / "recipes"
@@ -276,9 +276,7 @@ def resolve(recipe: str | Path | dict, overrides: dict[str, Any] | None = None) 
     # sets that the method does not read still is refused.
     method = (overrides or {}).get("semisup.method")
     if method is not None:
-        from ..schemes.settings import READS  # plain data; nothing of torch
-
-        kept = {f"semisup.{k}" for k in READS.get(method, set())} | {"semisup.method"}
+        kept = {f"semisup.{k}" for k in SEMISUP_READS.get(method, set())} | {"semisup.method"}
     for key, value in _flatten_recipe(values):
         if method is None or not key.startswith("semisup.") or key in kept:
             _set(tree, key, value)

@@ -19,7 +19,7 @@ from ..errors import VislabError
 def opt(default: Any, help: str, range: str | None = None) -> Any:
     """A dataclass field with its one-line comment (printed by ``vislab recipes NAME``) and, for numbers, its
     range rule in interval notation: ``"[1, inf)"``, ``"[0, 1)"``, ``"(0, 1]"`` (checked by ``check_values``)."""
-    metadata = {"help": help, "range": parse_range(range)} if range else {"help": help}
+    metadata = {"help": help, "range": parse_interval(range)} if range else {"help": help}
     if isinstance(default, (list, dict)) or is_dataclass(default):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -46,7 +46,7 @@ class Range:
         return f"must be in {'[(' [not self.closed[0]]}{self.low:g}, {self.high:g}{'])'[not self.closed[1]]}"
 
 
-def parse_range(text: str) -> Range:
+def parse_interval(text: str) -> Range:
     """``"[0, 1)"`` -> Range(0, 1, (True, False)); ``inf`` stands for no upper bound."""
     low, high = (float(x) for x in text[1:-1].split(","))
     return Range(low, high, (text[0] == "[", text[-1] == "]"))
@@ -344,6 +344,17 @@ class SemisupConfig:
     teacher: Union[str, None] = opt(None, "noisy_student: run directory of the finished teacher")
     pseudo: Literal["hard", "soft"] = opt("hard", "noisy_student: the teacher's argmax, or its probabilities")
     balance: bool = opt(True, "noisy_student: weight pseudo-labels so that every class counts alike")
+
+
+# The semisup.* keys each semisup.method reads: config resolution drops a recipe's keys that an overridden method
+# does not read, and schemes.settings refuses a key set for a method that does not read it. Here, beside the
+# keys, so that both read it without importing torch.
+SEMISUP_READS: dict[str, set[str]] = {
+    "none": set(),
+    "fixmatch": {"ratio", "weight", "threshold", "strong_ops", "cutout"},
+    "mean_teacher": {"ratio", "weight", "strong_ops", "cutout", "ema_decay", "rampup_epochs"},
+    "noisy_student": {"ratio", "weight", "threshold", "strong_ops", "cutout", "teacher", "pseudo", "balance"},
+}
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""What a dataset hands downstream: the splits, and `DataInfo`, everything else needs to know about them."""
+"""What a dataset hands downstream: the splits, and `DataInfo` (vislab.data_info), everything else needs to know
+about them."""
 
 from __future__ import annotations
 
@@ -7,30 +8,7 @@ from typing import Any, Callable, Optional
 
 from torch.utils.data import Dataset
 
-
-@dataclass
-class DataInfo:
-    """Facts about the data that models, tasks and the loop depend on, and nothing else.
-
-    task: "classification", "segmentation", "domain_generalization" or "panoptic".
-    image_size: (H, W) of training images after their transforms, or None where sizes vary.
-    in_memory: the evaluation split was held as one tensor and resized/cropped as float batches
-    (data.batch_augment) rather than per uint8 image (data.transforms); predict repeats whichever ran.
-    class_counts: training images per class (None for per-pixel targets), which loss.class_weights=auto reads.
-    """
-
-    task: str
-    num_classes: int
-    class_names: list[str]
-    channels: int
-    mean: list[float]
-    std: list[float]
-    ignore_index: int = 255
-    domains: Optional[list[str]] = None
-    image_size: Optional[tuple[int, int]] = None
-    thing_classes: Optional[list[int]] = None
-    in_memory: bool = False
-    class_counts: Optional[list[int]] = None
+from ..data_info import DataInfo
 
 
 @dataclass

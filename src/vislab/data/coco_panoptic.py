@@ -52,7 +52,7 @@ def segment_ids(path: Path) -> np.ndarray:
     return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
 
 
-def panoptic_maps(ids: np.ndarray, segments: Segments, things: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+def target_maps(ids: np.ndarray, segments: Segments, things: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
     """Class ids uint8 [H, W] (IGNORE where unlabeled or crowd) and instance ids int32 [H, W] (1.. on
     thing segments, 0 elsewhere) from segment ids [H, W] and their (segment id, class id) list."""
     classes = np.full(ids.shape, IGNORE, np.uint8)
@@ -81,7 +81,7 @@ class CocoPanopticFiles(SampleDataset):
 
     def load(self, index: int) -> dict:
         image, png, segments = self.items[index]
-        classes, instances = panoptic_maps(segment_ids(png), segments, self.things)
+        classes, instances = target_maps(segment_ids(png), segments, self.things)
         return {"image": tv_tensors.Image(load_image(image, 3)), "target": tv_tensors.Mask(classes),
                 "instance": tv_tensors.Mask(instances)}
 

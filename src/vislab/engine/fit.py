@@ -126,17 +126,11 @@ def prepare(cfg: Config, bundle: DataBundle, model: nn.Module, task: Task, fabri
     """Everything ``fit`` sets up before it writes (weights and state from ``resume``, optimizer, loaders,
     schedule, monitored metric, the task's streams), so that the bad input it would meet is raised before
     the caller makes a run directory; ``fit_prepared`` then trains the Session into one."""
-    state = TrainState.from_checkpoint(resume["state"]) if resume else TrainState()
-    if resume:
-        load_weights(model, resume["model"], "the checkpoint")
     extra_models = {name: fabric.to_device(m) for name, m in task.extra_models(model).items()}
     ema = ModelEMA(model, cfg.train.ema) if cfg.train.ema.decay is not None else None
     average = WeightAverage(cfg.train.average_last, cfg.train.epochs, fabric.device) if cfg.train.average_last else None
     if ema is not None:
         ema.module = fabric.to_device(ema.module)
-    if resume:
-        load_extra_models(extra_models, resume)
-        load_averages(ema, average, resume)
     model = model_in_layout(model, cfg.train)
     if cfg.train.compile:
         model = torch.compile(model)
@@ -147,32 +141,53 @@ def prepare(cfg: Config, bundle: DataBundle, model: nn.Module, task: Task, fabri
     if len(train_loader) == 0:
         raise VislabError(f"dataset {cfg.data.name}: the training split is empty")
     scheduler = build_scheduler(cfg.sched, optimizer, optimizer_steps(len(train_loader), cfg.train.accumulate), cfg.train.epochs)
-    if resume:
-        load_training_state(fabric, optimizer, scheduler, resume)
     monitor, mode = monitor_of(cfg, task)
-    return Session(
-        cfg, fabric, model, optimizer, scheduler, task, None, state, None,
+    s = Session(
+        cfg, fabric, model, optimizer, scheduler, task, None, TrainState(), None,
         EpochProgress(cfg.train.progress and fabric.is_global_zero, cfg.train.epochs, monitor),
         monitor, mode, extra_models, stream_cursors(cfg, task.extra_streams(bundle), fabric, bundle), ema, average,
-        threads=cpu_threads(cfg.train, fabric), bundle=bundle, loaders=(train_loader, val_loader), resume=resume,
+        threads=cpu_threads(cfg.train, fabric), bundle=bundle, loaders=(train_loader, val_loader),
     )
+    if resume is not None:
+        restore(s, resume)
+    return s
+
+
+def restore(s: Session, checkpoint: dict) -> None:
+    """Continue the Session from ``checkpoint`` (a last.pt): where training stands, the model's weights, the task's
+    extra models, the EMA and the weight average, the optimizer, scheduler and grad scaler. What does not fit is
+    bad input, raised here, before anything in the run directory changes; the run directory's side and the random
+    generators follow when training starts (``reopen``)."""
+    s.resume = checkpoint
+    s.state = TrainState.from_checkpoint(checkpoint["state"])
+    load_weights(unwrap(s.model), checkpoint["model"], "the checkpoint")
+    load_extra_models(s.extra_models, checkpoint)
+    load_averages(s.ema, s.average, checkpoint)
+    load_training_state(s.fabric, s.optimizer, s.scheduler, checkpoint)
+
+
+def reopen(s: Session) -> None:
+    """A resumed run's directory as its checkpoint left it: the files a kill cut short removed, metrics.csv and
+    TensorBoard rewritten up to the checkpoint; then the random generators, last, so that nothing before the
+    first step draws from them."""
+    if s.fabric.is_global_zero:
+        for folder in (s.run.dir, s.run.checkpoint_path().parent):
+            remove_leftovers(folder)
+    if s.state.history:
+        s.recorder.log_epoch(s.state.history)
+    set_rng_state(s.resume["rng"])
 
 
 def fit_prepared(s: Session, run: Run, on_epoch: Optional[Callable[[dict[str, Any]], Optional[str]]] = None) -> dict[str, Any]:
     """Train a prepared Session into ``run`` (see ``fit``); returns summary.json."""
-    cfg, fabric, state, resume = s.cfg, s.fabric, s.state, s.resume
+    cfg, fabric, state, resumed = s.cfg, s.fabric, s.state, s.resume is not None
     s.run = run
     # TensorBoard steps are epochs: drop what a killed run logged after its checkpoint.
-    s.recorder = Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resume else None)
+    s.recorder = Recorder(run, fabric.is_global_zero, purge_step=state.epoch if resumed else None)
     s.recorded = progress_fields(s)
-    s.recorder.summary(**start_summary(s, s.bundle, resumed=resume is not None))
-    if resume and fabric.is_global_zero:
-        for folder in (run.dir, run.checkpoint_path().parent):
-            remove_leftovers(folder)  # what the kill that this resume follows cut short
-    if resume and state.history:
-        s.recorder.log_epoch(state.history)  # metrics.csv and TensorBoard exactly as of the checkpoint
-    if resume:
-        set_rng_state(resume["rng"])  # last, so nothing above draws from the restored generators
+    s.recorder.summary(**start_summary(s, s.bundle, resumed=resumed))
+    if resumed:
+        reopen(s)
     finishing = False
     with deferred_interrupts(fabric.world_size == 1):
         try:

@@ -54,20 +54,23 @@ def resample(scores: Scores, rng: np.random.Generator, resamples: int) -> list[n
 
 
 @dataclass(frozen=True)
-class Estimate:
+class Bootstrapped:
+    """A statistic of the runs (``value``) and its stratified-bootstrap percentile interval [``low``, ``high``]
+    (stats.Estimate is a mean over seeds and its t interval)."""
+
     value: float
     low: float
     high: float
 
 
 def interval(statistic: Callable[..., np.ndarray], *methods: Scores, resamples: int = RESAMPLES, seed: int = 0,
-             confidence: float = 0.95) -> Estimate:
+             confidence: float = 0.95) -> Bootstrapped:
     """``statistic(*methods)`` with its stratified-bootstrap percentile interval (each method resampled on its own)."""
     rng = np.random.default_rng(seed)
     draws = statistic(*(resample(m, rng, resamples) for m in methods))
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(draws, [tail, 100 - tail])
-    return Estimate(float(statistic(*methods)), float(low), float(high))
+    return Bootstrapped(float(statistic(*methods)), float(low), float(high))
 
 
 @dataclass
@@ -77,8 +80,8 @@ class AggregateRow:
     method: str
     strata: int
     runs: int
-    aggregates: dict[str, Estimate]
-    improvement: Estimate | None  # P(method > baseline), or P(method < baseline) for a metric where lower is better
+    aggregates: dict[str, Bootstrapped]
+    improvement: Bootstrapped | None  # P(method > baseline), or P(method < baseline) for a metric where lower is better
 
 
 def aggregate_table(methods: dict[str, dict[str, np.ndarray]], baseline: str, mode: str) -> list[AggregateRow]:

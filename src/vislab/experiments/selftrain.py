@@ -24,7 +24,7 @@ def selftrain(
     name: Optional[str] = None,
 ) -> list[Run]:
     """Train the teacher (round 0, when none is named) and ``rounds`` students; returns their runs in order."""
-    from ..api import train
+    from ..training import train
 
     overrides = dict(overrides or {})
     if rounds < 1:

@@ -165,7 +165,7 @@ def checked_objective(configs: list[config_mod.Config]) -> tuple[str, str]:
     """Check trial configs as `vislab train` checks a run's before creating it (each dataset built once per
     distinct data.* and aug.*, seeds skipped: they change no check); return the metric a trial is scored by
     and its direction, what picks the run's best.pt."""
-    from ..api import training_parts
+    from ..training import training_parts
     from ..engine.fit import monitor_of
 
     bundles: dict[str, Any] = {}

@@ -83,15 +83,15 @@ def _train_seeds(sweep: Sweep, trial: Any, values: dict[str, Any]) -> list[Run]:
 
 def _train(sweep: Sweep, trial: Any, values: dict[str, Any], previous: Optional[Run], name: Optional[str] = None,
            step: int = 0) -> Run:
-    from .. import api
+    from .. import training
 
     def on_epoch(row: dict[str, Any]) -> Optional[str]:
         report(sweep, trial, row, step)
         return "pruned" if sweep.spec.prune and trial.should_prune() else None
 
     if previous is not None:
-        return api.train(resume=previous, on_epoch=on_epoch)
-    return api.train(
+        return training.train(resume=previous, on_epoch=on_epoch)
+    return training.train(
         sweep.spec.base_config(),
         runs_dir=sweep.dir,
         name=name or trial_dir_name(trial.number),
@@ -261,10 +261,8 @@ class ProcessPool:
         return bool(self.running)
 
     def start(self, slot: int, trial: Any) -> None:
-        import vislab
-
         log = self.sweep.log_path(trial.number)
-        src = str(Path(vislab.__file__).resolve().parents[1])  # the workers import this same vislab
+        src = str(Path(__file__).resolve().parents[2])  # the workers import this same vislab
         env = {
             **os.environ,
             **self.slots[slot],

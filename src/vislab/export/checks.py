@@ -21,17 +21,6 @@ def output_tensors(outputs: Any) -> list[torch.Tensor]:
     return [v for _, v in sorted(outputs.items()) if torch.is_tensor(v)]
 
 
-def decisions(task: Any, outputs: Any) -> torch.Tensor:
-    """What a user acts on: the top-1 class [B] of a classifier, the per-pixel class [B, H, W] otherwise."""
-    from ..tasks.classification import ClassificationTask
-    from ..tasks.segmentation import labels
-    from ..tasks.segmentation.task import as_outputs
-
-    if isinstance(task, ClassificationTask):
-        return task.class_logits(outputs).argmax(1)
-    return labels(as_outputs(outputs)["out"])
-
-
 def sample_batches(cfg: Any, fabric: Any, count: int, meta: dict[str, Any]) -> tuple[Iterator[dict], str]:
     """Up to ``count`` validation images as evaluation batches, and where they came from; random images
     at the exported input size (without targets) when the dataset cannot be built here."""
@@ -66,16 +55,17 @@ def _generated(meta: dict[str, Any], device: torch.device, count: int) -> Iterat
 
 
 @torch.no_grad()
-def compare(model: torch.nn.Module, exported: torch.nn.Module, task: Any, batches: Iterator[dict]) -> dict[str, Any]:
-    """Max absolute difference of the outputs, agreement of the decisions (top-1 or per-pixel class), and
-    the task's monitored metric (where the batches have targets) of the PyTorch model and the export."""
+def compare(model: torch.nn.Module, exported: torch.nn.Module, predictor: Any, batches: Iterator[dict]) -> dict[str, Any]:
+    """Max absolute difference of the outputs, agreement of the decisions (the predictor's: top-1 or per-pixel
+    class), and the task's monitored metric (where the batches have targets) of the PyTorch model and the export."""
+    task = predictor.task
     ours, theirs = task.metrics(), task.metrics()
     diff, agree, total, labelled = 0.0, 0, 0, True
     for batch in batches:
         a, b = task.predict(model, batch), task.predict(exported, batch)
         for x, y in zip(output_tensors(a), output_tensors(b)):
             diff = max(diff, float((x.float() - y.float().to(x.device)).abs().max()))
-        da, db = decisions(task, a), decisions(task, b)
+        da, db = predictor.decisions(a), predictor.decisions(b)
         agree += int((da == db.to(da.device)).sum())
         total += da.numel()
         labelled = labelled and "target" in batch

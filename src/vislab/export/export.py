@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional
 import torch
 from torch import nn
 
-from .. import __version__
+from ..meta import __version__
 from ..errors import VislabError
 from .options import DEFAULT_OPSET, SUFFIXES, check_options
 from .runtime import METADATA_KEY
@@ -195,6 +195,6 @@ def export_run(
     export_model(module, example, path, fmt, meta, opset or DEFAULT_OPSET)
     batches, source = sample_batches(r.cfg, r.fabric, samples, meta)
     report = {"file": str(path), "format": fmt, "checkpoint": checkpoint, "weights": weights, "sample": source,
-              **compare(r.model.float(), load_exported(path, r.fabric.device), task, batches)}
+              **compare(r.model.float(), load_exported(path, r.fabric.device), r.predictor(), batches)}
     report["report"] = str(save_report(path, report))
     return report

@@ -1,6 +1,6 @@
 """An exported file (ONNX or TorchScript) loaded as a module that evaluates like the run's model: it takes
 float images [B, C, H, W] on any device and answers with what the model answered (a tensor, or a dict of
-named tensors), so the task's own ``predict``, metrics and ``predict_files`` run on it unchanged.
+named tensors), so the task's own ``predict`` and metrics, and the run's predictor, run on it unchanged.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Callable
 from torch import nn
 
 from ..config import ModelConfig
-from ..data.bundle import DataInfo
+from ..data_info import DataInfo
 from ..errors import VislabError
 from ..reads import check_reads
 from . import cnn, panoptic_deeplab, smp, timm_models, torchvision_models, tv_segmentation, unet

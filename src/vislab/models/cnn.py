@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..data.bundle import DataInfo
+from ..data_info import DataInfo
 from ..errors import VislabError
 from .common import model_channels, model_classes
 from .contract import classifier

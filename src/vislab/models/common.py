@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..data.bundle import DataInfo
+from ..data_info import DataInfo
 
 
 def model_channels(cfg: ModelConfig, info: DataInfo) -> int:

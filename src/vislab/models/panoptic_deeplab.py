@@ -17,7 +17,7 @@ from torch import nn
 from torchvision.models._utils import IntermediateLayerGetter
 
 from ..config import ModelConfig
-from ..data.bundle import DataInfo
+from ..data_info import DataInfo
 from ..errors import VislabError
 from .aspp import ASPP, conv_norm_relu
 from .common import adapt_first_conv, model_channels, model_classes

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..data.bundle import DataInfo
+from ..data_info import DataInfo
 from ..errors import VislabError
 from .common import model_channels, model_classes, replace_module
 from .contract import classifier

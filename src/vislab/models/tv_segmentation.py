@@ -15,7 +15,7 @@ from torch import nn
 from torchvision.models import segmentation as tvseg
 
 from ..config import ModelConfig
-from ..data.bundle import DataInfo
+from ..data_info import DataInfo
 from ..errors import VislabError
 from .common import adapt_first_conv, model_channels, model_classes, replace_module
 from .contract import Contract, declare

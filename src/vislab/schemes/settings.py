@@ -8,14 +8,8 @@ import dataclasses
 from typing import Any
 
 from ..config import Config, SemisupConfig
+from ..config.schema import SEMISUP_READS as READS
 from ..errors import VislabError
-
-READS: dict[str, set[str]] = {
-    "none": set(),
-    "fixmatch": {"ratio", "weight", "threshold", "strong_ops", "cutout"},
-    "mean_teacher": {"ratio", "weight", "strong_ops", "cutout", "ema_decay", "rampup_epochs"},
-    "noisy_student": {"ratio", "weight", "threshold", "strong_ops", "cutout", "teacher", "pseudo", "balance"},
-}
 
 
 def unread_keys(flat: dict[str, Any]) -> set[str]:

@@ -49,7 +49,7 @@ def kind_of(cfg: Config, info: DataInfo) -> Kind:
     config.combinations)."""
     factory = TASKS[task_name(cfg, info)]
     family = family_of(cfg.model.name)  # an unknown name is refused when the model is built
-    return Kind(task=factory.name, per_pixel=factory.per_pixel, domains=factory.domains, panoptic=factory.exports_panoptic,
+    return Kind(task=factory.name, per_pixel=factory.per_pixel, domains=factory.domains, panoptic=factory.panoptic,
                 data_domains=info.domains is not None, any_size=family is None or family.any_size)
 
 

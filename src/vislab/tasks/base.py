@@ -111,16 +111,12 @@ class Task:
     # What kind of work this is, declared once here; other code asks these and never compares task names.
     per_pixel: bool = False  # targets and outputs are per pixel [B, H, W] (dense), not per image [B]
     domains: bool = False  # batches carry "domain" [B] and metrics are reported per domain
+    panoptic: bool = False  # learns instance centers and offsets beside the classes (`vislab eval --export-panoptic`)
     monitor: str = "loss"
     mode: str = "min"
     # The loss.* and eval.* keys the task reads, by section; any other set is refused (reads.check_reads).
     reads: dict[str, tuple[str, ...]] = {}
 
-    predicts_to_folder: bool = False  # vislab predict writes into a folder (RUN_DIR/predictions by default)
-    predict_options: tuple[str, ...] = ()  # keyword options predict_files takes (``vislab predict --topk``)
-    votes: bool = False  # whether runs of this task vote in `vislab ensemble` (through ``class_logits``)
-    temperature: float = 1.0  # divides class logits before the softmax in predict_files (set from `vislab calibrate`)
-    exports_panoptic: bool = False  # whether export_panoptic applies (`vislab eval --export-panoptic`)
     # The extra model (a name in ``extra_models``) that validation, best.pt's pick, test metrics and inference
     # use in place of the trained weights, as Mean Teacher's teacher is; None: the trained weights themselves.
     evaluated_model: Optional[str] = None
@@ -198,13 +194,9 @@ class Task:
         return {}
 
     def class_logits(self, outputs: Any) -> torch.Tensor:
-        """The class logits [B, C] among a model's outputs, for tasks that ``votes``."""
+        """The class logits [B, C] among a model's outputs, for per-image tasks (ensembles vote with them, and
+        predictor.ClassPredictor ranks them)."""
         raise VislabError(f"{self.name} runs have no class logits to vote with")
-
-    def predict_files(self, model: nn.Module, files: list[Path], *, cfg: "Config", info: DataInfo,
-                      device: torch.device, out: Optional[Path], **options: Any) -> list[dict[str, Any]]:
-        """Predictions for image files: one dict per image with at least ``file`` and ``summary``."""
-        raise VislabError(f"{self.name} runs cannot predict from image files")
 
     def eval_settings(self) -> dict:
         """How evaluation ran beyond the checkpoint (test-time augmentation, post-processing), as the eval JSON

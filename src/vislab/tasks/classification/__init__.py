@@ -1,6 +1,6 @@
 """Image classification: the task (steps), its metrics, artifacts and prediction on files."""
 
-from .metrics import TorchMetrics, classification_metrics, hard_labels
+from .metrics import classification_metrics
 from .task import ClassificationTask
 
-__all__ = ["ClassificationTask", "TorchMetrics", "classification_metrics", "hard_labels"]
+__all__ = ["ClassificationTask", "classification_metrics"]

@@ -15,7 +15,7 @@ import torch
 from ...calibration import reliability_bins, save_reliability_diagram
 from ...cam import beside
 from ...viz import save_confusion, save_grid, to_display
-from ..segmentation.artifacts import fmt_number, write_tables
+from ..tables import fmt_number, write_tables
 
 
 @dataclass

@@ -4,7 +4,7 @@ augmentation, confusion, per-class and calibration artifacts."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -13,21 +13,17 @@ from ...cam import gallery_maps, gallery_method
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
 from ...data.class_balance import loss_weights
-from ...tta import classification_tta, describe, mean_outputs
+from ...tta import describe, mean_outputs
 from ..base import Task
+from ..torch_metrics import TorchMetrics, hard_labels
 from .artifacts import Samples, keep_mistakes, write_classification_report
-from .metrics import TorchMetrics, class_probabilities, classification_metrics, hard_labels
-from .predict import batch_preparer, write_predictions_csv
-
-PREDICT_BATCH = 64  # images per forward of `vislab predict`
+from .metrics import class_probabilities, classification_metrics
 
 
 class ClassificationTask(Task):
     name = "classification"
     monitor = "acc"
     mode = "max"
-    predict_options = ("topk",)
-    votes = True
     reads = {"loss": ("label_smoothing", "class_weights", "distill"), "eval": ("tta.flip", "explain")}
     domain_names: list[str] = []  # for tasks that declare ``domains``: the names of the domain ids (in the gallery)
 
@@ -66,48 +62,6 @@ class ClassificationTask(Task):
 
     def eval_settings(self) -> dict:
         return {"tta": describe(self.flip, [1.0])}
-
-    @torch.inference_mode()
-    def predict_files(
-        self, model: torch.nn.Module, files: list[Path], *, cfg: Config, info: DataInfo, device: torch.device,
-        out: Optional[Path] = None, topk: int = 5,
-    ) -> list[dict[str, Any]]:
-        """The ``topk`` most probable classes of each image file; ``out`` gets them as CSV
-        (file, class_1, prob_1, ..., class_k, prob_k). Images go through the run's evaluation pipeline; logits
-        are averaged with the mirrored image's under ``eval.tta.flip`` and divided by the run's ``temperature``."""
-        from ...data.images import prefetched
-        from ...engine.layout import images_in_layout
-        from ...threads import usable_cores
-
-        k = min(topk, self.num_classes)
-        chunks = [files[start : start + PREDICT_BATCH] for start in range(0, len(files), PREDICT_BATCH)]
-        # Batches decode ahead in threads while the model runs: on a GPU one a core (up to 8), as decoding is
-        # what it waits for; on a CPU in one thread where torch leaves a core free, else in line, as a decoding
-        # thread only takes turns with torch's (measured for 1,000 digits on 2 cores: 52 ms in line against
-        # 62-97 ms with the thread).
-        cores = usable_cores()
-        workers = min(8, cores) if device.type != "cpu" else int(torch.get_num_threads() < cores)
-        batches = prefetched(chunks, batch_preparer(cfg.aug, info), ahead=max(1, workers), workers=workers)
-        mean = torch.tensor(info.mean, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(info.std, device=device).view(1, -1, 1, 1)
-        top: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for images in batches:
-            x = images.to(device, non_blocking=True)
-            if cfg.aug.normalize:
-                x = (x - mean) / std
-            x = images_in_layout(x, cfg.train)
-            logits = classification_tta(model, x, self.flip).float()
-            top.append((logits / self.temperature).softmax(1).topk(k, 1))  # kept on the device: one transfer at the end
-        rows: list[dict[str, Any]] = []
-        probs = torch.cat([p for p, _ in top]).tolist() if top else []
-        classes = torch.cat([c for _, c in top]).tolist() if top else []
-        for f, p, c in zip(files, probs, classes):
-            names = [self.class_names[i] for i in c]
-            rows.append({"file": str(f), "classes": names, "probabilities": p,
-                         "summary": ", ".join(f"{n} {q:.3f}" for n, q in zip(names, p))})
-        if out is not None:
-            write_predictions_csv(out, rows, k)
-        return rows
 
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle,
                  model: torch.nn.Module) -> dict:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAveragePrecision
 
-from ..classification import TorchMetrics, hard_labels
+from ..torch_metrics import TorchMetrics, hard_labels
 
 
 class MeanAveragePrecision(MulticlassAveragePrecision):

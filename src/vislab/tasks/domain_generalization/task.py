@@ -27,7 +27,8 @@ from ...data.bundle import DataBundle, DataInfo
 from ...data.domains import DomainBatchSampler, domain_labels, held_out_domain
 from ...errors import VislabError
 from ...models.domain_generalization import with_domains
-from ..classification import ClassificationTask, TorchMetrics, classification_metrics, hard_labels
+from ..classification import ClassificationTask, classification_metrics
+from ..torch_metrics import TorchMetrics, hard_labels
 from .artifacts import write_domain_table
 from .metrics import AccuracyPerDomain, DomainHeadMetrics, MeanAveragePrecision, MetricGroup, class_inputs, per_domain_inputs
 
@@ -107,15 +108,6 @@ class DomainGeneralizationTask(ClassificationTask):
         if bundle.train_sampler is not None or not self.crossdomain:
             return bundle.train_sampler  # domain_balanced batches hold the domains_per_batch (>= 2) domains
         return functools.partial(DomainBatchSampler, domains=domain_labels(bundle.train))
-
-    def predict_files(  # type: ignore[override]
-        self, model: torch.nn.Module, files: list[Path], *, cfg: Config, info: DataInfo, device: torch.device,
-        out: Optional[Path] = None, topk: int = 5,
-    ) -> list[dict[str, Any]]:
-        """Classes of image files, as classification predicts them (see ClassificationTask.predict_files)."""
-        return super().predict_files(
-            lambda x: self.class_logits(model(x)), files, cfg=cfg, info=info, device=device, out=out, topk=topk
-        )
 
     def finalize(self, artifacts_dir: Path, predictions: Iterable[tuple[Any, dict]], bundle: DataBundle,
                  model: torch.nn.Module) -> dict:

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..segmentation import fmt_number, write_tables
+from ..tables import fmt_number, write_tables
 from .metrics import pq_scores
 from ...viz import colorize
 

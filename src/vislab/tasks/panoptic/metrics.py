@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 from torchmetrics import Metric
 
-from ..classification import TorchMetrics
+from ..torch_metrics import TorchMetrics
 from ..segmentation import ConfusionMatrix, labels, metric_name, scores
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from ...data.bundle import DataBundle, DataInfo
 from ...data.panoptic import panoptic_targets, thing_pixels
 from ...errors import VislabError
 from ...viz import save_png
-from ..classification import TorchMetrics
+from ..torch_metrics import TorchMetrics
 from ..segmentation import SegmentationTask, image_sizes, labels
 from .artifacts import panoptic_colors, write_pq_tables
 from .coco import PanopticExport
@@ -40,7 +40,7 @@ class PanopticTask(SegmentationTask):
     reads = {"loss": (*SegmentationTask.reads["loss"], "center_weight", "offset_weight", "center_sigma"),
              "eval": (*SegmentationTask.reads["eval"], "panoptic")}
     heads = ("out", "center", "offset")
-    exports_panoptic = True
+    panoptic = True
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
         if not info.thing_classes:  # only per-pixel data with instance ids names thing classes
@@ -76,7 +76,7 @@ class PanopticTask(SegmentationTask):
         tallies = {f"pq_{k}": counts[:, i].int() for i, k in enumerate(("tp", "fp", "fn"))}
         return {**super().sample_records(outputs, batch), **tallies, "pq_iou": counts[:, 3].float()}
 
-    def panoptic(self, outputs: dict, i: int, size: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def segments(self, outputs: dict, i: int, size: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Image ``i``'s predicted (classes, instance ids) [h, w] from batched outputs, cropped to ``size``."""
         h, w = size
         return panoptic_maps(labels(outputs["out"][i : i + 1, :, :h, :w])[0], outputs["center"][i, 0, :h, :w].float(),
@@ -93,7 +93,7 @@ class PanopticTask(SegmentationTask):
     def image_pairs(self, outputs: dict, batch: dict) -> Iterable[tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]]:
         """(predicted, true) panoptic maps of each image of a batch, at its own size."""
         for i, size in enumerate(image_sizes(batch)):
-            yield self.panoptic(outputs, i, size), self.truth(batch, i, size)
+            yield self.segments(outputs, i, size), self.truth(batch, i, size)
 
     # -- artifacts ---------------------------------------------------------------------------------
 
@@ -132,7 +132,7 @@ class PanopticTask(SegmentationTask):
         """The semantic mask and overlay, and OUT/<stem>_panoptic.png: one colour per instance, stuff in its
         class colour, void black."""
         paths = super().save_prediction(out, stem, image, outputs)
-        classes, instances = self.panoptic(outputs, 0, outputs["out"].shape[-2:])
+        classes, instances = self.segments(outputs, 0, outputs["out"].shape[-2:])
         size = tuple(image.shape[-2:])
         if tuple(classes.shape) != size:
             both = torch.stack([classes, instances])[None].float()

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import torch
 from torchmetrics import Metric
 
-from ..classification import TorchMetrics
+from ..torch_metrics import TorchMetrics
 
 
 TRAIN_PIXEL_STRIDE = 4  # training metrics count every 4th pixel row and column (see SegmentationMetrics)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -22,7 +22,6 @@ from ...cam import beside, gallery_maps, gallery_method
 from ...config import Config
 from ...config.schema import LossTermConfig, TTAConfig
 from ...data.bundle import DataBundle, DataInfo
-from ...data.segmentation import load_image
 from ...data.transforms import size_hw
 from ...errors import VislabError
 from ...losses import build_loss, check_terms
@@ -32,7 +31,7 @@ from ...viz import class_legend, colorize, overlay, save_grid, save_mask_png, sa
 from ..base import Task, refuse_unused
 from .artifacts import write_iou_tables
 from .metrics import TRAIN_PIXEL_STRIDE, SegmentationMetrics, confusion, image_sizes, labels, scores
-from .predict import resized, unique_stem
+from .predict import resized
 
 
 def as_outputs(raw: Any) -> dict[str, torch.Tensor]:
@@ -58,7 +57,6 @@ class SegmentationTask(Task):
     mode = "max"
     reads = {"loss": ("label_smoothing", "class_weights", "aux_weight", "topk", "terms", "distill"),
              "eval": ("sliding_window", "window_overlap", "tta", "explain")}
-    predicts_to_folder = True  # vislab predict writes PNGs into a folder (RUN_DIR/predictions by default)
     heads: tuple[str, ...] = ("out",)  # the model outputs evaluation keeps (the auxiliary head is for training)
 
     def __init__(self, cfg: Config, info: DataInfo) -> None:
@@ -194,43 +192,7 @@ class SegmentationTask(Task):
     def eval_settings(self) -> dict:
         return {"tta": describe(self.tta.flip, self.tta.scales)}
 
-    # -- prediction on files ----------------------------------------------------------------------
-
-    @torch.inference_mode()
-    def predict_files(
-        self, model: nn.Module, files: Sequence[Path], *, cfg: Config, info: DataInfo, device: torch.device, out: Path,
-    ) -> list[dict[str, str]]:
-        """For each image file, the PNGs of ``save_prediction`` in ``out``, at the image's own size.
-        Images are resized to ``aug.resize`` for the model when training did so. Files are decoded ahead and
-        PNGs encoded behind by threads while the model runs (images differ in size: one at a time)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from ...data.images import prefetched
-        from ...engine.layout import images_in_layout
-
-        model.eval()
-        stems: set[str] = set()
-        names = [unique_stem(Path(path).stem, stems) for path in files]
-        mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1) if self.mean is not None else None
-        std = torch.tensor(self.std, device=device).view(1, -1, 1, 1) if self.std is not None else None
-        def save(name: str, image: torch.Tensor, outputs: dict[str, torch.Tensor]) -> dict[str, Path]:
-            with torch.inference_mode():  # grad mode is per thread
-                return self.save_prediction(out, name, image, outputs)
-
-        with ThreadPoolExecutor(2) as writers:
-            saving = []
-            for name, image in zip(names, prefetched(files, lambda p: load_image(p, self.channels))):
-                x = image.to(device, non_blocking=True).float().div(255)[None]
-                if mean is not None:
-                    x = (x - mean) / std
-                if self.resize is not None:
-                    x = F.interpolate(x, size=self.resize, mode="bilinear", align_corners=False, antialias=True)
-                x = images_in_layout(x, cfg.train)
-                outputs = {k: v.cpu() for k, v in self.infer(model, x).items()}
-                saving.append(writers.submit(save, name, image, outputs))
-            written = [w.result() for w in saving]
-        return [{"file": str(path), **{k: str(v) for k, v in w.items()}, "summary": ", ".join(str(v) for v in w.values())}
-                for path, w in zip(files, written)]
+    # -- prediction on files (predictor.MaskPredictor) ---------------------------------------------
 
     def save_prediction(self, out: Path, stem: str, image: torch.Tensor, outputs: dict[str, torch.Tensor]) -> dict[str, Path]:
         """OUT/<stem>_mask.png (a palette PNG of class ids, in the class palette) and OUT/<stem>_overlay.png (the
