@@ -219,13 +219,13 @@ def test_a_full_disk_is_bad_input_and_leaves_no_run_behind(tmp_path: Path):
 
 @pytest.mark.slow
 def test_a_disk_that_fills_up_mid_run_leaves_a_summary_no_further_than_the_checkpoint(tmp_path: Path):
-    """A real small disk (a 2.6 MB tmpfs in a private mount namespace): epoch 1's two checkpoints fit, epoch 2's
+    """A real small disk (a 2 MB tmpfs in a private mount namespace): epoch 1's two checkpoints fit, epoch 2's
     do not. summary.json, metrics.csv and last.pt then all say one epoch."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare is not installed")
     runs = tmp_path / "runs"
     runs.mkdir()
-    script = 'mount -t tmpfs -o size=2600k tmpfs "$0" && exec "$@"'
+    script = 'mount -t tmpfs -o size=2000k tmpfs "$0" && exec "$@"'
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         ["unshare", "-rm", "sh", "-c", script, str(runs), sys.executable, "-c",

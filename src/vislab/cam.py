@@ -207,6 +207,14 @@ def explainer_for(model: Any, names: list[str], per_pixel: bool, layer: Optional
 
 
 
+def explainable(model: Any) -> bool:
+    """Whether ``model`` declares the layer its maps read (a models.contract.Contract): a model built outside
+    vislab's families (the Python API takes any nn.Module) has none, and its galleries go without maps."""
+    from .models.contract import Contract
+
+    return isinstance(getattr(model, "contract", None), Contract)
+
+
 def gallery_method(method: Optional[str]) -> Optional[str]:
     """``eval.explain`` checked: None (off) or a method of METHODS, with pytorch-grad-cam importable."""
     if method is None:

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 import torch
 import torch.nn.functional as F
 
-from ...cam import gallery_maps, gallery_method
+from ...cam import explainable, gallery_maps, gallery_method
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
 from ...data.class_balance import loss_weights
@@ -86,8 +86,9 @@ class ClassificationTask(Task):
                                            "validation split, best checkpoint", self.gallery_maps(model, kept))
 
     def gallery_maps(self, model: torch.nn.Module, kept: dict[int, tuple[float, torch.Tensor]]) -> Any:
-        """(method, position -> map, position -> class explained) of the gallery's images; None when off."""
-        if not self.explain or not kept:
+        """(method, position -> map, position -> class explained) of the gallery's images; None when off, or
+        when the model declares no layer to read."""
+        if not self.explain or not kept or not explainable(model):
             return None
         positions = sorted(kept)
         device = next(model.parameters()).device
