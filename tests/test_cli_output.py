@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SRC
-from vislab.engine.progress import format_row
+from vislab.progress import format_row
 
 
 def test_a_run_says_where_it_is_and_shows_plain_progress_when_stderr_is_no_terminal(main, tmp_path: Path):

@@ -48,7 +48,8 @@ def data_check(
     from .data.checks import check_data
     from .data.checks.images import need_imagehash
     from .data.identity import data_identity
-    from .experiments.data_report import CheckedData, CountProgress, record_path, summary_lines, write_data_report, write_record
+    from .experiments.data_report import CheckedData, record_path, summary_lines, write_data_report, write_record
+    from .progress import CountProgress
 
     need_imagehash()
     cfg = config_mod.resolve(recipe, overrides or {})

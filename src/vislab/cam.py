@@ -210,9 +210,9 @@ def explainer_for(model: Any, names: list[str], per_pixel: bool, layer: Optional
 def explainable(model: Any) -> bool:
     """Whether ``model`` declares the layer its maps read (a models.contract.Contract): a model built outside
     vislab's families (the Python API takes any nn.Module) has none, and its galleries go without maps."""
-    from .models.contract import Contract
+    from .models.contract import declared
 
-    return isinstance(getattr(model, "contract", None), Contract)
+    return declared(model) is not None
 
 
 def gallery_method(method: Optional[str]) -> Optional[str]:

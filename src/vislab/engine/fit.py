@@ -22,6 +22,7 @@ from ..data.bundle import DataBundle
 from ..data.loading import Loader
 from ..errors import VislabError
 from ..meta import git_commit, versions
+from ..progress import EpochProgress
 from ..runs import Run
 from ..tasks.base import StepContext, Task
 from .averaging import WeightAverage, reestimate_batchnorm
@@ -33,7 +34,6 @@ from .sample_records import RecordRows, drain
 from .interrupts import Interrupted, deferred_interrupts, interruption_point
 from .layout import images_in_layout, model_in_layout
 from .optim import build_optimizer, build_scheduler
-from .progress import EpochProgress
 from .progressive import start_epoch
 from .recorder import Recorder
 from .state import EpochAccumulators, TrainState

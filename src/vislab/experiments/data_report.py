@@ -5,15 +5,12 @@ poor images, the short summary printed on the terminal, and the record `vislab c
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..atomic import atomic_write_text
 from ..data.checks import DataCheck
@@ -21,7 +18,6 @@ from ..data.checks.duplicates import CANDIDATE, NEAR, Pair
 from ..data.checks.images import BLUR_SHARE, DARK, FLAT, LIGHT, ODD_ASPECT, describe_size
 from .report import render_html, render_markdown
 
-PLAIN_EVERY = 0.1  # without a terminal: a line per this share of the images
 GALLERY = 24  # pairs (or images) at most in one gallery
 SHOWN = 5  # mask problems named on the terminal (the report lists all)
 
@@ -66,47 +62,6 @@ def read_record(run_dir: Path, identity: str) -> Optional[dict[str, Any]]:
         if path.is_file():
             return json.loads(path.read_text())
     return None
-
-
-class CountProgress:
-    """Progress through a count of items (images read), shown as training shows an epoch (engine.progress): on
-    stderr, a bar on a terminal, elsewhere a plain line every tenth. Kept here, not in engine, because importing
-    the engine package (Lightning) would double the check's start-up time."""
-
-    def __init__(self, what: str, enabled: bool = True) -> None:
-        self.what = what
-        self.enabled = enabled
-        self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
-        self.bar: Optional[Progress] = None
-        self.task: Any = None
-        self.next = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.console.is_terminal:
-            if self.bar is None:
-                self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                    TimeRemainingColumn(), console=self.console, transient=True)
-                self.bar.start()
-                self.task = self.bar.add_task(self.what, total=total)
-            self.bar.update(self.task, completed=done)
-        elif done >= (self.next or max(1, round(total * PLAIN_EVERY))) or done == total:
-            self.next = done + max(1, round(total * PLAIN_EVERY))
-            self.console.print(f"{self.what}  {100 * done // max(total, 1)}% ({done}/{total})")
-        if done == total:
-            self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-    def __enter__(self) -> "CountProgress":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()  # an error or Ctrl-C mid-way leaves no bar behind
 
 
 # ------------------------------------------------------------------------------------------------

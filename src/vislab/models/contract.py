@@ -58,10 +58,16 @@ def classifier(model: nn.Module, head: str, cam_layer: str, cam_channels_last: b
     return declare(model, Contract({"out": head}, backbone=backbone, cam_layer=cam_layer, cam_channels_last=cam_channels_last))
 
 
+def declared(model: nn.Module) -> Optional[Contract]:
+    """The contract of ``model`` as built, or None for a module built outside vislab's families."""
+    contract = getattr(model, "contract", None)
+    return contract if isinstance(contract, Contract) else None
+
+
 def contract_of(model: nn.Module) -> Contract:
     """The contract of ``model`` as built (the engine unwraps Fabric's and torch.compile's wrappers first)."""
-    contract = getattr(model, "contract", None)
-    if not isinstance(contract, Contract):
+    contract = declared(model)
+    if contract is None:
         raise TypeError(f"{type(model).__name__} was built without a models.contract.Contract")
     return contract
 

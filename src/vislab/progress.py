@@ -1,5 +1,7 @@
-"""What the user sees while training (on stderr, rank 0 only): on a terminal a bar per epoch, elsewhere (a log
-file, a pipe) a plain line every tenth of an epoch; then one line per epoch with the headline metrics."""
+"""What the user sees while work goes on, on stderr: on a terminal a bar, elsewhere (a log file, a pipe) a plain
+line every tenth of the work. Training shows one per epoch (rank 0 only), then a line with the headline metrics;
+`vislab data check` one over the images it reads. Outside the engine package, so that showing progress does not
+import Lightning."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any, Optional
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-PLAIN_EVERY = 0.1  # without a terminal: a line per this share of an epoch
+PLAIN_EVERY = 0.1  # without a terminal: a line per this share of the work
 HEADLINE = re.compile(r"^(train|val)_[a-z0-9]+$")  # val_acc, val_miou; not val_iou_<class> or val_acc_<domain>
 RUNNING = re.compile(r"^([a-z0-9]+|img/s)$")  # the bar's running values: loss, acc, miou, pq; not iou_<class>
 
@@ -90,3 +92,43 @@ def _shown(key: str, value: Any) -> list[str]:
     if value is None:
         return []
     return [f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"]
+
+
+class CountProgress:
+    """Progress through a count of items (images read), shown as an epoch is: on stderr, a bar on a terminal,
+    elsewhere a plain line every tenth."""
+
+    def __init__(self, what: str, enabled: bool = True) -> None:
+        self.what = what
+        self.enabled = enabled
+        self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        self.bar: Optional[Progress] = None
+        self.task: Any = None
+        self.next = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.console.is_terminal:
+            if self.bar is None:
+                self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                    TimeRemainingColumn(), console=self.console, transient=True)
+                self.bar.start()
+                self.task = self.bar.add_task(self.what, total=total)
+            self.bar.update(self.task, completed=done)
+        elif done >= (self.next or max(1, round(total * PLAIN_EVERY))) or done == total:
+            self.next = done + max(1, round(total * PLAIN_EVERY))
+            self.console.print(f"{self.what}  {100 * done // max(total, 1)}% ({done}/{total})")
+        if done == total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def __enter__(self) -> "CountProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()  # an error or Ctrl-C mid-way leaves no bar behind
