@@ -57,3 +57,12 @@ def test_a_rule_refuses_its_combination_in_one_line_and_passes_where_the_kind_fi
     assert key in str(refused.value) and "\n" not in str(refused.value)
     if fits is not None:
         check(cfg, fits)
+
+
+def test_the_data_and_the_task_agree_on_which_work_is_per_pixel() -> None:
+    """The data side's per_pixel_targets (below the tasks) answers as each task's per_pixel declaration does."""
+    from vislab.data_info import per_pixel_targets
+    from vislab.tasks import TASKS
+
+    assert {name: per_pixel_targets(name) for name in TASKS} == {name: task.per_pixel for name, task in TASKS.items()}
+    assert sorted(name for name, task in TASKS.items() if task.per_pixel) == ["panoptic", "segmentation"]

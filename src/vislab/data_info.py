@@ -10,6 +10,16 @@ from dataclasses import dataclass
 from typing import Optional
 
 
+PER_PIXEL_TASKS = ("segmentation", "panoptic")  # DataInfo.task values whose targets are maps [H, W]
+
+
+def per_pixel_targets(task: str) -> bool:
+    """Whether data of ``task`` (DataInfo.task) has a target per pixel rather than a class per image: the data
+    side of the tasks' ``per_pixel`` declaration, for code below the tasks (tests/test_feature_rules.py holds
+    the two to agreement)."""
+    return task in PER_PIXEL_TASKS
+
+
 @dataclass
 class DataInfo:
     """Facts about the data that models, tasks and the loop depend on, and nothing else.

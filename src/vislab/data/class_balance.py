@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..data_info import per_pixel_targets
 from .sampling import EpochBatchSampler
 from .seeding import mix_seed
 
@@ -29,7 +30,7 @@ def class_labels(dataset: Dataset, kind: str) -> Optional[list[int]]:
     from .folder import FolderDataset
     from .labeled import Subset
 
-    if kind in ("segmentation", "panoptic"):
+    if per_pixel_targets(kind):
         return None
     if isinstance(dataset, Subset):
         base = class_labels(dataset.base, kind)

@@ -10,6 +10,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ...config import Config
+from ...data_info import per_pixel_targets
 from ..images import prefetched, unreadable_errors
 from .duplicates import Pair, duplicate_pairs
 from .images import Facts, facts, histogram, need_imagehash, odd_values, quality_issues
@@ -95,7 +96,7 @@ def check_data(cfg: Config, progress: Optional[Progress] = None) -> DataCheck:
     splits = {split: split_report(src, split, items, found, errors) for split, items in src.splits.items()}
     pairs = duplicate_pairs([(split, name, f) for (split, name), f in found.items()])
     masks = None
-    if src.task in ("segmentation", "panoptic"):
+    if per_pixel_targets(src.task):
         sizes = {key: found[key].size if key in found else None for key in ((s, it.name) for s, it in everything)}
         masks = check_masks(src, sizes)
     return DataCheck(src, splits, pairs, masks)

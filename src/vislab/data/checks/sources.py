@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ...config import Config, DataConfig
+from ...data_info import per_pixel_targets
 from ..segmentation import relative_names
 
 SPLITS = ("train", "val", "test")
@@ -186,7 +187,7 @@ def _built_item(dataset: Any, index: int, name: str, task: str) -> Item:
     def sample_field(key: str) -> Callable[[], np.ndarray]:
         return lambda: np.asarray(raw_sample(dataset, index)[key])
 
-    if task in ("segmentation", "panoptic"):
+    if per_pixel_targets(task):
         has_instances = "instance" in getattr(dataset, "extras", {}) or getattr(dataset, "instances", None) is not None
         return Item(name, image, mask=sample_field("target"), mask_name=name,
                     instances=sample_field("instance") if has_instances else None)
