@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchmetrics import Metric
 
 from .atomic import atomic_write_text
 from .errors import VislabError
+from .metric import Metric
 
 BINS = 15  # equal-width confidence bins, as Guo et al. and torchmetrics' MulticlassCalibrationError use
 CALIBRATION_FILE = "calibration.json"
@@ -74,10 +74,8 @@ class CalibrationError(Metric):
     """The ``ece`` run metric: expected calibration error of probabilities [B, K] against class ids [B], over
     the bins of bin_sums, from per-bin sums (summed over processes)."""
 
-    full_state_update = False
-
-    def __init__(self, bins: int = BINS, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, bins: int = BINS) -> None:
+        super().__init__()
         self.bins = bins
         for name in ("count", "confidence", "correct"):
             self.add_state(name, torch.zeros(bins, dtype=torch.float64), dist_reduce_fx="sum")
@@ -86,7 +84,7 @@ class CalibrationError(Metric):
         for state, value in zip(("count", "confidence", "correct"), bin_sums(probs, target, self.bins)):
             setattr(self, state, getattr(self, state) + value)
 
-    def compute(self) -> torch.Tensor:
+    def value(self) -> torch.Tensor:
         return torch.tensor(ReliabilityBins.from_sums(self.count, self.confidence, self.correct).ece)
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class Metrics(Protocol):
-    """An accumulator over batches; torchmetrics-backed ones reduce across processes in ``compute``."""
+    """An accumulator over batches; ``compute`` reduces over processes (vislab.metric.Metric)."""
 
     def update(self, outputs: Any, batch: dict) -> None: ...
 

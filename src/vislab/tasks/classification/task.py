@@ -15,7 +15,7 @@ from ...data.bundle import DataBundle, DataInfo
 from ...data.class_balance import loss_weights
 from ...tta import describe, mean_outputs
 from ..base import Task
-from ..torch_metrics import TorchMetrics, hard_labels
+from ..metrics import MetricSet, hard_labels
 from .artifacts import Samples, keep_mistakes, write_classification_report
 from .metrics import class_probabilities, classification_metrics
 
@@ -50,8 +50,8 @@ class ClassificationTask(Task):
         weight = self.class_weights.to(outputs.device) if self.class_weights is not None else None
         return F.cross_entropy(outputs, batch["target"], weight=weight, label_smoothing=self.label_smoothing)
 
-    def metrics(self, train: bool = False) -> TorchMetrics:
-        return TorchMetrics(classification_metrics(self.num_classes, train), inputs=class_probabilities)
+    def metrics(self, train: bool = False) -> MetricSet:
+        return MetricSet(classification_metrics(self.num_classes, train), inputs=class_probabilities)
 
     def predict(self, model: torch.nn.Module, batch: dict) -> Any:
         """The outputs for an evaluation batch, averaged with those of the mirrored images under ``eval.tta.flip``."""

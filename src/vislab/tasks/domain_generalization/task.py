@@ -20,7 +20,6 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 import torch.nn.functional as F
-from torchmetrics.classification import MulticlassAccuracy
 
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
@@ -28,7 +27,8 @@ from ...data.domains import DomainBatchSampler, domain_labels, held_out_domain
 from ...errors import VislabError
 from ...models.domain_generalization import with_domains
 from ..classification import ClassificationTask, classification_metrics
-from ..torch_metrics import TorchMetrics, hard_labels
+from ..classification.metrics import Accuracy
+from ..metrics import MetricSet, hard_labels
 from .artifacts import write_domain_table
 from .metrics import AccuracyPerDomain, DomainHeadMetrics, MeanAveragePrecision, MetricGroup, class_inputs, per_domain_inputs
 
@@ -92,15 +92,15 @@ class DomainGeneralizationTask(ClassificationTask):
         classes = classification_metrics(self.num_classes, train)
         if not train:
             classes["map"] = MeanAveragePrecision(self.num_classes)
-        parts = [TorchMetrics(classes, inputs=class_inputs)]
+        parts = [MetricSet(classes, inputs=class_inputs)]
         if self.domain_head:
             n = len(self.domain_names)
-            domain = {"domain_acc": MulticlassAccuracy(n, average="micro")}
+            domain = {"domain_acc": Accuracy()}
             if not train:
                 domain["domain_map"] = MeanAveragePrecision(n)
             parts.append(DomainHeadMetrics(domain, self.trained))
         if not train:
-            parts.append(TorchMetrics({"per_domain": AccuracyPerDomain(self.domain_names)}, inputs=per_domain_inputs))
+            parts.append(MetricSet({"per_domain": AccuracyPerDomain(self.domain_names)}, inputs=per_domain_inputs))
         return MetricGroup(parts)
 
     def train_sampler(self, bundle: DataBundle) -> Optional[Callable[..., Any]]:

@@ -6,9 +6,9 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
-from torchmetrics import Metric
 
-from ..torch_metrics import TorchMetrics
+from ...metric import Metric
+from ..metrics import MetricSet
 from ..segmentation import ConfusionMatrix, labels, metric_name, scores
 
 if TYPE_CHECKING:
@@ -89,8 +89,6 @@ def split_counts(pred_classes: torch.Tensor, pred_instances: torch.Tensor, true_
 class SplitThings(Metric):
     """split_counts [2] accumulated over images, summed across processes."""
 
-    full_state_update = False
-
     def __init__(self, things: torch.Tensor) -> None:
         super().__init__()
         self.things = things
@@ -100,14 +98,12 @@ class SplitThings(Metric):
                true_instances: torch.Tensor) -> None:
         self.counts += split_counts(pred_classes, pred_instances, true_classes, true_instances, self.things)
 
-    def compute(self) -> torch.Tensor:
+    def value(self) -> torch.Tensor:
         return self.counts
 
 
 class PanopticQuality(Metric):
     """Panoptic-quality counts [4, K] accumulated over images, summed across processes."""
-
-    full_state_update = False
 
     def __init__(self, num_classes: int, ignore_index: int) -> None:
         super().__init__()
@@ -119,11 +115,11 @@ class PanopticQuality(Metric):
         """One image's maps [H, W]."""
         self.counts += pq_counts(pred_classes, pred_instances, true_classes, true_instances, self.num_classes, self.ignore_index)
 
-    def compute(self) -> torch.Tensor:
+    def value(self) -> torch.Tensor:
         return self.counts
 
 
-class PanopticMetrics(TorchMetrics):
+class PanopticMetrics(MetricSet):
     """miou and pixel_acc of the semantic head, and pq, sq, rq, over all classes, over the thing classes
     (pq_things...) and over the stuff classes (pq_stuff...), per class (iou_, pq_, sq_, rq_<class>) too;
     ``things_split``: the share of true thing instances split into several predicted ones (split_counts)."""
@@ -137,13 +133,11 @@ class PanopticMetrics(TorchMetrics):
         self.task = task
 
     def update(self, outputs: dict, batch: dict) -> None:
-        if self.device != outputs["out"].device:
-            self.device = outputs["out"].device
-            self.collection.to(self.device)
-        self.collection["confusion"].update(labels(outputs["out"]), batch["target"])
+        self.follow(outputs["out"].device)
+        self.metrics["confusion"].update(labels(outputs["out"]), batch["target"])
         for pred, truth in self.task.image_pairs(outputs, batch):
-            self.collection["panoptic"].update(*pred, *truth)
-            self.collection["split"].update(*pred, *truth)
+            self.metrics["panoptic"].update(*pred, *truth)
+            self.metrics["split"].update(*pred, *truth)
 
     def summarize(self, values: dict[str, torch.Tensor]) -> dict[str, float]:
         s, p = scores(values["confusion"]), pq_scores(values["panoptic"], self.task.things.tolist())

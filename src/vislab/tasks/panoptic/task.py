@@ -25,7 +25,7 @@ from ...data.bundle import DataBundle, DataInfo
 from ...data.panoptic import panoptic_targets, thing_pixels
 from ...errors import VislabError
 from ...viz import save_png
-from ..torch_metrics import TorchMetrics
+from ..metrics import MetricSet
 from ..segmentation import SegmentationTask, image_sizes, labels
 from .artifacts import panoptic_colors, write_pq_tables
 from .coco import PanopticExport
@@ -63,7 +63,7 @@ class PanopticTask(SegmentationTask):
         offset = ((outputs["offset"].float() - t.offset).abs() * t.offset_weight).sum() / t.offset_weight.sum().clamp_min(1)
         return semantic + self.loss_cfg.center_weight * center + self.loss_cfg.offset_weight * offset
 
-    def metrics(self, train: bool = False) -> TorchMetrics:
+    def metrics(self, train: bool = False) -> MetricSet:
         if train:  # grouping instances every training step would cost more than it tells
             return super().metrics(train=True)
         return PanopticMetrics(self)

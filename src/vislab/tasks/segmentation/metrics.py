@@ -7,9 +7,9 @@ import re
 from typing import Any, Sequence
 
 import torch
-from torchmetrics import Metric
 
-from ..torch_metrics import TorchMetrics
+from ...metric import Metric
+from ..metrics import MetricSet
 
 
 TRAIN_PIXEL_STRIDE = 4  # training metrics count every 4th pixel row and column (see SegmentationMetrics)
@@ -60,8 +60,6 @@ def metric_name(class_name: str) -> str:
 class ConfusionMatrix(Metric):
     """A confusion matrix accumulated over batches, summed across processes."""
 
-    full_state_update = False
-
     def __init__(self, num_classes: int, ignore_index: int) -> None:
         super().__init__()
         self.num_classes, self.ignore_index = num_classes, ignore_index
@@ -70,11 +68,11 @@ class ConfusionMatrix(Metric):
     def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         self.matrix += confusion(pred, target, self.num_classes, self.ignore_index)
 
-    def compute(self) -> torch.Tensor:
+    def value(self) -> torch.Tensor:
         return self.matrix
 
 
-class SegmentationMetrics(TorchMetrics):
+class SegmentationMetrics(MetricSet):
     """miou and pixel_acc; for evaluation also mean_acc and iou_<class> per class.
 
     ``pixel_stride`` s > 1 counts only every s-th pixel row and column (a fixed grid, 1/s^2 of the pixels):
@@ -91,12 +89,10 @@ class SegmentationMetrics(TorchMetrics):
 
     def update(self, outputs: dict, batch: dict) -> None:
         logits, target = outputs["out"], batch["target"]
-        if self.device != logits.device:
-            self.device = logits.device
-            self.collection.to(logits.device)
+        self.follow(logits.device)
         if self.stride > 1:
             logits, target = logits[..., :: self.stride, :: self.stride], target[..., :: self.stride, :: self.stride]
-        self.collection.update(labels(logits), target)
+        self.metrics["confusion"].update(labels(logits), target)
 
     def summarize(self, raw: dict[str, torch.Tensor]) -> dict[str, float]:
         s = scores(raw["confusion"])

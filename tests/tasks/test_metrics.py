@@ -1,0 +1,134 @@
+"""vislab's own classification metrics give torchmetrics' numbers (the reference they replaced, imported here
+only) and scikit-learn's where it defines the same number; their states reduce over processes to what one
+process seeing all the data computes."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, average_precision_score, f1_score, top_k_accuracy_score
+from torchmetrics.classification import MulticlassAccuracy, MulticlassAveragePrecision, MulticlassF1Score
+
+from vislab.calibration import CalibrationError
+from vislab.tasks.classification.metrics import Accuracy, BalancedAccuracy, MacroF1
+from vislab.tasks.domain_generalization import MeanAveragePrecision
+
+C = 7
+
+
+def ours() -> dict:
+    return {"acc": Accuracy(), "top5": Accuracy(top_k=5), "balanced_acc": BalancedAccuracy(C), "macro_f1": MacroF1(C),
+            "map": MeanAveragePrecision(C)}
+
+
+def reference() -> dict:
+    return {"acc": MulticlassAccuracy(C, average="micro"), "top5": MulticlassAccuracy(C, top_k=5, average="micro"),
+            "balanced_acc": MulticlassAccuracy(C, average="macro"), "macro_f1": MulticlassF1Score(C, average="macro"),
+            "map": MulticlassAveragePrecision(C, average="macro", thresholds=None)}
+
+
+def probabilities(n: int, generator: torch.Generator) -> torch.Tensor:
+    return torch.randn(n, C, generator=generator).mul(2).softmax(1)
+
+
+def cases() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(probabilities [N, C], class ids [N]) that a run can meet."""
+    g = torch.Generator().manual_seed(0)
+    random = probabilities(90, g), torch.randint(0, C, (90,), generator=g)
+    absent = probabilities(60, g), torch.randint(0, 4, (60,), generator=g)  # classes 4-6 never occur (yet predicted)
+    tied = torch.randint(0, 3, (80, C), generator=g).float()  # few distinct scores: ties in the top-k and the ranking
+    ties = tied / tied.sum(1, keepdim=True).clamp_min(1), torch.randint(0, C, (80,), generator=g)
+    single_p = probabilities(40, g)
+    single = single_p, torch.full((40,), 3)
+    target = torch.randint(0, C, (50,), generator=g)
+    wrong = torch.nn.functional.one_hot((target + 1) % C, C).float() * 0.9 + 0.1 / C, target  # every answer wrong
+    return {"random": random, "absent classes": absent, "ties": ties, "a single class": single, "all wrong": wrong}
+
+
+@pytest.mark.parametrize("case", list(cases()))
+def test_metrics_give_torchmetrics_numbers_over_several_updates(case):
+    probs, target = cases()[case]
+    mine, theirs = ours(), reference()
+    for part in torch.tensor_split(torch.arange(len(target)), [7, 31]):  # three uneven batches
+        for name in mine:
+            mine[name].update(probs[part], target[part])
+            theirs[name].update(probs[part], target[part])
+    with warnings.catch_warnings():  # torchmetrics' about classes without samples
+        warnings.simplefilter("ignore", UserWarning)
+        expected = {name: float(m.compute()) for name, m in theirs.items()}
+    assert {name: float(m.compute()) for name, m in mine.items()} == expected  # bit for bit
+
+
+@pytest.mark.parametrize("case", ["random", "absent classes"])  # no ties: scikit-learn breaks top-k ties its own way
+def test_metrics_give_scikit_learns_numbers(case):
+    probs, target = cases()[case]
+    mine = ours()
+    for name, m in mine.items():
+        m.update(probs[:20], target[:20])
+        m.update(probs[20:], target[20:])
+    p, t = probs.double().numpy(), target.numpy()
+    present = np.unique(t)
+    assert float(mine["acc"].compute()) == pytest.approx(accuracy_score(t, p.argmax(1)), abs=1e-6)
+    assert float(mine["top5"].compute()) == pytest.approx(top_k_accuracy_score(t, p, k=5, labels=range(C)), abs=1e-6)
+    assert float(mine["macro_f1"].compute()) == pytest.approx(f1_score(t, p.argmax(1), average="macro", zero_division=0), abs=1e-6)
+    per_class_ap = average_precision_score(np.eye(C)[t][:, present], p[:, present], average=None)
+    assert float(mine["map"].compute()) == pytest.approx(per_class_ap.mean(), abs=1e-6)
+    # balanced accuracy averages the recalls of the classes in the targets or the predictions (torchmetrics' macro)
+    pred = p.argmax(1)
+    seen = np.union1d(present, np.unique(pred))
+    recalls = [(pred[t == c] == c).mean() if (t == c).any() else 0.0 for c in seen]
+    assert float(mine["balanced_acc"].compute()) == pytest.approx(np.mean(recalls), abs=1e-6)
+
+
+def test_map_of_a_split_holding_class_0_only_leaves_the_other_classes_out():
+    """torchmetrics took "every target is class 0" for "no class has positives" and scored classes 1.. at 0:
+    a split of one domain (the first) got a domain mAP of 1/D for a perfect head."""
+    probs = torch.tensor([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.6, 0.3, 0.1]])
+    metric = MeanAveragePrecision(3)
+    metric.update(probs, torch.zeros(3, dtype=torch.long))
+    assert float(metric.compute()) == 1.0
+
+
+def test_states_resume_from_a_state_dict_as_if_never_stopped():
+    probs, target = cases()["random"]
+    whole, first, resumed = ours(), ours(), ours()
+    for name in whole:
+        whole[name].update(probs, target)
+        first[name].update(probs[:40], target[:40])
+        resumed[name].load_state_dict(first[name].state_dict())
+        resumed[name].update(probs[40:], target[40:])
+        assert float(resumed[name].compute()) == float(whole[name].compute())
+        resumed[name].reset()
+        assert torch.isnan(resumed[name].compute()) if name == "map" else float(resumed[name].compute()) == 0.0
+
+
+def _feed_share(rank: int, folder) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{folder / 'rendezvous'}", rank=rank, world_size=2)
+    probs, target = cases()["random"]
+    share = slice(0, 33) if rank == 0 else slice(33, None)  # shares of different lengths: "cat" states pad
+    metrics = {**ours(), "ece": CalibrationError()}
+    for m in metrics.values():
+        m.update(probs[share], target[share])
+    results = {name: (float(m.compute()), float(m.value())) for name, m in metrics.items()}
+    torch.save(results, folder / f"{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_processes_reduce_sum_and_cat_states_to_the_values_of_one_process_seeing_all(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_feed_share, args=(tmp_path,), nprocs=2)
+    probs, target = cases()["random"]
+    alone, first = {**ours(), "ece": CalibrationError()}, {**ours(), "ece": CalibrationError()}
+    for name in alone:
+        alone[name].update(probs, target)
+        first[name].update(probs[:33], target[:33])
+    results = [torch.load(tmp_path / f"{rank}.pt") for rank in (0, 1)]
+    for name in alone:
+        assert results[0][name][0] == results[1][name][0] == pytest.approx(float(alone[name].compute()), abs=1e-6), name
+        assert results[0][name][1] == float(first[name].compute()), name  # value(): this process's own, after compute()
