@@ -115,6 +115,10 @@ def _feed_share(rank: int, folder) -> None:
     for m in metrics.values():
         m.update(probs[share], target[share])
     results = {name: (float(m.compute()), float(m.value())) for name, m in metrics.items()}
+    fed_on_one = MeanAveragePrecision(C)  # a process fed nothing (no trained domain in its share) still takes part
+    if rank == 0:
+        fed_on_one.update(probs[share], target[share])
+    results["map fed on rank 0 only"] = float(fed_on_one.compute())
     torch.save(results, folder / f"{rank}.pt")
     dist.destroy_process_group()
 
@@ -132,3 +136,4 @@ def test_processes_reduce_sum_and_cat_states_to_the_values_of_one_process_seeing
     for name in alone:
         assert results[0][name][0] == results[1][name][0] == pytest.approx(float(alone[name].compute()), abs=1e-6), name
         assert results[0][name][1] == float(first[name].compute()), name  # value(): this process's own, after compute()
+    assert results[0]["map fed on rank 0 only"] == results[1]["map fed on rank 0 only"] == float(first["map"].compute())
