@@ -137,3 +137,18 @@ def test_processes_reduce_sum_and_cat_states_to_the_values_of_one_process_seeing
         assert results[0][name][0] == results[1][name][0] == pytest.approx(float(alone[name].compute()), abs=1e-6), name
         assert results[0][name][1] == float(first[name].compute()), name  # value(): this process's own, after compute()
     assert results[0]["map fed on rank 0 only"] == results[1]["map fed on rank 0 only"] == float(first["map"].compute())
+
+
+def test_a_mid_epoch_checkpoint_of_torchmetrics_days_resumes_its_accuracy():
+    """A checkpoint taken mid-epoch before vislab kept its own metrics holds torchmetrics' tp, fp, tn, fn."""
+    from vislab.tasks.metrics import MetricSet
+
+    probs, target = cases()["random"]
+    old = MulticlassAccuracy(C, average="micro")
+    old.update(probs[:40], target[:40])
+    resumed = MetricSet({"acc": Accuracy()})
+    resumed.load_state_dict({f"acc.{k}": v for k, v in old.metric_state.items()})
+    resumed.update(probs[40:], {"target": target[40:]})
+    whole = Accuracy()
+    whole.update(probs, target)
+    assert resumed.compute() == {"acc": float(whole.compute())}
