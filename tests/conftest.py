@@ -20,16 +20,46 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 TINY = {"train.epochs": 1, "train.progress": False}
 
 
+# The longest work first, so that no worker is left with a long journey while the others idle at the end: the
+# journeys (one class, one training its steps share, each), then the recipe and combination matrices (each case a
+# unit of its own, see pytest_xdist_make_scheduler), then the rest in the order collected.
+FIRST = ("tests/journeys/test_", "tests/journeys/test_recipes.py", "tests/journeys/test_combinations.py")
+ONE_BY_ONE = FIRST[1:]  # subprocess matrices: their cases share no fixture, so any worker may take any case
+
+
+def _order(item: pytest.Item) -> int:
+    if item.nodeid.startswith(ONE_BY_ONE):
+        return 1
+    return 0 if item.nodeid.startswith(FIRST[0]) else 2
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``cuda`` need a CUDA device; elsewhere they are skipped with that reason."""
+    """The longest work first (``FIRST``); tests marked ``cuda`` need a CUDA device: elsewhere they are skipped
+    with that reason."""
     import torch
 
+    items.sort(key=_order)  # stable: within each part, the order collected
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device (benchmarks/gpu_check.sh runs these on a GPU)")
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadscope`` (`make test`), but each case of the subprocess matrices a unit of work of its own:
+    by default a module's tests form one unit, and one worker would run a whole matrix alone."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.startswith(ONE_BY_ONE) else super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

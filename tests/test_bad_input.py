@@ -217,7 +217,6 @@ def test_a_full_disk_is_bad_input_and_leaves_no_run_behind(tmp_path: Path):
     assert run_dirs(runs) == []
 
 
-@pytest.mark.slow
 def test_a_disk_that_fills_up_mid_run_leaves_a_summary_no_further_than_the_checkpoint(tmp_path: Path):
     """A real small disk (a 2 MB tmpfs in a private mount namespace): epoch 1's two checkpoints fit, epoch 2's
     do not. summary.json, metrics.csv and last.pt then all say one epoch."""

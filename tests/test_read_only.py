@@ -50,7 +50,6 @@ def read_only_calls(folder: Path, calls: list[list[str]]) -> list[tuple[int, str
     return [tuple(json.loads(line)) for line in proc.stdout.splitlines()]
 
 
-@pytest.mark.slow
 def test_eval_predict_and_resume_on_a_read_only_run(tmp_path: Path):
     run = vislab.train("shapes-unet", runs_dir=tmp_path / "runs", **TINY, **{"data.num_samples": 8})
     Image.fromarray(np.full((24, 24, 3), 90, np.uint8)).save(tmp_path / "img.png")

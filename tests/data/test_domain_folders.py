@@ -78,7 +78,6 @@ def test_wrong_trees_are_bad_input(tmp_path, main, layout, message):
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
-@pytest.mark.slow
 def test_a_domain_generalization_recipe_trains_on_any_domain_folder_with_metrics_per_domain(tmp_path):
     write_domains(tmp_path / "tree")
     run = vislab.train("digits-dg", runs_dir=tmp_path / "runs", **{

@@ -76,7 +76,6 @@ def accumulated_weights(tmp_path, batch_size: int, accumulate: int) -> dict[str,
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.slow
 def test_batches_of_b_accumulated_n_times_train_as_batches_of_b_times_n(tmp_path):
     big = accumulated_weights(tmp_path, 12, 1)
     accumulated = accumulated_weights(tmp_path, 4, 3)
@@ -92,7 +91,6 @@ def ema_run(tmp_path_factory: pytest.TempPathFactory) -> vislab.Run:
         "train.epochs": 2, "data.limit": 100, "train.progress": False, "train.ema.decay": 0.8, "train.average_last": 2})
 
 
-@pytest.mark.slow
 def test_an_ema_run_reports_both_weights_and_evaluates_either(ema_run, main):
     with open(ema_run.dir / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -123,7 +121,6 @@ def test_settings_that_cannot_work_exit_2_before_any_run(args, message, main, tm
     assert not list(tmp_path.glob("runs/*/*/config.yaml"))
 
 
-@pytest.mark.slow
 def test_ema_weights_of_a_run_without_them_are_bad_input(main, tmp_path):
     plain = vislab.train("digits", runs_dir=tmp_path / "plain", **{"train.epochs": 1, "data.limit": 100, "train.progress": False})
     code, _, err = main("eval", plain.dir, "--weights", "ema")

@@ -7,11 +7,14 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from vislab.engine.checkpoint import load_checkpoint
 
 TINY = ("train.epochs=2", "train.limit_batches=4")
 
 
+@pytest.mark.slow
 def test_best_pt_holds_weights_only_and_every_verb_still_reads_it(cli, tmp_path: Path):
     done = cli("train", "--runs-dir", tmp_path, "digits", *TINY)
     assert done.returncode == 0, done.stderr

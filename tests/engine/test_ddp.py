@@ -10,7 +10,6 @@ import pytest
 from conftest import run_cli
 
 
-@pytest.mark.slow
 def test_two_processes_train_and_reduce_metrics(tmp_path: Path):
     runs = tmp_path / "runs"
     proc = run_cli(

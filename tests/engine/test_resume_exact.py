@@ -194,6 +194,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[],
         kill(proc)
 
 
+@pytest.mark.slow
 def test_killed_at_any_moment_the_resumed_run_is_bit_identical(tmp_path: Path, reference: Callable[[], Path]):
     runs = tmp_path / "runs"
     watch = Watch(runs)
@@ -233,6 +234,7 @@ def test_killed_at_any_moment_the_resumed_run_is_bit_identical(tmp_path: Path, r
     assert_identical(run, reference())
 
 
+@pytest.mark.slow
 def test_dataloader_workers_resume_bit_identical_to_the_in_memory_run(tmp_path: Path, reference: Callable[[], Path]):
     """The same images served one at a time by two worker processes train exactly as the in-memory split,
     killed mid-epoch and resumed or not."""

@@ -75,7 +75,6 @@ def train(run: Run, task: MeanTeacher, resume: bool = False) -> nn.Module:
     return model
 
 
-@pytest.mark.slow
 def test_extra_models_and_streams_are_checkpointed_and_resume_exactly(tmp_path):
     cfg = config.resolve("digits")
     full = MeanTeacher(cfg, INFO)

@@ -85,7 +85,6 @@ def test_a_real_study_queues_rounds_until_the_plan_decides(tmp_path, sgd, trials
     assert sweep.tally()["pending"] == 0 and sweep.planned() == trials
 
 
-@pytest.mark.slow
 def test_a_search_with_seeds_scores_each_trial_by_its_mean_over_seeds(main, tmp_path):
     code, out, err = main("sweep", "digits", "optim.lr=loguniform(1e-3,1e-2)", "--search", "tpe", "--trials", "1",
                           "--seeds", "2", "train.epochs=1", "data.limit=100", "--runs-dir", tmp_path / "runs", "--name", "tpe")

@@ -78,6 +78,7 @@ def test_crossval_refuses_per_pixel_work_and_folds_it_sets_before_anything_is_cr
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_killed_crossval_resumes_and_every_training_image_gets_one_out_of_fold_prediction(tmp_path: Path, cli):
     runs = tmp_path / "runs"
     args = ["crossval", "digits", "--folds", "3", "train.epochs=2", "data.limit=120", "--name", "cv", "--runs-dir", runs]

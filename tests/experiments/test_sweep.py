@@ -157,6 +157,7 @@ def test_a_killed_trial_whose_point_another_machine_also_queued_resumes_from_its
     assert [r.dir for r in find_runs(sweep_dir)] == [killed.dir]  # continued in place, not started over beside it
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_workers_and_resume_finishes_without_repeating(main, tmp_path):
     sweep_dir = tmp_path / "runs" / "sweeps" / "c"
     args = ["sweep", "digits", "optim.name=adam,sgd", "train.epochs=3", "data.limit=120", "--name", "c"]

@@ -49,7 +49,6 @@ def completed_once(trials: list, keys: tuple[str, ...]) -> Counter:
     return Counter(tuple(t.params[k] for k in keys) for t in trials if t.state.name == "COMPLETE")
 
 
-@pytest.mark.slow
 def test_two_machines_share_a_postgresql_study_and_a_killed_one_resumes(postgres_url, tmp_path: Path):
     grid = ["digits", "optim.lr=0.003,0.01", "--seeds", 2, "train.epochs=4", "data.limit=64", "train.batch_size=16",
             "--name", "pg", "--storage", postgres_url, "--resume"]

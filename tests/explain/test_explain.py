@@ -39,7 +39,6 @@ FAMILIES = {
     "smp": ({"name": "smp/Unet:resnet18"}, SEG, (64, 64)),
     "domain-generalization": ({"name": "cnn-dg", "domain_head": True}, DG, (32, 32)),
 }
-HEAVY = ("deeplabv3", "panoptic_deeplab", "torchvision-vit", "torchvision-swin", "timm-vit", "timm-swin")
 
 
 def build(keys: dict, info: DataInfo):
@@ -59,7 +58,7 @@ def test_every_registered_family_declares_the_layer_its_maps_read():
             assert torchvision_models.cam_layer(name, None)
 
 
-@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.slow) if f in HEAVY else f for f in FAMILIES])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_each_family_gives_maps_of_the_image_size(family):
     keys, info, size = FAMILIES[family]
     if keys["name"].startswith("smp/"):

@@ -22,7 +22,6 @@ def metrics_close(a: dict, b: dict) -> None:
         assert a[key] == pytest.approx(b[key], abs=1e-3, nan_ok=True), key
 
 
-@pytest.mark.slow
 def test_onnx_export_carries_preprocessing_checks_itself_and_evaluates_like_pytorch(main, digits_run, tmp_path):
     import onnx
 
@@ -52,7 +51,6 @@ def test_onnx_export_carries_preprocessing_checks_itself_and_evaluates_like_pyto
     assert np.allclose([r["probabilities"] for r in ours], [r["probabilities"] for r in theirs], atol=1e-5)
 
 
-@pytest.mark.slow
 def test_torchscript_export_with_any_batch_size(main, digits_run, tmp_path):
     out_file = tmp_path / "digits.torchscript"
     code, _, err = main("export", digits_run.dir, "--format", "torchscript", "--out", out_file, "--checkpoint", "last")
@@ -61,7 +59,6 @@ def test_torchscript_export_with_any_batch_size(main, digits_run, tmp_path):
     metrics_close(vislab.evaluate(digits_run, exported=out_file), vislab.evaluate(digits_run, checkpoint="last"))
 
 
-@pytest.mark.slow
 def test_panoptic_heads_export_with_dynamic_size_and_evaluate_like_pytorch(main, panoptic_run, digits_run, tmp_path):
     code, out, err = main("export", panoptic_run.dir, "--dynamic-batch", "--out", tmp_path / "pan.onnx")
     assert code == 0, err
@@ -158,7 +155,6 @@ def test_an_operator_onnx_lacks_is_bad_input_naming_it_and_the_model(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.slow
 def test_export_of_the_ema_weights_evaluates_as_eval_of_them(cli, ema_run, tmp_path):
     import onnx
 
@@ -177,7 +173,6 @@ def test_export_of_the_ema_weights_evaluates_as_eval_of_them(cli, ema_run, tmp_p
     assert measured["raw"]["val_loss"] != pytest.approx(measured["ema"]["val_loss"], abs=1e-3)  # other weights
 
 
-@pytest.mark.slow
 def test_onnx_files_have_the_opset_the_help_states(cli, digits_run, tmp_path):
     import re
 

@@ -37,7 +37,6 @@ def save_pngs(samples: list[dict], folder: Path) -> list[Path]:
     return paths
 
 
-@pytest.mark.slow
 def test_classification_predict_matches_eval_on_validation_images(main, digits_run, tmp_path):
     logits, samples = eval_outputs(digits_run)
     probs = torch.cat(logits).softmax(1)
@@ -50,7 +49,6 @@ def test_classification_predict_matches_eval_on_validation_images(main, digits_r
     assert np.allclose([float(r["prob_1"]) for r in rows], probs.max(1).values.numpy(), atol=1e-6)
 
 
-@pytest.mark.slow
 def test_segmentation_predict_matches_eval_on_validation_images(main, panoptic_run, tmp_path):
     logits, samples = eval_outputs(panoptic_run)
     classes = torch.cat(logits).max(1).indices

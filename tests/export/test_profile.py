@@ -23,7 +23,6 @@ def test_flops_and_activation_memory_have_their_textbook_values():
     assert activation_bytes(mlp, torch.zeros(1, 16)) == (16 + 32) * 4
 
 
-@pytest.mark.slow
 def test_profile_of_a_run_counts_its_parameters_and_times_both_engines(main, digits_run):
     code, out, err = main("profile", digits_run.dir, "--batch", 2, "--format", "json")
     assert code == 0, err
@@ -37,7 +36,6 @@ def test_profile_of_a_run_counts_its_parameters_and_times_both_engines(main, dig
         assert all(t["latency_ms"] > 0 and t["images_per_s"] > 0 for t in result[engine].values())
 
 
-@pytest.mark.slow
 def test_profile_of_a_run_at_another_size(main, panoptic_run):
     code, out, err = main("profile", panoptic_run.dir, "data.image_size=[96,96]", "--eager-only", "--format", "json")
     assert code == 0, err
@@ -53,7 +51,6 @@ def test_profile_of_a_recipe_and_bad_batch(main):
     assert code == 2 and "--batch is the larger batch timed beside batch 1" in err
 
 
-@pytest.mark.slow
 def test_profile_of_a_recipe_at_another_size_plans_threads_as_train_does(cli, monkeypatch):
     import os
     import subprocess

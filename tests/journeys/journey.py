@@ -22,7 +22,6 @@ class Journey:
     """What a subclass sets: the recipe and its overrides, the one setting the second run changes, and what a
     user then expects to see."""
 
-    pytestmark = pytest.mark.slow
     recipe: ClassVar[str]
     overrides: ClassVar[tuple[str, ...]] = SHORT
     change: ClassVar[str] = "optim.lr=0.01"  # the second run's one difference

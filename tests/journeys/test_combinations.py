@@ -77,17 +77,13 @@ def case_id(case: dict[str, str]) -> str:
     return "-".join(f"{k}={v}" for k, v in case.items())
 
 
-def marked(case: dict[str, str]) -> object:
-    return pytest.param(case, marks=[pytest.mark.slow], id=case_id(case))
-
-
 def test_every_pair_of_values_is_covered() -> None:
     for (a, b) in itertools.combinations(FACTORS, 2):
         seen = {(case[a], case[b]) for case in CASES}
         assert seen == set(itertools.product(FACTORS[a], FACTORS[b])), (a, b)
 
 
-@pytest.mark.parametrize("case", [marked(case) for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case_id(case) for case in CASES])
 def test_combination_trains_or_is_refused_in_one_line(case: dict[str, str], tmp_path: Path) -> None:
     recipe, *args = [arg for name, value in case.items() for arg in FACTORS[name][value]]
     proc = run_cli("train", recipe, *SMOKE, *args, timeout=300)

@@ -42,10 +42,9 @@ def build(keys: dict, info: DataInfo):
     return models.build(cfg.model, info)
 
 
-HEAVY = ("panoptic_deeplab", "deeplabv3")  # ResNet-50 backbones: seconds each
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in HEAVY else c for c in CASES])
+@pytest.mark.parametrize("case", CASES)
 def test_each_family_states_its_heads_stride_and_backbone_and_keeps_them(case):
     keys, info, heads, stride, backbone = CASES[case]
     if keys["name"].startswith("smp/"):

@@ -114,7 +114,6 @@ def test_a_run_keeps_per_image_pq_tallies_that_give_its_pq(shapes_run):
     assert pq == pytest.approx(best["val_pq"], abs=1e-6, nan_ok=True)
 
 
-@pytest.mark.slow
 def test_a_finished_run_is_regrouped_and_exported_for_panopticapi(shapes_run, tmp_path, main):
     import sys
     from pathlib import Path

@@ -72,7 +72,6 @@ def test_a_run_keeps_per_image_intersections_and_unions_that_give_its_miou(shape
     assert miou == pytest.approx(best["val_miou"], abs=1e-6)
 
 
-@pytest.mark.slow
 def test_eval_with_tta_records_it_and_averages_flips_and_scales(shapes_run, main):
     code, out, err = main("eval", shapes_run.dir, "eval.tta.flip=true", "eval.tta.scales=[0.75,1.0,1.25]")
     assert code == 0, err

@@ -20,7 +20,6 @@ def only_run(runs: Path, recipe: str) -> Path:
     return run
 
 
-@pytest.mark.slow
 def test_fixmatch_keeps_one_labeled_split_across_training_seeds_and_per_image_records(main, tmp_path: Path) -> None:
     for seed in (0, 1):
         code, _, err = main("train", "digits-fixmatch", *TINY, f"train.seed={seed}", "--name", f"s{seed}")
@@ -36,7 +35,6 @@ def test_fixmatch_keeps_one_labeled_split_across_training_seeds_and_per_image_re
     assert {p.name for p in (runs[0] / "records").iterdir()} == {"val.npz", "test.npz"}
 
 
-@pytest.mark.slow
 def test_segmentation_mean_teacher_trains(main, tmp_path: Path) -> None:
     small = ["data.num_samples=40", "data.image_size=[32,32]", "train.batch_size=4"]
     code, _, err = main("train", "shapes-fixmatch", *TINY, *small, "semisup.method=mean_teacher")
@@ -61,7 +59,6 @@ def test_distillation_from_a_finished_run_and_an_incompatible_one(main, tmp_path
     assert not (tmp_path / "runs" / "mnist-cnn").exists() or not list((tmp_path / "runs" / "mnist-cnn").rglob("config.yaml"))
 
 
-@pytest.mark.slow
 def test_selftrain_chains_a_teacher_and_a_student(main, tmp_path: Path) -> None:
     recipe = tmp_path / "noisy.yaml"
     recipe.write_text(yaml.safe_dump({

@@ -22,7 +22,6 @@ from vislab.inference import restore
 from vislab.voting import member_outputs
 
 
-pytestmark = pytest.mark.slow  # the run-based tests train a digits run; the hand-value ones are instant
 
 
 @pytest.fixture(scope="module")
