@@ -1,4 +1,4 @@
-"""Mistakes in arguments and config are answered before torch, torchvision, lightning or optuna are imported
+"""Mistakes in arguments and config are answered before torch, torchvision, Lightning Fabric or optuna are imported
 and before anything is created; output piped into a reader that stops early ends quietly.
 
 Each case runs in a fresh interpreter (this one has torch loaded already) that reports which heavy modules
@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "torchvision", "lightning", "optuna")
+HEAVY = ("torch", "torchvision", "lightning_fabric", "optuna")
 
 CALLS = """
 import contextlib, io, json, sys

@@ -184,7 +184,7 @@ import sys
 
 class NoTorch:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "torchvision", "lightning"):
+        if name.split(".")[0] in ("torch", "torchvision", "lightning_fabric"):
             raise ImportError(f"{name} imported before the arguments were checked")
 
 sys.meta_path.insert(0, NoTorch())

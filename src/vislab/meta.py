@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 
 def versions() -> dict[str, str]:
-    import lightning
+    import lightning_fabric
     import torch
     import torchvision
 
@@ -21,7 +21,7 @@ def versions() -> dict[str, str]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
-        "lightning": lightning.__version__,
+        "lightning_fabric": lightning_fabric.__version__,
         "vislab": __version__,
     }
 

@@ -14,7 +14,7 @@ from ..threads import ThreadPlanner, usable_cores
 
 def make_fabric(cfg: TrainConfig) -> Any:
     """A Fabric for the config, or bad input naming the setting that cannot be honoured here."""
-    from lightning.fabric import Fabric
+    from lightning_fabric import Fabric
 
     if cfg.accelerator in ("cuda", "gpu") and not torch.cuda.is_available():
         raise VislabError(f"train.accelerator={cfg.accelerator} but no CUDA device is visible; use train.accelerator=cpu")

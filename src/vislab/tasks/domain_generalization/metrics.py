@@ -15,7 +15,8 @@ from ..metrics import MetricSet, hard_labels
 def average_precision(scores: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
     """Exact average precision of scores [N] against bool ``positive`` [N] (at least one): the sum over the
     distinct scores, highest first, of precision times the recall gained, ties taken together. As
-    torchmetrics' binary curve computes it, operation for operation (tests/tasks/test_metrics.py)."""
+    torchmetrics' binary curve computes it, operation for operation; tests/tasks/test_metrics.py holds it to
+    scikit-learn's average_precision_score."""
     order = torch.argsort(scores, descending=True)
     scores, positive = scores[order], positive[order]
     last_of_ties = F.pad(torch.where(scores[1:] - scores[:-1])[0], [0, 1], value=len(scores) - 1)
