@@ -183,3 +183,26 @@ def write_coco_panoptic(root: Path, layout: str = "coco", train: int = 3, val: i
         for key in ("json", "masks", "images"):
             overrides[f"data.coco_panoptic.{split}_{key}"] = spec[key].format(**fmt)
     return overrides
+
+
+def write_shapes_pairs(folder: Path, n: int, size: tuple[int, int] = (32, 32), swapped: Iterable[int] = (),
+                       erased: Iterable[int] = ()) -> list[str]:
+    """folder/{images,masks}/NNN.png: ``n`` scenes of vislab's shapes (PNG images, grayscale masks of classes
+    0-3), each scene in ``swapped`` with its largest shape given the next shape class in its mask, each in
+    ``erased`` with its largest shape left out of its mask (background). Returns the mislabeled images'
+    names relative to ``folder`` (images/NNN.png)."""
+    from vislab.data.shapes import render
+
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "masks").mkdir(parents=True, exist_ok=True)
+    swapped, erased = set(swapped), set(erased)
+    for i in range(n):
+        image, classes, instances = render(1000 + i, size)
+        shape = instances == np.bincount(instances[instances > 0]).argmax() if instances.any() else instances > 0
+        if i in swapped:
+            classes[shape] = classes[shape] % 3 + 1  # circle -> rectangle -> triangle -> circle
+        if i in erased:
+            classes[shape] = 0
+        Image.fromarray(image.transpose(1, 2, 0)).save(folder / "images" / f"{i:03d}.png")
+        Image.fromarray(classes).save(folder / "masks" / f"{i:03d}.png")
+    return [f"images/{i:03d}.png" for i in sorted(swapped | erased)]

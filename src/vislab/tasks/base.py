@@ -198,6 +198,11 @@ class Task:
         predictor.ClassPredictor ranks them)."""
         raise VislabError(f"{self.name} runs have no class logits to vote with")
 
+    def pixel_logits(self, outputs: Any) -> torch.Tensor:
+        """The per-pixel class logits [B, K, H, W] among a model's outputs, for per-pixel tasks (crossval's
+        out-of-fold predictions read them)."""
+        raise VislabError(f"{self.name} runs have no per-pixel class logits")
+
     def eval_settings(self) -> dict:
         """How evaluation ran beyond the checkpoint (test-time augmentation, post-processing), as the eval JSON
         records it."""

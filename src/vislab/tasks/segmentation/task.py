@@ -94,6 +94,10 @@ class SegmentationTask(Task):
         inter = matrices.diagonal(dim1=1, dim2=2)
         return {"index": batch["index"], "intersection": inter, "union": matrices.sum(1) + matrices.sum(2) - inter}
 
+    def pixel_logits(self, outputs: dict) -> torch.Tensor:
+        """The main head's logits [B, K, H, W] (panoptic's center and offset heads beside them are left out)."""
+        return outputs["out"]
+
     def metrics(self, train: bool = False) -> SegmentationMetrics:
         return SegmentationMetrics(self.num_classes, self.ignore_index, self.class_names, per_class=not train,
                                    pixel_stride=TRAIN_PIXEL_STRIDE if train else 1)
