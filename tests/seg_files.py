@@ -185,24 +185,28 @@ def write_coco_panoptic(root: Path, layout: str = "coco", train: int = 3, val: i
     return overrides
 
 
+SHAPE_TINTS = np.array([[0, 0, 0], [230, 40, 40], [40, 200, 40], [40, 60, 230]])  # circle red, rectangle green, triangle blue
+
+
 def write_shapes_pairs(folder: Path, n: int, size: tuple[int, int] = (32, 32), swapped: Iterable[int] = (),
-                       erased: Iterable[int] = ()) -> list[str]:
-    """folder/{images,masks}/NNN.png: ``n`` scenes of vislab's shapes (PNG images, grayscale masks of classes
-    0-3), each scene in ``swapped`` with its largest shape given the next shape class in its mask, each in
-    ``erased`` with its largest shape left out of its mask (background). Returns the mislabeled images'
-    names relative to ``folder`` (images/NNN.png)."""
+                       first: int = 0) -> list[str]:
+    """folder/{images,masks}/NNN.png: ``n`` scenes of vislab's shapes from scene ``first`` on (PNG images,
+    grayscale masks of classes 0-3), each shape tinted by its class (SHAPE_TINTS) so that a model trained for
+    seconds tells the classes apart; each scene in ``swapped`` with its largest shape given the next shape
+    class in its mask. Returns the mislabeled images' names relative to ``folder`` (images/NNN.png)."""
     from vislab.data.shapes import render
 
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "masks").mkdir(parents=True, exist_ok=True)
-    swapped, erased = set(swapped), set(erased)
+    swapped = set(swapped)
     for i in range(n):
-        image, classes, instances = render(1000 + i, size)
-        shape = instances == np.bincount(instances[instances > 0]).argmax() if instances.any() else instances > 0
+        image, classes, instances = render(1000 + first + i, size)
+        image = image.transpose(1, 2, 0).astype(np.int64)
+        shapes = classes > 0
+        image[shapes] = (image[shapes] + 2 * SHAPE_TINTS[classes[shapes]]) // 3
         if i in swapped:
-            classes[shape] = classes[shape] % 3 + 1  # circle -> rectangle -> triangle -> circle
-        if i in erased:
-            classes[shape] = 0
-        Image.fromarray(image.transpose(1, 2, 0)).save(folder / "images" / f"{i:03d}.png")
+            largest = instances == np.bincount(instances[instances > 0]).argmax()
+            classes[largest] = classes[largest] % 3 + 1  # circle -> rectangle -> triangle -> circle
+        Image.fromarray(image.astype(np.uint8)).save(folder / "images" / f"{i:03d}.png")
         Image.fromarray(classes).save(folder / "masks" / f"{i:03d}.png")
-    return [f"images/{i:03d}.png" for i in sorted(swapped | erased)]
+    return [f"images/{i:03d}.png" for i in sorted(swapped)]

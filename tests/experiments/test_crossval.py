@@ -20,7 +20,7 @@ from vislab.config import resolve
 from vislab.data import build
 from vislab.data.folds import fold_of
 from vislab.errors import VislabError
-from vislab.experiments.crossval import check_per_image, crossval
+from vislab.experiments.crossval import crossval
 from vislab.experiments.sweep import default_storage, open_sweep, resume_command
 
 
@@ -66,9 +66,7 @@ def test_exclude_leaves_listed_training_images_out_and_refuses_names_not_in_the_
         build(cfg.data, cfg.aug)
 
 
-def test_crossval_refuses_per_pixel_work_and_folds_it_sets_before_anything_is_created(tmp_path: Path):
-    with pytest.raises(VislabError, match="segmentation is per-pixel work"):
-        check_per_image("shapes-unet", {"data.num_samples": 8, "data.image_size": [32, 32]})
+def test_crossval_refuses_folds_it_sets_before_anything_is_created(tmp_path: Path):
     for kwargs, message in [({"folds": 1}, "--folds K must be at least 2, not 1"), ({}, "give --folds K"),
                             ({"folds": 3, "overrides": {"data.fold": 1}}, "data.fold is set by crossval")]:
         with pytest.raises(VislabError, match=message):

@@ -1,5 +1,6 @@
-"""`vislab data issues SWEEP`: cleanlab's label issues in a cross-validation's out-of-fold predictions, ranked,
-with a gallery, and the suspects left out of training with data.exclude. The real cleanlab runs, no mocks."""
+"""`vislab data issues SWEEP`: cleanlab's label issues in a cross-validation's out-of-fold predictions (class
+probabilities, or per-pixel maps with cleanlab.segmentation), ranked, with a gallery, and the suspects left
+out of training with data.exclude. The real cleanlab runs, no mocks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import numpy as np
 
 from conftest import SRC
 from formats import write_digits_folder
+from seg_files import write_shapes_pairs
+from vislab.config import resolve
+from vislab.data import build
 from vislab.experiments.crossval import OutOfFold, write_csv
 from vislab.experiments.label_issues import label_issues
 
@@ -74,3 +78,45 @@ def test_crossval_then_data_issues_finds_flipped_labels_and_exclude_trains_witho
     assert f"data.exclude: {len(suspects)} training images left out, {1078 - len(suspects)} train" in trained.stderr
     run = next((runs / "digits").iterdir())
     assert not set((run / "splits" / "train.txt").read_text().split()) & set(suspects)
+
+
+def test_crossval_of_segmentation_then_data_issues_finds_swapped_masks(tmp_path: Path, cli):
+    root = tmp_path / "shapes"
+    swapped = [f"train/{n}" for n in write_shapes_pairs(root / "train", 120, swapped=[3, 50, 100])]
+    write_shapes_pairs(root / "val", 20, first=120)
+    runs = tmp_path / "runs"
+    tiny = ["data.name=pairs", f"data.root={root}", "train.epochs=10", "train.batch_size=4", "model.depth=3",
+            "model.widths=[8,16,32]", "optim.lr=1e-2"]
+    done = cli("crossval", "shapes-unet", "--folds", "3", *tiny, "--name", "cv", "--runs-dir", runs)
+    assert done.returncode == 0, done.stderr
+    sweep = runs / "sweeps" / "cv"
+    assert f"out-of-fold predictions: {sweep / 'oof.npz'}" in done.stdout and "3 of 3 done" in done.stdout
+    with np.load(sweep / "oof.npz") as oof:
+        files, folds, probs, labels = oof["files"].tolist(), oof["folds"], oof["probs"], oof["labels"]
+        assert oof["class_names"].tolist() == ["0", "1", "2", "3"] and int(oof["ignore_index"]) == 255
+    assert sorted(files) == [f"train/images/{i:03d}.png" for i in range(120)]  # each training image once
+    assert sorted(np.bincount(folds).tolist()) == [40, 40, 40]  # plain seeded folds of a third each
+    assert probs.shape == (120, 4, 32, 32) and probs.dtype == np.float16 and labels.shape == (120, 32, 32)
+    assert np.allclose(probs.astype(np.float32).sum(1), 1, atol=1e-2)
+    planted = files.index(swapped[0])
+    assert set(np.unique(labels[planted]).tolist()) <= {0, 1, 2, 3}  # the mask on the grid, as given
+    assert len(list(sweep.glob("shapes-unet/*/oof.npz"))) == 3  # each fold's run keeps its own
+
+    found = cli("data", "issues", sweep)
+    assert found.returncode == 0, found.stderr
+    rows = list(csv.DictReader((sweep / "issues" / "label_issues.csv").open()))
+    assert len(rows) == 120 and list(rows[0]) == ["rank", "file", "given_label", "suggested_label", "quality",
+                                                  "flagged_share", "issue"]
+    assert [float(r["quality"]) for r in rows] == sorted(float(r["quality"]) for r in rows)
+    top = [r for r in rows[:10] if r["file"] in swapped]
+    assert len(top) >= 2  # 10 of 120 at random hold 0.25 of the 3; train.seed=0 found 3 (ranks 1-4), seed 1 found 2
+    for r in top:  # the swapped shape's class (circle -> rectangle ...) against the model's
+        assert r["given_label"] != r["suggested_label"] and float(r["flagged_share"]) > 0
+    suspects = (sweep / "issues" / "suspects.txt").read_text().split()
+    assert suspects == [r["file"] for r in rows if r["issue"] == "true"]
+    assert f"{len(suspects)} of 120 training images have a label issue" in found.stdout
+    assert (sweep / "issues" / "suspects.png").stat().st_size > 10_000
+
+    cfg = resolve("shapes-unet", {"data.name": "pairs", "data.root": str(root), "data.exclude": str(sweep / "issues" / "suspects.txt")})
+    bundle = build(cfg.data, cfg.aug)  # data.exclude drops the listed pairs, image and mask
+    assert len(bundle.train) == 120 - len(suspects) and not set(bundle.files["train"]) & set(suspects)
