@@ -514,8 +514,9 @@ def add_sweep(sub: Any) -> None:
 
 
 def add_crossval(sub: Any) -> None:
-    p = sub.add_parser("crossval", help="K runs on stratified folds of the training data, and every training image's "
-                       "out-of-fold class probabilities", description="vislab crossval RECIPE --folds K [--seeds N] [key=value ...]")
+    p = sub.add_parser("crossval", help="K runs on folds of the training data (class-stratified; plain for segmentation), "
+                       "and every training image's out-of-fold class probabilities (segmentation: per pixel, on a 32x32 grid)",
+                       description="vislab crossval RECIPE --folds K [--seeds N] [key=value ...]")
     p.add_argument("items", nargs="*", metavar="RECIPE key=value", help="recipe name or YAML path, then fixed overrides")
     p.add_argument("--folds", type=int, default=None, metavar="K", help="folds of the training split (the test split stays fixed)")
     p.add_argument("--seeds", default=None, metavar="N", help="repeat every fold with train.seed=0..N-1 (probabilities averaged)")
@@ -646,7 +647,8 @@ def add_data_check(sub: Any) -> None:
 
 
 def add_data_issues(sub: Any) -> None:
-    p = sub.add_parser("issues", help="label issues in a crossval sweep's out-of-fold predictions (cleanlab)",
+    p = sub.add_parser("issues", help="label issues in a crossval sweep's out-of-fold predictions (cleanlab; "
+                       "cleanlab.segmentation for per-pixel work)",
                        description="vislab data issues SWEEP [--out DIR] [--gallery N]")
     p.add_argument("sweep", metavar="SWEEP", help="the sweep directory of vislab crossval")
     p.add_argument("--out", default=None, metavar="DIR", help="where label_issues.csv, suspects.txt and "

@@ -8,13 +8,14 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from conftest import SRC
 from formats import write_digits_folder
 from seg_files import write_shapes_pairs
 from vislab.config import resolve
 from vislab.data import build
-from vislab.experiments.crossval import OutOfFold, write_csv
+from vislab.experiments.crossval import OutOfFold, crossval, write_csv
 from vislab.experiments.label_issues import label_issues
 
 
@@ -98,9 +99,18 @@ def test_crossval_of_segmentation_then_data_issues_finds_swapped_masks(tmp_path:
     assert sorted(np.bincount(folds).tolist()) == [40, 40, 40]  # plain seeded folds of a third each
     assert probs.shape == (120, 4, 32, 32) and probs.dtype == np.float16 and labels.shape == (120, 32, 32)
     assert np.allclose(probs.astype(np.float32).sum(1), 1, atol=1e-2)
-    planted = files.index(swapped[0])
-    assert set(np.unique(labels[planted]).tolist()) <= {0, 1, 2, 3}  # the mask on the grid, as given
-    assert len(list(sweep.glob("shapes-unet/*/oof.npz"))) == 3  # each fold's run keeps its own
+    given = np.asarray(Image.open(root / swapped[0].replace("images", "masks")))
+    assert np.array_equal(labels[files.index(swapped[0])], given)  # 32x32 images: the grid is the mask as given
+    made = sorted(sweep.glob("shapes-unet/*/oof.npz"))
+    assert len(made) == 3  # each fold's run keeps its own
+
+    made[1].unlink()  # as if killed after the folds trained, before this fold's maps were written
+    (sweep / "oof.npz").unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (made[0], made[2])}
+    assert crossval(name="cv", resume=True, runs_dir=runs, show=False)[1] == sweep / "oof.npz"
+    assert made[1].is_file() and {p: p.stat().st_mtime_ns for p in kept} == kept  # only the missing fold predicted
+    with np.load(sweep / "oof.npz") as again:
+        assert again["files"].tolist() == files and np.array_equal(again["probs"], probs)
 
     found = cli("data", "issues", sweep)
     assert found.returncode == 0, found.stderr
