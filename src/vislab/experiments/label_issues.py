@@ -14,8 +14,8 @@ given class), flagged_share the share of the image's labeled grid cells that fil
 given_label and suggested_label the class most of those cells were given and the class the model most
 suggests for them (empty when none is flagged); an image is an issue when its quality is below
 SUSPECT_QUALITY (cleanlab's rank.issues_from_scores). Cells of the ignore index take the model's own class,
-so they are never flagged and never lower a score. The gallery shows each suspect's image, its given mask,
-its flagged cells (white on the dimmed image) and the mask with those cells as the model suggests.
+so they are never flagged and score as the model's confidence. The gallery shows each suspect's image, its
+given mask, its flagged cells (white on the dimmed image) and the mask with those cells as the model suggests.
 """
 
 from __future__ import annotations
