@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import SRC
@@ -81,6 +82,7 @@ def test_crossval_then_data_issues_finds_flipped_labels_and_exclude_trains_witho
     assert not set((run / "splits" / "train.txt").read_text().split()) & set(suspects)
 
 
+@pytest.mark.slow  # three folds of ten epochs: under fewer, the folds' models find no swapped mask reliably
 def test_crossval_of_segmentation_then_data_issues_finds_swapped_masks(tmp_path: Path, cli):
     root = tmp_path / "shapes"
     swapped = [f"train/{n}" for n in write_shapes_pairs(root / "train", 120, swapped=[3, 50, 100])]
