@@ -33,7 +33,8 @@ browser:
 # out in the order tests/conftest.py sorts them (the longest first), not reordered by their number of tests.
 # lint-imports first: an import against the layers in pyproject.toml fails the target before any test runs.
 # `make test` is every user path and every fix (under 12 minutes on 2 cores); `make test-all` adds the tests marked
-# slow: exact resumes after kills at random moments, sweeps whose workers are killed at random.
+# slow: exact resumes after kills at random moments, sweeps whose workers are killed at random, trainings long enough
+# to learn what a check must find.
 WORKERS ?= auto
 test: install browser
 	$(BIN)/lint-imports --no-cache
