@@ -66,9 +66,10 @@ def activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     return sum(kept.values())
 
 
-def latency(run: Callable[[], Any], device: torch.device, budget_s: float = 1.0, least: int = 5) -> float:
+def latency(run: Callable[[], Any], device: torch.device, budget_s: float = 0.25, least: int = 5) -> float:
     """Median seconds of ``run()`` after two warm-up calls: at least ``least`` calls, more while within
-    ``budget_s``."""
+    ``budget_s`` (a quarter second per engine and batch size, like torch.utils.benchmark's 0.2 s min_run_time: the
+    median of that many calls moves less than the machine's load does)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(2):
         run()
