@@ -29,7 +29,7 @@ def augment_preview(
         raise VislabError(f"--count must be at least 1, not {count}")
     cfg = config_mod.resolve(recipe, overrides)
     from . import data  # after the checks: a mistake is answered without torch's import
-    from .data.preview import save_augment_grid
+    from .data.augment.preview import save_augment_grid
 
     return save_augment_grid(cfg, data.build(cfg.data, cfg.aug), out, count)
 
@@ -47,7 +47,7 @@ def data_check(
     VislabError before anything is written."""
     from .data.checks import check_data
     from .data.checks.images import need_imagehash
-    from .data.identity import data_identity
+    from .data.files.identity import data_identity
     from .experiments.data_report import CheckedData, record_path, summary_lines, write_data_report, write_record
     from .progress import CountProgress
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import SRC
 from vislab.config import resolve
 from vislab.data import build
-from vislab.data.folds import fold_of
+from vislab.data.loading.folds import fold_of
 from vislab.errors import VislabError
 from vislab.experiments.crossval import check_per_image, crossval
 from vislab.experiments.sweep import default_storage, open_sweep, resume_command

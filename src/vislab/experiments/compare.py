@@ -378,7 +378,7 @@ def leak_notes(runs: list[Run]) -> list[str]:
     """A sentence per checked dataset of these runs where `vislab data check` found images in two splits: their
     test (or validation) numbers measure images the model trained on."""
     from ..config import to_dict
-    from ..data.identity import data_identity, run_files
+    from ..data.files.identity import data_identity, run_files
     from .data_report import read_record
 
     found: dict[str, tuple[dict, list[str]]] = {}

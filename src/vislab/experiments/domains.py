@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .. import records
-from ..data.officehome import DOMAINS as OFFICEHOME_DOMAINS
+from ..data.sources.officehome import DOMAINS as OFFICEHOME_DOMAINS
 from ..errors import VislabError
 from .space import describe
 

@@ -104,7 +104,7 @@ def training_images(sweep_dir: Path) -> tuple[Any, list[str]]:
     without random augmentation, and the name of each image."""
     from .. import data
     from ..config import AugConfig
-    from ..data.folds import training_names
+    from ..data.loading.folds import training_names
     from ..runs import find_runs
 
     run = next(find_runs(sweep_dir))
