@@ -25,8 +25,10 @@ import numpy as np
 from .. import config as config_mod
 from ..atomic import atomic_write_text
 from ..errors import VislabError
-from .space import FOLD
-from .sweep import Sweep, failed_logs, resume_command, sweep
+from .sweep.driver import sweep
+from .sweep.space import FOLD
+from .sweep.study import Sweep
+from .sweep.summary import failed_logs, resume_command
 
 OOF = "oof.csv"
 PROB = "prob_"  # the prefix of the class probability columns
@@ -87,7 +89,7 @@ def check_per_image(recipe: str | Path, overrides: dict[str, Any]) -> None:
 
 def fold_runs(done: Sweep) -> list[Path]:
     """The run directories of the sweep's finished trials, in trial order."""
-    from .workers import attempt_dir
+    from .sweep.workers import attempt_dir
 
     finished = [t for t in done.trials() if t.state.name == "COMPLETE"]
     return [path for t in finished for path in [attempt_dir(done, t)] if path is not None]

@@ -7,8 +7,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..atomic import atomic_write
-from .space import encode
+from ...atomic import atomic_write
+from ..sweep.space import encode
 
 
 def runs_study(groups: list[Any], keys: list[str], metric: str, mode: str, value: Callable[[Any, str], Optional[float]]) -> Any:

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.text import Text
 
 from .space import describe
-from .sweep import SEED_STEP, Sweep
+from .study import SEED_STEP, Sweep
 
 
 class Display:

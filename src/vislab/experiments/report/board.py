@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlparse
 
-from ..errors import VislabError
-from ..runs import Run, find_runs
+from ...errors import VislabError
+from ...runs import Run, find_runs
 
 PAGE = Path(__file__).with_name("board.html")
 HOST = "127.0.0.1"
@@ -68,9 +68,24 @@ class Board:
                 for key, runs in sorted(self.experiments().items())]
 
     def experiment(self, key: str, metric: Optional[str], baseline: Optional[str]) -> dict[str, Any]:
-        from .compare import comparison_rows, default_metrics, families, group_runs, metric_mode, run_seed, stratum_keys
-        from .per_class import class_table
-        from .report import TABLE_HEADER, class_sentences, curve_band, group_curves, table_cells, without_nan
+        from ..compare.comparison import (
+            comparison_rows,
+            default_metrics,
+            families,
+            group_runs,
+            metric_mode,
+            run_seed,
+            stratum_keys,
+        )
+        from ..compare.per_class import class_table
+        from .comparison import (
+            TABLE_HEADER,
+            class_sentences,
+            curve_band,
+            group_curves,
+            table_cells,
+            without_nan,
+        )
 
         runs = self.experiments().get(key)
         if runs is None:

@@ -14,7 +14,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..records import Metric, Records
+from ...records import Metric, Records
 
 RESAMPLES = 2000
 CHUNK = 250  # resamples per weight matrix (CHUNK x N floats at a time)

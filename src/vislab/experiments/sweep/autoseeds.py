@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..errors import VislabError
-from .sequential import Plan
+from ...errors import VislabError
+from ..stats import over_seeds as stats
+from ..stats.sequential import Plan
 from .space import SEED, describe
-from . import stats
 
 START = 3  # seeds every point trains before the first look
 

@@ -19,16 +19,23 @@ from typing import Any, Optional
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from ..atomic import atomic_write, atomic_write_text
-from ..errors import VislabError
-from ..viz import _figure
-from .bootstrap import RESAMPLES
-from .compare import Comparison, Group, Row, baseline_first, method_label, run_value
-from .domains import cell_text
-from .image_noise import ImageRow
-from .importance import save_parallel_coordinates
-from .per_class import ClassRow, ClassTable
-from .sequential import MAX_NEEDED
+from ...atomic import atomic_write, atomic_write_text
+from ...errors import VislabError
+from ...viz import _figure
+from ..compare.comparison import (
+    Comparison,
+    Group,
+    Row,
+    baseline_first,
+    method_label,
+    run_value,
+)
+from ..compare.domain_tables import cell_text
+from ..compare.image_noise import ImageRow
+from ..compare.importance import save_parallel_coordinates
+from ..compare.per_class import ClassRow, ClassTable
+from ..stats.bootstrap import RESAMPLES
+from ..stats.sequential import MAX_NEEDED
 
 METHOD = (
     "Each run counts with its best checkpoint: validation metrics at its best epoch (chosen on the same split, "

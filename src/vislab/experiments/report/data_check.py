@@ -7,16 +7,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
-
-from ..atomic import atomic_write_text
-from ..data.checks import DataCheck
-from ..data.checks.duplicates import CANDIDATE, NEAR, Pair
-from ..data.checks.images import BLUR_SHARE, DARK, FLAT, LIGHT, ODD_ASPECT, describe_size
-from .report import render_html, render_markdown
+from ...atomic import atomic_write_text
+from ...data.checks import DataCheck
+from ...data.checks.duplicates import CANDIDATE, NEAR, Pair
+from ...data.checks.images import (
+    BLUR_SHARE,
+    DARK,
+    FLAT,
+    LIGHT,
+    ODD_ASPECT,
+    describe_size,
+)
+from .comparison import render_html, render_markdown
 
 GALLERY = 24  # pairs (or images) at most in one gallery
 SHOWN = 5  # mask problems named on the terminal (the report lists all)
@@ -39,11 +45,6 @@ class CheckedData:
         return bool(self.check.leaks or self.check.invalid_masks)
 
 
-def record_path(runs_dir: Path, identity: str) -> Path:
-    """Where the check of the data ``identity`` is recorded for compare: beside the runs trained on it."""
-    return runs_dir / "data_checks" / f"{identity}.json"
-
-
 def write_record(check: DataCheck, path: Path, identity: str, recipe: str, report: Path) -> None:
     leaks = check.leaks
     atomic_write_text(path, json.dumps({
@@ -52,16 +53,6 @@ def write_record(check: DataCheck, path: Path, identity: str, recipe: str, repor
         "examples": [[where(p.first), where(p.second)] for p in leaks[:SHOWN]],
         "invalid_masks": len(check.invalid_masks),
     }, indent=1) + "\n")
-
-
-def read_record(run_dir: Path, identity: str) -> Optional[dict[str, Any]]:
-    """The nearest data check of ``identity`` filed above ``run_dir`` (a run sits in RUNS/<recipe>/, a sweep's
-    in RUNS/sweeps/<name>/), or None."""
-    for folder in Path(run_dir).resolve().parents:
-        path = record_path(folder, identity)
-        if path.is_file():
-            return json.loads(path.read_text())
-    return None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -171,7 +162,7 @@ def _images(check: DataCheck, keys: list[tuple[str, str]]) -> list[np.ndarray]:
 
 def pair_gallery(check: DataCheck, pairs: list[Pair], path: Path) -> Path:
     """Each pair side by side, its split and file above each image."""
-    from ..viz import save_grid
+    from ...viz import save_grid
 
     keys = [k for p in pairs for k in (p.first, p.second)]
     return save_grid(path, _images(check, keys), [where(k) for k in keys], ncols=4, cell=1.0)
@@ -207,7 +198,7 @@ def image_blocks(check: DataCheck, out: Path) -> list[tuple]:
     items.append(("h2", f"Image quality: {len(poor)} flagged"))
     if poor:
         items.append(("table", ["split", "file", "issues"], [[s, n, ", ".join(i)] for s, n, i in poor]))
-        from ..viz import save_grid
+        from ...viz import save_grid
 
         shown = poor[:GALLERY]
         items.append(("img", save_grid(out / "quality.png", _images(check, [(s, n) for s, n, _ in shown]),

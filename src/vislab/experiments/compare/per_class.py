@@ -12,9 +12,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .. import records
-from ..runs import read_data_info
-from . import bootstrap, stats
+from ... import records
+from ...runs import read_data_info
+from ..stats import bootstrap
+from ..stats import over_seeds as stats
 from .image_noise import one_run_per_seed, split_and_metric
 
 ALPHA = 0.05

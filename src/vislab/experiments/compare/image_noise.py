@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .. import records
-from ..runs import Run
-from . import bootstrap
+from ... import records
+from ...runs import Run
+from ..stats import bootstrap
 
 NAN = float("nan")
 

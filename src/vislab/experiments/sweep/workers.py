@@ -5,7 +5,7 @@ epoch by epoch (for median pruning and the live display), and tells the study ho
 processes get their share of the CPU cores (pinned, with OMP_NUM_THREADS to match) and, with
 ``--gpus-per-trial``, their own CUDA_VISIBLE_DEVICES.
 
-    python -m vislab.experiments.workers NAME SWEEP_DIR TRIAL_ID   (storage URL in $VISLAB_SWEEP_STORAGE)
+    python -m vislab.experiments.sweep.workers NAME SWEEP_DIR TRIAL_ID   (storage URL in $VISLAB_SWEEP_STORAGE)
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from ..errors import VislabError
-from ..runs import Run
+from ...errors import VislabError
+from ...runs import Run
+from .claims import fail
 from .space import SEED
-from .sweep import HEARTBEAT_S, SEED_STEP, Sweep, fail, open_sweep, trial_dir_name
+from .storage import HEARTBEAT_S
+from .study import SEED_STEP, Sweep, open_sweep, trial_dir_name
 
 STORAGE_ENV = "VISLAB_SWEEP_STORAGE"
 CPUS_ENV = "VISLAB_SWEEP_CPUS"
@@ -83,7 +85,7 @@ def _train_seeds(sweep: Sweep, trial: Any, values: dict[str, Any]) -> list[Run]:
 
 def _train(sweep: Sweep, trial: Any, values: dict[str, Any], previous: Optional[Run], name: Optional[str] = None,
            step: int = 0) -> Run:
-    from .. import training
+    from ... import training
 
     def on_epoch(row: dict[str, Any]) -> Optional[str]:
         report(sweep, trial, row, step)
@@ -124,7 +126,7 @@ def resumable_attempt(sweep: Sweep, trial: Any) -> Optional[Run]:
     path = attempt_dir(sweep, previous)
     if path is None or not (path / "checkpoints" / "last.pt").is_file():
         return None
-    from ..engine import load_checkpoint
+    from ...engine import load_checkpoint
 
     run = Run(path)
     try:  # the checkpoint, not summary.json, which a kill can leave an epoch behind
@@ -262,7 +264,7 @@ class ProcessPool:
 
     def start(self, slot: int, trial: Any) -> None:
         log = self.sweep.log_path(trial.number)
-        src = str(Path(__file__).resolve().parents[2])  # the workers import this same vislab
+        src = str(Path(__file__).resolve().parents[3])  # the workers import this same vislab
         env = {
             **os.environ,
             **self.slots[slot],
@@ -271,7 +273,7 @@ class ProcessPool:
         }
         with open(log, "ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "vislab.experiments.workers", self.sweep.name, str(self.sweep.dir), str(trial._trial_id)],
+                [sys.executable, "-m", "vislab.experiments.sweep.workers", self.sweep.name, str(self.sweep.dir), str(trial._trial_id)],
                 env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         trial.set_user_attr("pid", process.pid)

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Union
 
-from ..config import parse_override, yaml_dump, yaml_load
-from ..errors import VislabError
+from ...config import parse_override, yaml_dump, yaml_load
+from ...errors import VislabError
 
 RANGE = re.compile(r"^\s*(loguniform|uniform|int|choice)\s*\((.*)\)\s*$", re.S)
 SEED = "train.seed"

@@ -4,7 +4,7 @@ Leave-one-domain-out runs (``data.test_domain`` = each domain in turn) give a ro
 apart from the test domain, the seed and the hyperparameters named by ``--select-over``), a column per
 test domain and the average, each mean ± standard error over seeds, in percent. For each method, test
 domain and seed, a model-selection rule picks one hyperparameter setting (Gulrajani & Lopez-Paz, "In Search
-of Lost Domain Generalization", ICLR 2021; the classes below follow DomainBed's model_selection.py).
+of Lost Domain Generalization", ICLR 2021; the rules are the classes of model_selection.py, as in DomainBed).
 
 As in DomainBed, the test domain's images are split once into an "out" part (20%) and an "in" part (80%):
 every rule reports the accuracy on the in part, and only the oracle looks at the out part, to select.
@@ -21,76 +21,15 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .. import records
-from ..data.sources.officehome import DOMAINS as OFFICEHOME_DOMAINS
-from ..errors import VislabError
-from .space import describe
+from ... import records
+from ...data.sources.officehome import DOMAINS as OFFICEHOME_DOMAINS
+from ...errors import VislabError
+from ..sweep.space import describe
+from .model_selection import RULES, Cell, Result, SelectionRule
 
 DOMAIN = "data.test_domain"
 OUT_FRACTION = 0.2  # DomainBed's holdout_fraction: the test domain's share that the oracle selects on
 OUT_SEED = 0  # the same out part for every run that saw the same test images
-
-
-@dataclass(frozen=True)
-class Result:
-    """One run's accuracies: on the training domains' validation split, and on the test domain's in and out parts."""
-
-    val: float
-    test_in: float
-    test_out: float
-
-
-Cell = dict[tuple[str, Any], dict[str, Result]]  # (domain, seed) -> hyperparameters -> the run's accuracies
-
-
-class SelectionRule:
-    """A model-selection rule: for one (test domain, seed), score each hyperparameter setting; the best-scoring
-    setting's in-part test accuracy is what the table reports."""
-
-    name = ""
-
-    def score(self, cells: Cell, domain: str, seed: Any, hparams: str) -> Optional[float]:
-        raise NotImplementedError
-
-    def pick(self, cells: Cell, domain: str, seed: Any) -> Optional[float]:
-        """The test accuracy (in part) of the setting this rule picks for (domain, seed); None without one."""
-        options = cells.get((domain, seed), {})
-        scores = {h: s for h in options if (s := self.score(cells, domain, seed, h)) is not None}
-        return options[max(scores, key=scores.get)].test_in if scores else None
-
-
-class TrainingDomainValidation(SelectionRule):
-    """The highest accuracy on the validation split of the training domains (DomainBed's IIDAccuracySelectionMethod)."""
-
-    name = "training-domain validation"
-
-    def score(self, cells: Cell, domain: str, seed: Any, hparams: str) -> Optional[float]:
-        return cells[(domain, seed)][hparams].val
-
-
-class LeaveOneDomainOut(SelectionRule):
-    """The highest mean accuracy on the other domains when they were held out: the same setting's runs with
-    those test domains. Unlike DomainBed's, whose runs leave out two domains, those runs also trained on this
-    test domain, so the rule is a little optimistic."""
-
-    name = "leave-one-domain-out"
-
-    def score(self, cells: Cell, domain: str, seed: Any, hparams: str) -> Optional[float]:
-        others = [options[hparams].test_in for (d, s), options in cells.items() if d != domain and s == seed and hparams in options]
-        return float(np.mean(others)) if others else None
-
-
-class Oracle(SelectionRule):
-    """The highest accuracy on the test domain's out part (DomainBed's OracleSelectionMethod): an upper bound,
-    not a method."""
-
-    name = "oracle"
-
-    def score(self, cells: Cell, domain: str, seed: Any, hparams: str) -> Optional[float]:
-        return cells[(domain, seed)][hparams].test_out
-
-
-RULES: list[SelectionRule] = [TrainingDomainValidation(), LeaveOneDomainOut(), Oracle()]
 
 
 @dataclass

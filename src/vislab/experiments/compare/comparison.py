@@ -17,18 +17,19 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..config import check_key, flatten, parse_override
-from ..errors import VislabError
-from ..runs import Run, find_runs
-from ..schemes.settings import unread_keys
-from . import stats
-from .aggregate import AggregateRow, aggregate_table
-from .domains import DOMAIN, DomainTable, domain_tables
+from ...config import check_key, flatten, parse_override
+from ...errors import VislabError
+from ...runs import Run, find_runs
+from ...schemes.settings import unread_keys
+from ..stats import over_seeds as stats
+from ..stats.aggregate import AggregateRow, aggregate_table
+from ..stats.sequential import seeds_needed
+from ..sweep.space import FOLD, SEED, describe
+from .data_records import read_record
+from .domain_tables import DOMAIN, DomainTable, domain_tables
 from .image_noise import ImageRow, image_table
 from .importance import importances, runs_study
 from .per_class import ClassTable, class_metric, class_table
-from .sequential import seeds_needed
-from .space import FOLD, SEED, describe
 
 # Keys that do not make runs different experiments: the seed and the cross-validation fold (repeats of one
 # setting, see run_seed), and where or how visibly a run was done.
@@ -377,9 +378,8 @@ def family_notes(found: list[Family]) -> list[str]:
 def leak_notes(runs: list[Run]) -> list[str]:
     """A sentence per checked dataset of these runs where `vislab data check` found images in two splits: their
     test (or validation) numbers measure images the model trained on."""
-    from ..config import to_dict
-    from ..data.files.identity import data_identity, run_files
-    from .data_report import read_record
+    from ...config import to_dict
+    from ...data.files.identity import data_identity, run_files
 
     found: dict[str, tuple[dict, list[str]]] = {}
     for run in runs:
@@ -446,32 +446,18 @@ def per_class_table(found: list[Family], metrics: list[str], modes: dict[str, st
     return class_table(found, metric, modes[metric], run_seed) if metric else (None, [])
 
 
-def compare(
-    dirs: str | Path | list[str | Path],
+def compare_runs(
+    dirs: list[str | Path],
     baseline: Optional[list[str]] = None,
     metrics: Optional[list[str]] = None,
     out: Optional[str | Path] = None,
-    band: str = "std",
     min_effect: Optional[float] = None,
     aggregate_over: Optional[str] = None,
     table: str = "groups",
     select_over: Optional[list[str]] = None,
 ) -> Comparison:
-    """Compare the runs under ``dirs`` and write report.md, report.html and curve PNGs to ``out``.
-
-    ``vislab.compare(["runs/sweeps/digits-..."], baseline=["optim.name=adam"])``; ``out`` defaults to
-    ``<dir>/report`` for one directory and ./report for several. ``aggregate_over`` names the key whose values
-    are tasks, datasets or domains (e.g. data.name): each of its values is compared on its own, and the report
-    adds rliable's aggregates over them. ``table="domains"`` adds DomainBed's tables of leave-one-domain-out
-    runs under three model-selection rules, choosing among the settings of the ``select_over`` keys (and
-    aggregates over the test domains). Returns the tables.
-    """
-    from .report import write_report
-
-    if isinstance(dirs, (str, Path)):
-        dirs = [dirs]
-    if band not in ("std", "minmax"):
-        raise VislabError(f"--band must be std or minmax, not '{band}'")
+    """The comparison of the runs under ``dirs`` (see vislab.compare, which also writes its report to
+    ``Comparison.out``): groups, tables, tests and notes; nothing is written."""
     if table not in ("groups", "domains"):
         raise VislabError(f"--table must be groups or domains, not '{table}'")
     if select_over and table != "domains":
@@ -522,5 +508,4 @@ def compare(
         result.aggregates = {m: aggregate_table(methods(groups, result.strata, m), method_label(base, result.strata), modes[m])
                              for m in metrics}
     result.out = Path(out).expanduser() if out else (sources[0] / "report" if len(sources) == 1 else Path("report"))
-    result.files = write_report(result, band)
     return result
