@@ -5,7 +5,7 @@ Domains are the folders under the root (names kept as written, sorted as DomainB
 the folders under each domain, matched by name across domains; the class ids follow the sorted union of
 names. A class missing from a domain is bad input naming both, unless ``data.allow_missing_classes``.
 Images are listed and read by the image-folder code (every image decoded once before training;
-``data.skip_corrupt`` applies); the splits follow ``data.protocol`` (see ``domains``).
+``data.skip_corrupt`` applies); the splits follow ``data.protocol`` (see families/domain_splits.py).
 """
 
 from __future__ import annotations

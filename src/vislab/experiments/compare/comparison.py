@@ -3,7 +3,7 @@
 Each run contributes the metrics of its best checkpoint: validation metrics at its best epoch (chosen on
 that same split, so optimistic) and test metrics of best.pt (not optimistic). Runs that differ only in
 ``train.seed`` form a group. Groups on the same data form a family (``families``: the one rule that
-`vislab board` follows too); each group is compared with its family's baseline group (see ``stats``), never
+`vislab board` follows too); each group is compared with its family's baseline group (see stats/over_seeds.py), never
 with a group that saw other data.
 """
 

@@ -2,7 +2,7 @@
 
 Every grid point first trains ``start`` seeds. Then each point is compared with the baseline point on the
 seeds both finished (a paired t-test on the sweep's objective, the best validation value of each run) at the
-levels of a group-sequential plan (see ``sequential``). A comparison that crossed its level, or whose interval
+levels of a group-sequential plan (see stats/sequential.py). A comparison that crossed its level, or whose interval
 fits inside +-min_effect, is decided and its point gets no more seeds; the others, and the baseline while any
 is open, get one more seed per round, up to N. The state is a function of the finished trials alone, so
 ``--resume`` and workers on other machines pick up the same rounds.
