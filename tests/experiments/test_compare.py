@@ -315,3 +315,18 @@ def test_groups_on_other_split_seeds_are_warned_of_as_trained_on_different_data(
         "Warning: the groups trained on different data, data.split_seed = 0, 1; each value is compared on its own, "
         "never with another."]
     assert training_data_notes(groups, ["optim.name"]) == []
+
+
+def test_the_python_api_compares_and_writes_the_report(runs, tmp_path):
+    """vislab.compare computes the comparison and then writes its report (compare/ itself writes nothing);
+    a bad band is refused before anything is written."""
+    import vislab
+    from vislab.errors import VislabError
+
+    with pytest.raises(VislabError, match="--band must be std or minmax"):
+        vislab.compare(runs, baseline=["optim.name=adam"], out=tmp_path / "bad", band="wide")
+    assert not (tmp_path / "bad").exists()
+    result = vislab.compare(runs, baseline=["optim.name=adam"], out=tmp_path / "r")
+    assert result.out == tmp_path / "r" and (tmp_path / "r" / "report.md") in result.files
+    assert all(Path(f).is_file() for f in result.files) and (tmp_path / "r" / "report.html").is_file()
+    assert "optim.name=sgd" in (tmp_path / "r" / "report.md").read_text()
