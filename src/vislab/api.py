@@ -80,12 +80,7 @@ def data_check(
     from .data.checks.images import need_imagehash
     from .data.files.identity import data_identity
     from .experiments.compare.data_records import record_path
-    from .experiments.report.data_check import (
-        CheckedData,
-        summary_lines,
-        write_data_report,
-        write_record,
-    )
+    from .experiments.report.data_check import CheckedData, summary_lines, write_data_report, write_record
     from .progress import CountProgress
 
     need_imagehash()

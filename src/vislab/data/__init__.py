@@ -21,20 +21,8 @@ from .loading.loader import Loader
 from .loading.samplers import train_sampler
 from .loading.splits import data_root
 from .sources import (
-    ade20k,
-    cifar,
-    cityscapes,
-    coco_panoptic,
-    digits,
-    digits_dg,
-    domain_folders,
-    domainbed,
-    folder,
-    mnist,
-    officehome,
-    pairs,
-    shapes,
-    voc,
+    ade20k, cifar, cityscapes, coco_panoptic, digits, digits_dg, domain_folders, domainbed, folder, mnist, officehome,
+    pairs, shapes, voc,
 )
 
 

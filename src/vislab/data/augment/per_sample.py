@@ -14,13 +14,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode, v2
 
-from ...config import (
-    AugConfig,
-    AugMixConfig,
-    ColorJitterConfig,
-    RandAugmentConfig,
-    RandomCropConfig,
-)
+from ...config import AugConfig, AugMixConfig, ColorJitterConfig, RandAugmentConfig, RandomCropConfig
 from ...errors import VislabError
 from .plan import plan
 

@@ -11,14 +11,7 @@ from ...errors import VislabError
 from ..bundle import DataBundle, DataInfo
 from ..files.stats import IMAGENET_MEAN, IMAGENET_STD
 from ..loading.splits import limited
-from .per_pixel import (
-    MaskValues,
-    SegmentationFiles,
-    image_size,
-    mask_value_set,
-    read_mask,
-    split_bundle,
-)
+from .per_pixel import MaskValues, SegmentationFiles, image_size, mask_value_set, read_mask, split_bundle
 
 CHECKED_PER_SPLIT = 8  # a wrong or damaged dataset shows in its first annotations; all would take minutes
 

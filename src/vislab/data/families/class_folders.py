@@ -16,23 +16,9 @@ from ...errors import VislabError
 from ..augment.per_sample import build_transform
 from ..bundle import DataBundle
 from ..datasets import FolderDataset
-from ..files.images import (
-    IMAGE_EXTENSIONS,
-    image_mode,
-    is_hidden,
-    is_image_file,
-    read_image,
-    unreadable_errors,
-)
+from ..files.images import IMAGE_EXTENSIONS, image_mode, is_hidden, is_image_file, read_image, unreadable_errors
 from ..files.stats import stats_from_sums
-from .per_image import (
-    MEMORY_SHARE,
-    array_split,
-    available_memory,
-    classification_bundle,
-    require_splits,
-    use_memory,
-)
+from .per_image import MEMORY_SHARE, array_split, available_memory, classification_bundle, require_splits, use_memory
 
 
 @dataclass

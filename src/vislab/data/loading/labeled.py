@@ -199,12 +199,7 @@ def concatenated(first: Dataset, second: Dataset) -> Dataset:
 def unlabeled_folder(bundle: DataBundle, cfg: DataConfig) -> Dataset:
     """The images under ``data.unlabeled_root``, converted to the training images' channels and resized to
     their size, as an in-memory pool with hidden targets."""
-    from ..files.images import (
-        convert_channels,
-        image_files,
-        read_image,
-        unreadable_errors,
-    )
+    from ..files.images import convert_channels, image_files, read_image, unreadable_errors
 
     root = Path(cfg.unlabeled_root).expanduser()  # type: ignore[arg-type]
     if not root.is_dir():

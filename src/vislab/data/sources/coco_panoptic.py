@@ -29,12 +29,7 @@ from ...errors import VislabError
 from ..bundle import DataBundle, DataInfo
 from ..datasets import SampleDataset
 from ..families.annotated_trees import CHECKED_PER_SPLIT
-from ..families.per_pixel import (
-    image_size,
-    load_image,
-    pad_collate,
-    split_bundle,
-)
+from ..families.per_pixel import image_size, load_image, pad_collate, split_bundle
 from ..files.images import is_image_file
 from ..files.stats import IMAGENET_MEAN, IMAGENET_STD
 from ..loading.splits import limited, user_folder

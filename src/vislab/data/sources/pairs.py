@@ -23,14 +23,7 @@ from ...errors import VislabError
 from ..augment.per_sample import build_transform
 from ..bundle import DataBundle, DataInfo
 from ..families.per_pixel import (
-    MaskValues,
-    SegmentationFiles,
-    augmented_train,
-    image_size,
-    load_image,
-    mask_value_set,
-    read_mask,
-    relative_names,
+    MaskValues, SegmentationFiles, augmented_train, image_size, load_image, mask_value_set, read_mask, relative_names,
     stored_channels,
 )
 from ..files.images import IMAGE_EXTENSIONS, is_image_file

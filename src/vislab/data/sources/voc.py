@@ -17,12 +17,7 @@ from ...config import AugConfig, DataConfig
 from ...errors import VislabError
 from ..augment.per_sample import build_transform
 from ..bundle import DataBundle, DataInfo
-from ..families.per_pixel import (
-    MaskValues,
-    SegmentationFiles,
-    augmented_train,
-    relative_names,
-)
+from ..families.per_pixel import MaskValues, SegmentationFiles, augmented_train, relative_names
 from ..files.download import RemoteFile, fetch, safe_extract
 from ..files.stats import IMAGENET_MEAN, IMAGENET_STD
 from ..loading.splits import data_root, limited

@@ -69,23 +69,10 @@ class Board:
 
     def experiment(self, key: str, metric: Optional[str], baseline: Optional[str]) -> dict[str, Any]:
         from ..compare.comparison import (
-            comparison_rows,
-            default_metrics,
-            families,
-            group_runs,
-            metric_mode,
-            run_seed,
-            stratum_keys,
+            comparison_rows, default_metrics, families, group_runs, metric_mode, run_seed, stratum_keys,
         )
         from ..compare.per_class import class_table
-        from .comparison import (
-            TABLE_HEADER,
-            class_sentences,
-            curve_band,
-            group_curves,
-            table_cells,
-            without_nan,
-        )
+        from .comparison import TABLE_HEADER, class_sentences, curve_band, group_curves, table_cells, without_nan
 
         runs = self.experiments().get(key)
         if runs is None:

@@ -22,14 +22,7 @@ from matplotlib.ticker import MaxNLocator
 from ...atomic import atomic_write, atomic_write_text
 from ...errors import VislabError
 from ...viz import _figure
-from ..compare.comparison import (
-    Comparison,
-    Group,
-    Row,
-    baseline_first,
-    method_label,
-    run_value,
-)
+from ..compare.comparison import Comparison, Group, Row, baseline_first, method_label, run_value
 from ..compare.domain_tables import cell_text
 from ..compare.image_noise import ImageRow
 from ..compare.importance import save_parallel_coordinates

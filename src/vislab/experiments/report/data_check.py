@@ -14,14 +14,7 @@ import numpy as np
 from ...atomic import atomic_write_text
 from ...data.checks import DataCheck
 from ...data.checks.duplicates import CANDIDATE, NEAR, Pair
-from ...data.checks.images import (
-    BLUR_SHARE,
-    DARK,
-    FLAT,
-    LIGHT,
-    ODD_ASPECT,
-    describe_size,
-)
+from ...data.checks.images import BLUR_SHARE, DARK, FLAT, LIGHT, ODD_ASPECT, describe_size
 from .comparison import render_html, render_markdown
 
 GALLERY = 24  # pairs (or images) at most in one gallery
