@@ -32,11 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import vislab  # noqa: E402
 from vislab.config import resolve  # noqa: E402
-from vislab.data import Loader, MemoryDataset, mnist  # noqa: E402
-from vislab.data.batch_augment import augment_for_memory  # noqa: E402
-from vislab.data.classification import ArrayDataset  # noqa: E402
-from vislab.data.splits import data_root  # noqa: E402
-from vislab.data.transforms import build_transform  # noqa: E402
+from vislab.data import Loader, MemoryDataset  # noqa: E402
+from vislab.data.sources import mnist  # noqa: E402
+from vislab.data.augment.per_batch import augment_for_memory  # noqa: E402
+from vislab.data.families.per_image import ArrayDataset  # noqa: E402
+from vislab.data.loading.splits import data_root  # noqa: E402
+from vislab.data.augment.per_sample import build_transform  # noqa: E402
 from vislab.models.cnn import MnistCNN  # noqa: E402
 
 BATCH = 100
@@ -44,7 +45,7 @@ BATCH = 100
 
 def generated_mnist(n_train: int = 60_000, n_test: int = 10_000) -> dict[str, np.ndarray]:
     """MNIST-shaped arrays: digits enlarged to 20x20, placed at a random offset in 28x28, with noise."""
-    from vislab.data.digits import load_arrays
+    from vislab.data.sources.digits import load_arrays
 
     digits, labels = load_arrays()
     big = F.interpolate(digits.float(), size=(20, 20), mode="bilinear", align_corners=False)

@@ -43,7 +43,7 @@ def write_mnist(root: Path, n_train: int = 200, n_test: int = 50, seed: int = 0,
 
 def accept_mnist(monkeypatch, root: Path, name: str = "mnist") -> None:
     """Make vislab's checksums of MNIST (or ``name``) those of the tiny files under root (the check itself still runs)."""
-    from vislab.data import mnist
+    from vislab.data.sources import mnist
 
     spec = mnist.SETS[name]
     files = tuple(dataclasses.replace(f, md5=md5(root / spec.folder / f.name)) for f in spec.files)
@@ -61,7 +61,7 @@ def write_cifar(root: Path, name: str = "cifar100", n_train: int = 500, n_test: 
     "labels"; cifar100: train, test, meta with "fine_labels") of random images, or with ``packed=False``
     its folder as the archive unpacks (no checksum to match then); returns the rows of data [N, 3072]
     (R plane, G plane, B plane) and labels of "train" (all batches in order) and "test"."""
-    from vislab.data.cifar import SETS
+    from vislab.data.sources.cifar import SETS
 
     spec = SETS[name]
     classes = 10 if name == "cifar10" else 100
@@ -97,7 +97,7 @@ def write_cifar(root: Path, name: str = "cifar100", n_train: int = 500, n_test: 
 
 def accept_cifar(monkeypatch, root: Path, name: str = "cifar100") -> None:
     """Make vislab's checksum (and size) of the CIFAR archive those of the tiny one under root."""
-    from vislab.data import cifar
+    from vislab.data.sources import cifar
 
     spec = cifar.SETS[name]
     archive = root / spec.folder / spec.archive.name

@@ -194,7 +194,7 @@ def write_shapes_pairs(folder: Path, n: int, size: tuple[int, int] = (32, 32), s
     grayscale masks of classes 0-3), each shape tinted by its class (SHAPE_TINTS) so that a model trained for
     seconds tells the classes apart; each scene in ``swapped`` with its largest shape given the next shape
     class in its mask. Returns the mislabeled images' names relative to ``folder`` (images/NNN.png)."""
-    from vislab.data.shapes import render
+    from vislab.data.sources.shapes import render
 
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "masks").mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,8 @@ def write_digits_folder(root: Path, count: int | None = None, exact: int = 10, n
     """root/{train,val,test}/<digit>/<i>.png: the first ``count`` digits, split as vislab splits them (seed 0), then
     ``exact`` training images copied into test unchanged and ``near`` re-encoded as JPEG quality 75 one pixel
     wider. Returns the (train file, test file) pairs planted, relative to root."""
-    from vislab.data.digits import load_arrays
-    from vislab.data.splits import stratified_split
+    from vislab.data.sources.digits import load_arrays
+    from vislab.data.loading.splits import stratified_split
 
     images, labels = load_arrays()
     images, labels = images[:count].numpy()[:, 0], labels[:count].numpy()
@@ -53,7 +53,7 @@ def write_shapes_pairs(root: Path, count: int = 40, binary: tuple[int, ...] = (3
     """root/{images,masks}/<i>.png: ``count`` shapes scenes (classes 0..3); the masks of ``binary`` saved as
     0/255 (every shape 255) and those of ``stray`` with a patch of ``stray_value``. Returns mask file -> planted
     problem."""
-    from vislab.data.shapes import render
+    from vislab.data.sources.shapes import render
 
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "masks").mkdir(parents=True, exist_ok=True)

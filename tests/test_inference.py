@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import vislab
-from vislab.data.digits import load_arrays
+from vislab.data.sources.digits import load_arrays
 
 QUICK = {"train.epochs": 1, "train.progress": False}
 

@@ -5,16 +5,16 @@
     vislab.load_run(run.dir)
 """
 
-from .api import augment_preview, calibrate, ensemble, evaluate, predict, train
+from .api import augment_preview, calibrate, compare, ensemble, evaluate, predict, train
 from .errors import VislabError
 from .meta import __version__
 from .runs import Run, load_run
 
-_LAZY = {"sweep": "vislab.experiments.sweep", "compare": "vislab.experiments.compare"}
+_LAZY = {"sweep": "vislab.experiments.sweep.driver"}
 
 
 def __getattr__(name: str):
-    """``vislab.sweep`` and ``vislab.compare``, imported on first use (they pull in optuna and scipy)."""
+    """``vislab.sweep``, imported on first use (it pulls in optuna)."""
     if name in _LAZY:
         import importlib
 

@@ -20,6 +20,37 @@ from .runs import default_runs_dir, ensure_dir
 from .training import train  # noqa: F401 (part of the API)
 
 
+def compare(
+    dirs: str | Path | list[str | Path],
+    baseline: Optional[list[str]] = None,
+    metrics: Optional[list[str]] = None,
+    out: Optional[str | Path] = None,
+    band: str = "std",
+    min_effect: Optional[float] = None,
+    aggregate_over: Optional[str] = None,
+    table: str = "groups",
+    select_over: Optional[list[str]] = None,
+) -> Any:
+    """Compare the runs under ``dirs`` and write report.md, report.html and curve PNGs to ``out``.
+
+    ``vislab.compare(["runs/sweeps/digits-..."], baseline=["optim.name=adam"])``; ``out`` defaults to
+    ``<dir>/report`` for one directory and ./report for several. ``aggregate_over`` names the key whose values
+    are tasks, datasets or domains (e.g. data.name): each of its values is compared on its own, and the report
+    adds rliable's aggregates over them. ``table="domains"`` adds DomainBed's tables of leave-one-domain-out
+    runs under three model-selection rules, choosing among the settings of the ``select_over`` keys (and
+    aggregates over the test domains). Returns the ``Comparison`` (its tables, and ``files``: what was written).
+    """
+    from .experiments.compare.comparison import compare_runs  # here: scipy and optuna load on first use
+    from .experiments.report.comparison import write_report
+
+    if band not in ("std", "minmax"):
+        raise VislabError(f"--band must be std or minmax, not '{band}'")
+    result = compare_runs([dirs] if isinstance(dirs, (str, Path)) else dirs, baseline, metrics, out, min_effect,
+                          aggregate_over, table, select_over)
+    result.files = write_report(result, band)
+    return result
+
+
 def augment_preview(
     recipe: str | Path, out: str | Path = "augment.png", overrides: Optional[dict[str, Any]] = None, count: int = 16
 ) -> Path:
@@ -29,7 +60,7 @@ def augment_preview(
         raise VislabError(f"--count must be at least 1, not {count}")
     cfg = config_mod.resolve(recipe, overrides)
     from . import data  # after the checks: a mistake is answered without torch's import
-    from .data.preview import save_augment_grid
+    from .data.augment.preview import save_augment_grid
 
     return save_augment_grid(cfg, data.build(cfg.data, cfg.aug), out, count)
 
@@ -47,8 +78,9 @@ def data_check(
     VislabError before anything is written."""
     from .data.checks import check_data
     from .data.checks.images import need_imagehash
-    from .data.identity import data_identity
-    from .experiments.data_report import CheckedData, record_path, summary_lines, write_data_report, write_record
+    from .data.files.identity import data_identity
+    from .experiments.compare.data_records import record_path
+    from .experiments.report.data_check import CheckedData, summary_lines, write_data_report, write_record
     from .progress import CountProgress
 
     need_imagehash()

@@ -197,8 +197,9 @@ def overrides_apart(items: list[str]) -> tuple[list[str], list[str]]:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .config import parse_override
-    from .experiments.space import parse_items
-    from .experiments.sweep import failed_logs, summary_lines, sweep
+    from .experiments.sweep.space import parse_items
+    from .experiments.sweep.driver import sweep
+    from .experiments.sweep.summary import failed_logs, summary_lines
 
     recipe = args.items[0] if args.items and "=" not in args.items[0] else None
     overrides, grid, ranges = parse_items(args.items[1:] if recipe else args.items)
@@ -221,7 +222,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_crossval(args: argparse.Namespace) -> int:
     from .experiments.crossval import crossval
-    from .experiments.sweep import failed_logs, summary_lines
+    from .experiments.sweep.summary import failed_logs, summary_lines
 
     recipe, overrides = split_items(args.items, usage="the recipe comes first (vislab crossval RECIPE --folds K key=value ...)")
     done, oof = crossval(recipe, overrides, folds=args.folds, seeds=seeds_arg(args.seeds), name=args.name,
@@ -284,8 +285,8 @@ def cmd_selftrain(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .experiments.compare import compare
-    from .experiments.report import notes, render
+    from .api import compare
+    from .experiments.report.comparison import notes, render
 
     result = compare(args.dirs, baseline=args.baseline, metrics=args.metric, out=args.out, band=args.band,
                      min_effect=args.min_effect, aggregate_over=args.aggregate_over, table=args.table,
@@ -299,7 +300,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_board(args: argparse.Namespace) -> int:
-    from .experiments.board import make_server
+    from .experiments.report.board import make_server
     from .runs import default_runs_dir
 
     server = make_server(args.runs_dir or default_runs_dir(), args.port)

@@ -111,7 +111,7 @@ def explained(run: str | Path, inputs: list[str | Path], methods: list[str], tar
     folder, CAM targets)."""
     check_options(methods, head, split, count, [str(i) for i in inputs], target)
     require_library()
-    from .data.images import image_files
+    from .data.files.images import image_files
     from .outputs import out_folder
 
     files = image_files(inputs) if inputs else []

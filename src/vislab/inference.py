@@ -176,7 +176,7 @@ def predict(
     check_predict_options(out, options)  # before torch is imported and the model loaded
     r = restore(run, checkpoint, overrides, with_data=False, exported=exported)
     from .calibration import run_temperature
-    from .data.images import image_files
+    from .data.files.images import image_files
 
     predictor = r.predictor(run_temperature(r.run.dir))
     for key in options:
@@ -219,7 +219,7 @@ def check_predict_options(out: Optional[str | Path], options: dict[str, Any]) ->
 def readable(files: list[Path]) -> list[Path]:
     """The files that decode as images (``data.skip_corrupt``), the others counted on stderr; none is bad input.
     Each file is decoded here and again by the task: the price of skipping, paid only when asked for."""
-    from .data.images import prefetched, read_image, unreadable_errors
+    from .data.files.images import prefetched, read_image, unreadable_errors
 
     errors = unreadable_errors()
 

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import Config
-from .data.images import prefetched
-from .data.segmentation import load_image
+from .data.files.images import prefetched
+from .data.families.per_pixel import load_image
 from .data_info import DataInfo
 from .engine.layout import images_in_layout
 from .tasks.base import Task

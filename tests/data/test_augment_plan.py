@@ -8,9 +8,9 @@ import torch
 
 from vislab import config, data
 from vislab.data import Loader, MemoryDataset
-from vislab.data.augment_plan import ORDER, plan
-from vislab.data.batch_augment import PER_BATCH, augment_for_memory
-from vislab.data.transforms import PER_SAMPLE, build_transform
+from vislab.data.augment.plan import ORDER, plan
+from vislab.data.augment.per_batch import PER_BATCH, augment_for_memory
+from vislab.data.augment.per_sample import PER_SAMPLE, build_transform
 
 POLICIES = {
     "aug.randaugment": {"num_ops": 2, "magnitude": 9},

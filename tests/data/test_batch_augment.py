@@ -9,7 +9,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from vislab.config import resolve
 from vislab.data import Loader, MemoryDataset, build
-from vislab.data.batch_augment import augment_for_memory, crop, uniform
+from vislab.data.augment.per_batch import augment_for_memory, crop, uniform
 
 
 def aug_of(**keys):

@@ -11,7 +11,8 @@ import numpy as np
 
 from formats import accept_cifar, write_cifar
 from vislab.config import resolve
-from vislab.data import build, cifar
+from vislab.data import build
+from vislab.data.sources import cifar
 
 
 def test_the_archive_is_checked_extracted_and_read(tmp_path, monkeypatch):

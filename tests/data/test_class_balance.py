@@ -14,7 +14,7 @@ import pytest
 from vislab import tasks
 from vislab.config import resolve
 from vislab.data import build
-from vislab.data.class_balance import ClassBalancedSampler, counted_weights
+from vislab.data.loading.class_balance import ClassBalancedSampler, counted_weights
 from vislab.errors import VislabError
 from formats import write_folder
 

@@ -38,8 +38,8 @@ def test_each_export_gives_classes_from_the_categories_and_an_instance_per_thing
 
 def test_the_recipe_panoptic_targets_come_from_a_cityscapes_export(tmp_path):
     """What the panoptic task trains on: one batch's centers lie on the cars, none on the crowd."""
-    from vislab.data.loading import Loader
-    from vislab.data.panoptic import panoptic_targets
+    from vislab.data.loading.loader import Loader
+    from vislab.data.families.panoptic_targets import panoptic_targets
     import torch
 
     bundle = panoptic(tmp_path, write_coco_panoptic(tmp_path, "cityscapes"))

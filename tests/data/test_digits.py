@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from conftest import SRC
-from vislab.data.digits import load_arrays
+from vislab.data.files.embedded import load_arrays
 
 
 def test_the_digits_are_scikit_learns() -> None:
@@ -22,7 +22,7 @@ def test_the_digits_are_scikit_learns() -> None:
 
 
 def test_reading_them_leaves_scikit_learn_unimported() -> None:
-    code = "import sys; from vislab.data.digits import load_arrays; load_arrays(); print('sklearn' in sys.modules)"
+    code = "import sys; from vislab.data.files.embedded import load_arrays; load_arrays(); print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)},
                          check=True).stdout
     assert out.strip() == "False"

@@ -11,7 +11,7 @@ import torch
 from vislab.config import resolve
 from vislab.data import Loader, bootstrapped, build
 from vislab import tasks
-from vislab.data.domain_balanced import DomainBalancedSampler
+from vislab.data.loading.domain_balanced import DomainBalancedSampler
 from vislab.errors import VislabError
 
 # 3 domains of 40, 12 and 25 samples, interleaved

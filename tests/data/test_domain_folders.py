@@ -17,7 +17,8 @@ import vislab
 from formats import write_folder
 from http_server import Server
 from vislab.config import resolve
-from vislab.data import build, domainbed
+from vislab.data import build
+from vislab.data.sources import domainbed
 from vislab.errors import VislabError
 
 CLASSES = {"cat": 4, "dog": 4, "horse": 4}

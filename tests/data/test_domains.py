@@ -13,7 +13,7 @@ import torch
 from formats import OFFICEHOME_DOMAINS, write_officehome
 from vislab.config import resolve
 from vislab.data import Loader, MemoryDataset, build
-from vislab.data.domains import DomainBatchSampler
+from vislab.data.families.domain_splits import DomainBatchSampler
 from vislab.errors import VislabError
 
 CLASSES = {"Bike": 5, "Calculator": 5, "Mug": 5}  # per domain: 60 JPEGs in all

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from http_server import Server
-from vislab.data.download import RemoteFile, fetch
+from vislab.data.files.download import RemoteFile, fetch
 from vislab.errors import VislabError
 
 BODY = bytes(range(256)) * 400  # 100 kB
@@ -137,7 +137,7 @@ def make_zip(path: Path, names: list[str]) -> Path:
 
 
 def test_a_well_formed_archive_extracts_with_its_inner_links(tmp_path: Path):
-    from vislab.data.download import safe_extract
+    from vislab.data.files.download import safe_extract
 
     archive = make_tar(tmp_path / "ok.tar.gz", [("file", "data/a.txt", "A"), ("sym", "data/link", "a.txt"),
                                                 ("hard", "data/copy", "data/a.txt")])
@@ -157,7 +157,7 @@ def test_a_well_formed_archive_extracts_with_its_inner_links(tmp_path: Path):
     ([("file", "fine.txt", "x"), ("hard", "data/hard", "../outside.txt")], "data/hard -> ../outside.txt"),
 ])
 def test_a_tar_leading_outside_is_refused_whole(tmp_path: Path, members: list, named: str):
-    from vislab.data.download import safe_extract
+    from vislab.data.files.download import safe_extract
 
     archive = make_tar(tmp_path / "evil.tar.gz", members)
     target = tmp_path / "a" / "b" / "out"
@@ -171,7 +171,7 @@ def test_a_tar_leading_outside_is_refused_whole(tmp_path: Path, members: list, n
 
 @pytest.mark.parametrize("name", ["/tmp/vislab-abs-escape.txt", "../escape.txt", "data/../../escape.txt"])
 def test_a_zip_leading_outside_is_refused_whole(tmp_path: Path, name: str):
-    from vislab.data.download import safe_extract
+    from vislab.data.files.download import safe_extract
 
     archive = make_zip(tmp_path / "evil.zip", ["fine.txt", name])
     target = tmp_path / "a" / "out"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vislab.data.images import read_image
-from vislab.data.segmentation import read_instances, read_mask
+from vislab.data.files.images import read_image
+from vislab.data.families.per_pixel import read_instances, read_mask
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", None])

@@ -11,7 +11,7 @@ from PIL import Image
 from seg_files import voc_objects, write_pairs
 from seg_files import write_voc
 from vislab import config, data
-from vislab.data.batch_augment import augment_for_memory
+from vislab.data.augment.per_batch import augment_for_memory
 from vislab.errors import VislabError
 
 NO_AUG = {"data.repeat": None, "aug.random_crop": None, "aug.hflip": None}

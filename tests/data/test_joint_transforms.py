@@ -7,7 +7,7 @@ import torch
 from torchvision import tv_tensors
 
 from vislab import config
-from vislab.data.segmentation import TensorSamples, training_transforms
+from vislab.data.families.per_pixel import TensorSamples, training_transforms
 
 
 def coded_sample():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vislab import config, data
-from vislab.data.labeled import bootstrap_indices, labeled_indices
+from vislab.data.loading.labeled import bootstrap_indices, labeled_indices
 from vislab.errors import VislabError
 
 

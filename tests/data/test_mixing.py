@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from vislab.config import resolve
-from vislab.data.mixing import mix_transform
+from vislab.data.augment.mixing import mix_transform
 
 
 def batch_of_constants(n: int = 8) -> dict:

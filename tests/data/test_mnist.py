@@ -8,7 +8,8 @@ import numpy as np
 
 from formats import accept_mnist, write_mnist
 from vislab.config import resolve
-from vislab.data import build, mnist
+from vislab.data import build
+from vislab.data.sources import mnist
 
 
 def test_idx_files_load_into_train_val_and_the_official_test_split(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from vislab.data.panoptic import instance_segments, panoptic_targets
+from vislab.data.families.panoptic_targets import instance_segments, panoptic_targets
 
 THINGS = torch.tensor([1, 2])
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vislab.data.images import read_image, read_png, read_with_pil
+from vislab.data.files.images import read_image, read_png, read_with_pil
 
 
 def kinds() -> dict[str, Image.Image]:

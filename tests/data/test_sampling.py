@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from vislab.data.datasets import MemoryDataset
-from vislab.data.loading import Loader
-from vislab.data.sampling import EpochBatchSampler
+from vislab.data.loading.loader import Loader
+from vislab.data.loading.sampling import EpochBatchSampler
 
 
 def _flat(batches):

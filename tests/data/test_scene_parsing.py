@@ -14,7 +14,8 @@ from PIL import Image
 
 from seg_files import scene, write_ade20k, write_cityscapes
 from vislab.config import resolve
-from vislab.data import ade20k, build
+from vislab.data import build
+from vislab.data.sources import ade20k
 from vislab.errors import VislabError
 
 

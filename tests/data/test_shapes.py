@@ -6,7 +6,7 @@ import torch
 
 from vislab import config, data
 from vislab.data.datasets import MemoryDataset
-from vislab.data.shapes import generate
+from vislab.data.sources.shapes import generate
 
 
 def build(**overrides):

@@ -7,7 +7,7 @@ import torch
 
 from seg_files import write_voc
 from vislab import config, data
-from vislab.data.loading import Loader
+from vislab.data.loading.loader import Loader
 
 
 def build(root, **overrides):

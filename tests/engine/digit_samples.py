@@ -14,8 +14,9 @@ import torch
 from torchvision import tv_tensors
 
 from vislab.config import AugConfig, DataConfig
-from vislab.data import DATASETS, DataBundle, DatasetSpec, SampleDataset, digits
-from vislab.data.transforms import build_transform
+from vislab.data import DATASETS, DataBundle, DatasetSpec, SampleDataset
+from vislab.data.sources import digits
+from vislab.data.augment.per_sample import build_transform
 
 
 class DigitSamples(SampleDataset):

@@ -49,7 +49,7 @@ def test_a_divergence_before_any_checkpoint_leaves_no_run(main, tmp_path: Path):
 
 def test_skip_batch_skips_exactly_the_bad_batches_and_counts_them(tmp_path: Path):
     from vislab.config import yaml_load
-    from vislab.data.sampling import EpochBatchSampler
+    from vislab.data.loading.sampling import EpochBatchSampler
 
     # An infinite weight on class 0 makes the loss of every batch holding a 0 non-finite, and only those.
     run = vislab.train("digits", runs_dir=tmp_path, **{

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from compare_runs import write_run
-from vislab.experiments import aggregate
+from vislab.experiments.stats import aggregate
 
 X = [np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.5, 0.6, 0.7, 0.8])]  # two strata, four runs each
 Y = [np.array([0.1, 0.1, 0.1, 0.1]), np.array([0.9, 0.9, 0.5, 0.5])]

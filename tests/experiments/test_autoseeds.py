@@ -7,9 +7,13 @@ from types import SimpleNamespace
 import optuna
 import pytest
 
-from vislab.experiments.autoseeds import auto_spec, look_lines, wanted_points
-from vislab.experiments.sweep import build_spec, claim, default_storage, next_round, open_sweep, prepare
-from vislab.experiments.space import SEED, Choice, Space
+from vislab.experiments.sweep.autoseeds import auto_spec, look_lines, wanted_points
+from vislab.experiments.sweep.claims import claim, prepare
+from vislab.experiments.sweep.driver import next_round
+from vislab.experiments.sweep.spec import build_spec
+from vislab.experiments.sweep.storage import default_storage
+from vislab.experiments.sweep.study import open_sweep
+from vislab.experiments.sweep.space import SEED, Choice, Space
 from vislab.runs import Run
 
 SPACE = Space({"optim.lr": Choice((0.1, 0.2, 0.3)), SEED: Choice(tuple(range(5)))})

@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 
 from compare_runs import write_run
-from vislab.experiments.board import make_server
+from vislab.experiments.report.board import make_server
 
 WAIT_S = 60  # the machine may be busy
 

@@ -11,7 +11,7 @@ import pytest
 
 from compare_runs import write_run
 from vislab import records
-from vislab.experiments import bootstrap
+from vislab.experiments.stats import bootstrap
 
 N = 400
 

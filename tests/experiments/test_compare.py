@@ -169,7 +169,7 @@ def test_best_epoch_is_an_epoch_and_the_p_column_says_holm(main, runs, tmp_path)
 
 
 def test_the_report_says_how_many_seeds_would_detect_the_difference(main, runs, tmp_path):
-    from vislab.experiments.sequential import seeds_needed
+    from vislab.experiments.stats.sequential import seeds_needed
 
     code, out, err = main("compare", runs, "--baseline", "optim.name=adam", "--min-effect", "0.01", "--format", "json",
                           "--out", tmp_path / "r")
@@ -271,7 +271,7 @@ def test_a_misspelt_aggregate_key_is_no_config_key(main, runs):
 
 
 def test_which_keys_say_what_data_a_run_sees():
-    from vislab.experiments.compare import data_key
+    from vislab.experiments.compare.comparison import data_key
 
     for key in ("data.root", "data.name", "data.test_domain", "data.split_seed", "data.labeled_per_class",
                 "data.labeled_fraction", "data.limit", "data.val_fraction"):
@@ -308,10 +308,25 @@ def test_cross_validation_folds_are_a_groups_repeats_and_other_folds_are_warned_
 
 
 def test_groups_on_other_split_seeds_are_warned_of_as_trained_on_different_data():
-    from vislab.experiments.compare import Group, training_data_notes
+    from vislab.experiments.compare.comparison import Group, training_data_notes
 
     groups = [Group("data.split_seed=0", {"data.split_seed": 0}, []), Group("data.split_seed=1", {"data.split_seed": 1}, [])]
     assert training_data_notes(groups, ["data.split_seed"]) == [
         "Warning: the groups trained on different data, data.split_seed = 0, 1; each value is compared on its own, "
         "never with another."]
     assert training_data_notes(groups, ["optim.name"]) == []
+
+
+def test_the_python_api_compares_and_writes_the_report(runs, tmp_path):
+    """vislab.compare computes the comparison and then writes its report (compare/ itself writes nothing);
+    a bad band is refused before anything is written."""
+    import vislab
+    from vislab.errors import VislabError
+
+    with pytest.raises(VislabError, match="--band must be std or minmax"):
+        vislab.compare(runs, baseline=["optim.name=adam"], out=tmp_path / "bad", band="wide")
+    assert not (tmp_path / "bad").exists()
+    result = vislab.compare(runs, baseline=["optim.name=adam"], out=tmp_path / "r")
+    assert result.out == tmp_path / "r" and (tmp_path / "r" / "report.md") in result.files
+    assert all(Path(f).is_file() for f in result.files) and (tmp_path / "r" / "report.html").is_file()
+    assert "optim.name=sgd" in (tmp_path / "r" / "report.md").read_text()

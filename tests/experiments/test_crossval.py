@@ -18,10 +18,12 @@ import pytest
 from conftest import SRC
 from vislab.config import resolve
 from vislab.data import build
-from vislab.data.folds import fold_of
+from vislab.data.loading.folds import fold_of
 from vislab.errors import VislabError
 from vislab.experiments.crossval import crossval
-from vislab.experiments.sweep import default_storage, open_sweep, resume_command
+from vislab.experiments.sweep.storage import default_storage
+from vislab.experiments.sweep.study import open_sweep
+from vislab.experiments.sweep.summary import resume_command
 
 
 def test_folds_are_stratified_disjoint_and_cover_the_training_split_once():

@@ -8,7 +8,7 @@ import pytest
 
 from compare_runs import write_run
 from vislab import records
-from vislab.experiments.domains import out_part
+from vislab.experiments.compare.domain_tables import out_part
 
 DOMAINS = ["inverted", "original", "tinted"]
 IMAGES = 500  # per test domain: 100 in the out part (the oracle's), 400 in the in part (what every rule reports)

@@ -12,8 +12,8 @@ import pytest
 
 from compare_runs import write_run
 from vislab import records
-from vislab.experiments import bootstrap
-from vislab.experiments.per_class import class_differences
+from vislab.experiments.stats import bootstrap
+from vislab.experiments.compare.per_class import class_differences
 
 N = 400
 LABELS = np.arange(N) % 4

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vislab.experiments.sequential import Plan, obf_spent, seeds_needed, simulate
+from vislab.experiments.stats.sequential import Plan, obf_spent, seeds_needed, simulate
 
 SWEEPS = 20_000  # simulated no-difference sweeps; the standard error of a 5% rate is then 0.0015
 

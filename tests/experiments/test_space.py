@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vislab.errors import VislabError
-from vislab.experiments.space import Choice, FloatRange, IntRange, Space, decode, encode, parse_items, split_values
+from vislab.experiments.sweep.space import Choice, FloatRange, IntRange, Space, decode, encode, parse_items, split_values
 
 
 def test_commas_split_values_except_inside_brackets_braces_and_quotes():

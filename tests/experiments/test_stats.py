@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy import stats as sp
 
-from vislab.experiments import stats
+from vislab.experiments.stats import over_seeds as stats
 
 A = [0.912, 0.931, 0.925, 0.948, 0.917]
 B = [0.905, 0.902, 0.921, 0.930, 0.899]

@@ -15,9 +15,12 @@ import optuna
 import pytest
 
 from vislab.errors import VislabError
-from vislab.experiments.space import parse_items, parse_range
-from vislab.experiments.sweep import build_spec, claim, default_storage, open_sweep
-from vislab.experiments.workers import plan_slots
+from vislab.experiments.sweep.claims import claim
+from vislab.experiments.sweep.space import parse_items, parse_range
+from vislab.experiments.sweep.spec import build_spec
+from vislab.experiments.sweep.storage import default_storage
+from vislab.experiments.sweep.study import open_sweep
+from vislab.experiments.sweep.workers import plan_slots
 from vislab.runs import Run, find_runs
 
 SRC = Path(__file__).resolve().parents[2] / "src"

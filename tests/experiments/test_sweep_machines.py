@@ -18,7 +18,7 @@ import optuna
 import pytest
 
 from postgres import postgres_server
-from vislab.experiments.sweep import default_storage
+from vislab.experiments.sweep.storage import default_storage
 from vislab.runs import Run, find_runs
 
 SRC = Path(__file__).resolve().parents[2] / "src"

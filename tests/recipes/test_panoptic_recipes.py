@@ -13,8 +13,8 @@ from PIL import Image
 
 from seg_files import write_coco_panoptic, write_pairs, write_voc
 from vislab import api, config
-from vislab.experiments.space import parse_items
-from vislab.experiments.sweep import build_spec
+from vislab.experiments.sweep.space import parse_items
+from vislab.experiments.sweep.spec import build_spec
 
 TINY = ["train.epochs=1", "train.batch_size=2", "train.limit_batches=2", "train.progress=false", "data.num_workers=0"]
 

@@ -54,8 +54,8 @@ def test_a_hidden_cut_of_a_cut_is_padded_apart_from_its_pixels() -> None:
     from torchvision import tv_tensors
     from torchvision.transforms import v2
 
-    from vislab.data.labeled import subset
-    from vislab.data.segmentation import TensorSamples
+    from vislab.data.loading.labeled import subset
+    from vislab.data.families.per_pixel import TensorSamples
 
     crop = v2.RandomCrop(12, pad_if_needed=True, fill={tv_tensors.Mask: 255, "others": 0})
     split = TensorSamples(torch.full((5, 3, 8, 8), 7, dtype=torch.uint8), torch.ones(5, 8, 8, dtype=torch.uint8), transform=crop)

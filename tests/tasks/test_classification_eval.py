@@ -16,7 +16,7 @@ from PIL import Image
 import torch
 
 import vislab
-from vislab.data.digits import load_arrays
+from vislab.data.sources.digits import load_arrays
 from vislab.tasks.classification.artifacts import caption, per_class_scores, write_per_class_table
 from vislab.inference import restore
 from vislab.voting import member_outputs

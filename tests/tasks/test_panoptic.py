@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from vislab import config
 from vislab.data import DataInfo
-from vislab.data.panoptic import panoptic_targets
+from vislab.data.families.panoptic_targets import panoptic_targets
 from vislab.errors import VislabError
 from vislab.tasks import build
 from vislab.tasks.panoptic import PanopticQuality, find_centers, panoptic_maps, pq_counts, pq_scores

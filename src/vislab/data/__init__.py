@@ -10,20 +10,20 @@ from typing import Callable, Optional
 from ..config import AugConfig, DataConfig
 from ..errors import VislabError
 from ..reads import check_reads
-from . import (
-    ade20k, cifar, cityscapes, coco_panoptic, digits, digits_dg, domain_folders, domainbed, folder, mnist, officehome, pairs,
-    shapes, voc,
-)
-from .augment_plan import image_only
-from .batch_augment import augment_for_memory
+from .augment.per_batch import augment_for_memory
+from .augment.plan import image_only
 from .bundle import DataBundle, DataInfo
-from .class_balance import class_counts, class_labels
 from .datasets import MemoryDataset, SampleDataset
-from .folds import excluded, held_out
-from .labeled import bootstrapped, split_labeled
-from .loading import Loader
-from .samplers import train_sampler
-from .splits import data_root
+from .loading.class_balance import class_counts, class_labels
+from .loading.folds import excluded, held_out
+from .loading.labeled import bootstrapped, split_labeled
+from .loading.loader import Loader
+from .loading.samplers import train_sampler
+from .loading.splits import data_root
+from .sources import (
+    ade20k, cifar, cityscapes, coco_panoptic, digits, digits_dg, domain_folders, domainbed, folder, mnist, officehome,
+    pairs, shapes, voc,
+)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,13 @@ DataLoader workers) and in-memory (one uint8 tensor, batches cut by indexing and
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 from torch.utils.data import Dataset
+
+from .files.images import read_image
 
 
 class SampleDataset(Dataset):
@@ -101,3 +104,27 @@ class MemoryDataset(Dataset):
         return MemoryDataset(
             self.images[idx], self.targets[idx], {k: v[idx] for k, v in self.extras.items()}, self.augment
         )
+
+
+class FolderDataset(SampleDataset):
+    """Images decoded from disk one at a time, converted to ``mode``, augmented by a v2 pipeline;
+    ``extras`` holds further per-sample labels [N] by name."""
+
+    def __init__(
+        self, root: Path, items: list[tuple], mode: str, transform, extras: Optional[dict[str, torch.Tensor]] = None
+    ) -> None:
+        self.root = root
+        self.items = [(it[0], it[1]) for it in items]
+        self.mode = mode
+        self.transform = transform
+        self.extras = extras or {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def load(self, index: int) -> dict:
+        from torchvision import tv_tensors
+
+        name, label = self.items[index]
+        sample = {"image": tv_tensors.Image(read_image(self.root / name, self.mode)), "target": label}
+        return {**sample, **extra_labels(self.extras, index)}

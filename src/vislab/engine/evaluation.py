@@ -12,7 +12,7 @@ from torch import nn
 
 from ..config import Config, TrainConfig
 from ..data.bundle import DataBundle
-from ..data.loading import Loader
+from ..data.loading.loader import Loader
 from ..errors import VislabError
 from ..tasks.base import StepContext, Task
 from .interrupts import interruption_point

@@ -19,7 +19,7 @@ from torch import nn
 from ..atomic import remove_leftovers
 from ..config import Config, to_dict
 from ..data.bundle import DataBundle
-from ..data.loading import Loader
+from ..data.loading.loader import Loader
 from ..errors import VislabError
 from ..meta import git_commit, versions
 from ..progress import EpochProgress

@@ -14,8 +14,8 @@ from typing import Optional, Sequence
 from torch import nn
 
 from ..config import Config, ProgressiveConfig
-from ..data.loading import Loader
-from ..data.mixing import mixup
+from ..data.loading.loader import Loader
+from ..data.augment.mixing import mixup
 from ..errors import VislabError
 
 

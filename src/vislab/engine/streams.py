@@ -12,8 +12,8 @@ from typing import Any, Iterator, Optional
 
 from ..config import Config
 from ..data.bundle import DataBundle
-from ..data.loading import Loader
-from ..data.seeding import mix_seed
+from ..data.loading.loader import Loader
+from ..data.loading.seeding import mix_seed
 from ..errors import VislabError
 from ..tasks.base import Stream
 

@@ -30,8 +30,10 @@ import numpy as np
 
 from ..atomic import atomic_write, atomic_write_text
 from ..errors import VislabError
-from .space import FOLD
-from .sweep import Sweep, failed_logs, resume_command, sweep
+from .sweep.driver import sweep
+from .sweep.space import FOLD
+from .sweep.study import Sweep
+from .sweep.summary import failed_logs, resume_command
 
 OOF = "oof.csv"  # per-image work's out-of-fold predictions
 OOF_PIXELS = "oof.npz"  # per-pixel work's
@@ -91,7 +93,7 @@ def crossval(
 
 def fold_runs(done: Sweep) -> list[Path]:
     """The run directories of the sweep's finished trials, in trial order."""
-    from .workers import attempt_dir
+    from .sweep.workers import attempt_dir
 
     finished = [t for t in done.trials() if t.state.name == "COMPLETE"]
     return [path for t in finished for path in [attempt_dir(done, t)] if path is not None]

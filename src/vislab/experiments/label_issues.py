@@ -200,7 +200,7 @@ def save_suspects(path: Path, sweep_dir: Path, oof: OutOfFold, shown: list[int],
 def training_images(sweep_dir: Path) -> tuple[Any, list[str]]:
     """The whole training split the sweep cross-validated (a fold run's data.* keys, no fold held out), loaded
     without random augmentation (crossval.unaugmented), and the name of each image."""
-    from ..data.folds import training_names
+    from ..data.loading.folds import training_names
     from ..runs import find_runs
 
     run = next(find_runs(sweep_dir))

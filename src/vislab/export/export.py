@@ -55,7 +55,7 @@ def output_layout(outputs: Any, heads: Optional[tuple[str, ...]]) -> tuple[list[
 def input_size(cfg: Any, info: Any, stride: int) -> tuple[int, int]:
     """(H, W) of the example input: the data's fixed size, else ``aug.resize``, else DEFAULT_SIZE; rounded
     up to a multiple of the model's ``stride``."""
-    from ..data.transforms import size_hw
+    from ..data.augment.per_sample import size_hw
 
     h, w = info.image_size or (size_hw(cfg.aug.resize) if cfg.aug.resize is not None else (DEFAULT_SIZE, DEFAULT_SIZE))
     return h + -h % stride, w + -w % stride

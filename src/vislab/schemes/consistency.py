@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..data.bundle import DataBundle
-from ..data.seeding import mix_seed
+from ..data.loading.seeding import mix_seed
 from ..tasks.base import StepContext, Stream
 from .scheme import Scheme
 from .strong import strong_view

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from ..data.batch_augment import coin, random_boxes
+from ..data.augment.per_batch import coin, random_boxes
 from .losses import PseudoLabels
 
 AREA = (0.02, 0.4)  # UniMatch's obtain_cutmix_box: box area as a share of the image

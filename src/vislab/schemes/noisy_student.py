@@ -21,11 +21,11 @@ from torch.utils.data import Dataset
 
 from ..config import AugConfig, Config
 from ..data.bundle import DataBundle
-from ..data.batch_augment import augment_for_memory
+from ..data.augment.per_batch import augment_for_memory
 from ..data.datasets import MemoryDataset
-from ..data.labeled import Subset
-from ..data.loading import Loader
-from ..data.transforms import build_transform
+from ..data.loading.labeled import Subset
+from ..data.loading.loader import Loader
+from ..data.augment.per_sample import build_transform
 from ..errors import VislabError
 from ..tasks.base import StepContext, Task
 from .consistency import Consistency

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..data.batch_augment import blend, grayscale, integers, uniform
+from ..data.augment.per_batch import blend, grayscale, integers, uniform
 
 Op = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (images [n,C,H,W], magnitude [n] in [0, 1]) -> images
 GRAY = 0.5  # fill of Cutout and of the corners uncovered by geometric ops (FixMatch fills with 128)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...config import Config
 from ...data_info import per_pixel_targets
-from ..images import prefetched, unreadable_errors
+from ..files.images import prefetched, unreadable_errors
 from .duplicates import Pair, duplicate_pairs
 from .images import Facts, facts, histogram, need_imagehash, odd_values, quality_issues
 from .masks import MaskReport, check_masks

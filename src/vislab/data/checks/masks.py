@@ -13,8 +13,8 @@ from typing import Iterable, Optional
 import numpy as np
 
 from ...errors import VislabError
-from ..pairs import stray_values
-from ..segmentation import MaskValues
+from ..families.per_pixel import MaskValues
+from ..sources.pairs import stray_values
 from .sources import Item, Source
 
 

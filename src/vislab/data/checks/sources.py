@@ -16,7 +16,7 @@ import numpy as np
 
 from ...config import Config, DataConfig
 from ...data_info import per_pixel_targets
-from ..segmentation import relative_names
+from ..families.per_pixel import relative_names
 
 SPLITS = ("train", "val", "test")
 
@@ -76,8 +76,8 @@ def _opener(path: Path) -> Callable[[], Any]:
 
 def folder_source(cfg: DataConfig) -> Source:
     """``data.name=folder``: its listing (train/val/test folders or the seeded stratified split)."""
-    from ..folder import list_folder
-    from ..splits import user_folder
+    from ..loading.splits import user_folder
+    from ..sources.folder import list_folder
 
     root = user_folder(cfg.name, cfg.root, "a folder of class folders (root/<class>/<image>)")
     return listing_source(root, list_folder(cfg, root), "classification")
@@ -85,8 +85,9 @@ def folder_source(cfg: DataConfig) -> Source:
 
 def domains_source(cfg: DataConfig) -> Source:
     """``data.name=domains``: the domain tree split by ``data.protocol``."""
-    from ..domain_folders import LAYOUT, discover, list_domain_tree
-    from ..splits import user_folder
+    from ..families.domain_trees import LAYOUT, list_domain_tree
+    from ..loading.splits import user_folder
+    from ..sources.domain_folders import discover
 
     root = user_folder(cfg.name, cfg.root, f"a folder of domain folders ({LAYOUT})")
     folders = discover(root)
@@ -104,9 +105,9 @@ def listing_source(root: Path, listing: Any, task: str, domains: Optional[list[s
 
 def pairs_source(cfg: DataConfig) -> Source:
     """``data.name=pairs``: the matched image/mask files of each split, before any mask is checked."""
-    from ..pairs import instance_files, pools, split
-    from ..segmentation import read_mask
-    from ..splits import limited, user_folder
+    from ..families.per_pixel import read_mask
+    from ..loading.splits import limited, user_folder
+    from ..sources.pairs import instance_files, pools, split
 
     root = user_folder(cfg.name, cfg.root, "the folder holding the images and masks")
     splits = {k: list(limited(v, cfg.limit)) for k, v in split(pools(root, cfg), cfg).items()}
@@ -164,7 +165,7 @@ def built(cfg: Config) -> Source:
 
 def unrepeated(dataset: Any) -> Any:
     """A split without the training repeat (data.repeat): its first pass, each image once."""
-    from ..segmentation import Passes
+    from ..families.per_pixel import Passes
 
     return dataset.parts[0] if isinstance(dataset, Passes) else dataset
 

@@ -22,9 +22,9 @@ def batch_preparer(aug: AugConfig, info: DataInfo) -> Callable[[list[Path]], tor
     from torchvision import tv_tensors
     from torchvision.transforms.v2 import functional as TF
 
-    from ...data.batch_augment import Resize, augment_for_memory
-    from ...data.images import image_mode, read_image, unreadable_errors
-    from ...data.transforms import build_transform
+    from ...data.augment.per_batch import Resize, augment_for_memory
+    from ...data.files.images import image_mode, read_image, unreadable_errors
+    from ...data.augment.per_sample import build_transform
 
     mode, errors = image_mode(info.channels), unreadable_errors()
     size = list(info.image_size) if info.image_size is not None else None

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ...cam import explainable, gallery_maps, gallery_method
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
-from ...data.class_balance import loss_weights
+from ...data.loading.class_balance import loss_weights
 from ...tta import describe, mean_outputs
 from ..base import Task
 from ..metrics import MetricSet, hard_labels

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from ...config import Config
 from ...data.bundle import DataBundle, DataInfo
-from ...data.domains import DomainBatchSampler, domain_labels, held_out_domain
+from ...data.families.domain_splits import DomainBatchSampler, held_out_domain
+from ...data.loading.domain_balanced import domain_labels
 from ...errors import VislabError
 from ...models.domain_generalization import with_domains
 from ..classification import ClassificationTask, classification_metrics

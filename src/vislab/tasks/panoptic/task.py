@@ -2,7 +2,7 @@
 offsets; instances grouped from them; miou of the semantic head and panoptic quality (Kirillov et al.).
 
 Model outputs are ``{"out": logits [B,K,H,W], "center": [B,1,H,W], "offset": [B,2,H,W] (dy, dx)}``.
-The center and offset targets are built from each batch's class and instance maps (data.panoptic), after
+The center and offset targets are built from each batch's class and instance maps (data.families.panoptic_targets), after
 the joint augmentation, here rather than in the datasets: ``loss.center_sigma`` is the task's setting,
 and a uint8 instance map crosses the worker boundary instead of three float maps.
 
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ...config import Config
 from ...config.schema import PanopticEvalConfig
 from ...data.bundle import DataBundle, DataInfo
-from ...data.panoptic import panoptic_targets, thing_pixels
+from ...data.families.panoptic_targets import panoptic_targets, thing_pixels
 from ...errors import VislabError
 from ...viz import save_png
 from ..metrics import MetricSet

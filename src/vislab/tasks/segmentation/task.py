@@ -22,7 +22,7 @@ from ...cam import beside, gallery_maps, gallery_method
 from ...config import Config
 from ...config.schema import LossTermConfig, TTAConfig
 from ...data.bundle import DataBundle, DataInfo
-from ...data.transforms import size_hw
+from ...data.augment.per_sample import size_hw
 from ...errors import VislabError
 from ...losses import build_loss, check_terms
 from ...models.contract import contract_of
