@@ -210,3 +210,18 @@ def test_predict_checks_topk_and_out_before_loading_anything(cli, runs, tmp_path
         result = cli("predict", runs[0].dir, tmp_path / "digits", *args, env=env)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert message in result.stderr
+
+
+def test_compare_reads_runs_without_importing_torch(cli, runs, tmp_path):
+    """`vislab compare` (and the board, which shares its comparison) reads run files: it starts in about a second
+    where importing torch and torchvision took four."""
+    import os
+
+    from conftest import SRC
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NO_TORCH)
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(SRC)])}
+    result = cli("compare", runs[0].dir, runs[1].dir, "--out", tmp_path / "report", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "| all runs | 2 |" in result.stdout and (tmp_path / "report" / "report.html").is_file()

@@ -5,14 +5,18 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # the comparison report draws with this module and never imports torch
+    import torch
 
 
 def to_display(image: torch.Tensor) -> np.ndarray:
     """uint8 [C,H,W] or float [C,H,W] in [0, 1] -> uint8 [H,W,3] for showing."""
+    import torch
+
     x = image.detach().cpu()
     if x.dtype != torch.uint8:
         x = (x.float().clamp(0, 1) * 255).round().to(torch.uint8)

@@ -56,7 +56,7 @@ class Source:
 
 def source(cfg: Config) -> Source:
     """The splits of ``cfg.data`` as training would read them; bad input raises VislabError."""
-    from .. import spec_of
+    from ..registry import spec_of
 
     spec_of(cfg.data)  # an unknown dataset or a data.* key it does not read: refused as training refuses it
     lister = LISTERS.get(cfg.data.name)
@@ -148,7 +148,7 @@ LISTERS: dict[str, Callable[[DataConfig], Source]] = {
 
 def built(cfg: Config) -> Source:
     """Any other dataset: built as training builds it, each split read un-augmented."""
-    from .. import build
+    from ..registry import build
 
     bundle = build(cfg.data, cfg.aug)
     info = bundle.info

@@ -22,7 +22,6 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ... import records
-from ...data.sources.officehome import DOMAINS as OFFICEHOME_DOMAINS
 from ...errors import VislabError
 from ..sweep.space import describe
 from .model_selection import RULES, Cell, Result, SelectionRule
@@ -68,6 +67,8 @@ def domain_tables(groups: list[Any], keys: list[str], select_over: list[str], va
                   seed_of: Callable[[Any], Any]) -> tuple[list[DomainTable], list[str]]:
     """The three rules' tables from the groups of a comparison, and notes on what could not be used."""
     if DOMAIN not in keys:
+        from ...data.sources.officehome import DOMAINS as OFFICEHOME_DOMAINS  # here only: the module imports torch
+
         raise VislabError(f"--table domains needs leave-one-domain-out runs that differ in {DOMAIN} "
                           f"(e.g. vislab sweep officehome-erm {DOMAIN}={','.join(OFFICEHOME_DOMAINS)} --seeds 3)")
     by_method: dict[str, Cell] = {}
