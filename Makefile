@@ -34,7 +34,7 @@ browser:
 # lint-imports first: an import against the layers in pyproject.toml fails the target before any test runs.
 # `make test` is every user path and every fix (under 12 minutes on 2 cores); `make test-all` adds the tests marked
 # slow: exact resumes after kills at random moments, sweeps whose workers are killed at random, trainings long enough
-# to learn what a check must find.
+# to learn what a check must find, and further cases of capabilities that make test runs once through the CLI.
 WORKERS ?= auto
 test: install browser
 	$(BIN)/lint-imports --no-cache

@@ -42,6 +42,7 @@ def test_a_certain_answer_is_binned_alike_by_the_run_metric_and_by_calibrate():
     assert bins.ece == pytest.approx((3 * (0.98667 - 2 / 3) + 0.3) / 4, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_eval_and_calibrate_report_the_same_ece(cli, tmp_path):
     import re
 

@@ -103,6 +103,7 @@ def test_crossdomain_mixstyle_needs_two_domains_per_balanced_batch():
         DomainGeneralizationTask(cfg, info)
 
 
+@pytest.mark.slow
 def test_a_resumed_domain_balanced_run_ends_with_the_same_weights(tmp_path):
     import vislab
     from vislab.engine import load_checkpoint

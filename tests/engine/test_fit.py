@@ -106,6 +106,7 @@ def test_eval_reproduces_the_summary(digits_run: vislab.Run, main):
     assert saved["test_acc"] == digits_run.summary["metrics"]["test_acc"]
 
 
+@pytest.mark.slow
 def test_config_yaml_repeats_the_run(tmp_path: Path):
     # deterministic: also a fixed thread count, whatever else the machine is doing (engine.hardware.cpu_threads)
     first = vislab.train("digits", runs_dir=tmp_path, **{**TINY, "train.epochs": 2, "train.deterministic": True})

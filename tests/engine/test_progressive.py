@@ -92,6 +92,7 @@ def test_schedules_that_cannot_apply_are_refused(main, tmp_path, args, phrase):
     assert not list((tmp_path / "runs").glob("*/*"))
 
 
+@pytest.mark.slow
 def test_a_run_stopped_mid_stage_resumes_into_the_same_stage_bit_identically(tmp_path):
     import vislab
     from vislab.engine.checkpoint import load_checkpoint

@@ -61,6 +61,7 @@ def test_compare_aggregates_over_datasets_with_the_probability_of_improvement(ma
     assert code == 2 and "do not differ in it" in err
 
 
+@pytest.mark.slow
 def test_aggregates_meet_the_baseline_only_on_its_own_data(cli, tmp_path):
     root = tmp_path / "runs"
     a, b = str(tmp_path / "a"), str(tmp_path / "b")

@@ -115,6 +115,7 @@ def test_unknown_metric_and_missing_directory_are_bad_input(main, runs, tmp_path
     assert code == 2 and "does not exist" in err
 
 
+@pytest.mark.slow
 def test_report_of_a_real_sweep(main, small_sweep):
     sweep_dir, code, _ = small_sweep
     assert code == 0
@@ -210,6 +211,7 @@ def test_runs_on_different_data_are_different_groups_never_compared(cli, tmp_pat
     assert "within each value of data.root (compared apart)" in report
 
 
+@pytest.mark.slow
 def test_a_missing_baseline_on_some_data_leaves_its_groups_uncompared(cli, tmp_path):
     root = tmp_path / "runs"
     for seed in range(2):

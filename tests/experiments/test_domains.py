@@ -70,6 +70,7 @@ def test_three_selection_rules_pick_their_own_hyperparameters_as_domainbed_does(
     assert "model selection: oracle" in done.stdout  # on the terminal too
 
 
+@pytest.mark.slow
 def test_runs_without_test_records_are_left_out_and_named(cli, lodo_runs, tmp_path):
     bare = write_run(lodo_runs, "adam", 2, 0.99, recipe="digits-dg", test=0.99,
                      **{"optim.lr": 0.01, "data.test_domain": "inverted"})

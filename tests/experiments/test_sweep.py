@@ -139,6 +139,7 @@ def test_a_killed_sweep_resumes_its_trial_from_the_last_checkpoint(main, tmp_pat
     assert [row["epoch"] for row in killed.history] == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_a_killed_trial_whose_point_another_machine_also_queued_resumes_from_its_checkpoint(main, tmp_path):
     """Two machines that start a sweep at once both queue its points; the second claim of a point is
     recorded as a failed twin that never ran, and must not be what the retry continues."""

@@ -146,6 +146,7 @@ def test_without_pytorch_grad_cam_the_verb_names_the_pip_line(digits_run, tmp_pa
     assert done.stderr.strip() == "vislab: error: vislab explain needs pytorch-grad-cam: pip install 'vislab[explain]' (or pip install grad-cam)"
 
 
+@pytest.mark.slow
 def test_segmentation_maps_of_a_named_class_from_the_runs_own_split(cli, tmp_path):
     runs = tmp_path / "runs"
     done = cli("train", "shapes-unet", "data.num_samples=64", "data.image_size=32", "train.epochs=1", "--runs-dir", runs)
@@ -167,6 +168,7 @@ def test_segmentation_maps_of_a_named_class_from_the_runs_own_split(cli, tmp_pat
     assert "inside/outside" in done.stdout.splitlines()[0] and "inside_outside" in saved
 
 
+@pytest.mark.slow
 def test_the_domain_head_of_a_domain_generalization_run(cli, tmp_path):
     runs = tmp_path / "runs"
     done = cli("train", "digits-dg-mixstyle", "train.epochs=1", "train.limit_batches=2", "--runs-dir", runs)
@@ -178,6 +180,7 @@ def test_the_domain_head_of_a_domain_generalization_run(cli, tmp_path):
     assert len(list((run / "explain").glob("*_layercam_map.png"))) == 1
 
 
+@pytest.mark.slow
 def test_check_reports_each_method_and_agrees_with_its_json(cli, digits_run, tmp_path):
     import json
 
@@ -195,6 +198,7 @@ def test_check_reports_each_method_and_agrees_with_its_json(cli, digits_run, tmp
     assert not list(tmp_path.glob("*_map.png"))  # the check writes no overlays
 
 
+@pytest.mark.slow
 def test_check_flags_the_maps_of_a_model_that_learned_nothing(cli, tmp_path):
     runs = tmp_path / "runs"
     done = cli("train", "digits", "train.epochs=1", "optim.lr=1e-12", "--runs-dir", runs)

@@ -21,6 +21,7 @@ def coloured(pixels: np.ndarray) -> np.ndarray:
     return rgb.max(-1) - rgb.min(-1) > 60
 
 
+@pytest.mark.slow
 def test_a_digits_run_with_eval_explain_shows_maps_beside_its_mistakes(cli, tmp_path):
     runs = tmp_path / "runs"
     refused = cli("train", "digits", "train.epochs=1", "eval.explain=gradcamm", "--runs-dir", runs)

@@ -59,6 +59,7 @@ def test_torchscript_export_with_any_batch_size(main, digits_run, tmp_path):
     metrics_close(vislab.evaluate(digits_run, exported=out_file), vislab.evaluate(digits_run, checkpoint="last"))
 
 
+@pytest.mark.slow
 def test_panoptic_heads_export_with_dynamic_size_and_evaluate_like_pytorch(main, panoptic_run, digits_run, tmp_path):
     code, out, err = main("export", panoptic_run.dir, "--dynamic-batch", "--out", tmp_path / "pan.onnx")
     assert code == 0, err

@@ -108,6 +108,7 @@ def _feed_share(rank: int, folder) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_processes_reduce_sum_and_cat_states_to_the_values_of_one_process_seeing_all(tmp_path):
     import torch.multiprocessing as mp
 

@@ -128,6 +128,7 @@ def _update_half(rank: int, folder) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_metrics_are_reduced_across_processes(tmp_path):
     import torch.multiprocessing as mp
 
