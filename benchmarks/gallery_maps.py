@@ -25,7 +25,7 @@ import vislab.tasks.classification.task as classification_task
 import vislab.tasks.segmentation.task as segmentation_task
 from vislab import cam
 from vislab.engine import evaluate, make_loader, predictions
-from vislab.engine.sample_records import write_records
+from vislab.engine.sample_records import RecordRows
 from vislab.inference import restore
 
 SPENT = [0.0, 0.0]  # wall and CPU seconds in the map code since the last reset
@@ -64,11 +64,11 @@ def main() -> None:
     def evaluation() -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.process_time()
         splits = {s: getattr(bundle, s) for s in ("val", "test") if getattr(bundle, s) is not None and len(getattr(bundle, s))}
-        for dataset in splits.values():
-            evaluate(model, make_loader(cfg, dataset, fabric, bundle, train=False), task, fabric, cfg)
+        for split, dataset in splits.items():  # the records come from these passes, as training makes them
+            rows = RecordRows(task)
+            evaluate(model, make_loader(cfg, dataset, fabric, bundle, train=False), task, fabric, cfg, each=rows)
+            rows.write(out, split)
         finalize()
-        write_records(out, model, task, fabric, cfg, {s: make_loader(cfg, d, fabric, bundle, train=False, sharded=False)
-                                                      for s, d in splits.items()})
         return time.perf_counter() - wall, time.process_time() - cpu
 
     rows = []
