@@ -8,7 +8,8 @@ import importlib
 from typing import Any
 
 HOMES = {  # name -> the module of this package that defines it
-    "DATASETS": "registry", "DatasetSpec": "registry", "build": "registry", "spec_of": "registry", "status": "registry",
+    "COMMON": "registry", "DATASETS": "registry", "DatasetSpec": "registry", "build": "registry", "spec_of": "registry",
+    "status": "registry",
     "DataBundle": "bundle", "DataInfo": "bundle", "MemoryDataset": "datasets", "SampleDataset": "datasets",
     "Loader": "loading.loader", "augment_for_memory": "augment.per_batch", "bootstrapped": "loading.labeled",
     "data_root": "loading.splits",
