@@ -10,6 +10,7 @@ from torch import nn
 from vislab import config, data
 from vislab.config import ProgressiveConfig
 from vislab.data import Loader
+from vislab.data.augment import mixing
 from vislab.engine.progressive import check, stage_at, start_epoch
 
 
@@ -70,7 +71,7 @@ def test_mix_off_epoch_leaves_later_epochs_unmixed():
 @pytest.mark.parametrize("switch_p, cutmix_share", [(1.0, 1.0), (0.0, 0.0), (0.5, 0.5)])
 def test_mix_switch_p_is_the_share_of_batches_given_to_cutmix(switch_p, cutmix_share):
     aug = config.resolve("digits", {"aug.cutmix": {"p": 1.0}, "aug.mixup": {"p": 1.0}, "aug.mix_switch_p": switch_p}).aug
-    mix = data.mixing.mix_transform(aug, 8)
+    mix = mixing.mix_transform(aug, 8)
     cut = 0
     for seed in range(200):
         out = mix(batch_of_constants(), torch.Generator().manual_seed(seed))

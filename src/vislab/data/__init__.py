@@ -5,6 +5,7 @@ dataset's domain names) must not import torch and torchvision, which `vislab com
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 HOMES = {  # name -> the module of this package that defines it
@@ -19,8 +20,10 @@ __all__ = sorted(HOMES)
 
 def __getattr__(name: str) -> Any:
     home = HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if home is None:  # a part of the package (data.sources, data.bundle ...), imported when first named
+        if importlib.util.find_spec(f"{__name__}.{name}") is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return importlib.import_module(f"{__name__}.{name}")
     value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value  # looked up once
     return value
