@@ -65,12 +65,6 @@ class Metric:
         for name in self._reductions:
             setattr(self, name, self._fresh(name))
 
-    def merge_state(self, other: "Metric") -> None:
-        """Add another metric's states to this one's, as ``compute`` reduces those of several processes."""
-        for name, reduction in self._reductions.items():
-            mine, theirs = getattr(self, name), getattr(other, name)
-            setattr(self, name, mine + theirs if reduction == "sum" else [*mine, *theirs])
-
     def to(self, device: torch.device | str) -> "Metric":
         """The states (and the defaults that ``reset`` restores) on ``device``."""
         self._defaults = {name: d.to(device) for name, d in self._defaults.items()}

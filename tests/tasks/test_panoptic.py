@@ -122,7 +122,8 @@ def test_pq_states_are_sums_so_processes_reduce_to_the_whole():
     whole, halves = PanopticQuality(3, 255), [PanopticQuality(3, 255), PanopticQuality(3, 255)]
     for m, (pred, true) in zip([whole, whole, halves[0], halves[1]], [(truth, truth), (wrong, truth)] * 2):
         m.update(*pred, *true)
-    halves[0].merge_state(halves[1])  # what the all-reduce does: the "sum" reduction of every state
+    summed = {name: state + halves[1].state_dict()[name] for name, state in halves[0].state_dict().items()}
+    halves[0].load_state_dict(summed)  # what the all-reduce does: the "sum" reduction of every state
     assert torch.equal(halves[0].compute(), whole.compute()) 
     assert whole.counts[:3].tolist() == [[2, 1, 1], [0, 0, 0], [0, 1, 1]]  # the all-sky guess misses cat and dog
 
